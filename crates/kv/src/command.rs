@@ -1,0 +1,561 @@
+//! Commands: what a client asks the store to do, and their binary encoding.
+//!
+//! An encoded command is the payload of one replicated log entry. Every
+//! replica persists it and decodes it again when it applies the entry, maybe
+//! years later and with a newer build, so the encoding is hand-written rather
+//! than derived: it is stable (a format version byte leads, and a field is
+//! never reinterpreted within a version), compact (integers and lengths are
+//! variable-length, see [`crate::codec`]) and cheap (one pass, one
+//! allocation). Layout of version 1:
+//!
+//! ```text
+//! version: u8 = 1
+//! tagged:  u8 = 0 | 1          (1: a session id and a sequence follow)
+//! [session: varint, sequence: varint]
+//! operation code: u8, then the operation's fields:
+//!   1 get            key
+//!   2 contains       key
+//!   3 set            condition: u8 (0 always, 1 if absent, 2 if present), key, value
+//!   4 remove         key
+//!   5 remove many    count: varint, count × key
+//!   6 count existing count: varint, count × key
+//!   7 register session
+//! key, value: varint length, then that many bytes
+//! ```
+
+use bytes::Bytes;
+
+use crate::codec::{bytes_size_bytes, u64_size_bytes, DecodeError, Reader, Writer};
+use crate::limits::{
+    check_key, check_key_count, check_payload, check_value, LimitError, COMMAND_SIZE_MAX_BYTES,
+};
+
+/// The version of the command encoding that [`Command::encode`] writes.
+pub const COMMAND_FORMAT_VERSION: u8 = 1;
+
+/// Identifies a client session; assigned by the store from a counter that is
+/// part of the replicated state, so every replica assigns the same id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SessionId(pub u64);
+
+/// The number a client gives each command of one session, increasing by at
+/// least one per command. Sequence 0 stands for the registration itself, so a
+/// client's first command carries sequence 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Sequence(pub u64);
+
+/// Marks a command as one step of a client session, which makes retrying it
+/// safe: the store applies each (session, sequence) at most once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionTag {
+    /// The session the command belongs to.
+    pub session: SessionId,
+    /// The command's place in that session.
+    pub sequence: Sequence,
+}
+
+/// When a `set` stores its value; the `NX` and `XX` options of Redis `SET`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SetCondition {
+    /// Store unconditionally (plain `SET`).
+    #[default]
+    Always,
+    /// Store only when the key does not exist (`SET NX`).
+    IfAbsent,
+    /// Store only when the key already exists (`SET XX`).
+    IfPresent,
+}
+
+/// One operation on the key-value map, or the registration of a session.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// Read the value of a key.
+    Get {
+        /// The key to read.
+        key: Bytes,
+    },
+    /// Tell whether a key exists.
+    Contains {
+        /// The key to look up.
+        key: Bytes,
+    },
+    /// Store a value under a key, subject to a condition.
+    Set {
+        /// The key to write.
+        key: Bytes,
+        /// The value to store.
+        value: Bytes,
+        /// When to store.
+        condition: SetCondition,
+    },
+    /// Delete a key and tell whether it existed.
+    Remove {
+        /// The key to delete.
+        key: Bytes,
+    },
+    /// Delete several keys and count how many existed (`DEL k1 k2 …`). A key
+    /// named twice is removed once and counted once.
+    RemoveMany {
+        /// The keys to delete, in order.
+        keys: Vec<Bytes>,
+    },
+    /// Count how many of the keys exist (`EXISTS k1 k2 …`). A key named twice
+    /// is counted twice, as Redis does.
+    CountExisting {
+        /// The keys to look up.
+        keys: Vec<Bytes>,
+    },
+    /// Open a new client session; answered with its id.
+    RegisterSession,
+}
+
+impl Operation {
+    /// Whether the operation only reads. A read leaves the state unchanged, so
+    /// a leader may answer it without the log once it has confirmed its
+    /// leadership (see [`Store::read`](crate::Store::read)).
+    pub fn is_read(&self) -> bool {
+        match self {
+            Operation::Get { .. }
+            | Operation::Contains { .. }
+            | Operation::CountExisting { .. } => true,
+            Operation::Set { .. }
+            | Operation::Remove { .. }
+            | Operation::RemoveMany { .. }
+            | Operation::RegisterSession => false,
+        }
+    }
+
+    /// Checks the operation against the limits of [`crate::limits`]. The
+    /// server calls it on client input before proposing.
+    ///
+    /// # Errors
+    ///
+    /// The first limit the operation breaks.
+    pub fn validate(&self) -> Result<(), LimitError> {
+        match self {
+            Operation::Get { key } | Operation::Contains { key } | Operation::Remove { key } => {
+                check_key(key)
+            }
+            Operation::Set { key, value, .. } => {
+                check_key(key)?;
+                check_value(value)?;
+                check_payload(key.len() + value.len())
+            }
+            Operation::RemoveMany { keys } | Operation::CountExisting { keys } => {
+                check_key_count(keys.len())?;
+                keys.iter().try_for_each(|key| check_key(key))?;
+                check_payload(keys.iter().map(Bytes::len).sum())
+            }
+            Operation::RegisterSession => Ok(()),
+        }
+    }
+
+    fn code(&self) -> u8 {
+        match self {
+            Operation::Get { .. } => operation_code::GET,
+            Operation::Contains { .. } => operation_code::CONTAINS,
+            Operation::Set { .. } => operation_code::SET,
+            Operation::Remove { .. } => operation_code::REMOVE,
+            Operation::RemoveMany { .. } => operation_code::REMOVE_MANY,
+            Operation::CountExisting { .. } => operation_code::COUNT_EXISTING,
+            Operation::RegisterSession => operation_code::REGISTER_SESSION,
+        }
+    }
+
+    /// The size of the fields that follow the operation code.
+    fn fields_size_bytes(&self) -> usize {
+        match self {
+            Operation::Get { key } | Operation::Contains { key } | Operation::Remove { key } => {
+                bytes_size_bytes(key.len())
+            }
+            Operation::Set { key, value, .. } => {
+                1 + bytes_size_bytes(key.len()) + bytes_size_bytes(value.len())
+            }
+            Operation::RemoveMany { keys } | Operation::CountExisting { keys } => {
+                u64_size_bytes(keys.len() as u64)
+                    + keys
+                        .iter()
+                        .map(|key| bytes_size_bytes(key.len()))
+                        .sum::<usize>()
+            }
+            Operation::RegisterSession => 0,
+        }
+    }
+
+    fn encode_fields(&self, writer: &mut Writer) {
+        match self {
+            Operation::Get { key } | Operation::Contains { key } | Operation::Remove { key } => {
+                writer.put_bytes(key);
+            }
+            Operation::Set {
+                key,
+                value,
+                condition,
+            } => {
+                writer.put_u8(condition_code(*condition));
+                writer.put_bytes(key);
+                writer.put_bytes(value);
+            }
+            Operation::RemoveMany { keys } | Operation::CountExisting { keys } => {
+                writer.put_length(keys.len());
+                keys.iter().for_each(|key| writer.put_bytes(key));
+            }
+            Operation::RegisterSession => {}
+        }
+    }
+
+    fn decode_fields(code: u8, reader: &mut Reader<'_>) -> Result<Operation, DecodeError> {
+        let operation = match code {
+            operation_code::GET => Operation::Get {
+                key: take_key(reader)?,
+            },
+            operation_code::CONTAINS => Operation::Contains {
+                key: take_key(reader)?,
+            },
+            operation_code::SET => {
+                let condition = take_condition(reader)?;
+                let key = take_key(reader)?;
+                let value = Bytes::copy_from_slice(reader.take_bytes()?);
+                check_value(&value)?;
+                Operation::Set {
+                    key,
+                    value,
+                    condition,
+                }
+            }
+            operation_code::REMOVE => Operation::Remove {
+                key: take_key(reader)?,
+            },
+            operation_code::REMOVE_MANY => Operation::RemoveMany {
+                keys: take_keys(reader)?,
+            },
+            operation_code::COUNT_EXISTING => Operation::CountExisting {
+                keys: take_keys(reader)?,
+            },
+            operation_code::REGISTER_SESSION => Operation::RegisterSession,
+            tag => {
+                return Err(DecodeError::TagUnknown {
+                    field: "operation code",
+                    tag,
+                })
+            }
+        };
+        // The per-field checks above bound each key and value; this catches
+        // the totals (payload size) with the same rule the server applies.
+        operation.validate()?;
+        Ok(operation)
+    }
+}
+
+/// The operation codes of the encoding; never reuse or renumber one.
+mod operation_code {
+    pub(super) const GET: u8 = 1;
+    pub(super) const CONTAINS: u8 = 2;
+    pub(super) const SET: u8 = 3;
+    pub(super) const REMOVE: u8 = 4;
+    pub(super) const REMOVE_MANY: u8 = 5;
+    pub(super) const COUNT_EXISTING: u8 = 6;
+    pub(super) const REGISTER_SESSION: u8 = 7;
+}
+
+fn condition_code(condition: SetCondition) -> u8 {
+    match condition {
+        SetCondition::Always => 0,
+        SetCondition::IfAbsent => 1,
+        SetCondition::IfPresent => 2,
+    }
+}
+
+fn take_condition(reader: &mut Reader<'_>) -> Result<SetCondition, DecodeError> {
+    match reader.take_u8()? {
+        0 => Ok(SetCondition::Always),
+        1 => Ok(SetCondition::IfAbsent),
+        2 => Ok(SetCondition::IfPresent),
+        tag => Err(DecodeError::TagUnknown {
+            field: "set condition",
+            tag,
+        }),
+    }
+}
+
+/// Takes a key, copying it out of the input: the decoded command outlives
+/// the log entry's buffer.
+fn take_key(reader: &mut Reader<'_>) -> Result<Bytes, DecodeError> {
+    let key = reader.take_bytes()?;
+    check_key(key)?;
+    Ok(Bytes::copy_from_slice(key))
+}
+
+fn take_keys(reader: &mut Reader<'_>) -> Result<Vec<Bytes>, DecodeError> {
+    let count = reader.take_length()?;
+    // Checked before the loop so a forged count cannot make a huge vector.
+    check_key_count(count)?;
+    let mut keys = Vec::with_capacity(count);
+    for _ in 0..count {
+        keys.push(take_key(reader)?);
+    }
+    Ok(keys)
+}
+
+/// One command of the replicated log: an operation, and the session step it
+/// belongs to, if any.
+///
+/// Untagged commands (from plain RESP clients) are applied every time they
+/// appear in the log, so a client that retries one may apply it twice. Tagged
+/// commands are applied at most once per (session, sequence); see
+/// [`Store`](crate::Store) for the session rules and the client's contract.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Command {
+    /// The session step, for exactly-once application of retries.
+    pub session: Option<SessionTag>,
+    /// What to do.
+    pub operation: Operation,
+}
+
+impl Command {
+    /// A command outside any session.
+    pub fn untagged(operation: Operation) -> Command {
+        Command {
+            session: None,
+            operation,
+        }
+    }
+
+    /// A command that is step `sequence` of session `session`.
+    pub fn tagged(session: SessionId, sequence: Sequence, operation: Operation) -> Command {
+        Command {
+            session: Some(SessionTag { session, sequence }),
+            operation,
+        }
+    }
+
+    /// Checks the command against the limits of [`crate::limits`]. A command
+    /// that passes encodes to at most [`COMMAND_SIZE_MAX_BYTES`].
+    ///
+    /// # Errors
+    ///
+    /// The first limit the command breaks.
+    pub fn validate(&self) -> Result<(), LimitError> {
+        self.operation.validate()
+    }
+
+    /// Encodes the command for the replicated log (see the module doc for the
+    /// layout).
+    ///
+    /// # Panics
+    ///
+    /// When the command breaks a limit: the caller must
+    /// [`validate`](Command::validate) client input first and refuse it,
+    /// because a replica would only decode it as an invalid command.
+    #[must_use]
+    pub fn encode(&self) -> Bytes {
+        if let Err(error) = self.validate() {
+            panic!("encoding a command that breaks a limit: {error}");
+        }
+        let size_bytes = self.encoded_size_bytes();
+        let mut writer = Writer::with_capacity(size_bytes);
+        writer.put_u8(COMMAND_FORMAT_VERSION);
+        match self.session {
+            None => writer.put_bool(false),
+            Some(tag) => {
+                writer.put_bool(true);
+                writer.put_u64(tag.session.0);
+                writer.put_u64(tag.sequence.0);
+            }
+        }
+        writer.put_u8(self.operation.code());
+        self.operation.encode_fields(&mut writer);
+        assert_eq!(writer.len(), size_bytes);
+        assert!(size_bytes <= COMMAND_SIZE_MAX_BYTES);
+        Bytes::from(writer.into_vec())
+    }
+
+    /// Decodes a command written by [`Command::encode`]. Never panics: any
+    /// byte string either decodes to a command within the limits or yields a
+    /// [`DecodeError`], and trailing bytes are an error.
+    ///
+    /// # Errors
+    ///
+    /// Why the bytes are not a command: truncated, trailing bytes, unknown
+    /// version or tag, a non-canonical integer, or a broken limit.
+    pub fn decode(bytes: &[u8]) -> Result<Command, DecodeError> {
+        let mut reader = Reader::new(bytes);
+        let version = reader.take_u8()?;
+        if version != COMMAND_FORMAT_VERSION {
+            return Err(DecodeError::VersionUnsupported { version });
+        }
+        let session = if reader.take_bool("session flag")? {
+            Some(SessionTag {
+                session: SessionId(reader.take_u64()?),
+                sequence: Sequence(reader.take_u64()?),
+            })
+        } else {
+            None
+        };
+        let code = reader.take_u8()?;
+        let operation = Operation::decode_fields(code, &mut reader)?;
+        reader.finish()?;
+        Ok(Command { session, operation })
+    }
+
+    fn encoded_size_bytes(&self) -> usize {
+        let session_size_bytes = match self.session {
+            None => 0,
+            Some(tag) => u64_size_bytes(tag.session.0) + u64_size_bytes(tag.sequence.0),
+        };
+        // Version, session flag and operation code take one byte each.
+        3 + session_size_bytes + self.operation.fields_size_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::{KEYS_PER_COMMAND_MAX, KEY_SIZE_MAX_BYTES, VALUE_SIZE_MAX_BYTES};
+
+    fn key(text: &'static str) -> Bytes {
+        Bytes::from_static(text.as_bytes())
+    }
+
+    #[test]
+    fn reads_are_get_contains_and_count_existing() {
+        let reads = [
+            Operation::Get { key: key("k") },
+            Operation::Contains { key: key("k") },
+            Operation::CountExisting {
+                keys: vec![key("k")],
+            },
+        ];
+        let writes = [
+            Operation::Set {
+                key: key("k"),
+                value: key("v"),
+                condition: SetCondition::Always,
+            },
+            Operation::Remove { key: key("k") },
+            Operation::RemoveMany {
+                keys: vec![key("k")],
+            },
+            Operation::RegisterSession,
+        ];
+        assert!(reads.iter().all(Operation::is_read));
+        assert!(!writes.iter().any(Operation::is_read));
+    }
+
+    #[test]
+    fn set_encodes_to_the_documented_layout() {
+        let command = Command::tagged(
+            SessionId(3),
+            Sequence(300),
+            Operation::Set {
+                key: key("k"),
+                value: key("vv"),
+                condition: SetCondition::IfAbsent,
+            },
+        );
+        let expected: &[u8] = &[1, 1, 3, 0xac, 0x02, 3, 1, 1, b'k', 2, b'v', b'v'];
+        assert_eq!(command.encode().as_ref(), expected);
+        assert_eq!(Command::decode(expected), Ok(command));
+    }
+
+    #[test]
+    fn decode_rejects_unknown_version_operation_condition_and_flag() {
+        let register = Command::untagged(Operation::RegisterSession).encode();
+        assert_eq!(register.as_ref(), &[1, 0, 7]);
+        assert_eq!(
+            Command::decode(&[2, 0, 7]),
+            Err(DecodeError::VersionUnsupported { version: 2 })
+        );
+        assert_eq!(
+            Command::decode(&[1, 0, 8]),
+            Err(DecodeError::TagUnknown {
+                field: "operation code",
+                tag: 8
+            })
+        );
+        assert_eq!(
+            Command::decode(&[1, 0, 3, 3, 1, b'k', 0]),
+            Err(DecodeError::TagUnknown {
+                field: "set condition",
+                tag: 3
+            })
+        );
+        assert_eq!(
+            Command::decode(&[1, 2, 7]),
+            Err(DecodeError::TagUnknown {
+                field: "session flag",
+                tag: 2
+            })
+        );
+        assert_eq!(Command::decode(&[]), Err(DecodeError::Truncated));
+        assert_eq!(
+            Command::decode(&[1, 0, 7, 0]),
+            Err(DecodeError::TrailingBytes { count: 1 })
+        );
+    }
+
+    #[test]
+    fn decode_enforces_the_limits() {
+        let mut oversized_key = vec![1, 0, operation_code::GET];
+        let mut writer = Writer::default();
+        writer.put_bytes(&vec![b'k'; KEY_SIZE_MAX_BYTES + 1]);
+        oversized_key.extend(writer.into_vec());
+        assert_eq!(
+            Command::decode(&oversized_key),
+            Err(DecodeError::Limit(LimitError::KeyTooLarge {
+                size_bytes: KEY_SIZE_MAX_BYTES + 1
+            }))
+        );
+
+        let mut writer = Writer::default();
+        writer.put_u8(COMMAND_FORMAT_VERSION);
+        writer.put_bool(false);
+        writer.put_u8(operation_code::REMOVE_MANY);
+        writer.put_length(KEYS_PER_COMMAND_MAX + 1);
+        assert_eq!(
+            Command::decode(&writer.into_vec()),
+            Err(DecodeError::Limit(LimitError::KeysTooMany {
+                count: KEYS_PER_COMMAND_MAX + 1
+            }))
+        );
+        assert_eq!(
+            Command::decode(&[1, 0, operation_code::COUNT_EXISTING, 0]),
+            Err(DecodeError::Limit(LimitError::KeysEmpty))
+        );
+    }
+
+    #[test]
+    fn multi_key_commands_are_bounded_by_the_payload_limit() {
+        let keys = vec![Bytes::from(vec![b'k'; KEY_SIZE_MAX_BYTES]); KEYS_PER_COMMAND_MAX];
+        let command = Command::untagged(Operation::RemoveMany { keys });
+        assert!(matches!(
+            command.validate(),
+            Err(LimitError::PayloadTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn the_largest_set_fits_in_the_command_size_limit() {
+        let command = Command::tagged(
+            SessionId(u64::MAX),
+            Sequence(u64::MAX),
+            Operation::Set {
+                key: Bytes::from(vec![b'k'; KEY_SIZE_MAX_BYTES]),
+                value: Bytes::from(vec![b'v'; VALUE_SIZE_MAX_BYTES]),
+                condition: SetCondition::IfPresent,
+            },
+        );
+        let encoded = command.encode();
+        assert!(encoded.len() <= COMMAND_SIZE_MAX_BYTES);
+        assert_eq!(Command::decode(&encoded), Ok(command));
+    }
+
+    #[test]
+    #[should_panic(expected = "breaks a limit")]
+    fn encode_refuses_a_command_that_breaks_a_limit() {
+        let command = Command::untagged(Operation::Get {
+            key: Bytes::from(vec![0; KEY_SIZE_MAX_BYTES + 1]),
+        });
+        let _ = command.encode();
+    }
+}

@@ -1,0 +1,235 @@
+//! Responses: what the store answers to a command, and their binary encoding.
+//!
+//! A response travels from the replica that applied the command back through
+//! the server to the client, and a session keeps the last one to answer a
+//! retry, so it has a stable encoding like commands do. Layout of version 1:
+//!
+//! ```text
+//! version: u8 = 1
+//! response code: u8, then the response's fields:
+//!   1 value               present: u8 (0 | 1), [value: varint length, bytes]
+//!   2 found               u8 (0 | 1)
+//!   3 stored              u8 (0 | 1)
+//!   4 removed             u8 (0 | 1)
+//!   5 count               varint
+//!   6 session registered  session id: varint
+//!   7 session expired
+//!   8 sequence stale
+//!   9 invalid command
+//! ```
+
+use bytes::Bytes;
+
+use crate::codec::{DecodeError, Reader, Writer};
+use crate::command::SessionId;
+use crate::limits::{check_value, RESPONSE_SIZE_MAX_BYTES};
+
+/// The version of the response encoding that [`Response::encode`] writes.
+pub const RESPONSE_FORMAT_VERSION: u8 = 1;
+
+/// The store's answer to one command.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Response {
+    /// The answer to `get`: the value, or `None` when the key does not exist.
+    Value(Option<Bytes>),
+    /// The answer to `contains`: whether the key exists.
+    Found(bool),
+    /// The answer to `set`: whether the value was stored; `false` only when
+    /// an `if absent` or `if present` condition did not hold.
+    Stored(bool),
+    /// The answer to `remove`: whether the key existed (and so was removed).
+    Removed(bool),
+    /// The answer to `remove many` (keys removed) and `count existing` (keys
+    /// that exist).
+    Count(u64),
+    /// The answer to `register session`: the new session's id.
+    SessionRegistered(SessionId),
+    /// The command names a session the store does not know: never registered
+    /// or evicted. The command was not applied; the client must register a
+    /// new session, and the outcome of its earlier unanswered commands stays
+    /// unknown.
+    SessionExpired,
+    /// The command's sequence is below the session's last one: it is an old
+    /// duplicate, and was not applied. The client has already moved on, so
+    /// it will not wait for this answer.
+    SequenceStale,
+    /// The command could not be decoded, broke a limit, or makes no sense
+    /// (a tagged session registration, a write sent to the read path). It
+    /// was not applied.
+    InvalidCommand,
+}
+
+impl Response {
+    /// Encodes the response (see the module doc for the layout).
+    ///
+    /// # Panics
+    ///
+    /// When a value is above [`crate::VALUE_SIZE_MAX_BYTES`], which the store
+    /// never answers.
+    #[must_use]
+    pub fn encode(&self) -> Bytes {
+        let mut writer = Writer::with_capacity(self.encoded_size_hint_bytes());
+        writer.put_u8(RESPONSE_FORMAT_VERSION);
+        match self {
+            Response::Value(value) => {
+                writer.put_u8(response_code::VALUE);
+                writer.put_bool(value.is_some());
+                if let Some(value) = value {
+                    writer.put_bytes(value);
+                }
+            }
+            Response::Found(flag) => put_flag(&mut writer, response_code::FOUND, *flag),
+            Response::Stored(flag) => put_flag(&mut writer, response_code::STORED, *flag),
+            Response::Removed(flag) => put_flag(&mut writer, response_code::REMOVED, *flag),
+            Response::Count(count) => {
+                writer.put_u8(response_code::COUNT);
+                writer.put_u64(*count);
+            }
+            Response::SessionRegistered(session) => {
+                writer.put_u8(response_code::SESSION_REGISTERED);
+                writer.put_u64(session.0);
+            }
+            Response::SessionExpired => writer.put_u8(response_code::SESSION_EXPIRED),
+            Response::SequenceStale => writer.put_u8(response_code::SEQUENCE_STALE),
+            Response::InvalidCommand => writer.put_u8(response_code::INVALID_COMMAND),
+        }
+        assert!(writer.len() <= RESPONSE_SIZE_MAX_BYTES);
+        Bytes::from(writer.into_vec())
+    }
+
+    /// Decodes a response written by [`Response::encode`]. Never panics; a
+    /// value above the value size limit and trailing bytes are errors.
+    ///
+    /// # Errors
+    ///
+    /// Why the bytes are not a response.
+    pub fn decode(bytes: &[u8]) -> Result<Response, DecodeError> {
+        let mut reader = Reader::new(bytes);
+        let response = Response::decode_from(&mut reader)?;
+        reader.finish()?;
+        Ok(response)
+    }
+
+    /// Decodes one response from the front of `reader`, leaving what follows.
+    pub(crate) fn decode_from(reader: &mut Reader<'_>) -> Result<Response, DecodeError> {
+        let version = reader.take_u8()?;
+        if version != RESPONSE_FORMAT_VERSION {
+            return Err(DecodeError::VersionUnsupported { version });
+        }
+        let response = match reader.take_u8()? {
+            response_code::VALUE => {
+                if reader.take_bool("value presence")? {
+                    let value = reader.take_bytes()?;
+                    check_value(value)?;
+                    Response::Value(Some(Bytes::copy_from_slice(value)))
+                } else {
+                    Response::Value(None)
+                }
+            }
+            response_code::FOUND => Response::Found(reader.take_bool("found")?),
+            response_code::STORED => Response::Stored(reader.take_bool("stored")?),
+            response_code::REMOVED => Response::Removed(reader.take_bool("removed")?),
+            response_code::COUNT => Response::Count(reader.take_u64()?),
+            response_code::SESSION_REGISTERED => {
+                Response::SessionRegistered(SessionId(reader.take_u64()?))
+            }
+            response_code::SESSION_EXPIRED => Response::SessionExpired,
+            response_code::SEQUENCE_STALE => Response::SequenceStale,
+            response_code::INVALID_COMMAND => Response::InvalidCommand,
+            tag => {
+                return Err(DecodeError::TagUnknown {
+                    field: "response code",
+                    tag,
+                })
+            }
+        };
+        Ok(response)
+    }
+
+    /// Enough room for any response but a large value, which adds its length.
+    fn encoded_size_hint_bytes(&self) -> usize {
+        const FIXED_SIZE_MAX_BYTES: usize = 16;
+        match self {
+            Response::Value(Some(value)) => FIXED_SIZE_MAX_BYTES + value.len(),
+            _ => FIXED_SIZE_MAX_BYTES,
+        }
+    }
+}
+
+fn put_flag(writer: &mut Writer, code: u8, flag: bool) {
+    writer.put_u8(code);
+    writer.put_bool(flag);
+}
+
+/// The response codes of the encoding; never reuse or renumber one.
+mod response_code {
+    pub(super) const VALUE: u8 = 1;
+    pub(super) const FOUND: u8 = 2;
+    pub(super) const STORED: u8 = 3;
+    pub(super) const REMOVED: u8 = 4;
+    pub(super) const COUNT: u8 = 5;
+    pub(super) const SESSION_REGISTERED: u8 = 6;
+    pub(super) const SESSION_EXPIRED: u8 = 7;
+    pub(super) const SEQUENCE_STALE: u8 = 8;
+    pub(super) const INVALID_COMMAND: u8 = 9;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::VALUE_SIZE_MAX_BYTES;
+
+    #[test]
+    fn responses_encode_to_the_documented_layout() {
+        let cases: [(Response, &[u8]); 6] = [
+            (Response::Value(None), &[1, 1, 0]),
+            (
+                Response::Value(Some(Bytes::from_static(b"ab"))),
+                &[1, 1, 1, 2, b'a', b'b'],
+            ),
+            (Response::Stored(false), &[1, 3, 0]),
+            (Response::Count(300), &[1, 5, 0xac, 0x02]),
+            (Response::SessionRegistered(SessionId(7)), &[1, 6, 7]),
+            (Response::InvalidCommand, &[1, 9]),
+        ];
+        for (response, expected) in cases {
+            assert_eq!(response.encode().as_ref(), expected, "{response:?}");
+            assert_eq!(Response::decode(expected), Ok(response));
+        }
+    }
+
+    #[test]
+    fn decode_rejects_bad_tags_versions_and_trailing_bytes() {
+        assert_eq!(
+            Response::decode(&[1, 10]),
+            Err(DecodeError::TagUnknown {
+                field: "response code",
+                tag: 10
+            })
+        );
+        assert_eq!(
+            Response::decode(&[0, 9]),
+            Err(DecodeError::VersionUnsupported { version: 0 })
+        );
+        assert_eq!(
+            Response::decode(&[1, 2, 2]),
+            Err(DecodeError::TagUnknown {
+                field: "found",
+                tag: 2
+            })
+        );
+        assert_eq!(
+            Response::decode(&[1, 9, 9]),
+            Err(DecodeError::TrailingBytes { count: 1 })
+        );
+        assert_eq!(Response::decode(&[1]), Err(DecodeError::Truncated));
+    }
+
+    #[test]
+    fn the_largest_value_fits_in_the_response_size_limit() {
+        let response = Response::Value(Some(Bytes::from(vec![0; VALUE_SIZE_MAX_BYTES])));
+        let encoded = response.encode();
+        assert!(encoded.len() <= RESPONSE_SIZE_MAX_BYTES);
+        assert_eq!(Response::decode(&encoded), Ok(response));
+    }
+}
