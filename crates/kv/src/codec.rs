@@ -96,6 +96,11 @@ impl Writer {
         self.buffer.extend_from_slice(bytes);
     }
 
+    /// Appends bytes with no length prefix, for fixed-size fields.
+    pub(crate) fn put_raw(&mut self, bytes: &[u8]) {
+        self.buffer.extend_from_slice(bytes);
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.buffer.len()
     }

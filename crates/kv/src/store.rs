@@ -1,0 +1,364 @@
+//! The store: the key-value map, the session table and the counters, and the
+//! one deterministic function, [`Store::apply`], that changes them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use bytes::Bytes;
+
+use crate::command::{Command, Operation, SetCondition};
+use crate::fingerprint::Fingerprint;
+use crate::limits::{check_key, check_value};
+use crate::response::Response;
+use crate::session::{Admission, SessionTable};
+
+/// The default bound on open sessions. A session costs about a hundred bytes
+/// (its cached answer is never a value, see [`Store`]), so ten thousand cost
+/// about a megabyte on every replica while allowing as many live clients.
+pub const SESSIONS_MAX_DEFAULT: usize = 10_000;
+
+/// The domain of map entry fingerprints.
+const FINGERPRINT_DOMAIN_ENTRY: u64 = 1;
+/// The domain of the whole store's digest.
+const FINGERPRINT_DOMAIN_STORE: u64 = 3;
+
+/// How a store is set up. Every replica of a cluster must use the same
+/// configuration, or their session tables diverge; it is therefore part of
+/// the snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// The most sessions kept at once; at least 1. Registering one more
+    /// evicts the least recently used.
+    pub sessions_max: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> StoreConfig {
+        StoreConfig {
+            sessions_max: SESSIONS_MAX_DEFAULT,
+        }
+    }
+}
+
+/// The replicated state machine: a map from key to value, a bounded table of
+/// client sessions, and counters.
+///
+/// # Determinism
+///
+/// [`apply`](Store::apply) depends only on the store and the command: no
+/// clock, no randomness, no iteration over hash maps. Replicas that apply
+/// the same commands in the same order hold the same state, give the same
+/// responses and report the same [`digest`](Store::digest).
+///
+/// # Sessions and the client's contract
+///
+/// A client that wants its retries applied at most once registers a session
+/// (an untagged [`Operation::RegisterSession`]) and tags each later command
+/// with the session id and a sequence that grows by at least one per
+/// command. The registration itself is sequence 0. For a tagged command:
+///
+/// - an unknown session (never registered, or evicted) answers
+///   [`Response::SessionExpired`], and the command is not applied;
+/// - a sequence above the session's last is applied, and its answer is kept;
+/// - the session's last sequence again (a retry) is not applied again: it
+///   answers what the original answered. A retried read is evaluated again
+///   instead of being answered from a cache (a cached value could be a
+///   megabyte per session); that is linearizable because a read has no
+///   effect and the new evaluation happens while the client waits;
+/// - a sequence below the last answers [`Response::SequenceStale`], and the
+///   command is not applied.
+///
+/// The contract this asks of a client: at most one outstanding command per
+/// session, retried unchanged until it is answered. A client that wants
+/// concurrency opens several sessions. A registration that is retried may
+/// open two sessions; the unused one is evicted in time.
+///
+/// Untagged commands (plain RESP clients) are applied every time they reach
+/// the log, with no exactly-once guarantee.
+///
+/// # Eviction
+///
+/// At most [`StoreConfig::sessions_max`] sessions are kept. When a
+/// registration would exceed it, the least recently used session is evicted,
+/// where the time of use is the store's applied-command counter when a
+/// command last named the session (or registered it), and ties go to the
+/// lowest id. The rule reads nothing but the applied log, so every replica
+/// evicts the same session. Session ids are never reused.
+///
+/// # The applied-command counter
+///
+/// Every call of [`apply`](Store::apply) or
+/// [`apply_encoded`](Store::apply_encoded) counts, whatever its outcome,
+/// because each is one log entry: the counter is the number of log entries
+/// applied, and the clock of the session table.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) entries: BTreeMap<Bytes, Bytes>,
+    pub(crate) sessions: SessionTable,
+    pub(crate) applied_commands: u64,
+    /// The wrapping sum of the fingerprints of all entries, kept up to date
+    /// on every change so that [`Store::digest`] costs constant time.
+    pub(crate) entries_digest: u64,
+}
+
+impl Store {
+    /// An empty store.
+    ///
+    /// # Panics
+    ///
+    /// When `config.sessions_max` is 0.
+    pub fn new(config: StoreConfig) -> Store {
+        Store {
+            entries: BTreeMap::new(),
+            sessions: SessionTable::new(config.sessions_max),
+            applied_commands: 0,
+            entries_digest: 0,
+        }
+    }
+
+    /// Applies one command of the log and returns the answer for the client.
+    ///
+    /// A command that breaks a limit answers [`Response::InvalidCommand`]
+    /// and changes nothing but the applied-command counter, as does a tagged
+    /// [`Operation::RegisterSession`] (a session cannot register a session).
+    ///
+    /// The store keeps the [`Bytes`] of stored keys and values as given; a
+    /// caller that slices them from a larger buffer keeps that buffer alive.
+    /// [`Command::decode`] copies them into buffers of their own.
+    pub fn apply(&mut self, command: &Command) -> Response {
+        let now = self.count_applied();
+        self.apply_counted(command, now)
+    }
+
+    /// Applies one log entry as it was replicated. Bytes that do not decode
+    /// to a command answer [`Response::InvalidCommand`] on every replica
+    /// alike, and still count as an applied command: the entry occupies a
+    /// log position.
+    pub fn apply_encoded(&mut self, bytes: &[u8]) -> Response {
+        let now = self.count_applied();
+        match Command::decode(bytes) {
+            Ok(command) => self.apply_counted(&command, now),
+            Err(_) => Response::InvalidCommand,
+        }
+    }
+
+    /// Counts one more applied command and returns the new count, which is
+    /// the command's time in the session table.
+    fn count_applied(&mut self) -> u64 {
+        self.applied_commands = self
+            .applied_commands
+            .checked_add(1)
+            .expect("the applied-command counter runs out after 2^64 commands");
+        self.applied_commands
+    }
+
+    fn apply_counted(&mut self, command: &Command, now: u64) -> Response {
+        if command.validate().is_err() {
+            return Response::InvalidCommand;
+        }
+        let Some(tag) = command.session else {
+            return self.execute(&command.operation, now);
+        };
+        let operation = &command.operation;
+        if *operation == Operation::RegisterSession {
+            return Response::InvalidCommand;
+        }
+        match self.sessions.admit(tag, operation.is_read(), now) {
+            Admission::Answer(response) => response,
+            Admission::EvaluateAgain => self.read(operation),
+            Admission::Apply => {
+                let response = self.execute(operation, now);
+                self.sessions
+                    .record(tag, operation.is_read(), response.clone());
+                response
+            }
+        }
+    }
+
+    /// Answers a read without the log, for a leader that has confirmed its
+    /// leadership. Changes nothing, not even the counters. A write, or a
+    /// read that breaks a limit, answers [`Response::InvalidCommand`]: only
+    /// the log may change the state.
+    #[must_use]
+    pub fn read(&self, operation: &Operation) -> Response {
+        if operation.validate().is_err() {
+            return Response::InvalidCommand;
+        }
+        match operation {
+            Operation::Get { key } => Response::Value(self.entries.get(key).cloned()),
+            Operation::Contains { key } => Response::Found(self.entries.contains_key(key)),
+            Operation::CountExisting { keys } => {
+                let count = keys
+                    .iter()
+                    .filter(|key| self.entries.contains_key(*key))
+                    .count();
+                Response::Count(count as u64)
+            }
+            Operation::Set { .. }
+            | Operation::Remove { .. }
+            | Operation::RemoveMany { .. }
+            | Operation::RegisterSession => Response::InvalidCommand,
+        }
+    }
+
+    /// A fingerprint of the whole state: entries, sessions and counters.
+    /// Replicas that applied the same commands report the same digest on
+    /// every build and platform; replicas that diverged almost surely do
+    /// not. Constant time: the parts are kept up to date by `apply`.
+    #[must_use]
+    pub fn digest(&self) -> u64 {
+        let mut fingerprint = Fingerprint::new(FINGERPRINT_DOMAIN_STORE);
+        fingerprint.write_u64(self.entries_digest);
+        fingerprint.write_u64(self.entries.len() as u64);
+        fingerprint.write_u64(self.sessions.digest());
+        fingerprint.write_u64(self.sessions.len() as u64);
+        fingerprint.write_u64(self.sessions.sessions_max() as u64);
+        fingerprint.write_u64(self.sessions.session_id_next());
+        fingerprint.write_u64(self.sessions.sessions_evicted());
+        fingerprint.write_u64(self.applied_commands);
+        fingerprint.finish()
+    }
+
+    /// How many keys the map holds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the map holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// How many commands (log entries) have been applied, whatever their
+    /// outcome.
+    pub fn applied_commands(&self) -> u64 {
+        self.applied_commands
+    }
+
+    /// How many sessions are open.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// How many sessions have been evicted to make room for new ones. A
+    /// rising count means clients get [`Response::SessionExpired`]: raise
+    /// [`StoreConfig::sessions_max`] or find the client that leaks sessions.
+    pub fn sessions_evicted(&self) -> u64 {
+        self.sessions.sessions_evicted()
+    }
+
+    /// The configuration the store runs with.
+    pub fn config(&self) -> StoreConfig {
+        StoreConfig {
+            sessions_max: self.sessions.sessions_max(),
+        }
+    }
+
+    /// Checks every invariant of the state, in time linear in its size: for
+    /// the simulator to run after each step, and for tests. The digest kept
+    /// incrementally must equal the one computed from scratch, every key and
+    /// value must be within the limits, and the session table must be
+    /// consistent.
+    ///
+    /// # Panics
+    ///
+    /// When an invariant does not hold, which is a bug in this crate.
+    pub fn assert_invariants(&self) {
+        if let Err(violation) = self.check_invariants() {
+            panic!("store invariant violated: {violation}");
+        }
+    }
+
+    pub(crate) fn check_invariants(&self) -> Result<(), &'static str> {
+        for (key, value) in &self.entries {
+            check_key(key).map_err(|_| "a stored key breaks the key size limit")?;
+            check_value(value).map_err(|_| "a stored value breaks the value size limit")?;
+        }
+        if entries_digest(&self.entries) != self.entries_digest {
+            return Err("the entries digest disagrees with the entries");
+        }
+        self.sessions.check_invariants()
+    }
+
+    /// Applies an operation that the session rules (if any) let through.
+    fn execute(&mut self, operation: &Operation, now: u64) -> Response {
+        match operation {
+            Operation::Get { .. }
+            | Operation::Contains { .. }
+            | Operation::CountExisting { .. } => self.read(operation),
+            Operation::Set {
+                key,
+                value,
+                condition,
+            } => Response::Stored(self.set(key, value, *condition)),
+            Operation::Remove { key } => Response::Removed(self.remove(key)),
+            Operation::RemoveMany { keys } => {
+                let removed = keys.iter().filter(|key| self.remove(key)).count();
+                Response::Count(removed as u64)
+            }
+            Operation::RegisterSession => Response::SessionRegistered(self.sessions.register(now)),
+        }
+    }
+
+    /// Stores `value` under `key` when `condition` holds; tells whether it
+    /// stored.
+    fn set(&mut self, key: &Bytes, value: &Bytes, condition: SetCondition) -> bool {
+        let exists = self.entries.contains_key(key);
+        let stores = match condition {
+            SetCondition::Always => true,
+            SetCondition::IfAbsent => !exists,
+            SetCondition::IfPresent => exists,
+        };
+        if stores {
+            self.entries_digest = self
+                .entries_digest
+                .wrapping_add(entry_fingerprint(key, value));
+            if let Some(previous) = self.entries.insert(key.clone(), value.clone()) {
+                self.entries_digest = self
+                    .entries_digest
+                    .wrapping_sub(entry_fingerprint(key, &previous));
+            }
+        }
+        stores
+    }
+
+    /// Removes `key`; tells whether it existed.
+    fn remove(&mut self, key: &Bytes) -> bool {
+        match self.entries.remove(key) {
+            Some(previous) => {
+                self.entries_digest = self
+                    .entries_digest
+                    .wrapping_sub(entry_fingerprint(key, &previous));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl fmt::Debug for Store {
+    /// A summary: the entries of a large store would flood a log line.
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("Store")
+            .field("len", &self.len())
+            .field("session_count", &self.session_count())
+            .field("applied_commands", &self.applied_commands)
+            .field("digest", &format_args!("{:#018x}", self.digest()))
+            .finish()
+    }
+}
+
+fn entry_fingerprint(key: &[u8], value: &[u8]) -> u64 {
+    let mut fingerprint = Fingerprint::new(FINGERPRINT_DOMAIN_ENTRY);
+    fingerprint.write_bytes(key);
+    fingerprint.write_bytes(value);
+    fingerprint.finish()
+}
+
+/// The entries digest computed from scratch.
+pub(crate) fn entries_digest(entries: &BTreeMap<Bytes, Bytes>) -> u64 {
+    entries.iter().fold(0u64, |sum, (key, value)| {
+        sum.wrapping_add(entry_fingerprint(key, value))
+    })
+}
