@@ -1,0 +1,98 @@
+//! Strategies and helpers shared by the integration tests.
+
+#![allow(dead_code)] // Each test binary uses its own subset.
+
+use bytes::Bytes;
+use proptest::prelude::*;
+use synod_kv::{
+    Command, Operation, Response, Sequence, SessionId, SessionTag, SetCondition,
+    KEYS_PER_COMMAND_MAX,
+};
+
+/// A key from a small alphabet, so that random operations collide often.
+pub fn small_key() -> impl Strategy<Value = Bytes> {
+    prop::sample::select(vec!["a", "b", "c", "d", ""]).prop_map(key)
+}
+
+/// Any key, including binary and empty ones, short enough to keep tests fast.
+pub fn any_key() -> impl Strategy<Value = Bytes> {
+    prop::collection::vec(any::<u8>(), 0..40).prop_map(Bytes::from)
+}
+
+pub fn any_value() -> impl Strategy<Value = Bytes> {
+    prop::collection::vec(any::<u8>(), 0..80).prop_map(Bytes::from)
+}
+
+pub fn any_condition() -> impl Strategy<Value = SetCondition> {
+    prop_oneof![
+        Just(SetCondition::Always),
+        Just(SetCondition::IfAbsent),
+        Just(SetCondition::IfPresent),
+    ]
+}
+
+/// Operations over keys drawn from `key`, with multi-key lists within the
+/// limit (up to the limit itself, now and then).
+pub fn operation_with(key: BoxedStrategy<Bytes>) -> impl Strategy<Value = Operation> {
+    let keys = prop_oneof![
+        9 => prop::collection::vec(key.clone(), 1..6),
+        1 => prop::collection::vec(key.clone(), KEYS_PER_COMMAND_MAX..=KEYS_PER_COMMAND_MAX),
+    ];
+    prop_oneof![
+        key.clone().prop_map(|key| Operation::Get { key }),
+        key.clone().prop_map(|key| Operation::Contains { key }),
+        (key.clone(), any_value(), any_condition()).prop_map(|(key, value, condition)| {
+            Operation::Set {
+                key,
+                value,
+                condition,
+            }
+        }),
+        key.prop_map(|key| Operation::Remove { key }),
+        keys.clone().prop_map(|keys| Operation::RemoveMany { keys }),
+        keys.prop_map(|keys| Operation::CountExisting { keys }),
+        Just(Operation::RegisterSession),
+    ]
+}
+
+pub fn any_command() -> impl Strategy<Value = Command> {
+    let tag = (any::<u64>(), any::<u64>()).prop_map(|(session, sequence)| SessionTag {
+        session: SessionId(session),
+        sequence: Sequence(sequence),
+    });
+    (prop::option::of(tag), operation_with(any_key().boxed()))
+        .prop_map(|(session, operation)| Command { session, operation })
+}
+
+pub fn any_response() -> impl Strategy<Value = Response> {
+    prop_oneof![
+        prop::option::of(any_value()).prop_map(Response::Value),
+        any::<bool>().prop_map(Response::Found),
+        any::<bool>().prop_map(Response::Stored),
+        any::<bool>().prop_map(Response::Removed),
+        any::<u64>().prop_map(Response::Count),
+        any::<u64>().prop_map(|id| Response::SessionRegistered(SessionId(id))),
+        Just(Response::SessionExpired),
+        Just(Response::SequenceStale),
+        Just(Response::InvalidCommand),
+    ]
+}
+
+/// Changes bytes of `bytes` at the given positions (taken modulo its
+/// length) by the given non-zero masks, to reach deep into a decoder with
+/// inputs that are almost valid.
+pub fn corrupt(bytes: &[u8], flips: &[(usize, u8)]) -> Vec<u8> {
+    let mut corrupted = bytes.to_vec();
+    if corrupted.is_empty() {
+        return corrupted;
+    }
+    for &(position, mask) in flips {
+        let length = corrupted.len();
+        corrupted[position % length] ^= mask.max(1);
+    }
+    corrupted
+}
+
+pub fn key(text: &'static str) -> Bytes {
+    Bytes::from_static(text.as_bytes())
+}

@@ -1,0 +1,294 @@
+//! Model-based test: the store against a plain reference model, a `BTreeMap`
+//! for the data and a list of sessions searched linearly for eviction,
+//! written straight from the rules in the `Store` documentation.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use common::{operation_with, small_key};
+use proptest::prelude::*;
+use synod_kv::{
+    Command, Operation, Response, Sequence, SessionId, SetCondition, Store, StoreConfig,
+};
+
+#[derive(Debug, Clone)]
+struct ModelSession {
+    id: u64,
+    sequence_last: u64,
+    answer: Option<Response>,
+    used_last: u64,
+}
+
+#[derive(Debug)]
+struct Model {
+    entries: BTreeMap<Bytes, Bytes>,
+    sessions: Vec<ModelSession>,
+    sessions_max: usize,
+    session_id_next: u64,
+    applied_commands: u64,
+}
+
+impl Model {
+    fn new(sessions_max: usize) -> Model {
+        Model {
+            entries: BTreeMap::new(),
+            sessions: Vec::new(),
+            sessions_max,
+            session_id_next: 1,
+            applied_commands: 0,
+        }
+    }
+
+    fn apply(&mut self, command: &Command) -> Response {
+        self.applied_commands += 1;
+        let now = self.applied_commands;
+        let operation = &command.operation;
+        let Some(tag) = command.session else {
+            return self.execute(operation, now);
+        };
+        if *operation == Operation::RegisterSession {
+            return Response::InvalidCommand;
+        }
+        let Some(index) = self.sessions.iter().position(|s| s.id == tag.session.0) else {
+            return Response::SessionExpired;
+        };
+        self.sessions[index].used_last = now;
+        let session = self.sessions[index].clone();
+        let sequence = tag.sequence.0;
+        if sequence > session.sequence_last {
+            let response = self.execute(operation, now);
+            let session = &mut self.sessions[index];
+            session.sequence_last = sequence;
+            session.answer = if operation.is_read() {
+                None
+            } else {
+                Some(response.clone())
+            };
+            response
+        } else if sequence == session.sequence_last {
+            match session.answer {
+                Some(answer) => answer,
+                None if operation.is_read() => self.execute(operation, now),
+                None => Response::SequenceStale,
+            }
+        } else {
+            Response::SequenceStale
+        }
+    }
+
+    fn execute(&mut self, operation: &Operation, now: u64) -> Response {
+        match operation {
+            Operation::Get { key } => Response::Value(self.entries.get(key).cloned()),
+            Operation::Contains { key } => Response::Found(self.entries.contains_key(key)),
+            Operation::CountExisting { keys } => Response::Count(
+                keys.iter()
+                    .filter(|key| self.entries.contains_key(*key))
+                    .count() as u64,
+            ),
+            Operation::Set {
+                key,
+                value,
+                condition,
+            } => {
+                let exists = self.entries.contains_key(key);
+                let stores = match condition {
+                    SetCondition::Always => true,
+                    SetCondition::IfAbsent => !exists,
+                    SetCondition::IfPresent => exists,
+                };
+                if stores {
+                    self.entries.insert(key.clone(), value.clone());
+                }
+                Response::Stored(stores)
+            }
+            Operation::Remove { key } => Response::Removed(self.entries.remove(key).is_some()),
+            Operation::RemoveMany { keys } => {
+                let mut removed = 0;
+                for key in keys {
+                    if self.entries.remove(key).is_some() {
+                        removed += 1;
+                    }
+                }
+                Response::Count(removed)
+            }
+            Operation::RegisterSession => {
+                if self.sessions.len() == self.sessions_max {
+                    let victim = (0..self.sessions.len())
+                        .min_by_key(|&index| {
+                            (self.sessions[index].used_last, self.sessions[index].id)
+                        })
+                        .unwrap();
+                    self.sessions.remove(victim);
+                }
+                let id = self.session_id_next;
+                self.session_id_next += 1;
+                self.sessions.push(ModelSession {
+                    id,
+                    sequence_last: 0,
+                    answer: Some(Response::SessionRegistered(SessionId(id))),
+                    used_last: now,
+                });
+                Response::SessionRegistered(SessionId(id))
+            }
+        }
+    }
+}
+
+/// How a tagged step picks its sequence relative to the last one the driver
+/// sent in that session.
+#[derive(Debug, Clone)]
+enum SequencePick {
+    Next,
+    Retry,
+    Stale(u64),
+    Jump(u64),
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Untagged(Operation),
+    Tagged {
+        session_pick: usize,
+        sequence: SequencePick,
+        operation: Operation,
+    },
+    ReadWithoutLog(Operation),
+    Garbage(Vec<u8>),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let operation = || operation_with(small_key().boxed());
+    let sequence = prop_oneof![
+        6 => Just(SequencePick::Next),
+        3 => Just(SequencePick::Retry),
+        1 => (1u64..3).prop_map(SequencePick::Stale),
+        1 => (1u64..4).prop_map(SequencePick::Jump),
+    ];
+    prop_oneof![
+        4 => operation().prop_map(Step::Untagged),
+        2 => Just(Step::Untagged(Operation::RegisterSession)),
+        6 => (any::<usize>(), sequence, operation()).prop_map(
+            |(session_pick, sequence, operation)| Step::Tagged {
+                session_pick,
+                sequence,
+                operation,
+            }
+        ),
+        2 => operation().prop_map(Step::ReadWithoutLog),
+        1 => prop::collection::vec(any::<u8>(), 0..8).prop_map(Step::Garbage),
+    ]
+}
+
+/// Turns abstract steps into commands, remembering the last sequence it sent
+/// per session id, including sessions the store may have evicted.
+#[derive(Default)]
+struct Driver {
+    sequence_sent_last: BTreeMap<u64, u64>,
+}
+
+impl Driver {
+    fn tagged(
+        &mut self,
+        model: &Model,
+        pick: usize,
+        sequence: &SequencePick,
+    ) -> (SessionId, Sequence) {
+        // Every id ever handed out, plus one never handed out.
+        let candidates = model.session_id_next;
+        let id = 1 + (pick as u64 % candidates);
+        let last = self.sequence_sent_last.get(&id).copied().unwrap_or(0);
+        let chosen = match sequence {
+            SequencePick::Next => last + 1,
+            SequencePick::Retry => last,
+            SequencePick::Stale(back) => last.saturating_sub(*back),
+            SequencePick::Jump(ahead) => last + 1 + ahead,
+        };
+        let highest = self.sequence_sent_last.entry(id).or_insert(0);
+        *highest = (*highest).max(chosen);
+        (SessionId(id), Sequence(chosen))
+    }
+}
+
+fn run(sessions_max: usize, steps: &[Step]) -> Result<(), TestCaseError> {
+    let mut store = Store::new(StoreConfig { sessions_max });
+    let mut model = Model::new(sessions_max);
+    let mut driver = Driver::default();
+    for (index, step) in steps.iter().enumerate() {
+        let (actual, expected) = match step {
+            Step::Untagged(operation) => {
+                let command = Command::untagged(operation.clone());
+                (store.apply(&command), model.apply(&command))
+            }
+            Step::Tagged {
+                session_pick,
+                sequence,
+                operation,
+            } => {
+                let (session, sequence) = driver.tagged(&model, *session_pick, sequence);
+                let command = Command::tagged(session, sequence, operation.clone());
+                // Half the time through the encoding, as a replica sees it.
+                let actual = if index % 2 == 0 {
+                    store.apply(&command)
+                } else {
+                    store.apply_encoded(&command.encode())
+                };
+                (actual, model.apply(&command))
+            }
+            Step::ReadWithoutLog(operation) => {
+                let expected = if operation.is_read() {
+                    // A read on the model, without counting it as applied.
+                    let mut scratch = Model::new(sessions_max);
+                    scratch.entries = model.entries.clone();
+                    scratch.execute(operation, 0)
+                } else {
+                    Response::InvalidCommand
+                };
+                (store.read(operation), expected)
+            }
+            Step::Garbage(bytes) => {
+                let actual = store.apply_encoded(bytes);
+                let expected = match Command::decode(bytes) {
+                    Ok(command) => model.apply(&command),
+                    Err(_) => {
+                        model.applied_commands += 1;
+                        Response::InvalidCommand
+                    }
+                };
+                (actual, expected)
+            }
+        };
+        prop_assert_eq!(actual, expected, "step {} {:?}", index, step);
+        prop_assert_eq!(store.len(), model.entries.len());
+        prop_assert_eq!(store.session_count(), model.sessions.len());
+        prop_assert_eq!(store.applied_commands(), model.applied_commands);
+        if index % 16 == 0 {
+            store.assert_invariants();
+        }
+    }
+    store.assert_invariants();
+    for (key, value) in &model.entries {
+        prop_assert_eq!(
+            store.read(&Operation::Get { key: key.clone() }),
+            Response::Value(Some(value.clone()))
+        );
+    }
+    // The incrementally kept digest equals the one a restore computes from
+    // scratch.
+    let restored = Store::restore(&store.snapshot()).expect("an intact snapshot restores");
+    prop_assert_eq!(restored.digest(), store.digest());
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_store_behaves_as_the_reference_model(
+        sessions_max in 1usize..4,
+        steps in prop::collection::vec(step(), 0..200),
+    ) {
+        run(sessions_max, &steps)?;
+    }
+}
