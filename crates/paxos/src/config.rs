@@ -1,0 +1,164 @@
+//! Tunables of the core. Every limit is a named constant with its unit last;
+//! the defaults are what the server and the simulator use.
+
+use crate::types::NodeId;
+
+/// Ticks between two heartbeats of a leader (and retransmissions of
+/// unacknowledged accepts).
+pub const HEARTBEAT_INTERVAL_TICKS_DEFAULT: u64 = 2;
+/// A follower that hears nothing from a leader for a random time in
+/// `[timeout, 2 × timeout)` ticks starts an election.
+pub const ELECTION_TIMEOUT_TICKS_DEFAULT: u64 = 10;
+/// Undecided slots a leader may have in flight at once (the pipeline window).
+pub const PIPELINE_SLOTS_MAX_DEFAULT: u64 = 256;
+/// Commands batched into one slot at most.
+pub const BATCH_COMMANDS_MAX_DEFAULT: usize = 1_024;
+/// Payload bytes batched into one slot at most (a single larger command
+/// still gets a slot of its own).
+pub const BATCH_SIZE_MAX_BYTES_DEFAULT: usize = 1024 * 1024;
+/// Slots carried by one Accept message at most.
+pub const ACCEPT_SLOTS_PER_MESSAGE_MAX_DEFAULT: usize = 64;
+/// Decided slots sent in one catch-up reply at most.
+pub const CATCH_UP_SLOTS_PER_MESSAGE_MAX_DEFAULT: usize = 128;
+/// Commands a leader queues (or a leaderless follower holds) before it
+/// rejects new ones: backpressure instead of unbounded memory.
+pub const PROPOSALS_QUEUED_MAX_DEFAULT: usize = 100_000;
+/// Reads pending at once before new ones are rejected.
+pub const READS_PENDING_MAX_DEFAULT: usize = 100_000;
+/// How long a proposal or read may wait for a leader to be known, or a read
+/// for its confirmation, before it is reported as failed.
+pub const REQUEST_TIMEOUT_TICKS_DEFAULT: u64 = 40;
+/// A lagging replica re-sends an unanswered catch-up request after this long.
+pub const CATCH_UP_RETRY_TICKS_DEFAULT: u64 = 4;
+
+/// Deliberately broken protocol variants for mutation testing: the simulator
+/// must catch every one of them. Only exists with the `mutations` feature.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Mutation {
+    /// The correct protocol.
+    #[default]
+    None,
+    /// Phase 2 counts `f` acceptances as a quorum instead of `f + 1`.
+    AcceptQuorumTooSmall,
+    /// A new leader ignores the values reported in promises and fills every
+    /// open slot with a no-op.
+    LeaderIgnoresPromisedValues,
+    /// An acceptor accepts a value even below the ballot it promised.
+    AcceptBelowPromise,
+    /// Decided slots are handed out for apply as soon as they are decided,
+    /// without waiting for the slots before them.
+    ApplyOutOfOrder,
+    /// The leader serves reads at once, without a quorum confirming that no
+    /// higher ballot exists.
+    ReadWithoutConfirmation,
+}
+
+impl Mutation {
+    /// Every broken variant, for the mutation test matrix.
+    pub const BROKEN: [Mutation; 5] = [
+        Mutation::AcceptQuorumTooSmall,
+        Mutation::LeaderIgnoresPromisedValues,
+        Mutation::AcceptBelowPromise,
+        Mutation::ApplyOutOfOrder,
+        Mutation::ReadWithoutConfirmation,
+    ];
+}
+
+/// Configuration of one replica.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Config {
+    /// This replica's id; must be one of `members`.
+    pub id: NodeId,
+    /// Every voting member, this one included.
+    pub members: Vec<NodeId>,
+    /// See [`HEARTBEAT_INTERVAL_TICKS_DEFAULT`].
+    pub heartbeat_interval_ticks: u64,
+    /// See [`ELECTION_TIMEOUT_TICKS_DEFAULT`].
+    pub election_timeout_ticks: u64,
+    /// See [`PIPELINE_SLOTS_MAX_DEFAULT`].
+    pub pipeline_slots_max: u64,
+    /// See [`BATCH_COMMANDS_MAX_DEFAULT`].
+    pub batch_commands_max: usize,
+    /// See [`BATCH_SIZE_MAX_BYTES_DEFAULT`].
+    pub batch_size_max_bytes: usize,
+    /// See [`ACCEPT_SLOTS_PER_MESSAGE_MAX_DEFAULT`].
+    pub accept_slots_per_message_max: usize,
+    /// See [`CATCH_UP_SLOTS_PER_MESSAGE_MAX_DEFAULT`].
+    pub catch_up_slots_per_message_max: usize,
+    /// See [`PROPOSALS_QUEUED_MAX_DEFAULT`].
+    pub proposals_queued_max: usize,
+    /// See [`READS_PENDING_MAX_DEFAULT`].
+    pub reads_pending_max: usize,
+    /// See [`REQUEST_TIMEOUT_TICKS_DEFAULT`].
+    pub request_timeout_ticks: u64,
+    /// See [`CATCH_UP_RETRY_TICKS_DEFAULT`].
+    pub catch_up_retry_ticks: u64,
+    /// Broken variant to run, for mutation tests only.
+    #[cfg(feature = "mutations")]
+    pub mutation: Mutation,
+}
+
+impl Config {
+    /// A configuration with every default, for `id` in a cluster of `members`.
+    pub fn new(id: NodeId, members: Vec<NodeId>) -> Config {
+        Config {
+            id,
+            members,
+            heartbeat_interval_ticks: HEARTBEAT_INTERVAL_TICKS_DEFAULT,
+            election_timeout_ticks: ELECTION_TIMEOUT_TICKS_DEFAULT,
+            pipeline_slots_max: PIPELINE_SLOTS_MAX_DEFAULT,
+            batch_commands_max: BATCH_COMMANDS_MAX_DEFAULT,
+            batch_size_max_bytes: BATCH_SIZE_MAX_BYTES_DEFAULT,
+            accept_slots_per_message_max: ACCEPT_SLOTS_PER_MESSAGE_MAX_DEFAULT,
+            catch_up_slots_per_message_max: CATCH_UP_SLOTS_PER_MESSAGE_MAX_DEFAULT,
+            proposals_queued_max: PROPOSALS_QUEUED_MAX_DEFAULT,
+            reads_pending_max: READS_PENDING_MAX_DEFAULT,
+            request_timeout_ticks: REQUEST_TIMEOUT_TICKS_DEFAULT,
+            catch_up_retry_ticks: CATCH_UP_RETRY_TICKS_DEFAULT,
+            #[cfg(feature = "mutations")]
+            mutation: Mutation::None,
+        }
+    }
+
+    /// Checks the configuration; the core asserts this at construction.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.members.is_empty() {
+            return Err("a cluster needs at least one member".into());
+        }
+        let mut sorted = self.members.clone();
+        sorted.sort();
+        sorted.dedup();
+        if sorted.len() != self.members.len() {
+            return Err("member ids must be unique".into());
+        }
+        if !self.members.contains(&self.id) {
+            return Err(format!("{} is not among the members", self.id));
+        }
+        if self.heartbeat_interval_ticks == 0 || self.election_timeout_ticks == 0 {
+            return Err("heartbeat interval and election timeout must be at least one tick".into());
+        }
+        if self.heartbeat_interval_ticks >= self.election_timeout_ticks {
+            return Err("the heartbeat interval must be shorter than the election timeout".into());
+        }
+        if self.pipeline_slots_max == 0
+            || self.batch_commands_max == 0
+            || self.accept_slots_per_message_max == 0
+            || self.catch_up_slots_per_message_max == 0
+        {
+            return Err("pipeline and batch limits must be at least one".into());
+        }
+        Ok(())
+    }
+
+    /// The active mutation (always `None` without the `mutations` feature).
+    pub fn mutation(&self) -> Mutation {
+        #[cfg(feature = "mutations")]
+        {
+            self.mutation
+        }
+        #[cfg(not(feature = "mutations"))]
+        {
+            Mutation::None
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Messages between replicas. Every message that carries a ballot is judged
+//! against the receiver's promise; see `Replica::step`.
+
+use bytes::Bytes;
+
+use crate::types::{Ballot, NodeId, Slot, SlotEntry, Value};
+
+/// A message with its addresses, as handed to the transport.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Envelope {
+    /// The sender.
+    pub from: NodeId,
+    /// The receiver; never equal to `from`.
+    pub to: NodeId,
+    /// The payload.
+    pub message: Message,
+}
+
+/// A value proposed for one slot in a phase 2 message.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Proposal {
+    /// The slot the value is proposed for.
+    pub slot: Slot,
+    /// The proposed value.
+    pub value: Value,
+}
+
+/// The replica-to-replica protocol.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Message {
+    /// Phase 1a: "promise not to accept below `ballot`, and tell me what you
+    /// accepted from `first_undecided` onward".
+    Prepare {
+        /// The candidate's new ballot.
+        ballot: Ballot,
+        /// The candidate's commit index: every slot below it is decided there.
+        first_undecided: Slot,
+    },
+    /// Phase 1b: the promise, with every accepted entry at or above
+    /// `max(first_undecided, committed)`.
+    Promise {
+        /// The ballot promised.
+        ballot: Ballot,
+        /// The acceptor's commit index. Slots below it are decided and the
+        /// candidate learns them by catch-up instead of re-proposing them.
+        committed: Slot,
+        /// Accepted entries the candidate must take into account.
+        entries: Vec<SlotEntry>,
+    },
+    /// Phase 2a, many slots at once, with the leader's commit index piggybacked.
+    Accept {
+        /// The leader's ballot.
+        ballot: Ballot,
+        /// The leader's commit index (learning without extra messages).
+        committed: Slot,
+        /// The values proposed.
+        proposals: Vec<Proposal>,
+    },
+    /// Phase 2b: the acceptor accepted these slots under `ballot`.
+    Accepted {
+        /// The ballot accepted.
+        ballot: Ballot,
+        /// The slots accepted.
+        slots: Vec<Slot>,
+    },
+    /// The leader's periodic liveness signal, also a read-confirmation round.
+    Heartbeat {
+        /// The leader's ballot.
+        ballot: Ballot,
+        /// The leader's commit index.
+        committed: Slot,
+        /// The read-confirmation round this heartbeat stands for.
+        round: u64,
+    },
+    /// "I have not promised above `ballot`" at the time of `round`.
+    HeartbeatAck {
+        /// The ballot acknowledged.
+        ballot: Ballot,
+        /// The round acknowledged.
+        round: u64,
+        /// The follower's commit index, for replication lag.
+        committed: Slot,
+    },
+    /// The receiver has promised `promised`, above the sender's `rejected`.
+    Reject {
+        /// The ballot that was refused.
+        rejected: Ballot,
+        /// The higher ballot the acceptor has promised.
+        promised: Ballot,
+    },
+    /// A follower hands client commands to the leader it knows.
+    Forward {
+        /// The commands, in the order the follower received them.
+        commands: Vec<Bytes>,
+    },
+    /// The receiver of a `Forward` is not the leader: the commands were not
+    /// proposed and go back to their origin to be reported as rejected.
+    ForwardRejected {
+        /// The commands that were not proposed.
+        commands: Vec<Bytes>,
+        /// Who the receiver believes leads, if anyone.
+        leader: Option<NodeId>,
+    },
+    /// A follower asks the leader for a read index for a batch of reads.
+    ReadIndexRequest {
+        /// The follower's identifier for the batch.
+        request: u64,
+    },
+    /// The leader confirmed its leadership after the request arrived; the
+    /// reads may be served once the follower has applied below `read_index`.
+    ReadIndexReply {
+        /// The follower's identifier for the batch.
+        request: u64,
+        /// The leader's ballot (lets the follower learn `committed` too).
+        ballot: Ballot,
+        /// Every slot below it must be applied before serving the reads.
+        read_index: Slot,
+        /// The leader's commit index.
+        committed: Slot,
+    },
+    /// The leader could not serve the read batch (it is not leader anymore).
+    ReadIndexRejected {
+        /// The follower's identifier for the batch.
+        request: u64,
+    },
+    /// A lagging replica asks for decided entries from `from` onward.
+    CatchUpRequest {
+        /// The first slot the requester has not decided.
+        from: Slot,
+    },
+    /// Decided entries, contiguous from the requested slot, in bounded batches.
+    CatchUp {
+        /// Decided entries.
+        entries: Vec<SlotEntry>,
+        /// The sender's commit index, so the requester knows whether to ask again.
+        committed: Slot,
+    },
+}
+
+impl Message {
+    /// A short name for traces and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Prepare { .. } => "prepare",
+            Message::Promise { .. } => "promise",
+            Message::Accept { .. } => "accept",
+            Message::Accepted { .. } => "accepted",
+            Message::Heartbeat { .. } => "heartbeat",
+            Message::HeartbeatAck { .. } => "heartbeat-ack",
+            Message::Reject { .. } => "reject",
+            Message::Forward { .. } => "forward",
+            Message::ForwardRejected { .. } => "forward-rejected",
+            Message::ReadIndexRequest { .. } => "read-index-request",
+            Message::ReadIndexReply { .. } => "read-index-reply",
+            Message::ReadIndexRejected { .. } => "read-index-rejected",
+            Message::CatchUpRequest { .. } => "catch-up-request",
+            Message::CatchUp { .. } => "catch-up",
+        }
+    }
+}

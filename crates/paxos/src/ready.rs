@@ -1,0 +1,180 @@
+//! The output of the core, shaped so that "send before persist" is hard to
+//! write: messages that depend on new acceptor state, decided values and
+//! servable reads sit inside [`PersistRequest`] and only come out of
+//! [`PersistRequest::persisted`], which the caller invokes after the state in
+//! [`PersistRequest::state`] is durable.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+
+use crate::message::Envelope;
+use crate::types::{Ballot, Entry, NodeId, ReadId, Slot, Value};
+
+/// Changes to the acceptor's durable state, in the order they happened.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PersistentChanges {
+    /// A new promised ballot, if it changed.
+    pub promised: Option<Ballot>,
+    /// Entries accepted or learned, keyed by slot (a later change to the same
+    /// slot replaces an earlier one within one batch).
+    pub entries: BTreeMap<Slot, Entry>,
+    /// A new commit index, if it advanced. Only a hint for faster restarts:
+    /// safety never depends on it being durable.
+    pub committed: Option<Slot>,
+}
+
+impl PersistentChanges {
+    /// True when nothing needs to be written.
+    pub fn is_empty(&self) -> bool {
+        self.promised.is_none() && self.entries.is_empty() && self.committed.is_none()
+    }
+}
+
+/// Everything an acceptor must remember across a crash.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct DurableState {
+    /// The highest ballot promised.
+    pub promised: Ballot,
+    /// Accepted (or learned decided) entries by slot.
+    pub entries: BTreeMap<Slot, Entry>,
+    /// Every slot below this is decided.
+    pub committed: Slot,
+}
+
+impl DurableState {
+    /// Folds a batch of changes into the state (what storage does on sync).
+    pub fn apply(&mut self, changes: &PersistentChanges) {
+        if let Some(promised) = changes.promised {
+            assert!(promised >= self.promised, "a promise only grows");
+            self.promised = promised;
+        }
+        for (slot, entry) in &changes.entries {
+            self.entries.insert(*slot, entry.clone());
+        }
+        if let Some(committed) = changes.committed {
+            self.committed = self.committed.max(committed);
+        }
+    }
+}
+
+/// Why a proposal was not proposed. The command certainly did not take
+/// effect through this attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RejectReason {
+    /// No leader became known within the request timeout.
+    NoLeader,
+    /// The node that held the command stopped being (or never was) leader.
+    NotLeader {
+        /// The leader the rejecting node knows of, if any.
+        leader: Option<NodeId>,
+    },
+    /// Too many proposals are already queued (backpressure).
+    Overloaded,
+}
+
+/// A command handed back to the caller unproposed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Rejection {
+    /// The command, exactly as proposed.
+    pub command: Bytes,
+    /// Why it was not proposed.
+    pub reason: RejectReason,
+}
+
+/// Why a read could not be served. A read has no effect, so the caller may
+/// simply retry it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReadError {
+    /// No leader became known within the request timeout.
+    NoLeader,
+    /// Leadership changed while the read waited.
+    NotLeader,
+    /// The read was not confirmed within the request timeout.
+    Timeout,
+    /// Too many reads are already pending (backpressure).
+    Overloaded,
+}
+
+/// A decided slot, handed out strictly in slot order.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Decided {
+    /// The slot.
+    pub slot: Slot,
+    /// The decided value; apply its commands in order.
+    pub value: Value,
+}
+
+/// The output of one round of the core. Handle it in this order:
+/// 1. send [`Ready::messages`] (they may go out before anything is durable);
+/// 2. report [`Ready::rejected`] and [`Ready::failed_reads`];
+/// 3. make [`PersistRequest::state`] durable, then call
+///    [`PersistRequest::persisted`] and send, apply and serve what it returns.
+#[derive(Debug, Default)]
+#[must_use = "a Ready carries messages and decisions that must be handled"]
+pub struct Ready {
+    /// Messages that depend on no unpersisted state.
+    pub messages: Vec<Envelope>,
+    /// Proposals handed back unproposed.
+    pub rejected: Vec<Rejection>,
+    /// Reads that failed.
+    pub failed_reads: Vec<(ReadId, ReadError)>,
+    /// Everything that must wait for durability.
+    pub persist: PersistRequest,
+}
+
+impl Ready {
+    /// True when there is nothing at all to do.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+            && self.rejected.is_empty()
+            && self.failed_reads.is_empty()
+            && self.persist.is_empty()
+    }
+}
+
+/// State to make durable and the output that may only be released after.
+#[derive(Debug, Default)]
+#[must_use = "decisions and messages are released only by `persisted()`"]
+pub struct PersistRequest {
+    pub(crate) changes: PersistentChanges,
+    pub(crate) messages: Vec<Envelope>,
+    pub(crate) decided: Vec<Decided>,
+    pub(crate) reads: Vec<ReadId>,
+}
+
+impl PersistRequest {
+    /// The changes to write durably before calling [`Self::persisted`].
+    pub fn state(&self) -> &PersistentChanges {
+        &self.changes
+    }
+
+    /// True when there is nothing to persist and nothing gated behind it.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+            && self.messages.is_empty()
+            && self.decided.is_empty()
+            && self.reads.is_empty()
+    }
+
+    /// Call once [`Self::state`] is durable. Returns what it guarded.
+    pub fn persisted(self) -> Released {
+        Released {
+            messages: self.messages,
+            decided: self.decided,
+            reads: self.reads,
+        }
+    }
+}
+
+/// Output released after persistence. Apply `decided` before serving `reads`:
+/// a read may be served only once the slots below its read index are applied.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Released {
+    /// Messages (promises, acceptances) that announce the persisted state.
+    pub messages: Vec<Envelope>,
+    /// Decided slots to apply, in order.
+    pub decided: Vec<Decided>,
+    /// Reads that may now be served from the state machine.
+    pub reads: Vec<ReadId>,
+}

@@ -1,0 +1,116 @@
+//! The vocabulary of the protocol: node ids, slots, ballots and values.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+/// Identifies one replica in the cluster. Ids are chosen by the operator and
+/// never reused for a different disk (see the storage crate's identity file).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(pub u64);
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "n{}", self.0)
+    }
+}
+
+/// A position in the replicated log. Slot `n` holds the `n`-th decided value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Slot(pub u64);
+
+impl Slot {
+    /// The slot after this one.
+    pub fn next(self) -> Slot {
+        Slot(self.0 + 1)
+    }
+
+    /// The number of slots in `self..end` (zero when `end` is not after `self`).
+    pub fn distance_to(self, end: Slot) -> u64 {
+        end.0.saturating_sub(self.0)
+    }
+}
+
+impl fmt::Display for Slot {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "slot {}", self.0)
+    }
+}
+
+/// A proposal number, totally ordered by round and then by node id, so two
+/// proposers can never hold the same ballot. A node only ever uses ballots
+/// carrying its own id, with a round above anything it has promised, so it
+/// never reuses one even across restarts (its promise is durable).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ballot {
+    /// Increases with every election attempt anywhere in the cluster.
+    pub round: u64,
+    /// The proposer that owns this ballot; breaks ties between equal rounds.
+    pub node: NodeId,
+}
+
+impl Ballot {
+    /// Below every ballot any proposer uses; the initial promise.
+    pub const ZERO: Ballot = Ballot {
+        round: 0,
+        node: NodeId(0),
+    };
+}
+
+impl fmt::Display for Ballot {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "({}, {})", self.round, self.node)
+    }
+}
+
+/// What a slot decides: a batch of opaque client commands, or nothing.
+///
+/// The core never looks inside a command; the state machine (the `kv` crate)
+/// decodes it. Batches are shared (`Arc`) because the same value is sent to
+/// every follower and kept in the leader's vote table.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Value {
+    /// Fills a hole found during recovery: decides the slot without effect.
+    Noop,
+    /// One or more client commands, applied in order.
+    Batch(Arc<[Bytes]>),
+}
+
+impl Value {
+    /// The commands of this value, empty for a no-op.
+    pub fn commands(&self) -> &[Bytes] {
+        match self {
+            Value::Noop => &[],
+            Value::Batch(commands) => commands,
+        }
+    }
+
+    /// Payload size used for batching limits.
+    pub fn size_bytes(&self) -> usize {
+        self.commands().iter().map(Bytes::len).sum()
+    }
+}
+
+/// An accepted value at an acceptor: the ballot it was accepted under.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Entry {
+    /// The ballot of the Accept that carried the value.
+    pub ballot: Ballot,
+    /// The value accepted.
+    pub value: Value,
+}
+
+/// An entry together with its slot, as carried in promises and catch-up.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SlotEntry {
+    /// Where the entry lives.
+    pub slot: Slot,
+    /// The accepted ballot and value.
+    pub entry: Entry,
+}
+
+/// Identifies a linearizable read request of the caller, echoed back when the
+/// read may be served (or has failed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReadId(pub u64);
