@@ -1,0 +1,116 @@
+//! The file-backed store a server uses.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::directory::FileDirectory;
+use crate::engine::Engine;
+use crate::error::{Operation, RecoveryError, StorageError};
+use crate::options::StorageOptions;
+use crate::recovery::{AbsentLog, Recovered};
+use crate::{LogPosition, Storage};
+
+/// A segmented write-ahead log and snapshot store in one directory.
+///
+/// Layout: `wal-<first position>.log` segments, `snapshot-<covers>.snap`
+/// snapshots, `*.tmp` files while something is being created atomically.
+/// Appends are buffered; [`Storage::sync`] writes them and calls
+/// `fdatasync`. Opening runs recovery.
+#[derive(Debug)]
+pub struct FileStorage {
+    engine: Engine<FileDirectory>,
+}
+
+impl FileStorage {
+    /// Opens the log in `directory`, creating the directory and an empty log
+    /// if neither exists yet. Runs recovery: returns what the log holds, or
+    /// refuses with a [`RecoveryError`] that names the damaged file and
+    /// offset.
+    ///
+    /// A server should open through [`crate::DataDirectory`] instead, which
+    /// first checks the directory's identity and never creates a log for a
+    /// node that had one.
+    pub fn open(
+        directory: impl AsRef<Path>,
+        options: StorageOptions,
+    ) -> Result<(FileStorage, Recovered), RecoveryError> {
+        let path = directory.as_ref();
+        if !path.is_dir() {
+            create_directory(path)?;
+        }
+        FileStorage::open_with(path, options, AbsentLog::Create)
+    }
+
+    /// Opens a log that must already exist.
+    pub(crate) fn open_existing(
+        directory: &Path,
+        options: StorageOptions,
+    ) -> Result<(FileStorage, Recovered), RecoveryError> {
+        FileStorage::open_with(directory, options, AbsentLog::Refuse)
+    }
+
+    fn open_with(
+        directory: &Path,
+        options: StorageOptions,
+        absent: AbsentLog,
+    ) -> Result<(FileStorage, Recovered), RecoveryError> {
+        let (engine, recovered) = Engine::open(FileDirectory::new(directory), options, absent)?;
+        Ok((FileStorage { engine }, recovered))
+    }
+
+    /// The position the installed snapshot covers, if there is one.
+    pub fn snapshot_position(&self) -> Option<LogPosition> {
+        self.engine.snapshot_position()
+    }
+
+    /// Whether a disk error has failed the store.
+    pub fn is_failed(&self) -> bool {
+        self.engine.is_failed()
+    }
+}
+
+/// Creates `path` and makes its directory entry durable, so a crash right
+/// after creating a log cannot lose the whole directory.
+pub(crate) fn create_directory(path: &Path) -> Result<(), RecoveryError> {
+    let io_error = |operation: Operation, path: PathBuf| {
+        move |source| RecoveryError::Io {
+            operation,
+            path,
+            source,
+        }
+    };
+    fs::create_dir_all(path).map_err(io_error(Operation::CreateDirectory, path.to_path_buf()))?;
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::File::open(&parent)
+        .and_then(|handle| handle.sync_all())
+        .map_err(io_error(Operation::SyncDirectory, parent))
+}
+
+impl Storage for FileStorage {
+    fn append(&mut self, record: &[u8]) -> Result<LogPosition, StorageError> {
+        self.engine.append(record)
+    }
+
+    fn sync(&mut self) -> Result<LogPosition, StorageError> {
+        self.engine.sync()
+    }
+
+    fn written_position(&self) -> LogPosition {
+        self.engine.written_position()
+    }
+
+    fn durable_position(&self) -> LogPosition {
+        self.engine.durable_position()
+    }
+
+    fn install_snapshot(
+        &mut self,
+        covers: LogPosition,
+        payload: &[u8],
+    ) -> Result<(), StorageError> {
+        self.engine.install_snapshot(covers, payload)
+    }
+}
