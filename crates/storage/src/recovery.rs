@@ -533,7 +533,7 @@ fn check_chain(parsed: &[ParsedSegment]) -> Result<(), RecoveryError> {
                     segment.path.clone(),
                     offset,
                     format!(
-                        "{} at {}; a newer segment exists, so this is not a torn write",
+                        "{} (the record at {}); a newer segment exists, so this is not a torn write",
                         problem.describe(),
                         segment.end
                     ),
@@ -591,8 +591,8 @@ fn check_newest(newest: &ParsedSegment) -> Result<Option<TornTail>, RecoveryErro
                     newest.path.clone(),
                     offset,
                     format!(
-                        "{} at {}; a valid record header follows at byte offset {found}, so this is damage to data \
-                         that was completely written, not a torn write",
+                        "{} (the record at {}); a valid record header follows at byte offset {found}, so this is \
+                         damage to data that was completely written, not a torn write",
                         problem.describe(),
                         newest.end
                     ),

@@ -57,13 +57,22 @@ impl TestDirectory {
             .collect()
     }
 
-    /// Every file's name and contents, to prove a refusal changed nothing.
-    pub fn contents(&self) -> Vec<(String, Vec<u8>)> {
+    /// Every file's name, length and contents (contents only for files of at
+    /// most a mebibyte), to prove a refusal changed nothing.
+    pub fn contents(&self) -> Vec<(String, u64, Vec<u8>)> {
+        const COMPARED_SIZE_MAX_BYTES: u64 = 1024 * 1024;
         self.names()
             .into_iter()
             .map(|name| {
-                let bytes = fs::read(self.file(&name)).expect("read test file");
-                (name, bytes)
+                let length = fs::metadata(self.file(&name))
+                    .expect("test file metadata")
+                    .len();
+                let bytes = if length <= COMPARED_SIZE_MAX_BYTES {
+                    fs::read(self.file(&name)).expect("read test file")
+                } else {
+                    Vec::new()
+                };
+                (name, length, bytes)
             })
             .collect()
     }
