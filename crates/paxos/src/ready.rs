@@ -12,7 +12,7 @@ use crate::message::Envelope;
 use crate::types::{Ballot, Entry, NodeId, ReadId, Slot, Value};
 
 /// Changes to the acceptor's durable state, in the order they happened.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PersistentChanges {
     /// A new promised ballot, if it changed.
     pub promised: Option<Ballot>,

@@ -145,7 +145,9 @@ struct Outbox {
 }
 
 /// A Multi-Paxos replica. See the crate documentation for how to drive it.
-#[derive(Clone, Debug)]
+/// Equality and hashing cover the whole state, so model checkers can use a
+/// replica as (part of) a state to deduplicate.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Replica {
     config: Config,
     rng: SplitMix64,
@@ -189,13 +191,19 @@ pub struct Replica {
 
 impl Replica {
     /// A replica starting (or restarting) from `durable` state as a follower.
-    /// `seed` drives its randomized election timeouts.
+    /// `seed` drives its randomized election timeouts and must differ at
+    /// every start of the same node: it also picks where this incarnation's
+    /// read-request numbers begin, so that a leader's late answer to a
+    /// request of an earlier incarnation cannot be mistaken for an answer to
+    /// a new one (regression: simulator seed 682, five nodes).
     pub fn new(config: Config, durable: DurableState, seed: u64) -> Replica {
         if let Err(reason) = config.validate() {
             panic!("invalid configuration: {reason}");
         }
         let mut rng = SplitMix64::new(seed ^ config.id.0.wrapping_mul(0x9E37_79B9));
         let election_timeout_ticks = random_election_timeout(&mut rng, &config);
+        // Leave room below u64::MAX so the counter never wraps.
+        let next_read_request = rng.next_u64() >> 1;
         let committed = durable.committed;
         for slot in 0..committed.0 {
             assert!(
@@ -224,7 +232,7 @@ impl Replica {
             proposals_waiting: VecDeque::new(),
             reads_waiting: VecDeque::new(),
             read_batches: BTreeMap::new(),
-            next_read_request: 0,
+            next_read_request,
             reads_confirmed: Vec::new(),
             changes: PersistentChanges::default(),
             outbox: Outbox::default(),
@@ -755,6 +763,12 @@ impl Replica {
 
     fn handle_catch_up_request(&mut self, from: NodeId, first: Slot) {
         let end = self.committed;
+        if first >= end {
+            // The requester is not behind us (it may even be ahead: requests
+            // can be old or sent to a replica that has since restarted).
+            // Regression: simulator seeds 3733 (five nodes) and 8172.
+            return;
+        }
         let limit = self.config.catch_up_slots_per_message_max;
         let entries: Vec<SlotEntry> = self
             .log
@@ -765,9 +779,6 @@ impl Replica {
                 entry: entry.clone(),
             })
             .collect();
-        if entries.is_empty() && end <= first {
-            return;
-        }
         self.send_now(
             from,
             Message::CatchUp {
