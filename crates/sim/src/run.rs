@@ -1,0 +1,425 @@
+//! One seeded simulation run: a fault phase, then healing, then checks of
+//! liveness (every pending operation completes), convergence (every replica
+//! applies the same log) and linearizability of the recorded history.
+
+use std::panic::{self, AssertUnwindSafe};
+
+use synod_paxos::{Mutation, NodeId};
+
+use crate::history::check_records;
+use crate::network::MessageFaults;
+use crate::world::{Record, World, WorldOptions};
+
+/// The classes of faults a run may inject.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultSet {
+    /// Lose messages.
+    pub drop: bool,
+    /// Deliver messages twice.
+    pub duplicate: bool,
+    /// Delay messages widely, so they overtake each other.
+    pub reorder: bool,
+    /// Full partitions: one node isolated, or the cluster split in two.
+    pub partition: bool,
+    /// Partial connectivity: the quorum-loss, constrained and chained
+    /// scenarios of the OmniPaxos paper.
+    pub partial: bool,
+    /// Crash and restart any node, losing what was not yet durable.
+    pub crash: bool,
+    /// Crash the leader while its accepts are leaving (the seeds' example).
+    pub leader_crash: bool,
+}
+
+impl FaultSet {
+    /// Every fault class.
+    pub const ALL: FaultSet = FaultSet {
+        drop: true,
+        duplicate: true,
+        reorder: true,
+        partition: true,
+        partial: true,
+        crash: true,
+        leader_crash: true,
+    };
+
+    /// No faults at all.
+    pub const NONE: FaultSet = FaultSet {
+        drop: false,
+        duplicate: false,
+        reorder: false,
+        partition: false,
+        partial: false,
+        crash: false,
+        leader_crash: false,
+    };
+
+    /// The names accepted by [`FaultSet::parse`].
+    pub const NAMES: [&'static str; 7] = [
+        "drop",
+        "duplicate",
+        "reorder",
+        "partition",
+        "partial",
+        "crash",
+        "leader-crash",
+    ];
+
+    /// Parses a comma-separated list of class names, `all` or `none`.
+    pub fn parse(text: &str) -> Result<FaultSet, String> {
+        let mut set = FaultSet::NONE;
+        for name in text
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+        {
+            match name {
+                "all" => set = FaultSet::ALL,
+                "none" => {}
+                "drop" => set.drop = true,
+                "duplicate" => set.duplicate = true,
+                "reorder" => set.reorder = true,
+                "partition" => set.partition = true,
+                "partial" => set.partial = true,
+                "crash" => set.crash = true,
+                "leader-crash" => set.leader_crash = true,
+                other => {
+                    return Err(format!(
+                        "unknown fault class {other:?}; known: all, none, {}",
+                        FaultSet::NAMES.join(", ")
+                    ))
+                }
+            }
+        }
+        Ok(set)
+    }
+
+    /// The canonical comma-separated form, for replay commands.
+    pub fn describe(&self) -> String {
+        let flags = [
+            self.drop,
+            self.duplicate,
+            self.reorder,
+            self.partition,
+            self.partial,
+            self.crash,
+            self.leader_crash,
+        ];
+        if flags.iter().all(|flag| *flag) {
+            return "all".into();
+        }
+        let names: Vec<&str> = FaultSet::NAMES
+            .iter()
+            .zip(flags)
+            .filter(|(_, on)| *on)
+            .map(|(name, _)| *name)
+            .collect();
+        if names.is_empty() {
+            "none".into()
+        } else {
+            names.join(",")
+        }
+    }
+}
+
+/// Settings of a simulation run.
+#[derive(Clone, Debug)]
+pub struct SimulationOptions {
+    /// Replicas.
+    pub nodes: usize,
+    /// Clients.
+    pub clients: usize,
+    /// Distinct keys.
+    pub keys: usize,
+    /// Fault classes to inject.
+    pub faults: FaultSet,
+    /// Length of the fault phase in time units.
+    pub fault_phase_units: u64,
+    /// After healing, every pending operation must complete within this.
+    pub liveness_units_max: u64,
+    /// Broken protocol variant (mutation tests).
+    pub mutation: Mutation,
+    /// Record a readable trace.
+    pub trace: bool,
+}
+
+impl Default for SimulationOptions {
+    fn default() -> SimulationOptions {
+        SimulationOptions {
+            nodes: 3,
+            clients: 4,
+            keys: 3,
+            faults: FaultSet::ALL,
+            fault_phase_units: 4_000,
+            liveness_units_max: 5_000,
+            mutation: Mutation::None,
+            trace: false,
+        }
+    }
+}
+
+/// What one seed produced.
+#[derive(Debug)]
+pub struct SeedOutcome {
+    /// The seed.
+    pub seed: u64,
+    /// Every violation found (safety, liveness, linearizability, panics).
+    pub violations: Vec<String>,
+    /// Client operations recorded and checked.
+    pub operations_checked: usize,
+    /// The recorded history.
+    pub history: Vec<Record>,
+    /// The event trace, when asked for.
+    pub trace: Vec<String>,
+}
+
+/// Runs one seed; a panic in any component is reported as a violation.
+pub fn run_seed(seed: u64, options: &SimulationOptions) -> SeedOutcome {
+    let result = panic::catch_unwind(AssertUnwindSafe(|| run_seed_unguarded(seed, options)));
+    match result {
+        Ok(outcome) => outcome,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|text| text.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            SeedOutcome {
+                seed,
+                violations: vec![format!("panic: {message}")],
+                operations_checked: 0,
+                history: Vec::new(),
+                trace: Vec::new(),
+            }
+        }
+    }
+}
+
+/// Where the partition schedule stands.
+enum Connectivity {
+    Healthy,
+    Degraded { until: u64 },
+}
+
+fn run_seed_unguarded(seed: u64, options: &SimulationOptions) -> SeedOutcome {
+    let world_options = WorldOptions {
+        nodes: options.nodes,
+        clients: options.clients,
+        keys: options.keys,
+        mutation: options.mutation,
+        trace: options.trace,
+        ..WorldOptions::default()
+    };
+    let mut world = World::new(seed, world_options);
+    let faults = options.faults;
+    let fault_rates = MessageFaults {
+        drop_per_mille: if faults.drop { 50 } else { 0 },
+        duplicate_per_mille: if faults.duplicate { 30 } else { 0 },
+        delay_max_units: if faults.reorder { 40 } else { 5 },
+    };
+    world.network.faults = fault_rates;
+    world.attempts_max = Some(4);
+    world.leader_crash_per_mille = if faults.leader_crash { 15 } else { 0 };
+    let members = world.members();
+    let mut restarts: Vec<(u64, NodeId)> = Vec::new();
+    let mut connectivity = Connectivity::Healthy;
+    let mut next_partition = 200 + world.rng().below(800);
+
+    while world.now < options.fault_phase_units {
+        let now = world.now;
+        // Crashes and restarts of any node (sometimes several at once).
+        if faults.crash && world.rng().chance(1, 700) {
+            let victim = members[world.rng().below(members.len() as u64) as usize];
+            if !world.is_crashed(victim) {
+                world.crash(victim);
+                let downtime = world.rng().between(50, 1_500);
+                restarts.push((now + downtime, victim));
+            }
+        }
+        if faults.leader_crash {
+            // Restart leaders the mid-phase-2 fault took down.
+            for node in &members {
+                let restart_scheduled = restarts.iter().any(|(_, id)| id == node);
+                if world.is_crashed(*node) && !restart_scheduled {
+                    let downtime = world.rng().between(50, 800);
+                    restarts.push((now + downtime, *node));
+                }
+            }
+        }
+        restarts.retain(|(at, node)| {
+            if *at <= now {
+                world.restart(*node);
+                false
+            } else {
+                true
+            }
+        });
+        // Partitions, full and partial.
+        if (faults.partition || faults.partial) && now >= next_partition {
+            match connectivity {
+                Connectivity::Degraded { until } if now >= until => {
+                    world.network.heal();
+                    connectivity = Connectivity::Healthy;
+                    next_partition = now + world.rng().between(100, 1_000);
+                }
+                Connectivity::Degraded { .. } => {}
+                Connectivity::Healthy => {
+                    let kind = choose_partition(&mut world, faults);
+                    apply_partition(&mut world, &members, kind);
+                    let until = now + world.rng().between(200, 1_500);
+                    connectivity = Connectivity::Degraded { until };
+                    next_partition = until;
+                }
+            }
+        }
+        world.step();
+    }
+
+    // Heal everything; from here on the cluster must make progress.
+    world.network.heal();
+    world.network.faults = MessageFaults {
+        drop_per_mille: 0,
+        duplicate_per_mille: 0,
+        delay_max_units: 5,
+    };
+    world.leader_crash_per_mille = 0;
+    for node in &members {
+        world.restart(*node);
+    }
+    world.clients_active = false;
+    world.attempts_max = None;
+    let healed_at = world.now;
+    while world.busy_clients() > 0 && world.now - healed_at < options.liveness_units_max {
+        world.step();
+    }
+    let busy = world.busy_clients();
+    if busy > 0 {
+        world.violations.push(format!(
+            "liveness: {busy} client operations still pending {} units after the faults healed",
+            options.liveness_units_max
+        ));
+    }
+    let settle_started = world.now;
+    while !world.replicas_converged() && world.now - settle_started < options.liveness_units_max {
+        world.step();
+    }
+    if !world.replicas_converged() {
+        world.violations.push(format!(
+            "convergence: replicas still apply different logs {} units after the clients finished",
+            options.liveness_units_max
+        ));
+    }
+    let mut violations = std::mem::take(&mut world.violations);
+    violations.extend(check_records(&world.history));
+    SeedOutcome {
+        seed,
+        violations,
+        operations_checked: world.history.len(),
+        history: std::mem::take(&mut world.history),
+        trace: std::mem::take(&mut world.trace),
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Partition {
+    IsolateOne,
+    Split,
+    QuorumLoss,
+    Constrained,
+    Chained,
+}
+
+fn choose_partition(world: &mut World, faults: FaultSet) -> Partition {
+    let mut kinds = Vec::new();
+    if faults.partition {
+        kinds.extend([Partition::IsolateOne, Partition::Split]);
+    }
+    if faults.partial {
+        kinds.extend([
+            Partition::QuorumLoss,
+            Partition::Constrained,
+            Partition::Chained,
+        ]);
+    }
+    kinds[world.rng().below(kinds.len() as u64) as usize]
+}
+
+fn apply_partition(world: &mut World, members: &[NodeId], kind: Partition) {
+    let count = members.len();
+    let mut order = members.to_vec();
+    // Put the current leader first so that the scenarios hit it.
+    if let Some(leader) = world.leader() {
+        order.retain(|node| *node != leader);
+        order.insert(0, leader);
+    }
+    // Shuffle the rest (Fisher–Yates on the seeded generator).
+    for index in (2..count).rev() {
+        let other = 1 + world.rng().below(index as u64) as usize;
+        order.swap(index, other);
+    }
+    let mut links = Vec::new();
+    match kind {
+        Partition::IsolateOne => {
+            // Half the time the leader: a deposed leader that still
+            // believes it leads is where stale reads would come from.
+            let victim = if world.rng().chance(1, 2) {
+                order[0]
+            } else {
+                order[world.rng().below(count as u64) as usize]
+            };
+            for first in &order {
+                for second in &order {
+                    if first < second && *first != victim && *second != victim {
+                        links.push((*first, *second));
+                    }
+                }
+            }
+        }
+        Partition::Split => {
+            let minority = 1 + world.rng().below((count / 2).max(1) as u64) as usize;
+            let (left, right) = order.split_at(minority.min(count));
+            for side in [left, right] {
+                for first in side {
+                    for second in side {
+                        if first < second {
+                            links.push((*first, *second));
+                        }
+                    }
+                }
+            }
+        }
+        Partition::QuorumLoss => {
+            // Everyone reaches only one hub, which is not the leader.
+            let hub = order[count - 1];
+            for node in &order {
+                if *node != hub {
+                    links.push((hub, *node));
+                }
+            }
+        }
+        Partition::Constrained => {
+            // The leader reaches one follower only; the rest stay connected
+            // among themselves.
+            let leader = order[0];
+            if count > 1 {
+                links.push((leader, order[1]));
+            }
+            for first in &order[1..] {
+                for second in &order[1..] {
+                    if first < second {
+                        links.push((*first, *second));
+                    }
+                }
+            }
+        }
+        Partition::Chained => {
+            for pair in order.windows(2) {
+                links.push((pair[0], pair[1]));
+            }
+        }
+    }
+    world.network.connect_only(members, &links);
+    if world.options().trace {
+        let line = format!("t={:>6} PARTITION {kind:?} links {links:?}", world.now);
+        world.trace.push(line);
+    }
+}

@@ -1,0 +1,399 @@
+//! Named scenarios of the consensus core, each driven message by message.
+//! The harness asserts agreement and in-order apply on every decision.
+
+use synod_kv::{
+    Command, Operation, Response, Sequence, SessionTag, SetCondition, Store, StoreConfig,
+};
+use synod_paxos::{Config, Message, NodeId, ReadError, ReadId, RejectReason, Role, Slot};
+use synod_sim::harness::{accepted_for, between, of_kind, Harness};
+
+const N1: NodeId = NodeId(1);
+const N2: NodeId = NodeId(2);
+const N3: NodeId = NodeId(3);
+
+fn one_command_per_slot(config: &mut Config) {
+    config.batch_commands_max = 1;
+}
+
+#[test]
+fn every_cluster_size_from_one_to_seven_elects_a_leader_and_decides_in_order() {
+    for size in [1, 2, 3, 4, 5, 7] {
+        let mut cluster = Harness::new(size, size);
+        let leader = NodeId(size);
+        cluster.elect(leader);
+        for index in 0..20 {
+            cluster.propose(NodeId(1 + index % size), format!("command {index}"));
+        }
+        cluster.run(5);
+        let expected = cluster.applied_commands(leader);
+        assert_eq!(expected.len(), 20, "size {size}: every command decided");
+        for node in cluster.members() {
+            assert_eq!(
+                cluster.applied_commands(node),
+                expected,
+                "size {size}, {node}"
+            );
+        }
+    }
+}
+
+#[test]
+fn repair_n1_n2_n3_decides_the_value_only_n2_accepted_before_the_leader_died() {
+    // The seeds' example: N1 is repairing, N2 accepted v101 in phase 2, and
+    // N3, the leader, failed before anyone learned the decision.
+    let mut cluster = Harness::with_config(3, 11, one_command_per_slot);
+    cluster.elect(N3);
+    cluster.propose(N3, "v100");
+    cluster.run(2);
+    cluster.crash(N1);
+    cluster.propose(N3, "v101");
+    cluster.deliver(|envelope| between(N3, N2)(envelope) && of_kind("accept")(envelope));
+    let slot = cluster.slot_of(N2, "v101").expect("N2 accepted v101");
+    assert!(
+        !cluster.replica(N2).is_decided(slot),
+        "nobody learned the decision"
+    );
+    cluster.crash(N3);
+    // N1 comes back and runs the recovery round with N2: only v101 is safe.
+    cluster.restart(N1);
+    cluster.elect(N1);
+    cluster.run(3);
+    assert_eq!(cluster.applied_commands(N1), ["v100", "v101"]);
+    assert_eq!(cluster.applied_commands(N2), ["v100", "v101"]);
+    cluster.restart(N3);
+    cluster.run(5);
+    assert_eq!(cluster.applied_commands(N3), ["v100", "v101"]);
+}
+
+#[test]
+fn duelling_proposers_converge_on_one_leader_and_drop_no_command() {
+    for seed in 0..30 {
+        let mut cluster = Harness::new(3, seed);
+        // Everyone times out at once, round after round, until one wins.
+        let mut rounds = 0;
+        while cluster
+            .members()
+            .iter()
+            .all(|node| cluster.replica(*node).role() != Role::Leader)
+        {
+            cluster.tick_all();
+            // Deliver in an order that favours the duel: prepares first.
+            cluster.deliver(of_kind("prepare"));
+            cluster.stabilize();
+            rounds += 1;
+            assert!(rounds < 200, "seed {seed}: no leader after {rounds} rounds");
+        }
+        for node in cluster.members() {
+            cluster.propose(node, format!("from {node}"));
+        }
+        cluster.run(10);
+        let leaders = cluster
+            .members()
+            .into_iter()
+            .filter(|node| cluster.replica(*node).role() == Role::Leader)
+            .count();
+        assert_eq!(leaders, 1, "seed {seed}");
+        let applied = cluster.applied_commands(N1);
+        for node in cluster.members() {
+            let command = format!("from {node}");
+            let rejected = cluster
+                .rejected
+                .iter()
+                .any(|(_, rejection)| rejection.command.as_ref() == command.as_bytes());
+            assert!(
+                applied.contains(&command) || rejected,
+                "seed {seed}: {command} was neither decided nor rejected"
+            );
+        }
+    }
+}
+
+#[test]
+fn decision_for_slot_n_plus_2_before_n_plus_1_waits_in_the_buffer() {
+    let mut cluster = Harness::with_config(3, 5, one_command_per_slot);
+    cluster.elect(N1);
+    cluster.propose(N1, "first");
+    cluster.propose(N1, "second");
+    let first = cluster.slot_of(N1, "first").expect("assigned");
+    let second = cluster.slot_of(N1, "second").expect("assigned");
+    assert_eq!(second, first.next());
+    cluster.deliver(|envelope| between(N1, N2)(envelope) && of_kind("accept")(envelope));
+    // N2's acceptance of the later slot arrives first.
+    cluster.deliver(accepted_for(second));
+    assert!(cluster.replica(N1).is_decided(second));
+    assert!(!cluster.replica(N1).is_decided(first));
+    assert!(
+        cluster.applied_commands(N1).is_empty(),
+        "slot n+2 waits for n+1"
+    );
+    cluster.deliver(accepted_for(first));
+    assert_eq!(cluster.applied_commands(N1), ["first", "second"]);
+}
+
+#[test]
+fn a_node_down_for_one_thousand_slots_catches_up_in_bounded_batches() {
+    let mut cluster = Harness::with_config(3, 9, one_command_per_slot);
+    cluster.elect(N1);
+    cluster.crash(N3);
+    for index in 0..1_000 {
+        cluster.propose(N1, format!("c{index}"));
+        if index % 50 == 0 {
+            cluster.stabilize();
+        }
+    }
+    cluster.run(2);
+    assert_eq!(cluster.applied_commands(N1).len(), 1_000);
+    cluster.restart(N3);
+    let limit = cluster.replica(N1).config().catch_up_slots_per_message_max;
+    for _ in 0..100 {
+        cluster.tick_all();
+        for envelope in &cluster.queue {
+            if let Message::CatchUp { entries, .. } = &envelope.message {
+                assert!(entries.len() <= limit, "catch-up batches are bounded");
+            }
+        }
+        cluster.stabilize();
+        if cluster.applied_commands(N3).len() == 1_000 {
+            break;
+        }
+    }
+    assert_eq!(cluster.applied_commands(N3), cluster.applied_commands(N1));
+}
+
+#[test]
+fn a_leader_deposed_mid_batch_loses_no_decided_command_and_applies_none_twice() {
+    let mut cluster = Harness::new(3, 21);
+    cluster.elect(N1);
+    for index in 0..10 {
+        cluster
+            .replicas
+            .get_mut(&N1)
+            .unwrap()
+            .as_mut()
+            .unwrap()
+            .propose(format!("batch {index}").into());
+    }
+    cluster.collect(N1);
+    // The batch reaches N2 only; then N1 is cut off while it still leads.
+    cluster.deliver(|envelope| between(N1, N2)(envelope) && of_kind("accept")(envelope));
+    cluster.isolated.insert(N1);
+    cluster.elect(N2);
+    cluster.run(3);
+    let expected: Vec<String> = (0..10).map(|index| format!("batch {index}")).collect();
+    assert_eq!(
+        cluster.applied_commands(N2),
+        expected,
+        "the new leader recovered the batch"
+    );
+    // The deposed leader still believes it leads and takes a command.
+    assert_eq!(cluster.replica(N1).role(), Role::Leader);
+    cluster.propose(N1, "to the deposed leader");
+    cluster.isolated.clear();
+    cluster.run(5);
+    assert_ne!(
+        cluster.replica(N1).role(),
+        Role::Leader,
+        "a higher ballot deposed it"
+    );
+    for node in cluster.members() {
+        let applied = cluster.applied_commands(node);
+        assert_eq!(&applied[..10], &expected[..], "{node}");
+        let late = applied
+            .iter()
+            .filter(|command| *command == "to the deposed leader")
+            .count();
+        assert!(late <= 1, "{node} applied a command twice");
+    }
+}
+
+#[test]
+fn a_read_served_by_a_deposed_leader_is_never_stale() {
+    let mut cluster = Harness::new(3, 33);
+    cluster.elect(N1);
+    cluster.propose(N1, "x=1");
+    cluster.run(2);
+    // N1 is cut off; N2 takes over and decides a newer write.
+    cluster.isolated.insert(N1);
+    cluster.elect(N2);
+    cluster.propose(N2, "x=2");
+    cluster.run(2);
+    assert_eq!(cluster.applied_commands(N2), ["x=1", "x=2"]);
+    // The deposed leader, still believing it leads, must not answer.
+    assert_eq!(cluster.replica(N1).role(), Role::Leader);
+    cluster.read(N1, ReadId(1));
+    cluster.run(3);
+    assert!(
+        cluster.served_reads[&N1].is_empty(),
+        "a leader without a quorum's confirmation served a read"
+    );
+    cluster.isolated.clear();
+    cluster.run(3);
+    assert!(cluster.served_reads[&N1].is_empty(), "never served stale");
+    assert!(cluster
+        .failed_reads
+        .iter()
+        .any(|(node, read, error)| *node == N1
+            && *read == ReadId(1)
+            && matches!(error, ReadError::NotLeader | ReadError::Timeout)));
+    // The real leader serves it, after applying x=2.
+    cluster.read(N2, ReadId(2));
+    cluster.run(2);
+    let served = &cluster.served_reads[&N2];
+    assert_eq!(served.len(), 1);
+    assert!(served[0].1 >= 2, "served only after applying both writes");
+    // And a follower serves it through the read index, also after x=2.
+    cluster.read(N3, ReadId(3));
+    cluster.run(2);
+    let served = &cluster.served_reads[&N3];
+    assert_eq!(served.len(), 1);
+    let applied_at_serve = served[0].1;
+    let commands = cluster.applied_commands(N3);
+    assert!(commands[..applied_at_serve].contains(&"x=2".to_string()));
+}
+
+#[test]
+fn a_client_retry_after_a_timeout_applies_once_and_gets_the_original_answer() {
+    let mut cluster = Harness::new(3, 44);
+    cluster.elect(N1);
+    let register = Command::untagged(Operation::RegisterSession).encode();
+    cluster.propose(N1, register);
+    cluster.run(2);
+    let mut store = Store::new(StoreConfig::default());
+    let replay = |cluster: &Harness, store: &mut Store, node: NodeId| -> Vec<Response> {
+        cluster.applied[&node]
+            .iter()
+            .flat_map(|(_, value)| value.commands().to_vec())
+            .map(|command| store.apply_encoded(&command))
+            .collect()
+    };
+    let responses = replay(&cluster, &mut store, N1);
+    let Response::SessionRegistered(session) = responses[0] else {
+        panic!("registration answered {responses:?}");
+    };
+    let tagged = |sequence: u64, value: &'static str| {
+        Command {
+            session: Some(SessionTag {
+                session,
+                sequence: Sequence(sequence),
+            }),
+            operation: Operation::Set {
+                key: "x".into(),
+                value: value.into(),
+                condition: SetCondition::Always,
+            },
+        }
+        .encode()
+    };
+    // The first attempt is decided but its answer is lost: the client times
+    // out and retries through another node.
+    cluster.propose(N1, tagged(1, "one"));
+    cluster.run(2);
+    cluster.propose(N2, tagged(1, "one"));
+    cluster.run(2);
+    // The next write, then a very late duplicate of the first.
+    cluster.propose(N3, tagged(2, "two"));
+    cluster.run(2);
+    cluster.propose(N1, tagged(1, "one"));
+    cluster.run(2);
+    let mut store = Store::new(StoreConfig::default());
+    let responses = replay(&cluster, &mut store, N3);
+    assert_eq!(responses.len(), 5);
+    assert_eq!(responses[1], Response::Stored(true));
+    assert_eq!(
+        responses[2], responses[1],
+        "the retry gets the original answer"
+    );
+    assert_eq!(
+        responses[4],
+        Response::SequenceStale,
+        "a late duplicate is not applied"
+    );
+    assert_eq!(
+        store.read(&Operation::Get { key: "x".into() }),
+        Response::Value(Some("two".into())),
+        "the late duplicate did not roll x back"
+    );
+}
+
+#[test]
+fn a_proposal_without_any_leader_is_rejected_not_dropped() {
+    let mut cluster = Harness::new(3, 55);
+    cluster.isolated.insert(N1);
+    cluster.propose(N1, "lonely");
+    let timeout = cluster.replica(N1).config().request_timeout_ticks;
+    // Keep N1 from electing itself leader of nothing: it cannot win anyway.
+    for _ in 0..=timeout {
+        cluster.tick(N1);
+        cluster.stabilize();
+    }
+    assert!(cluster.rejected.iter().any(|(node, rejection)| *node == N1
+        && rejection.command.as_ref() == b"lonely"
+        && rejection.reason == RejectReason::NoLeader));
+    let _ = Slot(0);
+}
+
+#[test]
+fn a_read_index_reply_meant_for_a_previous_incarnation_serves_no_read_of_the_restarted_node() {
+    // Regression (simulator seed 682, five nodes): request numbers restarted
+    // at zero after a crash, so the leader's late reply to the old request
+    // was taken as the answer to a new read, with a read index from before
+    // a write that completed before the new read began.
+    let mut cluster = Harness::new(3, 68);
+    cluster.elect(N1);
+    cluster.propose(N1, "x=1");
+    cluster.run(2);
+    cluster.read(N3, ReadId(1));
+    cluster.deliver(between(N3, N1));
+    cluster.stabilize_except(N3);
+    let old_replies: Vec<_> = cluster
+        .queue
+        .iter()
+        .filter(|envelope| envelope.to == N3 && of_kind("read-index-reply")(envelope))
+        .cloned()
+        .collect();
+    assert_eq!(old_replies.len(), 1, "the leader answered the old read");
+    cluster.crash(N3);
+    cluster.propose(N1, "x=2");
+    cluster.run(2);
+    cluster.restart(N3);
+    // The restarted node hears from the leader, then takes a new read whose
+    // request is held on its way while the old reply lands.
+    let interval = cluster.replica(N1).config().heartbeat_interval_ticks;
+    for _ in 0..interval {
+        cluster.tick(N1);
+    }
+    cluster.deliver(|envelope| between(N1, N3)(envelope) && of_kind("heartbeat")(envelope));
+    assert_eq!(cluster.replica(N3).leader(), Some(N1));
+    cluster.read(N3, ReadId(2));
+    cluster.queue.splice(0..0, old_replies);
+    cluster.deliver(|envelope| envelope.to == N3 && of_kind("read-index-reply")(envelope));
+    if let Some((_, applied_at_serve)) = cluster.served_reads[&N3].first() {
+        let commands = cluster.applied_commands(N3);
+        assert!(
+            commands[..*applied_at_serve].contains(&"x=2".to_string()),
+            "served before applying a write that completed before the read"
+        );
+    }
+    cluster.run(3);
+    let served = &cluster.served_reads[&N3];
+    assert_eq!(served.len(), 1, "the new read is served once");
+    assert!(served[0].1 >= 2);
+}
+
+#[test]
+fn a_catch_up_request_from_a_replica_ahead_of_the_responder_is_ignored() {
+    // Regression (simulator seeds 3733 and 8172): a request for slots the
+    // responder has not decided yet made it build an inverted range and panic.
+    let mut cluster = Harness::new(3, 77);
+    cluster.elect(N1);
+    cluster.propose(N1, "x=1");
+    cluster.run(2);
+    let replica = cluster.replicas.get_mut(&N2).unwrap().as_mut().unwrap();
+    replica.step(N3, Message::CatchUpRequest { from: Slot(50) });
+    let ready = replica.ready();
+    assert!(
+        ready.messages.is_empty(),
+        "nothing to send to a replica that is ahead"
+    );
+    let _ = ready.persist.persisted();
+}

@@ -1,0 +1,179 @@
+//! `synod sim`: many seeds in parallel, or one seed replayed with a trace.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use synod_paxos::Mutation;
+use synod_sim::{run_seed, run_seeds, FaultSet, SeedOutcome, SimulationOptions};
+
+/// Arguments of `synod sim`.
+#[derive(Args, Debug)]
+pub struct SimArguments {
+    /// Number of seeds to run (seeds `first-seed .. first-seed + seeds`).
+    #[arg(long, default_value_t = 100)]
+    seeds: u64,
+    /// First seed of the range.
+    #[arg(long, default_value_t = 0)]
+    first_seed: u64,
+    /// Replay exactly this seed (implies one seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Replicas in the cluster.
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// Simulated clients.
+    #[arg(long, default_value_t = 4)]
+    clients: usize,
+    /// Fault classes, comma separated: all, none, drop, duplicate, reorder,
+    /// partition, partial, crash, leader-crash.
+    #[arg(long, default_value = "all")]
+    faults: String,
+    /// Length of the fault phase, in time units (10 units per tick).
+    #[arg(long, default_value_t = 4_000)]
+    fault_units: u64,
+    /// Print a readable trace of every event (use with --seed).
+    #[arg(long)]
+    trace: bool,
+    /// Write the recorded history of the replayed seed to this file.
+    #[arg(long)]
+    history: Option<PathBuf>,
+    /// Run a deliberately broken protocol variant (mutation testing).
+    #[arg(long, value_enum)]
+    mutation: Option<MutationName>,
+    /// Worker threads (defaults to the number of cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+/// Names of the broken variants on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum MutationName {
+    /// Phase 2 quorum of f instead of f + 1.
+    AcceptQuorumTooSmall,
+    /// A new leader ignores accepted values in promises.
+    LeaderIgnoresPromisedValues,
+    /// An acceptor accepts below its promise.
+    AcceptBelowPromise,
+    /// Decided slots applied out of order.
+    ApplyOutOfOrder,
+    /// Reads served without quorum confirmation.
+    ReadWithoutConfirmation,
+}
+
+impl MutationName {
+    fn mutation(self) -> Mutation {
+        match self {
+            MutationName::AcceptQuorumTooSmall => Mutation::AcceptQuorumTooSmall,
+            MutationName::LeaderIgnoresPromisedValues => Mutation::LeaderIgnoresPromisedValues,
+            MutationName::AcceptBelowPromise => Mutation::AcceptBelowPromise,
+            MutationName::ApplyOutOfOrder => Mutation::ApplyOutOfOrder,
+            MutationName::ReadWithoutConfirmation => Mutation::ReadWithoutConfirmation,
+        }
+    }
+}
+
+/// Runs `synod sim`; the last line printed is the summary.
+pub fn run(arguments: SimArguments) -> ExitCode {
+    let faults = match FaultSet::parse(&arguments.faults) {
+        Ok(faults) => faults,
+        Err(reason) => {
+            eprintln!("synod sim: --faults: {reason}");
+            return ExitCode::from(2);
+        }
+    };
+    if arguments.nodes == 0 {
+        eprintln!("synod sim: --nodes must be at least 1");
+        return ExitCode::from(2);
+    }
+    let options = SimulationOptions {
+        nodes: arguments.nodes,
+        clients: arguments.clients,
+        faults,
+        fault_phase_units: arguments.fault_units,
+        mutation: arguments
+            .mutation
+            .map_or(Mutation::None, MutationName::mutation),
+        trace: arguments.trace,
+        ..SimulationOptions::default()
+    };
+    let replay = |seed: u64| {
+        let mut command = format!(
+            "synod sim --seed {seed} --nodes {} --clients {} --faults {} --fault-units {}",
+            options.nodes,
+            options.clients,
+            faults.describe(),
+            options.fault_phase_units
+        );
+        if let Some(mutation) = arguments.mutation {
+            command += &format!(
+                " --mutation {}",
+                mutation.to_possible_value().expect("named").get_name()
+            );
+        }
+        command + " --trace"
+    };
+    let report = |outcome: &SeedOutcome| {
+        if outcome.violations.is_empty() {
+            return;
+        }
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(
+            stdout,
+            "seed {}: {} violation(s)",
+            outcome.seed,
+            outcome.violations.len()
+        );
+        for violation in outcome.violations.iter().take(5) {
+            let _ = writeln!(stdout, "  {violation}");
+        }
+        let _ = writeln!(stdout, "  replay: {}", replay(outcome.seed));
+    };
+    if let Some(seed) = arguments.seed {
+        let outcome = run_seed(seed, &options);
+        for line in &outcome.trace {
+            println!("{line}");
+        }
+        if let Some(path) = &arguments.history {
+            let text = synod_sim::history::to_json_lines(&outcome.history);
+            if let Err(error) = std::fs::write(path, text) {
+                eprintln!("synod sim: cannot write {}: {error}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+        report(&outcome);
+        let violations = outcome.violations.len();
+        println!(
+            "sim: 1 seeds, {violations} violations, {} ops checked",
+            outcome.operations_checked
+        );
+        return if violations == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    // A panic in a seed is caught and reported as a violation with its
+    // replay command; the default hook's backtrace would only bury it.
+    std::panic::set_hook(Box::new(|_| {}));
+    let threads = arguments.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let summary = run_seeds(
+        arguments.first_seed,
+        arguments.seeds,
+        &options,
+        threads,
+        &report,
+    );
+    println!(
+        "sim: {} seeds, {} violations, {} ops checked",
+        summary.seeds, summary.violations, summary.operations_checked
+    );
+    if summary.violations == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
