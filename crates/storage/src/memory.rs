@@ -297,6 +297,9 @@ impl MemoryStorage {
             })
             .or(unwritten);
         disk.drop_unsynced();
+        // An armed fsync failure belonged to the process that crashed; arm
+        // it again after the crash to fail recovery's own fsyncs.
+        disk.fail_next_sync = false;
         match fault {
             CrashFault::LoseUnsynced => {}
             CrashFault::TearUnsynced { seed } => {
@@ -329,7 +332,8 @@ impl MemoryStorage {
     }
 
     /// Makes the next fsync of any kind fail, as a disk returning `EIO`
-    /// would. The store then fails, as the file-backed one does.
+    /// would. The store then fails, as the file-backed one does. A crash
+    /// disarms it; arming it while crashed fails an fsync of recovery.
     pub fn fail_next_sync(&mut self) {
         self.disk_mut().fail_next_sync = true;
     }
