@@ -271,8 +271,8 @@ impl fmt::Display for CorruptionKind {
     }
 }
 
-/// Opening a store failed. The store was not opened and nothing on disk was
-/// changed by the failed attempt except removal of temporary files.
+/// Opening a store failed. The store was not opened. A corruption refusal
+/// changed nothing on disk: recovery repairs only after every check passed.
 #[derive(Debug, thiserror::Error)]
 pub enum RecoveryError {
     /// The disk could not be read or repaired.
