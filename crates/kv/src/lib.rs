@@ -70,6 +70,7 @@ mod response;
 mod session;
 mod snapshot;
 mod store;
+pub mod tag;
 
 pub use codec::DecodeError;
 pub use command::{

@@ -15,7 +15,6 @@ pub mod harness;
 pub mod history;
 pub mod network;
 pub mod run;
-pub mod tag;
 pub mod world;
 
 pub use run::{run_seed, FaultSet, SeedOutcome, SimulationOptions};

@@ -21,7 +21,7 @@ use synod_paxos::{
 };
 
 use crate::network::{MessageFaults, Network};
-use crate::tag::{self, RequestTag};
+use synod_kv::tag::{self, RequestTag};
 
 /// Virtual nanoseconds per time unit, for the recorded history.
 pub const NANOSECONDS_PER_UNIT: u64 = 1_000_000;
