@@ -39,21 +39,86 @@ pub(crate) trait Directory {
     fn sync_directory(&mut self) -> io::Result<()>;
 }
 
-/// A real directory. Keeps the file currently appended to open, because the
-/// log appends to one segment for a long time.
+/// Name of the lock file in a data directory. A process that holds an
+/// exclusive `flock` on it owns the directory; the kernel releases the lock
+/// when the process dies, so a crash never leaves a stale lock.
+pub const LOCK_FILE_NAME: &str = "lock";
+
+/// Names of the regular files in `path`, sorted. Names that are not UTF-8
+/// cannot be ours and are skipped.
+pub(crate) fn list_file_names(path: &Path) -> io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(path)? {
+        let entry = entry?;
+        if let Ok(name) = entry.file_name().into_string() {
+            if entry.file_type()?.is_file() {
+                names.push(name);
+            }
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// An exclusive lock on a data directory, held for as long as this value
+/// lives.
+#[derive(Debug)]
+struct DirectoryLock {
+    _file: File,
+}
+
+impl DirectoryLock {
+    /// Takes the lock, or fails with `WouldBlock` if another open store (in
+    /// this process or another) holds it.
+    fn acquire(path: &Path) -> io::Result<DirectoryLock> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path.join(LOCK_FILE_NAME))?;
+        lock_exclusively(&file)?;
+        Ok(DirectoryLock { _file: file })
+    }
+}
+
+#[cfg(unix)]
+fn lock_exclusively(file: &File) -> io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: `flock` only uses the descriptor, which `file` keeps open for
+    // the duration of the call.
+    let result = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(unix))]
+fn lock_exclusively(_file: &File) -> io::Result<()> {
+    Ok(())
+}
+
+/// A real directory, locked for as long as this value lives. Keeps the file
+/// currently appended to open, because the log appends to one segment for a
+/// long time.
 #[derive(Debug)]
 pub(crate) struct FileDirectory {
     path: PathBuf,
     open_file: Option<(String, File)>,
+    _lock: DirectoryLock,
 }
 
 impl FileDirectory {
-    /// Uses an existing directory.
-    pub(crate) fn new(path: &Path) -> FileDirectory {
-        FileDirectory {
+    /// Locks an existing directory. Fails with `WouldBlock` if another open
+    /// store holds it.
+    pub(crate) fn lock(path: &Path) -> io::Result<FileDirectory> {
+        let lock = DirectoryLock::acquire(path)?;
+        Ok(FileDirectory {
             path: path.to_path_buf(),
             open_file: None,
-        }
+            _lock: lock,
+        })
     }
 
     fn file_for_append(&mut self, name: &str) -> io::Result<&mut File> {
@@ -83,18 +148,7 @@ impl Directory for FileDirectory {
     }
 
     fn list(&mut self) -> io::Result<Vec<String>> {
-        let mut names = Vec::new();
-        for entry in fs::read_dir(&self.path)? {
-            let entry = entry?;
-            // A name that is not UTF-8 cannot be one of ours.
-            if let Ok(name) = entry.file_name().into_string() {
-                if entry.file_type()?.is_file() {
-                    names.push(name);
-                }
-            }
-        }
-        names.sort();
-        Ok(names)
+        list_file_names(&self.path)
     }
 
     fn size_bytes(&mut self, name: &str) -> io::Result<u64> {

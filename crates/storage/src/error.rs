@@ -43,6 +43,8 @@ pub enum Operation {
     Remove,
     /// Creating the directory.
     CreateDirectory,
+    /// Taking the directory's lock.
+    Lock,
 }
 
 impl fmt::Display for Operation {
@@ -57,6 +59,7 @@ impl fmt::Display for Operation {
             Operation::Truncate => "truncate",
             Operation::Remove => "remove",
             Operation::CreateDirectory => "create the directory",
+            Operation::Lock => "lock",
         };
         formatter.write_str(words)
     }
@@ -298,6 +301,16 @@ pub enum RecoveryError {
         offset_bytes: u64,
         /// The details, in words.
         detail: String,
+    },
+    /// Another open store, in this process or another, holds the
+    /// directory's lock. Two writers on one log would interleave records.
+    #[error(
+        "data directory {path} is in use: another process (or another store in this process) holds its lock file; \
+         stop the other synod process first, two processes must never write one log"
+    )]
+    DirectoryLocked {
+        /// The data directory.
+        path: PathBuf,
     },
     /// The options are inconsistent (for example a record limit that does not
     /// fit in a segment).

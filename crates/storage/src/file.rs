@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::directory::FileDirectory;
+use crate::directory::{Directory, FileDirectory, LOCK_FILE_NAME};
 use crate::engine::Engine;
 use crate::error::{Operation, RecoveryError, StorageError};
 use crate::options::StorageOptions;
@@ -54,8 +54,33 @@ impl FileStorage {
         options: StorageOptions,
         absent: AbsentLog,
     ) -> Result<(FileStorage, Recovered), RecoveryError> {
-        let (engine, recovered) = Engine::open(FileDirectory::new(directory), options, absent)?;
+        let locked = FileDirectory::lock(directory).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::WouldBlock {
+                RecoveryError::DirectoryLocked {
+                    path: directory.to_path_buf(),
+                }
+            } else {
+                RecoveryError::Io {
+                    operation: Operation::Lock,
+                    path: directory.join(LOCK_FILE_NAME),
+                    source,
+                }
+            }
+        })?;
+        let (engine, recovered) = Engine::open(locked, options, absent)?;
         Ok((FileStorage { engine }, recovered))
+    }
+
+    /// Creates or replaces a small file in the store's directory atomically,
+    /// under the store's lock. For the identity file.
+    pub(crate) fn create_file_atomically(
+        &mut self,
+        name: &str,
+        contents: &[u8],
+    ) -> std::io::Result<()> {
+        self.engine
+            .directory_mut()
+            .create_atomically(name, &[contents])
     }
 
     /// The position the installed snapshot covers, if there is one.

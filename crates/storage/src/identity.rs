@@ -8,9 +8,9 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::directory::{Directory, FileDirectory};
+use crate::directory::list_file_names;
 use crate::error::{IdentityError, Operation, RecoveryError};
-use crate::file::{create_directory, FileStorage};
+use crate::file::FileStorage;
 use crate::format::{
     classify_file_name, encode_identity, parse_identity, segment_file_name, FileRole,
     IDENTITY_FILE_SIZE_BYTES, SEGMENT_HEADER_SIZE_BYTES,
@@ -155,30 +155,19 @@ impl FreshDirectory {
     /// writes the identity file atomically. The identity comes last, so a
     /// crash in between leaves a directory that still opens as fresh.
     pub fn initialise(self) -> Result<DataDirectory, IdentityError> {
-        create_directory(&self.path)?;
-        // Leftovers of an interrupted initialisation: only the empty first
-        // segment (checked by `open`) and temporary files.
-        let mut directory = FileDirectory::new(&self.path);
-        for name in directory
-            .list()
-            .map_err(io_error(Operation::List, &self.path))?
-        {
-            let role = classify_file_name(&name);
-            if matches!(role, FileRole::Temporary | FileRole::Segment(_)) {
-                directory
-                    .remove(&name)
-                    .map_err(io_error(Operation::Remove, &directory.path_of(&name)))?;
-            }
-        }
-        drop(FileStorage::open(&self.path, StorageOptions::default())?);
+        // Opening creates the empty log, or reopens the empty log that an
+        // interrupted initialisation left (`open` checked that it is empty),
+        // and removes temporary files such as a half-written identity.
+        let (mut storage, recovered) = FileStorage::open(&self.path, StorageOptions::default())?;
+        assert!(recovered.records.is_empty() && recovered.snapshot.is_none());
         let bytes = encode_identity(self.identity.cluster_id, self.identity.node_id);
-        directory
-            .create_atomically(IDENTITY_FILE_NAME, &[&bytes])
+        assert_eq!(bytes.len(), IDENTITY_FILE_SIZE_BYTES);
+        storage
+            .create_file_atomically(IDENTITY_FILE_NAME, &bytes)
             .map_err(io_error(
                 Operation::CreateAtomically,
-                &directory.path_of(IDENTITY_FILE_NAME),
+                &self.path.join(IDENTITY_FILE_NAME),
             ))?;
-        assert_eq!(bytes.len(), IDENTITY_FILE_SIZE_BYTES);
         Ok(DataDirectory {
             path: self.path,
             identity: self.identity,
@@ -199,8 +188,7 @@ impl FreshDirectory {
 /// empty first segment alone proves nothing: initialisation creates it before
 /// the identity file.
 fn written_files(path: &Path) -> Result<Vec<String>, IdentityError> {
-    let mut directory = FileDirectory::new(path);
-    let names = match directory.list() {
+    let names = match list_file_names(path) {
         Ok(names) => names,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(error) => return Err(io_error(Operation::List, path)(error)),
@@ -210,8 +198,8 @@ fn written_files(path: &Path) -> Result<Vec<String>, IdentityError> {
     for name in names {
         match classify_file_name(&name) {
             FileRole::Segment(_) if name == first_segment => {
-                let size_bytes = directory
-                    .size_bytes(&name)
+                let size_bytes = fs::metadata(path.join(&name))
+                    .map(|metadata| metadata.len())
                     .map_err(io_error(Operation::Read, &path.join(&name)))?;
                 if size_bytes > SEGMENT_HEADER_SIZE_BYTES as u64 {
                     written.push(name);

@@ -67,6 +67,7 @@ mod recovery;
 
 use std::fmt;
 
+pub use directory::LOCK_FILE_NAME;
 pub use error::{
     CorruptionKind, IdentityError, Operation, RecoveryError, StorageError,
     OPERATOR_ADVICE_CORRUPTION,

@@ -306,3 +306,19 @@ fn records_of_every_size_round_trip_including_empty() {
         .collect();
     assert_eq!(lengths, sizes);
 }
+
+#[test]
+fn a_directory_opens_in_one_store_at_a_time() {
+    let directory = TestDirectory::new("lock");
+    let (storage, _) =
+        FileStorage::open(directory.path(), StorageOptions::default()).expect("open");
+    let error =
+        FileStorage::open(directory.path(), StorageOptions::default()).expect_err("second open");
+    assert!(
+        matches!(error, synod_storage::RecoveryError::DirectoryLocked { .. }),
+        "{error}"
+    );
+    drop(storage);
+    FileStorage::open(directory.path(), StorageOptions::default())
+        .expect("open after the first closed");
+}
