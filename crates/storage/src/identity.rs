@@ -84,7 +84,7 @@ impl DataDirectory {
     ) -> Result<OpenedDirectory, IdentityError> {
         let path = path.as_ref().to_path_buf();
         let identity_path = path.join(IDENTITY_FILE_NAME);
-        match fs::read(&identity_path) {
+        match read_identity_file(&identity_path) {
             Ok(bytes) => {
                 let (cluster_id, node_id) =
                     parse_identity(&bytes).map_err(|detail| IdentityError::Corrupt {
@@ -182,6 +182,17 @@ impl FreshDirectory {
             identity: self.identity,
         }
     }
+}
+
+/// Reads the identity file, but never more than one byte past its fixed
+/// size: a huge file under that name is damage, not something to load.
+fn read_identity_file(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::with_capacity(IDENTITY_FILE_SIZE_BYTES + 1);
+    fs::File::open(path)?
+        .take(IDENTITY_FILE_SIZE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// Names of log and snapshot files that prove something was written. The

@@ -48,7 +48,31 @@
 //!
 //! A server opens its data directory through [`DataDirectory`], which checks
 //! that the directory belongs to this cluster and node before any record is
-//! read, and tells a node whose disk was lost not to come back as a voter.
+//! read, and tells a node whose disk was lost not to come back as a voter:
+//!
+//! ```
+//! use synod_storage::{DataDirectory, Identity, OpenedDirectory, Storage, StorageOptions};
+//!
+//! # let path = std::env::temp_dir().join(format!("synod-storage-doctest-{}", std::process::id()));
+//! # let _ = std::fs::remove_dir_all(&path);
+//! let me = Identity { cluster_id: 7, node_id: 2 };
+//! let already_a_member = false; // The caller knows this from the cluster configuration.
+//! let directory = match DataDirectory::open(&path, me)? {
+//!     OpenedDirectory::Existing(directory) => directory,
+//!     OpenedDirectory::Fresh(fresh) if already_a_member => return Err(fresh.refuse_as_lost_disk().into()),
+//!     OpenedDirectory::Fresh(fresh) => fresh.initialise()?,
+//! };
+//! let (mut storage, recovered) = directory.open_storage(StorageOptions::default())?;
+//! if let Some(torn) = &recovered.torn_tail_truncated {
+//!     eprintln!("cut a torn write of {} bytes off {}", torn.dropped_bytes, torn.path.display());
+//! }
+//! // Replay recovered.snapshot, then recovered.records, into the acceptor and state machine.
+//! storage.append(b"promise ballot 9")?;
+//! storage.sync()?;
+//! # drop(storage);
+//! # std::fs::remove_dir_all(&path)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! The on-disk format and what each refusal means for an operator are in
 //! `docs/storage-format.md`.

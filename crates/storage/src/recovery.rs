@@ -162,29 +162,9 @@ pub(crate) fn recover<D: Directory>(
     absent: AbsentLog,
 ) -> Result<(Layout, Recovered), RecoveryError> {
     let listing = list(directory)?;
-    let mut removals: Vec<String> = listing.temporary.clone();
-
     if listing.segments.is_empty() {
-        if let Some(name) = listing.snapshots.values().next_back() {
-            return Err(corruption(
-                CorruptionKind::LogMissing,
-                directory.path_of(name),
-                0,
-                "a snapshot exists but no log segment does, so the records written after the snapshot are gone".to_string(),
-            ));
-        }
-        return match absent {
-            AbsentLog::Refuse => Err(corruption(
-                CorruptionKind::LogMissing,
-                directory.path_of(""),
-                0,
-                "the data directory has an identity file but no log segment, so everything this node wrote is gone"
-                    .to_string(),
-            )),
-            AbsentLog::Create => create_empty_log(directory, removals),
-        };
+        return recover_without_segments(directory, &listing, absent);
     }
-
     let snapshot = match listing.snapshots.iter().next_back() {
         Some((covers, name)) => Some(read_snapshot(directory, name, *covers)?),
         None => None,
@@ -192,42 +172,11 @@ pub(crate) fn recover<D: Directory>(
     let covers = snapshot
         .as_ref()
         .map_or(LogPosition::ZERO, |snapshot| snapshot.covers);
-    removals.extend(
-        listing
-            .snapshots
-            .iter()
-            .filter(|(position, _)| **position < covers)
-            .map(|(_, name)| name.clone()),
-    );
-
-    let firsts: Vec<LogPosition> = listing.segments.keys().copied().collect();
-    // The newest segment starting at or below `covers` holds the first record
-    // the caller needs; every older segment is wholly below the snapshot.
-    let Some(chain_start) = firsts.iter().rposition(|first| *first <= covers) else {
-        let (first, name) = listing
-            .segments
-            .iter()
-            .next()
-            .expect("the listing has segments");
-        return Err(corruption(
-            CorruptionKind::MissingSegment,
-            directory.path_of(name),
-            0,
-            format!(
-                "the oldest segment starts at {first}, but the log must hold every record from {covers} on; the \
-                 segment holding {covers} is missing"
-            ),
-        ));
-    };
-    removals.extend(
-        firsts[..chain_start]
-            .iter()
-            .map(|first| listing.segments[first].clone()),
-    );
-
-    let mut parsed = Vec::with_capacity(firsts.len() - chain_start);
-    for first in &firsts[chain_start..] {
-        parsed.push(read_segment(directory, &listing.segments[first], *first)?);
+    let chain_start = find_chain_start(directory, &listing, covers)?;
+    let mut removals = leftovers(&listing, covers, chain_start);
+    let mut parsed = Vec::new();
+    for (first, name) in listing.segments.iter().skip(chain_start) {
+        parsed.push(read_segment(directory, name, *first)?);
     }
     if let Some(interrupted) = interrupted_rotation(&parsed) {
         removals.push(parsed.remove(interrupted).name);
@@ -235,18 +184,7 @@ pub(crate) fn recover<D: Directory>(
     check_chain(&parsed)?;
     let newest = parsed.last().expect("the chain has at least one segment");
     let torn_tail = check_newest(newest)?;
-    if newest.end < covers {
-        return Err(corruption(
-            CorruptionKind::LogBehindSnapshot,
-            newest.path.clone(),
-            newest.valid_length_bytes,
-            format!(
-                "the log ends at {} but the newest snapshot covers {covers}; a snapshot is only written after the \
-                 records it covers are durable, so records are missing",
-                newest.end
-            ),
-        ));
-    }
+    check_reaches_snapshot(newest, covers)?;
 
     // Every check passed: from here on, only repairs.
     if let Some(tail) = &torn_tail {
@@ -261,7 +199,111 @@ pub(crate) fn recover<D: Directory>(
         written: newest.end,
         snapshot_covers: snapshot.as_ref().map(|snapshot| snapshot.covers),
     };
-    let records = parsed
+    let recovered = Recovered {
+        records: collect_records(&parsed, covers),
+        snapshot,
+        torn_tail_truncated: torn_tail,
+        removed_files,
+    };
+    Ok((layout, recovered))
+}
+
+/// A directory without segments is a new log, unless a snapshot or the
+/// caller says a log existed.
+fn recover_without_segments<D: Directory>(
+    directory: &mut D,
+    listing: &Listing,
+    absent: AbsentLog,
+) -> Result<(Layout, Recovered), RecoveryError> {
+    if let Some(name) = listing.snapshots.values().next_back() {
+        return Err(corruption(
+            CorruptionKind::LogMissing,
+            directory.path_of(name),
+            0,
+            "a snapshot exists but no log segment does, so the records written after the snapshot \
+             are gone"
+                .to_string(),
+        ));
+    }
+    match absent {
+        AbsentLog::Refuse => Err(corruption(
+            CorruptionKind::LogMissing,
+            directory.path_of(""),
+            0,
+            "the data directory has an identity file but no log segment, so everything this node \
+             wrote is gone"
+                .to_string(),
+        )),
+        AbsentLog::Create => create_empty_log(directory, &listing.temporary),
+    }
+}
+
+/// The index of the newest segment starting at or below `covers`: it holds
+/// the first record the caller needs, and every older segment is wholly
+/// below the snapshot.
+fn find_chain_start<D: Directory>(
+    directory: &D,
+    listing: &Listing,
+    covers: LogPosition,
+) -> Result<usize, RecoveryError> {
+    let below = listing.segments.range(..=covers).count();
+    if below > 0 {
+        return Ok(below - 1);
+    }
+    let (first, name) = listing
+        .segments
+        .iter()
+        .next()
+        .expect("the listing has segments");
+    Err(corruption(
+        CorruptionKind::MissingSegment,
+        directory.path_of(name),
+        0,
+        format!(
+            "the oldest segment starts at {first}, but the log must hold every record from \
+             {covers} on; the segment holding {covers} is missing"
+        ),
+    ))
+}
+
+/// Files left by interrupted operations: temporary files, snapshots older
+/// than the newest, and segments wholly below the snapshot.
+fn leftovers(listing: &Listing, covers: LogPosition, chain_start: usize) -> Vec<String> {
+    let older_snapshots = listing.snapshots.range(..covers).map(|(_, name)| name);
+    let covered_segments = listing.segments.values().take(chain_start);
+    listing
+        .temporary
+        .iter()
+        .chain(older_snapshots)
+        .chain(covered_segments)
+        .cloned()
+        .collect()
+}
+
+/// The log must reach the snapshot: the snapshot was written only after the
+/// records it covers were durable.
+fn check_reaches_snapshot(
+    newest: &ParsedSegment,
+    covers: LogPosition,
+) -> Result<(), RecoveryError> {
+    if newest.end >= covers {
+        return Ok(());
+    }
+    Err(corruption(
+        CorruptionKind::LogBehindSnapshot,
+        newest.path.clone(),
+        newest.valid_length_bytes,
+        format!(
+            "the log ends at {} but the newest snapshot covers {covers}; a snapshot is only \
+             written after the records it covers are durable, so records are missing",
+            newest.end
+        ),
+    ))
+}
+
+/// Every record at or after `covers`, as slices of the segments' bytes.
+fn collect_records(parsed: &[ParsedSegment], covers: LogPosition) -> Vec<(LogPosition, Bytes)> {
+    let records: Vec<(LogPosition, Bytes)> = parsed
         .iter()
         .flat_map(|segment| {
             segment
@@ -270,23 +312,15 @@ pub(crate) fn recover<D: Directory>(
                 .filter(|(position, _)| *position >= covers)
                 .map(|(position, range)| (*position, segment.bytes.slice(range.clone())))
         })
-        .collect::<Vec<_>>();
+        .collect();
     assert!(
         records.windows(2).all(|pair| pair[1].0 == pair[0].0.next()),
-        "recovered records are contiguous"
+        "checked segments hold contiguous records"
     );
     assert!(records
         .first()
         .is_none_or(|(position, _)| *position == covers));
-    Ok((
-        layout,
-        Recovered {
-            snapshot,
-            records,
-            torn_tail_truncated: torn_tail,
-            removed_files,
-        },
-    ))
+    records
 }
 
 fn list<D: Directory>(directory: &mut D) -> Result<Listing, RecoveryError> {
@@ -311,9 +345,9 @@ fn list<D: Directory>(directory: &mut D) -> Result<Listing, RecoveryError> {
 
 fn create_empty_log<D: Directory>(
     directory: &mut D,
-    removals: Vec<String>,
+    temporary: &[String],
 ) -> Result<(Layout, Recovered), RecoveryError> {
-    let removed_files = remove_files(directory, &removals)?;
+    let removed_files = remove_files(directory, temporary)?;
     let name = segment_file_name(LogPosition::ZERO);
     let header = encode_segment_header(LogPosition::ZERO);
     directory

@@ -179,3 +179,17 @@ fn identity_ignores_unrelated_files_in_a_fresh_directory() {
         OpenedDirectory::Fresh(_)
     ));
 }
+
+#[test]
+fn identity_file_of_the_wrong_size_is_refused_without_loading_it() {
+    let directory = TestDirectory::new("identity-huge");
+    initialise(&directory);
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .open(directory.file(IDENTITY_FILE_NAME))
+        .expect("open");
+    file.set_len(1 << 30).expect("sparse extend");
+    drop(file);
+    let error = DataDirectory::open(directory.path(), NODE).expect_err("oversized identity");
+    assert!(matches!(error, IdentityError::Corrupt { .. }), "{error}");
+}
