@@ -227,6 +227,7 @@ pub struct CrashReport {
     pub corrupted: Option<(PathBuf, u64)>,
 }
 
+#[derive(Debug)]
 enum MemoryState {
     Running(Engine<MemoryDisk>),
     Crashed {
@@ -236,6 +237,7 @@ enum MemoryState {
 }
 
 /// The in-memory store for the deterministic simulator.
+#[derive(Debug)]
 pub struct MemoryStorage {
     state: MemoryState,
     options: StorageOptions,

@@ -311,9 +311,7 @@ fn memory_store_is_deterministic() {
 fn memory_disk_built_by_hand_is_refused_with_its_file_name() {
     let mut disk = MemoryDisk::new();
     disk.insert_file("wal-00000000000000000000.log", b"not a segment".to_vec());
-    let error = MemoryStorage::open(disk, StorageOptions::default())
-        .err()
-        .expect("refused");
+    let error = MemoryStorage::open(disk, StorageOptions::default()).expect_err("refused");
     assert_eq!(error.corruption_kind(), Some(CorruptionKind::SegmentHeader));
     assert!(
         error
