@@ -10,6 +10,7 @@ mod common;
 
 use std::io::Read;
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,8 @@ use synod_storage::{FileStorage, Recovered, StorageOptions};
 const ITERATIONS_DEFAULT: u64 = 200;
 /// Kills land uniformly between zero and this many microseconds after spawn.
 const KILL_DELAY_MAX_MICROSECONDS: u64 = 40_000;
+/// How long a kill that waits for the first acknowledgement waits at most.
+const FIRST_ACKNOWLEDGEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default run must finish within this (it normally takes about five
 /// seconds); a longer run set by `SYNOD_CRASH_ITERATIONS` gets proportionally
 /// more.
@@ -97,10 +100,35 @@ fn crash_sigkill_at_random_moments_never_loses_an_acknowledged_record() {
             .spawn()
             .expect("spawn the crash writer");
         let mut stdout = child.stdout.take().expect("stdout is piped");
+        let (first_output, first_output_seen) = mpsc::channel();
         let reader = thread::spawn(move || {
-            let mut text = String::new();
-            stdout.read_to_string(&mut text).map(|_| text)
+            let mut text = Vec::new();
+            let mut buffer = [0_u8; 4096];
+            loop {
+                match stdout.read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(count) => {
+                        text.extend_from_slice(&buffer[..count]);
+                        let _ = first_output.send(());
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            String::from_utf8(text)
+                .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))
         });
+        // Odd iterations kill at any moment after spawn (during recovery,
+        // writes, syncs, rotation or snapshots); even ones first wait for an
+        // acknowledgement (each line is written whole, so the first read
+        // holds one), so half the kills hit a writer that has acknowledged
+        // records however slow the machine's fsyncs are.
+        if iteration % 2 == 0 {
+            first_output_seen
+                .recv_timeout(FIRST_ACKNOWLEDGEMENT_TIMEOUT)
+                .unwrap_or_else(|_| {
+                    panic!("iteration {iteration}: no acknowledgement from the writer")
+                });
+        }
         let delay = next_random(&mut random) % KILL_DELAY_MAX_MICROSECONDS;
         thread::sleep(Duration::from_micros(delay));
         child.kill().expect("SIGKILL the writer");
