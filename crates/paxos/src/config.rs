@@ -30,6 +30,11 @@ pub const READS_PENDING_MAX_DEFAULT: usize = 100_000;
 pub const REQUEST_TIMEOUT_TICKS_DEFAULT: u64 = 40;
 /// A lagging replica re-sends an unanswered catch-up request after this long.
 pub const CATCH_UP_RETRY_TICKS_DEFAULT: u64 = 4;
+/// A snapshot is due once this many applied slots are held in the log.
+pub const SNAPSHOT_INTERVAL_SLOTS_DEFAULT: u64 = 10_000;
+/// A snapshot is due once the applied part of the log holds this many
+/// payload bytes, whatever the number of slots.
+pub const SNAPSHOT_LOG_SIZE_MAX_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
 
 /// Deliberately broken protocol variants for mutation testing: the simulator
 /// must catch every one of them. Only exists with the `mutations` feature.
@@ -93,6 +98,10 @@ pub struct Config {
     pub request_timeout_ticks: u64,
     /// See [`CATCH_UP_RETRY_TICKS_DEFAULT`].
     pub catch_up_retry_ticks: u64,
+    /// See [`SNAPSHOT_INTERVAL_SLOTS_DEFAULT`].
+    pub snapshot_interval_slots: u64,
+    /// See [`SNAPSHOT_LOG_SIZE_MAX_BYTES_DEFAULT`].
+    pub snapshot_log_size_max_bytes: u64,
     /// Broken variant to run, for mutation tests only.
     #[cfg(feature = "mutations")]
     pub mutation: Mutation,
@@ -115,6 +124,8 @@ impl Config {
             reads_pending_max: READS_PENDING_MAX_DEFAULT,
             request_timeout_ticks: REQUEST_TIMEOUT_TICKS_DEFAULT,
             catch_up_retry_ticks: CATCH_UP_RETRY_TICKS_DEFAULT,
+            snapshot_interval_slots: SNAPSHOT_INTERVAL_SLOTS_DEFAULT,
+            snapshot_log_size_max_bytes: SNAPSHOT_LOG_SIZE_MAX_BYTES_DEFAULT,
             #[cfg(feature = "mutations")]
             mutation: Mutation::None,
         }

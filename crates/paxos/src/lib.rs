@@ -64,4 +64,4 @@ pub use ready::{
 };
 pub use replica::{Replica, Role, Status};
 pub use rng::SplitMix64;
-pub use types::{Ballot, Entry, NodeId, ReadId, Slot, SlotEntry, Value};
+pub use types::{Ballot, Entry, NodeId, ReadId, Slot, SlotEntry, Snapshot, Value};

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use crate::types::{Ballot, NodeId, Slot, SlotEntry, Value};
+use crate::types::{Ballot, NodeId, Slot, SlotEntry, Snapshot, Value};
 
 /// A message with its addresses, as handed to the transport.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -135,6 +135,14 @@ pub enum Message {
         /// The sender's commit index, so the requester knows whether to ask again.
         committed: Slot,
     },
+    /// The requester is behind the sender's compacted log: here is the
+    /// state machine below `snapshot.end`; ask again from there.
+    InstallSnapshot {
+        /// The sender's latest snapshot.
+        snapshot: Snapshot,
+        /// The sender's commit index.
+        committed: Slot,
+    },
 }
 
 impl Message {
@@ -155,6 +163,7 @@ impl Message {
             Message::ReadIndexRejected { .. } => "read-index-rejected",
             Message::CatchUpRequest { .. } => "catch-up-request",
             Message::CatchUp { .. } => "catch-up",
+            Message::InstallSnapshot { .. } => "install-snapshot",
         }
     }
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 
 use crate::message::Envelope;
-use crate::types::{Ballot, Entry, NodeId, ReadId, Slot, Value};
+use crate::types::{Ballot, Entry, NodeId, ReadId, Slot, Snapshot, Value};
 
 /// Changes to the acceptor's durable state, in the order they happened.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -22,12 +22,19 @@ pub struct PersistentChanges {
     /// A new commit index, if it advanced. Only a hint for faster restarts:
     /// safety never depends on it being durable.
     pub committed: Option<Slot>,
+    /// A new snapshot: taken here by [`crate::Replica::compact`] or received
+    /// from a peer. Entries below its end are no longer needed; storage may
+    /// drop them once the snapshot is durable.
+    pub snapshot: Option<Snapshot>,
 }
 
 impl PersistentChanges {
     /// True when nothing needs to be written.
     pub fn is_empty(&self) -> bool {
-        self.promised.is_none() && self.entries.is_empty() && self.committed.is_none()
+        self.promised.is_none()
+            && self.entries.is_empty()
+            && self.committed.is_none()
+            && self.snapshot.is_none()
     }
 }
 
@@ -40,6 +47,8 @@ pub struct DurableState {
     pub entries: BTreeMap<Slot, Entry>,
     /// Every slot below this is decided.
     pub committed: Slot,
+    /// The latest snapshot; `entries` hold nothing below its end.
+    pub snapshot: Option<Snapshot>,
 }
 
 impl DurableState {
@@ -49,12 +58,27 @@ impl DurableState {
             assert!(promised >= self.promised, "a promise only grows");
             self.promised = promised;
         }
-        for (slot, entry) in &changes.entries {
+        if let Some(snapshot) = &changes.snapshot {
+            if snapshot.end > self.log_start() {
+                self.entries = self.entries.split_off(&snapshot.end);
+                self.committed = self.committed.max(snapshot.end);
+                self.snapshot = Some(snapshot.clone());
+            }
+        }
+        let log_start = self.log_start();
+        for (slot, entry) in changes.entries.range(log_start..) {
             self.entries.insert(*slot, entry.clone());
         }
         if let Some(committed) = changes.committed {
             self.committed = self.committed.max(committed);
         }
+    }
+
+    /// The first slot still held as an entry (the snapshot's end, or zero).
+    pub fn log_start(&self) -> Slot {
+        self.snapshot
+            .as_ref()
+            .map_or(Slot(0), |snapshot| snapshot.end)
     }
 }
 
@@ -139,6 +163,7 @@ impl Ready {
 pub struct PersistRequest {
     pub(crate) changes: PersistentChanges,
     pub(crate) messages: Vec<Envelope>,
+    pub(crate) snapshot: Option<Snapshot>,
     pub(crate) decided: Vec<Decided>,
     pub(crate) reads: Vec<ReadId>,
 }
@@ -153,6 +178,7 @@ impl PersistRequest {
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
             && self.messages.is_empty()
+            && self.snapshot.is_none()
             && self.decided.is_empty()
             && self.reads.is_empty()
     }
@@ -161,18 +187,23 @@ impl PersistRequest {
     pub fn persisted(self) -> Released {
         Released {
             messages: self.messages,
+            snapshot: self.snapshot,
             decided: self.decided,
             reads: self.reads,
         }
     }
 }
 
-/// Output released after persistence. Apply `decided` before serving `reads`:
-/// a read may be served only once the slots below its read index are applied.
+/// Output released after persistence. Handle in this order: replace the
+/// state machine with `snapshot` if there is one, apply `decided`, then serve
+/// `reads` (a read may be served only once its read index is applied).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Released {
     /// Messages (promises, acceptances) that announce the persisted state.
     pub messages: Vec<Envelope>,
+    /// A snapshot received from a peer: the state machine must be restored
+    /// from it before applying `decided`, which continue from its end.
+    pub snapshot: Option<Snapshot>,
     /// Decided slots to apply, in order.
     pub decided: Vec<Decided>,
     /// Reads that may now be served from the state machine.

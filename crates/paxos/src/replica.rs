@@ -19,7 +19,7 @@ use crate::ready::{
     Rejection,
 };
 use crate::rng::SplitMix64;
-use crate::types::{Ballot, Entry, NodeId, ReadId, Slot, SlotEntry, Value};
+use crate::types::{Ballot, Entry, NodeId, ReadId, Slot, SlotEntry, Snapshot, Value};
 
 /// What a replica currently does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -118,9 +118,8 @@ struct Leadership {
 struct Candidacy {
     ballot: Ballot,
     promised_by: BTreeSet<NodeId>,
-    /// The highest commit index among the promises, and who has it.
+    /// The highest commit index among the promises.
     committed_elsewhere: Slot,
-    committed_source: NodeId,
     /// The highest-ballot entry reported per slot.
     entries: BTreeMap<Slot, Entry>,
     elapsed_ticks: u64,
@@ -140,6 +139,7 @@ struct Outbox {
     gated_messages: Vec<Envelope>,
     rejected: Vec<Rejection>,
     failed_reads: Vec<(ReadId, ReadError)>,
+    snapshot: Option<Snapshot>,
     decided: Vec<Decided>,
     reads: Vec<ReadId>,
 }
@@ -156,6 +156,12 @@ pub struct Replica {
     // Acceptor state; every change is mirrored into `changes` for persistence.
     promised: Ballot,
     log: BTreeMap<Slot, Entry>,
+    /// The latest snapshot; the log holds nothing below `log_start`.
+    snapshot: Option<Snapshot>,
+    log_start: Slot,
+    /// Payload bytes held in the log (an estimate: replaced entries are
+    /// counted twice until the next compaction recounts).
+    log_size_bytes: u64,
 
     // Learner state.
     /// Every slot below it is decided and its value is in `log`.
@@ -166,10 +172,13 @@ pub struct Replica {
     applied: Slot,
     /// Slots handed out early under the `ApplyOutOfOrder` mutation.
     applied_ahead: BTreeSet<Slot>,
-    /// The highest commit index heard of, and from whom.
-    committed_known: Slot,
-    committed_known_source: Option<NodeId>,
+    /// The latest commit index each peer reported. It can go down (a peer
+    /// restarts with an older durable commit index), so catch-up picks among
+    /// every peer that is ahead, in turn, instead of trusting one forever
+    /// (regression: five-node seed 11659).
+    peer_committed: BTreeMap<NodeId, Slot>,
     catch_up_requested_tick: Option<u64>,
+    catch_up_attempts: u64,
 
     // Leadership.
     role: RoleState,
@@ -204,13 +213,19 @@ impl Replica {
         let election_timeout_ticks = random_election_timeout(&mut rng, &config);
         // Leave room below u64::MAX so the counter never wraps.
         let next_read_request = rng.next_u64() >> 1;
-        let committed = durable.committed;
-        for slot in 0..committed.0 {
+        let log_start = durable.log_start();
+        let committed = durable.committed.max(log_start);
+        for slot in log_start.0..committed.0 {
             assert!(
                 durable.entries.contains_key(&Slot(slot)),
                 "durable state claims slot {slot} decided but holds no value for it"
             );
         }
+        assert!(
+            durable.entries.range(..log_start).next().is_none(),
+            "durable state holds entries below its snapshot"
+        );
+        let log_size_bytes = log_payload_bytes(&durable.entries);
         Replica {
             highest_round_seen: durable.promised.round,
             config,
@@ -218,13 +233,17 @@ impl Replica {
             now_tick: 0,
             promised: durable.promised,
             log: durable.entries,
+            snapshot: durable.snapshot,
+            log_start,
+            log_size_bytes,
             committed,
             decided_ahead: BTreeSet::new(),
-            applied: Slot(0),
+            // The caller restores its state machine from the snapshot.
+            applied: log_start,
             applied_ahead: BTreeSet::new(),
-            committed_known: committed,
-            committed_known_source: None,
+            peer_committed: BTreeMap::new(),
             catch_up_requested_tick: None,
+            catch_up_attempts: 0,
             role: RoleState::Follower,
             leader: None,
             election_elapsed_ticks: 0,
@@ -276,6 +295,54 @@ impl Replica {
     /// Every slot below this has been handed out for apply.
     pub fn applied(&self) -> Slot {
         self.applied
+    }
+
+    /// The first slot still held in the log (the latest snapshot's end).
+    pub fn log_start(&self) -> Slot {
+        self.log_start
+    }
+
+    /// The latest snapshot, if any.
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.snapshot.as_ref()
+    }
+
+    /// True when the applied part of the log has grown past the configured
+    /// slot or byte threshold: the caller should take a snapshot of its state
+    /// machine and hand it to [`Replica::compact`].
+    pub fn snapshot_due(&self) -> bool {
+        let applied_slots = self.log_start.distance_to(self.applied);
+        applied_slots > 0
+            && (applied_slots >= self.config.snapshot_interval_slots
+                || self.log_size_bytes >= self.config.snapshot_log_size_max_bytes)
+    }
+
+    /// Replaces the log below `snapshot.end` with `snapshot`, the caller's
+    /// state machine after applying every slot below that end (so the end
+    /// may not exceed [`Replica::applied`]). The snapshot is persisted like
+    /// any other state change, and sent to replicas too far behind to catch
+    /// up from the log.
+    pub fn compact(&mut self, snapshot: Snapshot) {
+        assert!(
+            snapshot.end <= self.applied,
+            "a snapshot can only cover applied slots ({} > {})",
+            snapshot.end,
+            self.applied
+        );
+        if snapshot.end <= self.log_start {
+            return;
+        }
+        self.install_log_start(snapshot.clone());
+        self.changes.snapshot = Some(snapshot);
+    }
+
+    /// Drops the log below the snapshot's end and keeps the snapshot.
+    fn install_log_start(&mut self, snapshot: Snapshot) {
+        self.log = self.log.split_off(&snapshot.end);
+        self.changes.entries = self.changes.entries.split_off(&snapshot.end);
+        self.log_start = snapshot.end;
+        self.log_size_bytes = log_payload_bytes(&self.log);
+        self.snapshot = Some(snapshot);
     }
 
     /// The accepted entry of `slot`, if any.
@@ -489,6 +556,10 @@ impl Replica {
             Message::CatchUp { entries, committed } => {
                 self.handle_catch_up(from, entries, committed)
             }
+            Message::InstallSnapshot {
+                snapshot,
+                committed,
+            } => self.handle_install_snapshot(from, snapshot, committed),
         }
     }
 
@@ -504,6 +575,7 @@ impl Replica {
             persist: PersistRequest {
                 changes: std::mem::take(&mut self.changes),
                 messages: outbox.gated_messages,
+                snapshot: outbox.snapshot,
                 decided: outbox.decided,
                 reads: outbox.reads,
             },
@@ -593,6 +665,7 @@ impl Replica {
                     ballot,
                     value: proposal.value,
                 };
+                self.log_size_bytes += entry.value.size_bytes() as u64;
                 self.log.insert(proposal.slot, entry.clone());
                 self.changes.entries.insert(proposal.slot, entry);
             }
@@ -696,10 +769,7 @@ impl Replica {
     /// The leader of `ballot` says every slot below `committed` is decided:
     /// our entries accepted under that same ballot hold the decided values.
     fn learn_committed(&mut self, ballot: Ballot, committed: Slot, source: NodeId) {
-        if committed > self.committed_known {
-            self.committed_known = committed;
-            self.committed_known_source = Some(source);
-        }
+        self.note_committed(source, committed);
         let mut slot = self.committed;
         while slot < committed {
             if !self.decided_ahead.contains(&slot) {
@@ -732,15 +802,28 @@ impl Replica {
         }
         if self.committed > before {
             self.changes.committed = Some(self.committed);
-            if self.committed >= self.committed_known {
-                self.committed_known = self.committed;
+            if !self.is_behind() {
                 self.catch_up_requested_tick = None;
             }
         }
     }
 
+    /// Records the latest commit index `peer` reported.
+    fn note_committed(&mut self, peer: NodeId, committed: Slot) {
+        if peer != self.id() {
+            self.peer_committed.insert(peer, committed);
+        }
+    }
+
+    /// True when some peer reported a higher commit index than ours.
+    fn is_behind(&self) -> bool {
+        self.peer_committed
+            .values()
+            .any(|committed| *committed > self.committed)
+    }
+
     fn catch_up_due(&self) -> bool {
-        if self.committed >= self.committed_known || self.committed_known_source.is_none() {
+        if !self.is_behind() {
             return false;
         }
         match self.catch_up_requested_tick {
@@ -749,13 +832,20 @@ impl Replica {
         }
     }
 
+    /// Asks the next peer, in turn, among those ahead of us: one may have
+    /// crashed or restarted behind what it once reported.
     fn request_catch_up(&mut self) {
-        let Some(source) = self.committed_known_source else {
-            return;
-        };
-        if source == self.id() {
+        let ahead: Vec<NodeId> = self
+            .peer_committed
+            .iter()
+            .filter(|(_, committed)| **committed > self.committed)
+            .map(|(peer, _)| *peer)
+            .collect();
+        if ahead.is_empty() {
             return;
         }
+        let source = ahead[(self.catch_up_attempts % ahead.len() as u64) as usize];
+        self.catch_up_attempts += 1;
         self.catch_up_requested_tick = Some(self.now_tick);
         let from = self.committed;
         self.send_now(source, Message::CatchUpRequest { from });
@@ -766,7 +856,29 @@ impl Replica {
         if first >= end {
             // The requester is not behind us (it may even be ahead: requests
             // can be old or sent to a replica that has since restarted).
-            // Regression: simulator seeds 3733 (five nodes) and 8172.
+            // Say where we are so it asks someone else (regressions: seeds
+            // 3733 and 8172 panicked here, seed 11659 waited forever).
+            self.send_now(
+                from,
+                Message::CatchUp {
+                    entries: Vec::new(),
+                    committed: end,
+                },
+            );
+            return;
+        }
+        if first < self.log_start {
+            // The slots the requester needs were compacted away: send the
+            // snapshot; it will ask again from the snapshot's end.
+            if let Some(snapshot) = self.snapshot.clone() {
+                self.send_now(
+                    from,
+                    Message::InstallSnapshot {
+                        snapshot,
+                        committed: end,
+                    },
+                );
+            }
             return;
         }
         let limit = self.config.catch_up_slots_per_message_max;
@@ -789,24 +901,51 @@ impl Replica {
     }
 
     fn handle_catch_up(&mut self, from: NodeId, entries: Vec<SlotEntry>, committed: Slot) {
+        let before = self.committed;
         for SlotEntry { slot, entry } in entries {
             if self.is_decided(slot) {
                 continue;
             }
             // Recording a decided value with the sender's ballot is safe: any
             // ballot at or above the deciding one carries the same value.
+            self.log_size_bytes += entry.value.size_bytes() as u64;
             self.log.insert(slot, entry.clone());
             self.changes.entries.insert(slot, entry);
             self.mark_decided(slot);
         }
-        if committed > self.committed_known {
-            self.committed_known = committed;
-            self.committed_known_source = Some(from);
-        }
+        self.note_committed(from, committed);
         self.advance_committed();
-        if self.committed < self.committed_known {
+        if self.is_behind() && self.committed > before {
             // Keep the pipeline of catch-up batches going without waiting for
             // the retry timer.
+            self.catch_up_requested_tick = None;
+            self.request_catch_up();
+        }
+    }
+
+    /// A peer's snapshot replaces everything below its end that we have not
+    /// decided yet; the caller restores its state machine from it.
+    fn handle_install_snapshot(&mut self, from: NodeId, snapshot: Snapshot, committed: Slot) {
+        self.note_committed(from, committed);
+        if snapshot.end <= self.committed {
+            return;
+        }
+        let end = snapshot.end;
+        self.install_log_start(snapshot.clone());
+        self.decided_ahead = self.decided_ahead.split_off(&end);
+        self.applied_ahead = self.applied_ahead.split_off(&end);
+        self.committed = end;
+        self.applied = end;
+        self.changes.committed = Some(end);
+        self.changes.snapshot = Some(snapshot.clone());
+        self.outbox.snapshot = Some(snapshot);
+        if let RoleState::Leader(leadership) = &mut self.role {
+            leadership.votes = leadership.votes.split_off(&end);
+            leadership.next_slot = leadership.next_slot.max(end);
+            leadership.recovery_end = leadership.recovery_end.max(end);
+        }
+        self.advance_committed();
+        if self.is_behind() {
             self.catch_up_requested_tick = None;
             self.request_catch_up();
         }
@@ -855,7 +994,6 @@ impl Replica {
             ballot,
             promised_by: BTreeSet::from([self.id()]),
             committed_elsewhere: self.committed,
-            committed_source: self.id(),
             entries,
             elapsed_ticks: 0,
         });
@@ -885,6 +1023,7 @@ impl Replica {
         entries: Vec<SlotEntry>,
     ) {
         let quorum = self.quorum();
+        self.note_committed(from, committed);
         let RoleState::Candidate(candidacy) = &mut self.role else {
             return;
         };
@@ -892,10 +1031,7 @@ impl Replica {
             return;
         }
         candidacy.promised_by.insert(from);
-        if committed > candidacy.committed_elsewhere {
-            candidacy.committed_elsewhere = committed;
-            candidacy.committed_source = from;
-        }
+        candidacy.committed_elsewhere = candidacy.committed_elsewhere.max(committed);
         for SlotEntry { slot, entry } in entries {
             let keep = match candidacy.entries.get(&slot) {
                 Some(existing) => entry.ballot > existing.ballot,
@@ -928,10 +1064,6 @@ impl Replica {
             .range(start..)
             .next_back()
             .map_or(start, |(slot, _)| slot.next());
-        if candidacy.committed_elsewhere > self.committed_known {
-            self.committed_known = candidacy.committed_elsewhere;
-            self.committed_known_source = Some(candidacy.committed_source);
-        }
         let followers = self
             .peers()
             .map(|node| {
@@ -1026,6 +1158,7 @@ impl Replica {
                 ballot,
                 value: value.clone(),
             };
+            self.log_size_bytes += entry.value.size_bytes() as u64;
             self.log.insert(slot, entry.clone());
             self.changes.entries.insert(slot, entry);
         }
@@ -1259,6 +1392,7 @@ impl Replica {
 
     fn handle_heartbeat_ack(&mut self, from: NodeId, ballot: Ballot, round: u64, committed: Slot) {
         let now_tick = self.now_tick;
+        self.note_committed(from, committed);
         let RoleState::Leader(leadership) = &mut self.role else {
             return;
         };
@@ -1470,7 +1604,11 @@ impl Replica {
 
     fn check_invariants(&self) {
         assert!(self.applied <= self.committed || !self.applied_ahead.is_empty());
-        assert!(self.committed_known >= self.committed);
+        assert!(
+            self.committed >= self.log_start,
+            "compaction covers decided slots only"
+        );
+        assert!(self.applied >= self.log_start);
         if let Some(first) = self.decided_ahead.first() {
             assert!(
                 *first > self.committed,
@@ -1493,6 +1631,12 @@ impl Replica {
             assert!(leadership.confirmed_round <= leadership.round);
         }
     }
+}
+
+fn log_payload_bytes(log: &BTreeMap<Slot, Entry>) -> u64 {
+    log.values()
+        .map(|entry| entry.value.size_bytes() as u64)
+        .sum()
 }
 
 fn random_election_timeout(rng: &mut SplitMix64, config: &Config) -> u64 {

@@ -114,3 +114,14 @@ pub struct SlotEntry {
 /// read may be served (or has failed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ReadId(pub u64);
+
+/// The state machine's state after applying every slot below `end`, as the
+/// caller encoded it. Replicas compact their logs below a snapshot and send
+/// it to replicas that are too far behind for the remaining log.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Snapshot {
+    /// The first slot *not* reflected in `state`.
+    pub end: Slot,
+    /// The encoded state machine (opaque to the core).
+    pub state: Bytes,
+}

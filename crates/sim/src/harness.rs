@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use bytes::Bytes;
 use synod_paxos::{
     Ballot, Config, DurableState, Envelope, Message, NodeId, ReadError, ReadId, Rejection, Replica,
-    Role, Slot, Value,
+    Role, Slot, Snapshot, Value,
 };
 
 /// Bound on delivery rounds in [`Harness::stabilize`], so a livelock fails the
@@ -39,6 +39,10 @@ pub struct Harness {
     pub decided: BTreeMap<Slot, Value>,
     /// Nodes cut off from everyone: their messages, both ways, are lost.
     pub isolated: BTreeSet<NodeId>,
+    /// The slot each node's `applied` list starts at (a snapshot's end).
+    pub applied_base: BTreeMap<NodeId, Slot>,
+    /// Snapshots each node installed from a peer.
+    pub installed: BTreeMap<NodeId, Vec<Snapshot>>,
 }
 
 impl Harness {
@@ -63,6 +67,8 @@ impl Harness {
             rejected: Vec::new(),
             decided: BTreeMap::new(),
             isolated: BTreeSet::new(),
+            applied_base: BTreeMap::new(),
+            installed: BTreeMap::new(),
         };
         for id in members {
             harness.durable.insert(id, DurableState::default());
@@ -114,11 +120,17 @@ impl Harness {
             .apply(ready.persist.state());
         let released = ready.persist.persisted();
         self.queue.extend(released.messages);
+        if let Some(snapshot) = released.snapshot {
+            self.applied.insert(id, Vec::new());
+            self.applied_base.insert(id, snapshot.end);
+            self.installed.entry(id).or_default().push(snapshot);
+        }
+        let base = self.applied_base.get(&id).copied().unwrap_or_default();
         let applied = self.applied.entry(id).or_default();
         for decided in released.decided {
             assert_eq!(
                 decided.slot,
-                Slot(applied.len() as u64),
+                Slot(base.0 + applied.len() as u64),
                 "{id} applied out of order"
             );
             match self.decided.get(&decided.slot) {
@@ -253,9 +265,24 @@ impl Harness {
         let durable = self.durable[&id].clone();
         let seed = self.seed.wrapping_add(id.0 * 7919);
         self.seed = self.seed.wrapping_add(1);
+        let base = durable.log_start();
         self.replicas
             .insert(id, Some(Replica::new(config, durable, seed)));
         self.applied.insert(id, Vec::new());
+        self.applied_base.insert(id, base);
+    }
+
+    /// Compacts `id`'s log below everything it applied. The snapshot's state
+    /// is the applied commands, newline-separated (enough to compare).
+    pub fn compact(&mut self, id: NodeId) {
+        let base = self.applied_base[&id];
+        let end = Slot(base.0 + self.applied[&id].len() as u64);
+        let state = self.applied_commands(id).join("\n");
+        self.replica_mut(id).compact(Snapshot {
+            end,
+            state: Bytes::from(state),
+        });
+        self.collect(id);
     }
 
     /// Proposes `command` at `id` and collects the output.

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use synod_kv::{Command, Operation, Response, Sequence, SessionId, SessionTag, Store, StoreConfig};
 use synod_paxos::{
     Ballot, Config, DurableState, Envelope, Message, Mutation, NodeId, PersistRequest, ReadError,
-    ReadId, Released, Replica, Slot, SplitMix64, Value,
+    ReadId, Released, Replica, Slot, Snapshot, SplitMix64, Value,
 };
 
 use crate::network::{MessageFaults, Network};
@@ -45,6 +45,9 @@ pub struct WorldOptions {
     pub attempt_timeout_units: u64,
     /// Broken protocol variant to run (mutation tests).
     pub mutation: Mutation,
+    /// Replicas snapshot their state machine and compact their logs every
+    /// this many applied slots (small, so that installs happen often).
+    pub snapshot_interval_slots: u64,
     /// Record a readable trace of every event.
     pub trace: bool,
 }
@@ -60,6 +63,7 @@ impl Default for WorldOptions {
             client_delay_max_units: 3,
             attempt_timeout_units: 400,
             mutation: Mutation::None,
+            snapshot_interval_slots: 20,
             trace: false,
         }
     }
@@ -367,8 +371,17 @@ impl World {
         let replica = new_replica(&self.options, &members, id, durable, seed);
         let node = &mut self.nodes[index];
         node.replica = Some(replica);
-        node.store = Store::new(StoreConfig::default());
-        node.next_apply = Slot(0);
+        match &node.durable.snapshot {
+            Some(snapshot) => {
+                node.store = Store::restore(&snapshot.state)
+                    .expect("a durable snapshot restores: it was taken by Store::snapshot");
+                node.next_apply = snapshot.end;
+            }
+            None => {
+                node.store = Store::new(StoreConfig::default());
+                node.next_apply = Slot(0);
+            }
+        }
         node.incarnation += 1;
         let committed = node.durable.committed;
         self.log(|| format!("{id} RESTART from disk, committed {committed:?}"));
@@ -498,9 +511,13 @@ impl World {
             self.check_promise_kept(index, &envelope);
             self.network.send(&mut self.rng, self.now, envelope);
         }
+        if let Some(snapshot) = released.snapshot {
+            self.install_snapshot(index, snapshot);
+        }
         for decided in released.decided {
             self.apply_decided(index, decided.slot, decided.value);
         }
+        self.maybe_compact(index);
         for read in released.reads {
             let Some((tag, operation)) = self.nodes[index].reads.remove(&read) else {
                 continue;
@@ -525,6 +542,49 @@ impl World {
             }
             _ => {}
         }
+    }
+
+    /// Replaces the state machine with a snapshot received from a peer and
+    /// checks it against the state every replica had after the same slot.
+    fn install_snapshot(&mut self, index: usize, snapshot: Snapshot) {
+        let id = self.nodes[index].id;
+        let store = match Store::restore(&snapshot.state) {
+            Ok(store) => store,
+            Err(error) => {
+                self.violations
+                    .push(format!("{id} received an unreadable snapshot: {error}"));
+                return;
+            }
+        };
+        let last = Slot(snapshot.end.0 - 1);
+        if let Some(expected) = self.digests.get(&last) {
+            if *expected != store.digest() {
+                self.violations.push(format!(
+                    "divergent snapshot: {id} installed a state for {last} that differs from the replicas'"
+                ));
+            }
+        }
+        let node = &mut self.nodes[index];
+        node.store = store;
+        node.next_apply = snapshot.end;
+        let end = snapshot.end;
+        self.log(|| format!("{id} installs a snapshot up to {end}"));
+    }
+
+    /// Takes a snapshot when the core says the applied log has grown enough.
+    fn maybe_compact(&mut self, index: usize) {
+        let node = &mut self.nodes[index];
+        let Some(replica) = node.replica.as_mut() else {
+            return;
+        };
+        if !replica.snapshot_due() || node.next_apply <= replica.log_start() {
+            return;
+        }
+        let snapshot = Snapshot {
+            end: node.next_apply,
+            state: node.store.snapshot(),
+        };
+        replica.compact(snapshot);
     }
 
     fn apply_decided(&mut self, index: usize, slot: Slot, value: Value) {
@@ -945,6 +1005,7 @@ fn new_replica(
 ) -> Replica {
     let mut config = Config::new(id, members.to_vec());
     config.mutation = options.mutation;
+    config.snapshot_interval_slots = options.snapshot_interval_slots;
     Replica::new(config, durable, seed)
 }
 
@@ -1023,6 +1084,13 @@ fn describe(envelope: &Envelope) -> String {
                 committed.0
             )
         }
+        Message::InstallSnapshot {
+            snapshot,
+            committed,
+        } => format!(
+            "install-snapshot up to {} committed {}",
+            snapshot.end.0, committed.0
+        ),
     };
     format!("{} -> {} {detail}", envelope.from, envelope.to)
 }

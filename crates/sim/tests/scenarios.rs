@@ -4,7 +4,10 @@
 use synod_kv::{
     Command, Operation, Response, Sequence, SessionTag, SetCondition, Store, StoreConfig,
 };
-use synod_paxos::{Config, Message, NodeId, ReadError, ReadId, RejectReason, Role, Slot};
+use synod_paxos::{
+    Config, DurableState, Entry, Message, NodeId, ReadError, ReadId, RejectReason, Replica, Role,
+    Slot, SlotEntry, Value,
+};
 use synod_sim::harness::{accepted_for, between, of_kind, Harness};
 
 const N1: NodeId = NodeId(1);
@@ -381,9 +384,10 @@ fn a_read_index_reply_meant_for_a_previous_incarnation_serves_no_read_of_the_res
 }
 
 #[test]
-fn a_catch_up_request_from_a_replica_ahead_of_the_responder_is_ignored() {
+fn a_catch_up_request_from_a_replica_ahead_of_the_responder_gets_an_empty_answer() {
     // Regression (simulator seeds 3733 and 8172): a request for slots the
-    // responder has not decided yet made it build an inverted range and panic.
+    // responder has not decided yet made it build an inverted range and
+    // panic. It now answers with nothing but its own commit index.
     let mut cluster = Harness::new(3, 77);
     cluster.elect(N1);
     cluster.propose(N1, "x=1");
@@ -391,9 +395,129 @@ fn a_catch_up_request_from_a_replica_ahead_of_the_responder_is_ignored() {
     let replica = cluster.replicas.get_mut(&N2).unwrap().as_mut().unwrap();
     replica.step(N3, Message::CatchUpRequest { from: Slot(50) });
     let ready = replica.ready();
-    assert!(
-        ready.messages.is_empty(),
-        "nothing to send to a replica that is ahead"
-    );
+    assert_eq!(ready.messages.len(), 1);
+    assert!(matches!(
+        &ready.messages[0].message,
+        Message::CatchUp { entries, committed } if entries.is_empty() && *committed == Slot(1)
+    ));
     let _ = ready.persist.persisted();
+}
+
+#[test]
+fn a_lagging_leader_whose_catch_up_source_restarted_behind_asks_another_peer() {
+    // Regression (five-node seed 11659): a new leader behind the commit
+    // index reported in a promise asked that one peer forever, though it had
+    // restarted with an older durable commit index and could not answer.
+    let members = vec![N1, N2, N3];
+    let mut replica = Replica::new(Config::new(N1, members), DurableState::default(), 5);
+    while replica.role() != Role::Candidate {
+        replica.tick();
+    }
+    let _ = replica.ready().persist.persisted();
+    let ballot = replica.promised();
+    for peer in [N2, N3] {
+        replica.step(
+            peer,
+            Message::Promise {
+                ballot,
+                committed: Slot(3),
+                entries: Vec::new(),
+            },
+        );
+    }
+    assert_eq!(replica.role(), Role::Leader);
+    let catch_up_target = |ready: &synod_paxos::Ready| {
+        ready
+            .messages
+            .iter()
+            .find_map(|envelope| match envelope.message {
+                Message::CatchUpRequest { from } => Some((envelope.to, from)),
+                _ => None,
+            })
+    };
+    let ready = replica.ready();
+    let (first, from) = catch_up_target(&ready).expect("the leader asks to catch up");
+    assert_eq!(from, Slot(0));
+    let _ = ready.persist.persisted();
+    // That peer restarted with nothing durable past slot 0.
+    replica.step(
+        first,
+        Message::CatchUp {
+            entries: Vec::new(),
+            committed: Slot(0),
+        },
+    );
+    let mut second = None;
+    for _ in 0..replica.config().catch_up_retry_ticks + 1 {
+        replica.tick();
+        let ready = replica.ready();
+        if let Some((target, _)) = catch_up_target(&ready) {
+            second = Some(target);
+        }
+        let _ = ready.persist.persisted();
+        if second.is_some() {
+            break;
+        }
+    }
+    let second = second.expect("the leader asks again");
+    assert_ne!(second, first, "it asks a peer that is still ahead");
+    let entries = (0..3)
+        .map(|slot| SlotEntry {
+            slot: Slot(slot),
+            entry: Entry {
+                ballot,
+                value: Value::Noop,
+            },
+        })
+        .collect();
+    replica.step(
+        second,
+        Message::CatchUp {
+            entries,
+            committed: Slot(3),
+        },
+    );
+    assert_eq!(replica.committed(), Slot(3));
+}
+
+#[test]
+fn a_replica_behind_the_compacted_log_installs_a_snapshot_then_the_suffix() {
+    let mut cluster = Harness::with_config(3, 88, one_command_per_slot);
+    cluster.elect(N1);
+    cluster.crash(N3);
+    for index in 0..300 {
+        cluster.propose(N1, format!("c{index}"));
+        if index % 50 == 49 {
+            cluster.run(1);
+            cluster.compact(N1);
+            cluster.compact(N2);
+        }
+    }
+    cluster.run(2);
+    assert!(
+        cluster.replica(N1).log_start() > Slot(200),
+        "the leader compacted"
+    );
+    for index in 300..310 {
+        cluster.propose(N1, format!("c{index}"));
+    }
+    cluster.run(2);
+    cluster.restart(N3);
+    cluster.run(10);
+    let installed = &cluster.installed[&N3];
+    assert_eq!(installed.len(), 1, "one snapshot, then the log suffix");
+    let snapshot_state = String::from_utf8(installed[0].state.to_vec()).unwrap();
+    let all: Vec<String> = (0..310).map(|index| format!("c{index}")).collect();
+    let in_snapshot = installed[0].end.0 as usize;
+    assert_eq!(snapshot_state, all[..in_snapshot].join("\n"));
+    assert_eq!(cluster.applied_commands(N3), all[in_snapshot..]);
+    // And it serves as a voter afterwards: the cluster decides with N1 gone.
+    cluster.crash(N1);
+    cluster.elect(N2);
+    cluster.propose(N2, "after");
+    cluster.run(3);
+    assert_eq!(
+        cluster.applied_commands(N3).last().map(String::as_str),
+        Some("after")
+    );
 }
