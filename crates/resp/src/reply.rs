@@ -1,0 +1,246 @@
+//! Replies: the error codes synod uses, the reply to each request, and the
+//! error replies of the server's operating conditions.
+//!
+//! The first word of an error reply is its code, which a client dispatches
+//! on (see [`error_code`]); the rest is for people.
+
+use std::fmt::Display;
+
+use bytes::Bytes;
+use synod_kv::Response;
+
+use crate::frame::Frame;
+use crate::request::{CommandQuery, Request, COMMANDS};
+
+/// The codes that start synod's error replies.
+pub mod error_code {
+    /// A request that was refused; retrying it unchanged fails the same way.
+    pub const ERROR: &str = "ERR";
+    /// No quorum of replicas answered: the cluster cannot commit now.
+    /// Another node, or the same one later, may.
+    pub const CLUSTER_DOWN: &str = "CLUSTERDOWN";
+    /// The write was proposed but its fate was not learnt (the leader was
+    /// lost): it may or may not have been applied. A tagged write can be
+    /// retried safely; an untagged one cannot.
+    pub const OUTCOME_UNKNOWN: &str = "UNKNOWN";
+    /// A transient condition (no leader yet, leader changing): retry, here
+    /// or on another node.
+    pub const TRY_AGAIN: &str = "TRYAGAIN";
+    /// The session of a tagged write is unknown: never registered, or
+    /// evicted. The write was not applied; register a new session.
+    pub const SESSION_EXPIRED: &str = "SESSIONEXPIRED";
+    /// The tagged write's sequence is below the session's last: an old
+    /// duplicate, not applied.
+    pub const SEQUENCE_STALE: &str = "STALE";
+    /// `HELLO` asked for a protocol version other than 2.
+    pub const NO_PROTOCOL: &str = "NOPROTO";
+}
+
+/// The code of an error reply's message: its first word.
+pub fn error_code_of(message: &str) -> &str {
+    message.split(' ').next().unwrap_or_default()
+}
+
+/// `+OK`.
+pub fn ok() -> Frame {
+    Frame::Simple("OK".to_owned())
+}
+
+/// `-ERR <message>`: a refused request.
+pub fn error(message: impl Display) -> Frame {
+    Frame::Error(format!("{} {message}", error_code::ERROR))
+}
+
+/// `-CLUSTERDOWN no quorum: <detail>`: the node could not reach a quorum.
+pub fn cluster_down(detail: impl Display) -> Frame {
+    Frame::Error(format!("{} no quorum: {detail}", error_code::CLUSTER_DOWN))
+}
+
+/// `-UNKNOWN outcome unknown: …`: the leader was lost between proposing a
+/// write and learning whether it was chosen. Saying "failed" instead would
+/// be a lie that a client could act on.
+pub fn outcome_unknown() -> Frame {
+    Frame::Error(format!(
+        "{} outcome unknown: the leader was lost before the write was confirmed; \
+         it may or may not have been applied",
+        error_code::OUTCOME_UNKNOWN
+    ))
+}
+
+/// `-TRYAGAIN <detail>`: a transient condition; the request was not
+/// proposed.
+pub fn try_again(detail: impl Display) -> Frame {
+    Frame::Error(format!("{} {detail}", error_code::TRY_AGAIN))
+}
+
+/// `-SESSIONEXPIRED …`: the answer to [`Response::SessionExpired`].
+pub fn session_expired() -> Frame {
+    Frame::Error(format!(
+        "{} session unknown or evicted: the command was not applied; \
+         register a new session with SYNOD.SESSION",
+        error_code::SESSION_EXPIRED
+    ))
+}
+
+/// `-STALE …`: the answer to [`Response::SequenceStale`].
+pub fn sequence_stale() -> Frame {
+    Frame::Error(format!(
+        "{} sequence below the session's last: an old duplicate, not applied",
+        error_code::SEQUENCE_STALE
+    ))
+}
+
+/// The reply to `request` given the state machine's `response` to its
+/// command ([`Request::to_command`]): `GET` a bulk string or null, `SET`
+/// `+OK` or null when its `NX`/`XX` condition did not hold, `DEL` and
+/// `EXISTS` an integer, `SYNOD.SESSION` the session id as an integer.
+///
+/// A response that does not fit the request (it may come from another node,
+/// so it is input, not an invariant) gets an `-ERR` naming both.
+pub fn reply_for(response: &Response, request: &Request) -> Frame {
+    let reply = match (request, response) {
+        (_, Response::SessionExpired) => Some(session_expired()),
+        (_, Response::SequenceStale) => Some(sequence_stale()),
+        (_, Response::InvalidCommand) => Some(error("invalid command")),
+        (Request::Tagged { write, .. }, _) => Some(reply_for(response, write)),
+        (Request::Get { .. }, Response::Value(value)) => Some(match value {
+            Some(value) => Frame::Bulk(value.clone()),
+            None => Frame::Null,
+        }),
+        (Request::Set { .. }, Response::Stored(stored)) => {
+            Some(if *stored { ok() } else { Frame::Null })
+        }
+        (Request::Del { .. }, Response::Removed(flag))
+        | (Request::Exists { .. }, Response::Found(flag)) => Some(Frame::Integer(i64::from(*flag))),
+        (Request::Del { .. } | Request::Exists { .. }, Response::Count(count)) => {
+            i64::try_from(*count).ok().map(Frame::Integer)
+        }
+        (Request::SessionRegister, Response::SessionRegistered(session)) => {
+            i64::try_from(session.0).ok().map(Frame::Integer)
+        }
+        _ => None,
+    };
+    reply.unwrap_or_else(|| {
+        error(format_args!(
+            "internal error: the store answered {response:?} to '{}'",
+            request.name()
+        ))
+    })
+}
+
+/// The reply to a request that needs neither the store nor the
+/// connection's state: `PING`, `ECHO`, `QUIT` (after which the server
+/// closes the connection), `SELECT 0`, `COMMAND …`, and `CLIENT SETINFO`
+/// (whose attribute is not kept). `None` for every other request.
+pub fn local_reply(request: &Request) -> Option<Frame> {
+    match request {
+        Request::Ping { message: None } => Some(Frame::Simple("PONG".to_owned())),
+        Request::Ping {
+            message: Some(message),
+        }
+        | Request::Echo { message } => Some(Frame::Bulk(message.clone())),
+        Request::Quit | Request::Select | Request::ClientSetInfo { .. } => Some(ok()),
+        Request::Command(CommandQuery::Table) => Some(command_table()),
+        Request::Command(CommandQuery::Docs) => Some(Frame::Array(Vec::new())),
+        Request::Command(CommandQuery::Count) => Some(Frame::Integer(COMMANDS.len() as i64)),
+        Request::Get { .. }
+        | Request::Set { .. }
+        | Request::Del { .. }
+        | Request::Exists { .. }
+        | Request::Info { .. }
+        | Request::Hello { .. }
+        | Request::ClientSetName { .. }
+        | Request::ClientGetName
+        | Request::ClientId
+        | Request::ClientInfo
+        | Request::SessionRegister
+        | Request::Tagged { .. } => None,
+    }
+}
+
+/// The reply to `COMMAND`: for each command its name, arity, flags and key
+/// positions (the six fields every Redis version reports).
+fn command_table() -> Frame {
+    Frame::Array(
+        COMMANDS
+            .iter()
+            .map(|command| {
+                Frame::Array(vec![
+                    Frame::Bulk(Bytes::from_static(command.name.as_bytes())),
+                    Frame::Integer(command.arity),
+                    Frame::Array(
+                        command
+                            .flags
+                            .iter()
+                            .map(|flag| Frame::Simple((*flag).to_owned()))
+                            .collect(),
+                    ),
+                    Frame::Integer(command.first_key),
+                    Frame::Integer(command.last_key),
+                    Frame::Integer(command.key_step),
+                ])
+            })
+            .collect(),
+    )
+}
+
+/// The reply to `HELLO` (protocol version 2): the server's description as a
+/// flat array of alternating names and values, the RESP2 form of a map.
+/// `role` is `master` on the leader and `replica` elsewhere, the words
+/// Redis clients expect.
+pub fn hello(client_id: u64, role: &str) -> Frame {
+    let bulk = |text: &str| Frame::Bulk(Bytes::copy_from_slice(text.as_bytes()));
+    Frame::Array(vec![
+        bulk("server"),
+        bulk("synod"),
+        bulk("version"),
+        bulk(env!("CARGO_PKG_VERSION")),
+        bulk("proto"),
+        Frame::Integer(2),
+        bulk("id"),
+        Frame::Integer(i64::try_from(client_id).unwrap_or(i64::MAX)),
+        bulk("mode"),
+        bulk("standalone"),
+        bulk("role"),
+        bulk(role),
+        bulk("modules"),
+        Frame::Array(Vec::new()),
+    ])
+}
+
+/// The reply to `CLIENT INFO`: one line of `field=value` pairs, in Redis's
+/// format, for the fields synod knows.
+pub fn client_info(client_id: u64, address: &str, name: Option<&[u8]>) -> Frame {
+    let name = String::from_utf8_lossy(name.unwrap_or_default());
+    Frame::Bulk(Bytes::from(format!(
+        "id={client_id} addr={address} name={name} db=0 resp=2\n"
+    )))
+}
+
+/// One section of the `INFO` reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InfoSection {
+    /// The section's name, capitalised as Redis does (`Server`,
+    /// `Replication`).
+    pub name: String,
+    /// The fields, in order, as name and value.
+    pub fields: Vec<(String, String)>,
+}
+
+/// The reply to `INFO`: a bulk string of sections, each a `# Name` line
+/// followed by `name:value` lines. Line breaks inside names and values are
+/// replaced by spaces so that they cannot forge lines.
+pub fn info(sections: &[InfoSection]) -> Frame {
+    let clean = |text: &str| text.replace(['\r', '\n'], " ");
+    let mut text = String::new();
+    for (index, section) in sections.iter().enumerate() {
+        if index > 0 {
+            text.push_str("\r\n");
+        }
+        text.push_str(&format!("# {}\r\n", clean(&section.name)));
+        for (name, value) in &section.fields {
+            text.push_str(&format!("{}:{}\r\n", clean(name), clean(value)));
+        }
+    }
+    Frame::Bulk(Bytes::from(text))
+}

@@ -1,0 +1,125 @@
+//! Errors in a well-formed frame: the request is refused, the connection
+//! stays open.
+
+use synod_kv::LimitError;
+use thiserror::Error;
+
+use crate::frame::Frame;
+use crate::limits::CLIENT_NAME_SIZE_MAX_BYTES;
+use crate::reply::error_code;
+
+/// The longest piece of client input an error message repeats, in bytes, so
+/// that a huge unknown command name does not make a huge reply.
+const ECHOED_INPUT_SIZE_MAX_BYTES: usize = 64;
+
+/// A request that is valid RESP but not a valid command: unknown, wrong
+/// arity, bad option, or over a kv limit. The frame was read whole, so the
+/// stream is still in step: the server answers [`CommandError::reply`] and
+/// reads the next request.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CommandError {
+    /// An empty array, or an inline line of whitespace that was not skipped.
+    #[error("empty command")]
+    Empty,
+    /// The frame is not an array of bulk strings (for example a bare integer,
+    /// or an array holding a nested array).
+    #[error("a request must be an array of bulk strings")]
+    NotBulkStrings,
+    /// No command has this name.
+    #[error("unknown command '{command}'")]
+    CommandUnknown {
+        /// The name as sent, shortened and made printable.
+        command: String,
+    },
+    /// The command has no such subcommand.
+    #[error("unknown subcommand '{subcommand}' of '{command}'")]
+    SubcommandUnknown {
+        /// The command, lowercase.
+        command: &'static str,
+        /// The subcommand as sent, shortened and made printable.
+        subcommand: String,
+    },
+    /// Too few or too many arguments.
+    #[error("wrong number of arguments for '{command}' command")]
+    Arity {
+        /// The command, lowercase (as Redis names it in this message).
+        command: &'static str,
+    },
+    /// An option is unknown or contradicts another (`SET k v NX XX`).
+    #[error("syntax error")]
+    Syntax,
+    /// A `SET` expiry option: synod keys do not expire, and pretending they
+    /// do would break a client that relies on it.
+    #[error("SET option {option} is not supported: synod keys never expire")]
+    ExpiryUnsupported {
+        /// The option, uppercase (`EX`, `PX`, `EXAT`, `PXAT`, `KEEPTTL`).
+        option: &'static str,
+    },
+    /// An option synod does not implement (`SET … GET`, `HELLO … AUTH`).
+    #[error("{option} is not supported")]
+    OptionUnsupported {
+        /// The command and option, uppercase.
+        option: &'static str,
+    },
+    /// An argument that must be an integer is not one, or is out of range.
+    #[error("value is not an integer or out of range")]
+    NotInteger,
+    /// `SELECT` of a database other than 0: synod has one keyspace.
+    #[error("DB index is out of range")]
+    DatabaseOutOfRange,
+    /// `HELLO` asks for a protocol version other than 2; synod speaks RESP2
+    /// only. The reply code is `NOPROTO`, which clients recognise.
+    #[error("sorry, this protocol version is not supported")]
+    ProtocolVersionUnsupported,
+    /// A `CLIENT SETNAME` name with spaces, line breaks or non-printable
+    /// bytes, which would garble `CLIENT INFO` (Redis refuses them too).
+    #[error("Client names cannot contain spaces, newlines or special characters.")]
+    ClientNameInvalid,
+    /// A `CLIENT SETNAME` name longer than [`CLIENT_NAME_SIZE_MAX_BYTES`].
+    #[error("client name exceeds the limit of {CLIENT_NAME_SIZE_MAX_BYTES} bytes")]
+    ClientNameTooLong,
+    /// `CLIENT SETINFO` of an attribute other than `LIB-NAME` and `LIB-VER`.
+    #[error("Unrecognized option '{attribute}'")]
+    ClientAttributeUnknown {
+        /// The attribute as sent, shortened and made printable.
+        attribute: String,
+    },
+    /// The command breaks a limit of the state machine.
+    #[error("{0}")]
+    Limit(#[from] LimitError),
+    /// `SYNOD.TAGGED` with sequence 0, which stands for the registration.
+    #[error("sequence 0 stands for the session's registration; the first tagged command carries sequence 1")]
+    SequenceZero,
+    /// `SYNOD.TAGGED` around something that is not `SET` or `DEL`. Reads need
+    /// no exactly-once tag, and a tag on them would cost a log entry.
+    #[error("SYNOD.TAGGED wraps only SET and DEL, not '{command}'")]
+    TaggedNotWrite {
+        /// The wrapped command, lowercase.
+        command: &'static str,
+    },
+}
+
+impl CommandError {
+    /// The error code the reply starts with: `NOPROTO` for an unsupported
+    /// protocol version, `ERR` for everything else.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CommandError::ProtocolVersionUnsupported => error_code::NO_PROTOCOL,
+            _ => error_code::ERROR,
+        }
+    }
+
+    /// The error reply, `-<code> <message>`, after which the connection
+    /// stays open.
+    pub fn reply(&self) -> Frame {
+        Frame::Error(format!("{} {self}", self.code()))
+    }
+}
+
+/// Client input made safe to repeat in an error message: at most
+/// [`ECHOED_INPUT_SIZE_MAX_BYTES`] bytes, invalid UTF-8 replaced. (Line
+/// breaks are replaced when the reply is encoded.)
+pub(crate) fn echoed(input: &[u8]) -> String {
+    let shortened = &input[..input.len().min(ECHOED_INPUT_SIZE_MAX_BYTES)];
+    String::from_utf8_lossy(shortened).into_owned()
+}

@@ -1,0 +1,505 @@
+//! Requests: the commands synod understands, parsed from frames, mapped to
+//! state machine commands, and encoded again (for the client library).
+//!
+//! Each command is one entry of [`COMMANDS`]: its name, its arity and key
+//! positions (which `COMMAND` reports, the Redis way) and its parse
+//! function. The parse functions live in one file per family: [`keys`]
+//! (`GET`, `SET`, `DEL`, `EXISTS`), [`connection`] (`PING`, `ECHO`, `QUIT`,
+//! `SELECT`, `HELLO`, `CLIENT`), [`server`] (`INFO`, `COMMAND`) and
+//! [`synod`] (`SYNOD.SESSION`, `SYNOD.TAGGED`).
+
+mod connection;
+mod error;
+mod keys;
+mod server;
+mod synod;
+
+use bytes::Bytes;
+use synod_kv::{Command, Operation, SessionTag, SetCondition};
+
+pub(crate) use error::echoed;
+pub use error::CommandError;
+
+use crate::frame::Frame;
+
+/// One request of a client, parsed and checked against the kv limits.
+///
+/// Variants are named after the Redis commands they stand for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Request {
+    /// `GET key`: read a value.
+    Get {
+        /// The key to read.
+        key: Bytes,
+    },
+    /// `SET key value [NX|XX]`: store a value.
+    Set {
+        /// The key to write.
+        key: Bytes,
+        /// The value to store.
+        value: Bytes,
+        /// `NX` ([`SetCondition::IfAbsent`]), `XX`
+        /// ([`SetCondition::IfPresent`]) or neither.
+        condition: SetCondition,
+    },
+    /// `DEL key [key …]`: delete keys, answering how many existed.
+    Del {
+        /// The keys, at least one.
+        keys: Vec<Bytes>,
+    },
+    /// `EXISTS key [key …]`: count the keys that exist (a key named twice
+    /// counts twice).
+    Exists {
+        /// The keys, at least one.
+        keys: Vec<Bytes>,
+    },
+    /// `PING [message]`: `+PONG`, or the message back.
+    Ping {
+        /// The message to echo, if any.
+        message: Option<Bytes>,
+    },
+    /// `ECHO message`: the message back.
+    Echo {
+        /// The message.
+        message: Bytes,
+    },
+    /// `QUIT`: answer `+OK`, then close the connection.
+    Quit,
+    /// `INFO [section]`: the server's description of itself.
+    Info {
+        /// The section asked for, as sent; all sections when absent.
+        section: Option<Bytes>,
+    },
+    /// `COMMAND`, `COMMAND DOCS`, `COMMAND COUNT`: what redis-cli asks to
+    /// learn the server's commands.
+    Command(CommandQuery),
+    /// `HELLO [2 [SETNAME name]]`: the handshake of newer clients. Only
+    /// protocol version 2 parses; `HELLO 3` is
+    /// [`CommandError::ProtocolVersionUnsupported`].
+    Hello {
+        /// The name to give the connection, if any.
+        client_name: Option<Bytes>,
+    },
+    /// `CLIENT SETNAME name`: name the connection.
+    ClientSetName {
+        /// The name: printable, without spaces, at most
+        /// [`crate::limits::CLIENT_NAME_SIZE_MAX_BYTES`].
+        name: Bytes,
+    },
+    /// `CLIENT GETNAME`: the connection's name, or null.
+    ClientGetName,
+    /// `CLIENT ID`: the connection's id.
+    ClientId,
+    /// `CLIENT INFO`: one line describing the connection.
+    ClientInfo,
+    /// `CLIENT SETINFO LIB-NAME|LIB-VER value`: what client library is
+    /// connected. Redis client libraries send it on connect.
+    ClientSetInfo {
+        /// Which attribute.
+        attribute: ClientAttribute,
+        /// Its value.
+        value: Bytes,
+    },
+    /// `SELECT 0`: synod has a single database, so only 0 parses.
+    Select,
+    /// `SYNOD.SESSION`: register a session for exactly-once writes; answered
+    /// with its id.
+    SessionRegister,
+    /// `SYNOD.TAGGED session sequence <SET …|DEL …>`: a write that is step
+    /// `sequence` of session `session`, which the store applies at most
+    /// once however often it is retried.
+    Tagged {
+        /// The session and sequence.
+        tag: SessionTag,
+        /// The wrapped write: always [`Request::Set`] or [`Request::Del`].
+        write: Box<Request>,
+    },
+}
+
+/// What a `COMMAND` request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CommandQuery {
+    /// `COMMAND`: the table of commands.
+    Table,
+    /// `COMMAND DOCS [name …]`: documentation, of which synod has none (an
+    /// empty reply; redis-cli then uses its own hints).
+    Docs,
+    /// `COMMAND COUNT`: how many commands there are.
+    Count,
+}
+
+/// An attribute of `CLIENT SETINFO`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientAttribute {
+    /// `LIB-NAME`: the client library's name.
+    LibraryName,
+    /// `LIB-VER`: the client library's version.
+    LibraryVersion,
+}
+
+impl Request {
+    /// Parses a request from a frame: an array of bulk strings whose first
+    /// element names the command, in any case. A request that maps to a
+    /// state machine command is checked against the kv limits here, so that
+    /// [`Request::to_command`] always yields a command that may be proposed.
+    ///
+    /// # Errors
+    ///
+    /// Why the frame is not a valid request. The connection stays open.
+    pub fn parse(frame: Frame) -> Result<Request, CommandError> {
+        let request = dispatch(bulk_strings(frame)?)?;
+        if let Some(operation) = request.operation() {
+            operation.validate()?;
+        }
+        Ok(request)
+    }
+
+    /// The state machine command this request stands for, or `None` for a
+    /// request the server answers itself (`PING`, `CLIENT …`, …).
+    ///
+    /// `DEL` and `EXISTS` of one key map to the single-key operations
+    /// ([`Operation::Remove`], [`Operation::Contains`]), which encode
+    /// shorter; their replies are the same integers.
+    pub fn to_command(&self) -> Option<Command> {
+        let operation = self.operation()?;
+        Some(match self {
+            Request::Tagged { tag, .. } => Command::tagged(tag.session, tag.sequence, operation),
+            _ => Command::untagged(operation),
+        })
+    }
+
+    /// The command's name, lowercase, as error messages and `COMMAND` give
+    /// it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Get { .. } => keys::GET.name,
+            Request::Set { .. } => keys::SET.name,
+            Request::Del { .. } => keys::DEL.name,
+            Request::Exists { .. } => keys::EXISTS.name,
+            Request::Ping { .. } => connection::PING.name,
+            Request::Echo { .. } => connection::ECHO.name,
+            Request::Quit => connection::QUIT.name,
+            Request::Info { .. } => server::INFO.name,
+            Request::Command(_) => server::COMMAND.name,
+            Request::Hello { .. } => connection::HELLO.name,
+            Request::ClientSetName { .. }
+            | Request::ClientGetName
+            | Request::ClientId
+            | Request::ClientInfo
+            | Request::ClientSetInfo { .. } => connection::CLIENT.name,
+            Request::Select => connection::SELECT.name,
+            Request::SessionRegister => synod::SESSION.name,
+            Request::Tagged { .. } => synod::TAGGED.name,
+        }
+    }
+
+    fn operation(&self) -> Option<Operation> {
+        match self {
+            Request::Get { key } => Some(Operation::Get { key: key.clone() }),
+            Request::Set {
+                key,
+                value,
+                condition,
+            } => Some(Operation::Set {
+                key: key.clone(),
+                value: value.clone(),
+                condition: *condition,
+            }),
+            Request::Del { keys } => Some(match keys.as_slice() {
+                [key] => Operation::Remove { key: key.clone() },
+                _ => Operation::RemoveMany { keys: keys.clone() },
+            }),
+            Request::Exists { keys } => Some(match keys.as_slice() {
+                [key] => Operation::Contains { key: key.clone() },
+                _ => Operation::CountExisting { keys: keys.clone() },
+            }),
+            Request::SessionRegister => Some(Operation::RegisterSession),
+            Request::Tagged { write, .. } => write.operation(),
+            Request::Ping { .. }
+            | Request::Echo { .. }
+            | Request::Quit
+            | Request::Info { .. }
+            | Request::Command(_)
+            | Request::Hello { .. }
+            | Request::ClientSetName { .. }
+            | Request::ClientGetName
+            | Request::ClientId
+            | Request::ClientInfo
+            | Request::ClientSetInfo { .. }
+            | Request::Select => None,
+        }
+    }
+
+    /// The request as a frame, the way a client sends it: an array of bulk
+    /// strings, command name in uppercase. [`Request::parse`] of it gives the
+    /// request back.
+    pub fn to_frame(&self) -> Frame {
+        let mut words = Vec::new();
+        self.push_words(&mut words);
+        Frame::Array(words.into_iter().map(Frame::Bulk).collect())
+    }
+
+    fn push_words(&self, words: &mut Vec<Bytes>) {
+        let mut push = |word: &'static str| words.push(Bytes::from_static(word.as_bytes()));
+        match self {
+            Request::Get { key } => {
+                push("GET");
+                words.push(key.clone());
+            }
+            Request::Set {
+                key,
+                value,
+                condition,
+            } => {
+                push("SET");
+                words.extend([key.clone(), value.clone()]);
+                match condition {
+                    SetCondition::Always => {}
+                    SetCondition::IfAbsent => words.push(Bytes::from_static(b"NX")),
+                    SetCondition::IfPresent => words.push(Bytes::from_static(b"XX")),
+                }
+            }
+            Request::Del { keys } => {
+                push("DEL");
+                words.extend(keys.iter().cloned());
+            }
+            Request::Exists { keys } => {
+                push("EXISTS");
+                words.extend(keys.iter().cloned());
+            }
+            Request::Ping { message } => {
+                push("PING");
+                words.extend(message.iter().cloned());
+            }
+            Request::Echo { message } => {
+                push("ECHO");
+                words.push(message.clone());
+            }
+            Request::Quit => push("QUIT"),
+            Request::Info { section } => {
+                push("INFO");
+                words.extend(section.iter().cloned());
+            }
+            Request::Command(query) => {
+                push("COMMAND");
+                match query {
+                    CommandQuery::Table => {}
+                    CommandQuery::Docs => words.push(Bytes::from_static(b"DOCS")),
+                    CommandQuery::Count => words.push(Bytes::from_static(b"COUNT")),
+                }
+            }
+            Request::Hello { client_name } => {
+                push("HELLO");
+                push("2");
+                if let Some(name) = client_name {
+                    push("SETNAME");
+                    words.push(name.clone());
+                }
+            }
+            Request::ClientSetName { name } => {
+                words.extend(["CLIENT", "SETNAME"].map(|word| Bytes::from_static(word.as_bytes())));
+                words.push(name.clone());
+            }
+            Request::ClientGetName => client_words(words, "GETNAME"),
+            Request::ClientId => client_words(words, "ID"),
+            Request::ClientInfo => client_words(words, "INFO"),
+            Request::ClientSetInfo { attribute, value } => {
+                client_words(words, "SETINFO");
+                words.push(Bytes::from_static(match attribute {
+                    ClientAttribute::LibraryName => b"LIB-NAME",
+                    ClientAttribute::LibraryVersion => b"LIB-VER",
+                }));
+                words.push(value.clone());
+            }
+            Request::Select => {
+                push("SELECT");
+                push("0");
+            }
+            Request::SessionRegister => push("SYNOD.SESSION"),
+            Request::Tagged { tag, write } => {
+                push("SYNOD.TAGGED");
+                words.push(Bytes::from(tag.session.0.to_string()));
+                words.push(Bytes::from(tag.sequence.0.to_string()));
+                write.push_words(words);
+            }
+        }
+    }
+}
+
+fn client_words(words: &mut Vec<Bytes>, subcommand: &'static str) {
+    words.push(Bytes::from_static(b"CLIENT"));
+    words.push(Bytes::from_static(subcommand.as_bytes()));
+}
+
+/// One command synod understands: what `COMMAND` reports about it, and how
+/// to parse its arguments.
+pub(crate) struct CommandSpecification {
+    /// The name, lowercase, as Redis reports names.
+    pub(crate) name: &'static str,
+    /// The number of words including the name: exactly this many when
+    /// positive, at least its magnitude when negative (the Redis convention).
+    pub(crate) arity: i64,
+    /// The Redis command flags (`write`, `readonly`, `fast`, …).
+    pub(crate) flags: &'static [&'static str],
+    /// The position of the first key, 0 for none.
+    pub(crate) first_key: i64,
+    /// The position of the last key, -1 for "the last argument", 0 for none.
+    pub(crate) last_key: i64,
+    /// The distance between keys, 0 for none.
+    pub(crate) key_step: i64,
+    /// Parses the arguments after the name; the arity is already checked.
+    parse: fn(&mut Arguments) -> Result<Request, CommandError>,
+}
+
+impl CommandSpecification {
+    /// A command that names no keys (`PING`, `CLIENT`, …).
+    const fn without_keys(
+        name: &'static str,
+        arity: i64,
+        flags: &'static [&'static str],
+        parse: fn(&mut Arguments) -> Result<Request, CommandError>,
+    ) -> CommandSpecification {
+        CommandSpecification::with_keys(name, arity, flags, [0, 0, 0], parse)
+    }
+
+    /// A command whose keys are at `[first, last, step]` positions.
+    const fn with_keys(
+        name: &'static str,
+        arity: i64,
+        flags: &'static [&'static str],
+        [first_key, last_key, key_step]: [i64; 3],
+        parse: fn(&mut Arguments) -> Result<Request, CommandError>,
+    ) -> CommandSpecification {
+        CommandSpecification {
+            name,
+            arity,
+            flags,
+            first_key,
+            last_key,
+            key_step,
+            parse,
+        }
+    }
+}
+
+/// Every command synod understands. `COMMAND` and `COMMAND COUNT` report
+/// exactly this table, so what is advertised is what parses.
+pub(crate) const COMMANDS: &[CommandSpecification] = &[
+    keys::GET,
+    keys::SET,
+    keys::DEL,
+    keys::EXISTS,
+    connection::PING,
+    connection::ECHO,
+    connection::QUIT,
+    connection::SELECT,
+    connection::HELLO,
+    connection::CLIENT,
+    server::INFO,
+    server::COMMAND,
+    synod::SESSION,
+    synod::TAGGED,
+];
+
+/// The words of a request frame.
+fn bulk_strings(frame: Frame) -> Result<Vec<Bytes>, CommandError> {
+    let Frame::Array(elements) = frame else {
+        return Err(CommandError::NotBulkStrings);
+    };
+    elements
+        .into_iter()
+        .map(|element| match element {
+            Frame::Bulk(word) => Ok(word),
+            _ => Err(CommandError::NotBulkStrings),
+        })
+        .collect()
+}
+
+/// Finds the command named by the first word, checks the arity, and parses
+/// the rest.
+fn dispatch(words: Vec<Bytes>) -> Result<Request, CommandError> {
+    let mut words = words.into_iter();
+    let name = words.next().ok_or(CommandError::Empty)?;
+    let specification = COMMANDS
+        .iter()
+        .find(|specification| specification.name.as_bytes().eq_ignore_ascii_case(&name))
+        .ok_or_else(|| CommandError::CommandUnknown {
+            command: echoed(&name),
+        })?;
+    let word_count = words.len() as u64 + 1;
+    let arity_holds = match u64::try_from(specification.arity) {
+        Ok(exact) => word_count == exact,
+        Err(_) => word_count >= specification.arity.unsigned_abs(),
+    };
+    if !arity_holds {
+        return Err(CommandError::Arity {
+            command: specification.name,
+        });
+    }
+    let mut arguments = Arguments {
+        command: specification.name,
+        words,
+    };
+    let request = (specification.parse)(&mut arguments)?;
+    arguments.finish()?;
+    Ok(request)
+}
+
+/// The arguments of one command, taken in order. Running out, or leaving
+/// some over, is an arity error naming the command.
+pub(crate) struct Arguments {
+    command: &'static str,
+    words: std::vec::IntoIter<Bytes>,
+}
+
+impl Arguments {
+    fn next(&mut self) -> Result<Bytes, CommandError> {
+        self.words.next().ok_or(CommandError::Arity {
+            command: self.command,
+        })
+    }
+
+    fn next_optional(&mut self) -> Option<Bytes> {
+        self.words.next()
+    }
+
+    /// Every argument that is left.
+    fn rest(&mut self) -> Vec<Bytes> {
+        self.words.by_ref().collect()
+    }
+
+    fn finish(&self) -> Result<(), CommandError> {
+        if self.words.len() > 0 {
+            return Err(CommandError::Arity {
+                command: self.command,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The keyword among `keywords` that `word` spells, in any case.
+fn keyword(word: &[u8], keywords: &[&'static str]) -> Option<&'static str> {
+    keywords
+        .iter()
+        .copied()
+        .find(|keyword| keyword.as_bytes().eq_ignore_ascii_case(word))
+}
+
+/// A decimal `u64` argument: digits only, no sign, no overflow.
+fn parse_unsigned(word: &[u8]) -> Result<u64, CommandError> {
+    if word.is_empty() || !word.iter().all(u8::is_ascii_digit) {
+        return Err(CommandError::NotInteger);
+    }
+    word.iter().try_fold(0u64, |value, &digit| {
+        value
+            .checked_mul(10)
+            .and_then(|value| value.checked_add(u64::from(digit - b'0')))
+            .ok_or(CommandError::NotInteger)
+    })
+}
+
+/// A decimal `i64` argument.
+fn parse_signed(word: &[u8]) -> Result<i64, CommandError> {
+    crate::parse::parse_decimal(word).ok_or(CommandError::NotInteger)
+}

@@ -1,0 +1,580 @@
+//! One test per command: what parses, what each arity or option error
+//! says, and what the command maps to in the state machine and back.
+
+use bytes::Bytes;
+use synod_kv::{
+    Command, LimitError, Operation, Response, Sequence, SessionId, SessionTag, SetCondition,
+    KEYS_PER_COMMAND_MAX, KEY_SIZE_MAX_BYTES, VALUE_SIZE_MAX_BYTES,
+};
+use synod_resp::limits::CLIENT_NAME_SIZE_MAX_BYTES;
+use synod_resp::reply::{self, error_code, error_code_of, reply_for};
+use synod_resp::{ClientAttribute, CommandError, CommandQuery, Frame, Request};
+
+fn parse(words: &[&[u8]]) -> Result<Request, CommandError> {
+    Request::parse(Frame::Array(
+        words
+            .iter()
+            .map(|word| Frame::Bulk(Bytes::copy_from_slice(word)))
+            .collect(),
+    ))
+}
+
+fn bytes(text: &'static str) -> Bytes {
+    Bytes::from_static(text.as_bytes())
+}
+
+fn arity(command: &'static str) -> Result<Request, CommandError> {
+    Err(CommandError::Arity { command })
+}
+
+fn error_text(frame: Frame) -> String {
+    match frame {
+        Frame::Error(text) => text,
+        other => panic!("expected an error reply, got {other:?}"),
+    }
+}
+
+#[test]
+fn get_reads_one_key_in_any_case() {
+    let request = parse(&[b"gEt", b"k"]).unwrap();
+    assert_eq!(request, Request::Get { key: bytes("k") });
+    assert_eq!(
+        request.to_command(),
+        Some(Command::untagged(Operation::Get { key: bytes("k") }))
+    );
+    assert_eq!(parse(&[b"GET"]), arity("get"));
+    assert_eq!(parse(&[b"GET", b"a", b"b"]), arity("get"));
+}
+
+#[test]
+fn set_takes_nx_or_xx_and_refuses_expiry_by_name() {
+    let set = |condition| Request::Set {
+        key: bytes("k"),
+        value: bytes("v"),
+        condition,
+    };
+    assert_eq!(parse(&[b"SET", b"k", b"v"]), Ok(set(SetCondition::Always)));
+    assert_eq!(
+        parse(&[b"SET", b"k", b"v", b"nx"]),
+        Ok(set(SetCondition::IfAbsent))
+    );
+    assert_eq!(
+        parse(&[b"SET", b"k", b"v", b"XX", b"xx"]),
+        Ok(set(SetCondition::IfPresent))
+    );
+    assert_eq!(
+        parse(&[b"SET", b"k", b"v", b"NX", b"XX"]),
+        Err(CommandError::Syntax)
+    );
+    assert_eq!(
+        parse(&[b"SET", b"k", b"v", b"FOO"]),
+        Err(CommandError::Syntax)
+    );
+    assert_eq!(
+        parse(&[b"SET", b"k", b"v", b"ex", b"10"]),
+        Err(CommandError::ExpiryUnsupported { option: "EX" })
+    );
+    let refused = parse(&[b"SET", b"k", b"v", b"PX", b"10"]).unwrap_err();
+    assert_eq!(
+        error_text(refused.reply()),
+        "ERR SET option PX is not supported: synod keys never expire"
+    );
+    assert_eq!(
+        parse(&[b"SET", b"k", b"v", b"KEEPTTL"]),
+        Err(CommandError::ExpiryUnsupported { option: "KEEPTTL" })
+    );
+    assert_eq!(
+        parse(&[b"SET", b"k", b"v", b"GET"]),
+        Err(CommandError::OptionUnsupported { option: "SET GET" })
+    );
+    assert_eq!(parse(&[b"SET", b"k"]), arity("set"));
+}
+
+#[test]
+fn del_and_exists_map_one_key_to_the_single_key_operations() {
+    assert_eq!(
+        parse(&[b"DEL", b"a"]).unwrap().to_command(),
+        Some(Command::untagged(Operation::Remove { key: bytes("a") }))
+    );
+    assert_eq!(
+        parse(&[b"del", b"a", b"b"]).unwrap().to_command(),
+        Some(Command::untagged(Operation::RemoveMany {
+            keys: vec![bytes("a"), bytes("b")]
+        }))
+    );
+    assert_eq!(
+        parse(&[b"EXISTS", b"a"]).unwrap().to_command(),
+        Some(Command::untagged(Operation::Contains { key: bytes("a") }))
+    );
+    assert_eq!(
+        parse(&[b"exists", b"a", b"a"]).unwrap().to_command(),
+        Some(Command::untagged(Operation::CountExisting {
+            keys: vec![bytes("a"), bytes("a")]
+        }))
+    );
+    assert_eq!(parse(&[b"DEL"]), arity("del"));
+    assert_eq!(parse(&[b"EXISTS"]), arity("exists"));
+}
+
+#[test]
+fn kv_limits_are_command_errors() {
+    let key = vec![b'k'; KEY_SIZE_MAX_BYTES + 1];
+    assert_eq!(
+        parse(&[b"GET", &key]),
+        Err(CommandError::Limit(LimitError::KeyTooLarge {
+            size_bytes: KEY_SIZE_MAX_BYTES + 1
+        }))
+    );
+    let value = vec![b'v'; VALUE_SIZE_MAX_BYTES + 1];
+    let refused = parse(&[b"SET", b"k", &value]).unwrap_err();
+    assert_eq!(
+        refused,
+        CommandError::Limit(LimitError::ValueTooLarge {
+            size_bytes: VALUE_SIZE_MAX_BYTES + 1
+        })
+    );
+    assert!(error_text(refused.reply()).starts_with("ERR value of 1048577 bytes exceeds"));
+    let mut words: Vec<&[u8]> = vec![b"DEL"];
+    words.extend(std::iter::repeat_n(&b"k"[..], KEYS_PER_COMMAND_MAX + 1));
+    assert_eq!(
+        parse(&words),
+        Err(CommandError::Limit(LimitError::KeysTooMany {
+            count: KEYS_PER_COMMAND_MAX + 1
+        }))
+    );
+}
+
+#[test]
+fn ping_echo_and_quit_are_answered_locally() {
+    let ping = parse(&[b"PING"]).unwrap();
+    assert_eq!(ping.to_command(), None);
+    assert_eq!(
+        reply::local_reply(&ping),
+        Some(Frame::Simple("PONG".into()))
+    );
+    let ping_message = parse(&[b"ping", b"hi"]).unwrap();
+    assert_eq!(
+        reply::local_reply(&ping_message),
+        Some(Frame::Bulk(bytes("hi")))
+    );
+    assert_eq!(parse(&[b"PING", b"a", b"b"]), arity("ping"));
+    let echo = parse(&[b"ECHO", b"x"]).unwrap();
+    assert_eq!(reply::local_reply(&echo), Some(Frame::Bulk(bytes("x"))));
+    assert_eq!(parse(&[b"ECHO"]), arity("echo"));
+    assert_eq!(parse(&[b"QUIT", b"now"]), Ok(Request::Quit));
+    assert_eq!(reply::local_reply(&Request::Quit), Some(reply::ok()));
+}
+
+#[test]
+fn info_takes_at_most_one_section() {
+    assert_eq!(parse(&[b"INFO"]), Ok(Request::Info { section: None }));
+    assert_eq!(
+        parse(&[b"info", b"replication"]),
+        Ok(Request::Info {
+            section: Some(bytes("replication"))
+        })
+    );
+    assert_eq!(parse(&[b"INFO", b"a", b"b"]), arity("info"));
+    assert_eq!(reply::local_reply(&Request::Info { section: None }), None);
+}
+
+#[test]
+fn command_reports_exactly_the_commands_that_parse() {
+    let table = parse(&[b"COMMAND"]).unwrap();
+    assert_eq!(table, Request::Command(CommandQuery::Table));
+    let Some(Frame::Array(entries)) = reply::local_reply(&table) else {
+        panic!("COMMAND answers an array");
+    };
+    let count = parse(&[b"command", b"count"]).unwrap();
+    assert_eq!(
+        reply::local_reply(&count),
+        Some(Frame::Integer(entries.len() as i64))
+    );
+    for entry in entries {
+        let Frame::Array(fields) = entry else {
+            panic!("each entry is an array")
+        };
+        assert_eq!(fields.len(), 6);
+        let Frame::Bulk(name) = &fields[0] else {
+            panic!("the name is a bulk string")
+        };
+        // The advertised name parses: the error, if any, is not "unknown".
+        let parsed = parse(&[name]);
+        assert!(
+            !matches!(parsed, Err(CommandError::CommandUnknown { .. })),
+            "{name:?}"
+        );
+    }
+    let docs = parse(&[b"COMMAND", b"DOCS", b"get", b"set"]).unwrap();
+    assert_eq!(reply::local_reply(&docs), Some(Frame::Array(vec![])));
+    assert_eq!(
+        parse(&[b"COMMAND", b"GETKEYS"]),
+        Err(CommandError::SubcommandUnknown {
+            command: "command",
+            subcommand: "GETKEYS".into()
+        })
+    );
+}
+
+#[test]
+fn hello_speaks_protocol_two_only() {
+    assert_eq!(parse(&[b"HELLO"]), Ok(Request::Hello { client_name: None }));
+    assert_eq!(
+        parse(&[b"hello", b"2", b"setname", b"app"]),
+        Ok(Request::Hello {
+            client_name: Some(bytes("app"))
+        })
+    );
+    let refused = parse(&[b"HELLO", b"3"]).unwrap_err();
+    assert_eq!(refused, CommandError::ProtocolVersionUnsupported);
+    assert_eq!(
+        error_text(refused.reply()),
+        "NOPROTO sorry, this protocol version is not supported"
+    );
+    assert_eq!(parse(&[b"HELLO", b"two"]), Err(CommandError::NotInteger));
+    assert_eq!(
+        parse(&[b"HELLO", b"2", b"AUTH", b"u", b"p"]),
+        Err(CommandError::OptionUnsupported {
+            option: "HELLO AUTH"
+        })
+    );
+    assert_eq!(parse(&[b"HELLO", b"2", b"SETNAME"]), arity("hello"));
+    let Frame::Array(fields) = reply::hello(7, "master") else {
+        panic!("HELLO answers an array");
+    };
+    assert_eq!(fields.len(), 14, "seven name-value pairs");
+    assert_eq!(
+        fields[4..8],
+        [
+            Frame::Bulk(bytes("proto")),
+            Frame::Integer(2),
+            Frame::Bulk(bytes("id")),
+            Frame::Integer(7)
+        ]
+    );
+}
+
+#[test]
+fn client_subcommands_parse_and_names_are_checked() {
+    assert_eq!(
+        parse(&[b"CLIENT", b"setname", b"worker-1"]),
+        Ok(Request::ClientSetName {
+            name: bytes("worker-1")
+        })
+    );
+    assert_eq!(
+        parse(&[b"CLIENT", b"SETNAME", b"two words"]),
+        Err(CommandError::ClientNameInvalid)
+    );
+    let long = vec![b'n'; CLIENT_NAME_SIZE_MAX_BYTES + 1];
+    assert_eq!(
+        parse(&[b"CLIENT", b"SETNAME", &long]),
+        Err(CommandError::ClientNameTooLong)
+    );
+    assert_eq!(parse(&[b"CLIENT", b"GETNAME"]), Ok(Request::ClientGetName));
+    assert_eq!(parse(&[b"client", b"id"]), Ok(Request::ClientId));
+    assert_eq!(parse(&[b"CLIENT", b"INFO"]), Ok(Request::ClientInfo));
+    assert_eq!(parse(&[b"CLIENT", b"ID", b"extra"]), arity("client"));
+    assert_eq!(parse(&[b"CLIENT"]), arity("client"));
+    let set_info = parse(&[b"CLIENT", b"SETINFO", b"lib-name", b"redis-rs"]).unwrap();
+    assert_eq!(
+        set_info,
+        Request::ClientSetInfo {
+            attribute: ClientAttribute::LibraryName,
+            value: bytes("redis-rs")
+        }
+    );
+    assert_eq!(reply::local_reply(&set_info), Some(reply::ok()));
+    assert_eq!(
+        parse(&[b"CLIENT", b"SETINFO", b"LIB-COLOUR", b"red"]),
+        Err(CommandError::ClientAttributeUnknown {
+            attribute: "LIB-COLOUR".into()
+        })
+    );
+    assert_eq!(
+        parse(&[b"CLIENT", b"KILL", b"x"]),
+        Err(CommandError::SubcommandUnknown {
+            command: "client",
+            subcommand: "KILL".into()
+        })
+    );
+    assert_eq!(
+        reply::client_info(3, "127.0.0.1:5000", Some(b"app")),
+        Frame::Bulk(bytes("id=3 addr=127.0.0.1:5000 name=app db=0 resp=2\n"))
+    );
+}
+
+#[test]
+fn select_accepts_database_zero_only() {
+    assert_eq!(parse(&[b"SELECT", b"0"]), Ok(Request::Select));
+    assert_eq!(reply::local_reply(&Request::Select), Some(reply::ok()));
+    assert_eq!(
+        parse(&[b"SELECT", b"1"]),
+        Err(CommandError::DatabaseOutOfRange)
+    );
+    assert_eq!(parse(&[b"SELECT", b"zero"]), Err(CommandError::NotInteger));
+    assert_eq!(parse(&[b"SELECT"]), arity("select"));
+}
+
+#[test]
+fn synod_session_registers_untagged() {
+    let request = parse(&[b"synod.session"]).unwrap();
+    assert_eq!(request, Request::SessionRegister);
+    assert_eq!(
+        request.to_command(),
+        Some(Command::untagged(Operation::RegisterSession))
+    );
+    assert_eq!(parse(&[b"SYNOD.SESSION", b"x"]), arity("synod.session"));
+    assert_eq!(
+        reply_for(&Response::SessionRegistered(SessionId(9)), &request),
+        Frame::Integer(9)
+    );
+}
+
+#[test]
+fn synod_tagged_wraps_set_and_del_with_a_session_tag() {
+    let tagged = parse(&[b"SYNOD.TAGGED", b"4", b"2", b"set", b"k", b"v", b"NX"]).unwrap();
+    assert_eq!(
+        tagged.to_command(),
+        Some(Command::tagged(
+            SessionId(4),
+            Sequence(2),
+            Operation::Set {
+                key: bytes("k"),
+                value: bytes("v"),
+                condition: SetCondition::IfAbsent
+            }
+        ))
+    );
+    let Request::Tagged { tag, .. } = parse(&[b"synod.tagged", b"4", b"3", b"DEL", b"k"]).unwrap()
+    else {
+        panic!("a tagged DEL parses");
+    };
+    assert_eq!(
+        tag,
+        SessionTag {
+            session: SessionId(4),
+            sequence: Sequence(3)
+        }
+    );
+    assert_eq!(
+        parse(&[b"SYNOD.TAGGED", b"4", b"3", b"GET", b"k"]),
+        Err(CommandError::TaggedNotWrite { command: "get" })
+    );
+    assert_eq!(
+        parse(&[
+            b"SYNOD.TAGGED",
+            b"4",
+            b"3",
+            b"SYNOD.TAGGED",
+            b"1",
+            b"1",
+            b"DEL",
+            b"k"
+        ]),
+        Err(CommandError::TaggedNotWrite {
+            command: "synod.tagged"
+        })
+    );
+    assert_eq!(
+        parse(&[b"SYNOD.TAGGED", b"4", b"0", b"DEL", b"k"]),
+        Err(CommandError::SequenceZero)
+    );
+    assert_eq!(
+        parse(&[b"SYNOD.TAGGED", b"-4", b"1", b"DEL", b"k"]),
+        Err(CommandError::NotInteger)
+    );
+    assert_eq!(
+        parse(&[b"SYNOD.TAGGED", b"4", b"1", b"DEL"]),
+        arity("synod.tagged")
+    );
+    assert_eq!(
+        parse(&[b"SYNOD.TAGGED", b"4", b"1", b"SET", b"k"]),
+        arity("set")
+    );
+    let key = vec![b'k'; KEY_SIZE_MAX_BYTES + 1];
+    assert!(matches!(
+        parse(&[b"SYNOD.TAGGED", b"4", b"1", b"DEL", &key]),
+        Err(CommandError::Limit(LimitError::KeyTooLarge { .. }))
+    ));
+}
+
+#[test]
+fn malformed_requests_are_command_errors() {
+    assert_eq!(
+        Request::parse(Frame::Array(vec![])),
+        Err(CommandError::Empty)
+    );
+    assert_eq!(
+        Request::parse(Frame::Integer(1)),
+        Err(CommandError::NotBulkStrings)
+    );
+    assert_eq!(
+        Request::parse(Frame::Array(vec![
+            Frame::Bulk(bytes("GET")),
+            Frame::Integer(1)
+        ])),
+        Err(CommandError::NotBulkStrings)
+    );
+    let unknown = parse(&[b"FLUSHALL"]).unwrap_err();
+    assert_eq!(
+        error_text(unknown.reply()),
+        "ERR unknown command 'FLUSHALL'"
+    );
+    let huge_name = vec![b'x'; 100_000];
+    let Err(CommandError::CommandUnknown { command }) = parse(&[&huge_name]) else {
+        panic!("an unknown command");
+    };
+    assert!(command.len() <= 64, "the echoed name is shortened");
+}
+
+#[test]
+fn replies_map_each_response_to_its_redis_form() {
+    let get = Request::Get { key: bytes("k") };
+    assert_eq!(
+        reply_for(&Response::Value(Some(bytes("v"))), &get),
+        Frame::Bulk(bytes("v"))
+    );
+    assert_eq!(reply_for(&Response::Value(None), &get), Frame::Null);
+    let set = Request::Set {
+        key: bytes("k"),
+        value: bytes("v"),
+        condition: SetCondition::IfAbsent,
+    };
+    assert_eq!(reply_for(&Response::Stored(true), &set), reply::ok());
+    assert_eq!(reply_for(&Response::Stored(false), &set), Frame::Null);
+    let del = Request::Del {
+        keys: vec![bytes("k")],
+    };
+    assert_eq!(reply_for(&Response::Removed(true), &del), Frame::Integer(1));
+    assert_eq!(reply_for(&Response::Count(3), &del), Frame::Integer(3));
+    let exists = Request::Exists {
+        keys: vec![bytes("k")],
+    };
+    assert_eq!(
+        reply_for(&Response::Found(false), &exists),
+        Frame::Integer(0)
+    );
+    let tagged = Request::Tagged {
+        tag: SessionTag {
+            session: SessionId(1),
+            sequence: Sequence(1),
+        },
+        write: Box::new(set.clone()),
+    };
+    assert_eq!(reply_for(&Response::Stored(false), &tagged), Frame::Null);
+    let expired = error_text(reply_for(&Response::SessionExpired, &tagged));
+    assert_eq!(error_code_of(&expired), error_code::SESSION_EXPIRED);
+    let stale = error_text(reply_for(&Response::SequenceStale, &tagged));
+    assert_eq!(error_code_of(&stale), error_code::SEQUENCE_STALE);
+    let mismatch = error_text(reply_for(&Response::Count(1), &get));
+    assert!(mismatch.starts_with("ERR internal error"), "{mismatch}");
+}
+
+#[test]
+fn operating_condition_replies_start_with_their_codes() {
+    let cases = [
+        (
+            reply::cluster_down("2 of 5 replicas answered"),
+            error_code::CLUSTER_DOWN,
+        ),
+        (reply::outcome_unknown(), error_code::OUTCOME_UNKNOWN),
+        (reply::try_again("no leader yet"), error_code::TRY_AGAIN),
+        (reply::error("bad"), error_code::ERROR),
+    ];
+    for (frame, code) in cases {
+        assert_eq!(error_code_of(&error_text(frame)), code);
+    }
+    assert_eq!(
+        error_text(reply::outcome_unknown()),
+        "UNKNOWN outcome unknown: the leader was lost before the write was confirmed; \
+         it may or may not have been applied"
+    );
+    assert_eq!(
+        error_text(reply::cluster_down("x")),
+        "CLUSTERDOWN no quorum: x"
+    );
+}
+
+#[test]
+fn info_sections_render_in_the_redis_layout_without_forged_lines() {
+    let frame = reply::info(&[
+        reply::InfoSection {
+            name: "Server".into(),
+            fields: vec![("version".into(), "0.1\r\nrole:master".into())],
+        },
+        reply::InfoSection {
+            name: "Replication".into(),
+            fields: vec![("role".into(), "replica".into())],
+        },
+    ]);
+    assert_eq!(
+        frame,
+        Frame::Bulk(bytes(
+            "# Server\r\nversion:0.1  role:master\r\n\r\n# Replication\r\nrole:replica\r\n"
+        ))
+    );
+}
+
+/// Encodes a request and parses it back from bytes, as the server would.
+fn through_the_wire(
+    request: &Request,
+) -> (usize, Result<Option<Frame>, synod_resp::ProtocolError>) {
+    let bytes = request.to_frame().to_bytes();
+    let size_bytes = bytes.len();
+    (
+        size_bytes,
+        synod_resp::parse_frame(&mut bytes::BytesMut::from(&bytes[..])),
+    )
+}
+
+#[test]
+fn the_largest_valid_requests_fit_the_frame_limits() {
+    use synod_kv::PAYLOAD_SIZE_PER_COMMAND_MAX_BYTES;
+    use synod_resp::limits::REQUEST_SIZE_MAX_BYTES;
+
+    let largest_set = Request::Tagged {
+        tag: SessionTag {
+            session: SessionId(u64::MAX),
+            sequence: Sequence(u64::MAX),
+        },
+        write: Box::new(Request::Set {
+            key: Bytes::from(vec![b'k'; KEY_SIZE_MAX_BYTES]),
+            value: Bytes::from(vec![b'v'; VALUE_SIZE_MAX_BYTES]),
+            condition: SetCondition::IfPresent,
+        }),
+    };
+    let key_size_bytes = PAYLOAD_SIZE_PER_COMMAND_MAX_BYTES / KEYS_PER_COMMAND_MAX;
+    let largest_del = Request::Tagged {
+        tag: SessionTag {
+            session: SessionId(u64::MAX),
+            sequence: Sequence(u64::MAX),
+        },
+        write: Box::new(Request::Del {
+            keys: vec![Bytes::from(vec![b'k'; key_size_bytes]); KEYS_PER_COMMAND_MAX],
+        }),
+    };
+    for request in [largest_set, largest_del] {
+        let (size_bytes, parsed) = through_the_wire(&request);
+        assert!(size_bytes <= REQUEST_SIZE_MAX_BYTES, "{size_bytes} bytes");
+        let frame = parsed.expect("within the frame limits").expect("whole");
+        assert_eq!(Request::parse(frame), Ok(request));
+    }
+}
+
+#[test]
+fn a_value_just_over_the_kv_limit_is_a_command_error_not_a_protocol_error() {
+    let request = Request::Set {
+        key: Bytes::from(vec![b'k'; KEY_SIZE_MAX_BYTES]),
+        value: Bytes::from(vec![b'v'; VALUE_SIZE_MAX_BYTES + 1]),
+        condition: SetCondition::Always,
+    };
+    let (_, parsed) = through_the_wire(&request);
+    let frame = parsed
+        .expect("the frame is within the RESP limits")
+        .unwrap();
+    assert!(matches!(
+        Request::parse(frame),
+        Err(CommandError::Limit(LimitError::ValueTooLarge { .. }))
+    ));
+}
