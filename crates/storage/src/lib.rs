@@ -79,6 +79,7 @@
 
 #![deny(missing_docs)]
 
+pub mod acceptor;
 mod directory;
 mod engine;
 mod error;
@@ -91,6 +92,7 @@ mod recovery;
 
 use std::fmt;
 
+pub use acceptor::{AcceptorDecodeError, AcceptorStore};
 pub use directory::LOCK_FILE_NAME;
 pub use error::{
     CorruptionKind, IdentityError, Operation, RecoveryError, StorageError,
