@@ -28,6 +28,9 @@ pub struct FaultSet {
     pub crash: bool,
     /// Crash the leader while its accepts are leaving (the seeds' example).
     pub leader_crash: bool,
+    /// Disk faults: a crash may tear the write in progress; an fsync may
+    /// fail, which stops the node until it is restarted.
+    pub disk: bool,
 }
 
 impl FaultSet {
@@ -40,6 +43,7 @@ impl FaultSet {
         partial: true,
         crash: true,
         leader_crash: true,
+        disk: true,
     };
 
     /// No faults at all.
@@ -51,10 +55,11 @@ impl FaultSet {
         partial: false,
         crash: false,
         leader_crash: false,
+        disk: false,
     };
 
     /// The names accepted by [`FaultSet::parse`].
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 8] = [
         "drop",
         "duplicate",
         "reorder",
@@ -62,6 +67,7 @@ impl FaultSet {
         "partial",
         "crash",
         "leader-crash",
+        "disk",
     ];
 
     /// Parses a comma-separated list of class names, `all` or `none`.
@@ -82,6 +88,7 @@ impl FaultSet {
                 "partial" => set.partial = true,
                 "crash" => set.crash = true,
                 "leader-crash" => set.leader_crash = true,
+                "disk" => set.disk = true,
                 other => {
                     return Err(format!(
                         "unknown fault class {other:?}; known: all, none, {}",
@@ -103,6 +110,7 @@ impl FaultSet {
             self.partial,
             self.crash,
             self.leader_crash,
+            self.disk,
         ];
         if flags.iter().all(|flag| *flag) {
             return "all".into();
@@ -207,6 +215,7 @@ fn run_seed_unguarded(seed: u64, options: &SimulationOptions) -> SeedOutcome {
         keys: options.keys,
         mutation: options.mutation,
         trace: options.trace,
+        disk_faults: options.faults.disk,
         ..WorldOptions::default()
     };
     let mut world = World::new(seed, world_options);
@@ -235,8 +244,9 @@ fn run_seed_unguarded(seed: u64, options: &SimulationOptions) -> SeedOutcome {
                 restarts.push((now + downtime, victim));
             }
         }
-        if faults.leader_crash {
-            // Restart leaders the mid-phase-2 fault took down.
+        {
+            // Restart nodes that other faults took down: leaders crashed mid
+            // phase 2, nodes stopped by a disk error.
             for node in &members {
                 let restart_scheduled = restarts.iter().any(|(_, id)| id == node);
                 if world.is_crashed(*node) && !restart_scheduled {
@@ -282,6 +292,7 @@ fn run_seed_unguarded(seed: u64, options: &SimulationOptions) -> SeedOutcome {
         delay_max_units: 5,
     };
     world.leader_crash_per_mille = 0;
+    world.fsync_failure_per_mille = 0;
     for node in &members {
         world.restart(*node);
     }
@@ -289,6 +300,11 @@ fn run_seed_unguarded(seed: u64, options: &SimulationOptions) -> SeedOutcome {
     world.attempts_max = None;
     let healed_at = world.now;
     while world.busy_clients() > 0 && world.now - healed_at < options.liveness_units_max {
+        // An fsync failure armed before the heal may still stop a node; the
+        // operator restarts it.
+        for node in &members {
+            world.restart(*node);
+        }
         world.step();
     }
     let busy = world.busy_clients();
@@ -300,6 +316,9 @@ fn run_seed_unguarded(seed: u64, options: &SimulationOptions) -> SeedOutcome {
     }
     let settle_started = world.now;
     while !world.replicas_converged() && world.now - settle_started < options.liveness_units_max {
+        for node in &members {
+            world.restart(*node);
+        }
         world.step();
     }
     if !world.replicas_converged() {

@@ -20,6 +20,8 @@ use synod_paxos::{
     ReadId, Released, Replica, Slot, Snapshot, SplitMix64, Value,
 };
 
+use synod_storage::{AcceptorStore, CrashFault, MemoryStorage, StorageError, StorageOptions};
+
 use crate::network::{MessageFaults, Network};
 use synod_kv::tag::{self, RequestTag};
 
@@ -45,6 +47,8 @@ pub struct WorldOptions {
     pub attempt_timeout_units: u64,
     /// Broken protocol variant to run (mutation tests).
     pub mutation: Mutation,
+    /// Inject disk faults: torn writes at crashes, failed fsyncs.
+    pub disk_faults: bool,
     /// Replicas snapshot their state machine and compact their logs every
     /// this many applied slots (small, so that installs happen often).
     pub snapshot_interval_slots: u64,
@@ -63,6 +67,7 @@ impl Default for WorldOptions {
             client_delay_max_units: 3,
             attempt_timeout_units: 400,
             mutation: Mutation::None,
+            disk_faults: false,
             snapshot_interval_slots: 20,
             trace: false,
         }
@@ -137,8 +142,9 @@ pub struct SimNode {
     pub replica: Option<Replica>,
     /// The state machine, rebuilt from the log after a restart.
     pub store: Store,
-    /// What is on the disk: survives crashes.
-    pub durable: DurableState,
+    /// The disk, through the production storage code on a simulated,
+    /// fault-injectable device: survives crashes.
+    pub disk: AcceptorStore<MemoryStorage>,
     /// Writes on their way to the disk, completed in order.
     pending: VecDeque<(u64, PersistRequest)>,
     /// Requests proposed through this node, awaiting their slot's apply.
@@ -221,6 +227,10 @@ pub struct World {
     pub leader_crash_per_mille: u64,
     /// Leader crashes performed by that fault.
     pub leader_crashes: u64,
+    /// Nodes stopped by a disk error.
+    pub disk_failures: u64,
+    /// Chance per thousand that a node's next fsync fails (disk faults).
+    pub fsync_failure_per_mille: u64,
 }
 
 impl World {
@@ -236,7 +246,7 @@ impl World {
                     id: *id,
                     replica: None,
                     store: Store::new(StoreConfig::default()),
-                    durable: DurableState::default(),
+                    disk: new_disk(),
                     pending: VecDeque::new(),
                     waiting: BTreeMap::new(),
                     reads: BTreeMap::new(),
@@ -288,6 +298,8 @@ impl World {
             attempts_max: None,
             leader_crash_per_mille: 0,
             leader_crashes: 0,
+            disk_failures: 0,
+            fsync_failure_per_mille: if options.disk_faults { 3 } else { 0 },
             options,
         }
     }
@@ -349,13 +361,24 @@ impl World {
         if self.nodes[index].replica.is_none() {
             return;
         }
+        // With disk faults, the crash may tear the write in progress: a
+        // prefix of the unsynced bytes reaches the disk, ending mid-record.
+        let fault = if self.options.disk_faults && self.rng.chance(1, 2) {
+            CrashFault::TearUnsynced {
+                seed: self.rng.next_u64(),
+            }
+        } else {
+            CrashFault::LoseUnsynced
+        };
+        let report = self.nodes[index].disk.storage_mut().crash(fault);
+        let torn = report.torn_bytes_kept;
         let node = &mut self.nodes[index];
         node.replica = None;
         node.pending.clear();
         node.waiting.clear();
         node.reads.clear();
         self.network.drop_to(id);
-        self.log(|| format!("{id} CRASH"));
+        self.log(|| format!("{id} CRASH (torn write kept {torn} bytes)"));
     }
 
     /// Restarts `id` from its durable state with a fresh state machine,
@@ -367,11 +390,29 @@ impl World {
         }
         let members = self.members();
         let seed = self.rng.next_u64();
-        let durable = self.nodes[index].durable.clone();
-        let replica = new_replica(&self.options, &members, id, durable, seed);
+        let mut storage = std::mem::replace(self.nodes[index].disk.storage_mut(), new_storage());
+        let recovered = match storage.recover() {
+            Ok(recovered) => recovered,
+            Err(error) => {
+                self.violations
+                    .push(format!("{id} cannot recover its disk: {error}"));
+                return;
+            }
+        };
+        let disk = match AcceptorStore::recover(storage, &recovered) {
+            Ok(disk) => disk,
+            Err(error) => {
+                self.violations
+                    .push(format!("{id} cannot read its acceptor state: {error}"));
+                return;
+            }
+        };
+        let durable = disk.state().clone();
+        let replica = new_replica(&self.options, &members, id, durable.clone(), seed);
         let node = &mut self.nodes[index];
+        node.disk = disk;
         node.replica = Some(replica);
-        match &node.durable.snapshot {
+        match &durable.snapshot {
             Some(snapshot) => {
                 node.store = Store::restore(&snapshot.state)
                     .expect("a durable snapshot restores: it was taken by Store::snapshot");
@@ -383,7 +424,7 @@ impl World {
             }
         }
         node.incarnation += 1;
-        let committed = node.durable.committed;
+        let committed = durable.committed;
         self.log(|| format!("{id} RESTART from disk, committed {committed:?}"));
     }
 
@@ -473,12 +514,30 @@ impl World {
             self.crash(id);
             return;
         }
+        // The write reaches the device now; the sync completes later.
+        if let Err(error) = self.nodes[index].disk.write(ready.persist.state()) {
+            self.fail_stop(index, error);
+            return;
+        }
+        if self.fsync_failure_per_mille > 0 && self.rng.chance(self.fsync_failure_per_mille, 1_000)
+        {
+            self.nodes[index].disk.storage_mut().fail_next_sync();
+        }
         let latency = self.rng.below(self.options.disk_latency_max_units + 1);
         let node = &mut self.nodes[index];
         node.pending.push_back((self.now + latency, ready.persist));
         if latency == 0 {
             self.complete_persists_of(index);
         }
+    }
+
+    /// A disk error stops the node for good (until an operator restarts
+    /// it): it must not acknowledge or vote on anything not durably written.
+    fn fail_stop(&mut self, index: usize, error: StorageError) {
+        let id = self.nodes[index].id;
+        self.disk_failures += 1;
+        self.log(|| format!("{id} DISK FAILURE, stopping: {error}"));
+        self.crash(id);
     }
 
     fn complete_persists(&mut self) {
@@ -499,7 +558,10 @@ impl World {
                 return;
             }
             let (_, request) = node.pending.pop_front().expect("front exists");
-            node.durable.apply(request.state());
+            if let Err(error) = node.disk.sync() {
+                self.fail_stop(index, error);
+                return;
+            }
             let released = request.persisted();
             self.handle_released(index, released);
         }
@@ -994,6 +1056,16 @@ impl World {
             .collect();
         applied.windows(2).all(|pair| pair[0] == pair[1])
     }
+}
+
+fn new_storage() -> MemoryStorage {
+    MemoryStorage::new(StorageOptions::default()).expect("a new simulated disk opens")
+}
+
+fn new_disk() -> AcceptorStore<MemoryStorage> {
+    let mut storage = new_storage();
+    let recovered = storage.recover().expect("an empty disk recovers");
+    AcceptorStore::recover(storage, &recovered).expect("an empty log decodes")
 }
 
 fn new_replica(

@@ -27,7 +27,7 @@ pub struct SimArguments {
     #[arg(long, default_value_t = 4)]
     clients: usize,
     /// Fault classes, comma separated: all, none, drop, duplicate, reorder,
-    /// partition, partial, crash, leader-crash.
+    /// partition, partial, crash, leader-crash, disk.
     #[arg(long, default_value = "all")]
     faults: String,
     /// Length of the fault phase, in time units (10 units per tick).
