@@ -603,14 +603,24 @@ impl Replica {
         self.send_now(to, Message::Reject { rejected, promised });
     }
 
-    fn handle_prepare(&mut self, from: NodeId, ballot: Ballot, first_undecided: Slot) {
+    /// The rule every ballot-carrying request obeys: below our promise it is
+    /// refused, and the sender learns the promise; above it, we stop leading
+    /// or campaigning. Returns whether the request may be acted on.
+    fn admit(&mut self, from: NodeId, ballot: Ballot) -> bool {
         self.observe_ballot(ballot);
         if ballot < self.promised {
             self.reject(from, ballot);
-            return;
+            return false;
         }
         if ballot > self.promised {
             self.step_down_below(ballot);
+        }
+        true
+    }
+
+    fn handle_prepare(&mut self, from: NodeId, ballot: Ballot, first_undecided: Slot) {
+        if !self.admit(from, ballot) {
+            return;
         }
         self.set_promised(ballot);
         // Granting a promise defers our own candidacy: duelling proposers
@@ -643,16 +653,11 @@ impl Replica {
         committed: Slot,
         proposals: Vec<Proposal>,
     ) {
-        self.observe_ballot(ballot);
-        let below_promise = ballot < self.promised;
-        if below_promise && self.config.mutation() != Mutation::AcceptBelowPromise {
-            self.reject(from, ballot);
+        let admitted = self.admit(from, ballot);
+        if !admitted && self.config.mutation() != Mutation::AcceptBelowPromise {
             return;
         }
-        if !below_promise {
-            if ballot > self.promised {
-                self.step_down_below(ballot);
-            }
+        if admitted {
             self.set_promised(ballot);
             self.follow(ballot);
         }
@@ -674,19 +679,14 @@ impl Replica {
         if !slots.is_empty() {
             self.send_after_persist(from, Message::Accepted { ballot, slots });
         }
-        if !below_promise {
+        if admitted {
             self.learn_committed(ballot, committed, from);
         }
     }
 
     fn handle_heartbeat(&mut self, from: NodeId, ballot: Ballot, committed: Slot, round: u64) {
-        self.observe_ballot(ballot);
-        if ballot < self.promised {
-            self.reject(from, ballot);
+        if !self.admit(from, ballot) {
             return;
-        }
-        if ballot > self.promised {
-            self.step_down_below(ballot);
         }
         self.follow(ballot);
         self.learn_committed(ballot, committed, from);
