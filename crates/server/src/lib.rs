@@ -1,1 +1,51 @@
-//! placeholder
+//! synod's networked node: the tokio program around the sans-IO core.
+//!
+//! A node is five parts, each in its own module:
+//!
+//! * [`transport`]: TCP connections to the other replicas, with a versioned
+//!   handshake, bounded per-peer send queues, batching and reconnection;
+//!   [`wire`] is the byte format on those connections.
+//! * [`node`]: the drive loop, the one task that owns the
+//!   [`synod_paxos::Replica`] and the [`synod_kv::Store`]. It ticks the core,
+//!   feeds it peer messages and client requests, persists each round's
+//!   changes in one group commit through a [`persistence::Persistence`], and
+//!   only then releases what waited for durability.
+//! * [`client`]: the RESP2 client API (parsing by `synod-resp`); writes are
+//!   answered after they are decided and applied, reads through the core's
+//!   linearizable read path.
+//! * [`admin`]: `/health`, `/status` and `/metrics` over HTTP.
+//! * [`server`]: wires them together and stops them together.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), synod_server::server::ServerError> {
+//! use synod_paxos::NodeId;
+//! use synod_server::config::{parse_peers, ServerConfig};
+//! use synod_server::persistence::MemoryPersistence;
+//! use synod_server::server::{start, Listeners};
+//!
+//! let config = ServerConfig {
+//!     id: NodeId(1),
+//!     cluster_id: 7,
+//!     client_address: "127.0.0.1:7001".parse().unwrap(),
+//!     peer_address: "127.0.0.1:7101".parse().unwrap(),
+//!     admin_address: "127.0.0.1:8001".parse().unwrap(),
+//!     peers: parse_peers("1=127.0.0.1:7101,2=127.0.0.1:7102,3=127.0.0.1:7103")?,
+//!     data_directory: None,
+//! };
+//! let listeners = Listeners::bind(&config).await?;
+//! let server = start(config, Box::new(MemoryPersistence::default()), listeners).await?;
+//! server.run_until(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+pub mod admin;
+pub mod client;
+pub mod config;
+pub mod metrics;
+pub mod node;
+pub mod persistence;
+pub mod server;
+pub mod transport;
+pub mod wire;

@@ -1,0 +1,442 @@
+//! The client API: RESP2 over TCP, parsed by `synod-resp`.
+//!
+//! Each connection has a reader, which parses requests and hands every
+//! command to the drive loop at once (so a pipeline of requests is proposed
+//! before any answer is awaited, and the core batches them into few slots),
+//! and a writer, which answers in request order and writes every answer that
+//! is ready in one go.
+//!
+//! Memory per connection is small and bounded: an idle connection holds no
+//! read buffer (the reader waits for readability before it reserves one and
+//! frees it once it is empty) and has no writer task until its first request;
+//! a busy one buffers at most one request frame (`synod_resp`'s
+//! [`REQUEST_SIZE_MAX_BYTES`]) plus one read chunk, and at most
+//! [`PIPELINE_DEPTH_MAX`] unanswered requests before it stops reading.
+//!
+//! Bad input follows the resp crate's connection-error rule: a request that
+//! parses but is invalid gets `-ERR …` and the connection stays open; bytes
+//! that are not RESP or break a framing limit get `-ERR Protocol error: …`
+//! and the connection is closed after the replies before it are written.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use synod_resp::limits::REQUEST_SIZE_MAX_BYTES;
+use synod_resp::reply::{self, InfoSection};
+use synod_resp::{encode, parse_frame, Frame, Request};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tracing::{debug, warn};
+
+use crate::metrics::Metrics;
+use crate::node::{ClientRequest, NodeStatus, RequestError, RequestResult};
+
+/// Client connections open at once; one more is told
+/// `-ERR max number of clients reached` and closed.
+pub const CONNECTIONS_MAX: usize = 16_384;
+/// Bytes reserved for one socket read.
+pub const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// Unanswered requests per connection before the reader stops reading (and
+/// TCP pushes back on the client).
+pub const PIPELINE_DEPTH_MAX: usize = 4_096;
+/// The writer flushes once this many reply bytes are buffered.
+pub const WRITE_BATCH_SIZE_MAX_BYTES: usize = 256 * 1024;
+/// A refusal at the connection limit gives up after this long.
+pub const REFUSAL_WRITE_TIMEOUT_MILLISECONDS: u64 = 1_000;
+
+/// The message sent to a connection beyond [`CONNECTIONS_MAX`] (Redis's
+/// words).
+const CONNECTIONS_MAX_REPLY: &[u8] = b"-ERR max number of clients reached\r\n";
+
+/// What every connection shares.
+#[derive(Clone)]
+pub struct ClientContext {
+    /// The drive loop's request channel.
+    pub requests: mpsc::Sender<ClientRequest>,
+    /// The drive loop's published status (for `INFO`, `HELLO`).
+    pub status: watch::Receiver<NodeStatus>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// The client listener's port, for `INFO`.
+    pub port: u16,
+}
+
+/// Accepts client connections until `shutdown` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    context: ClientContext,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let permits = Arc::new(Semaphore::new(CONNECTIONS_MAX));
+    let next_connection = Arc::new(AtomicU64::new(1));
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => return,
+        };
+        let (stream, remote) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors, most likely: the connections
+                // already open keep working; back off instead of spinning.
+                warn!(%error, "cannot accept a client connection");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            context.metrics.client_connections_refused.increment();
+            tokio::spawn(refuse(stream));
+            continue;
+        };
+        let id = next_connection.fetch_add(1, Ordering::Relaxed);
+        let context = context.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            context.metrics.client_connections.increment();
+            tokio::select! {
+                _ = serve_connection(stream, remote, id, &context) => {}
+                _ = shutdown.changed() => {}
+            }
+            context.metrics.client_connections.decrement();
+            drop(permit);
+        });
+    }
+}
+
+async fn refuse(mut stream: TcpStream) {
+    let write = stream.write_all(CONNECTIONS_MAX_REPLY);
+    let _ = tokio::time::timeout(
+        Duration::from_millis(REFUSAL_WRITE_TIMEOUT_MILLISECONDS),
+        write,
+    )
+    .await;
+}
+
+/// One answer owed to the client, in request order.
+enum Pending {
+    /// Known already.
+    Ready(Frame),
+    /// Owed by the drive loop.
+    Waiting {
+        answer: oneshot::Receiver<RequestResult>,
+        /// The request with its keys and values dropped: enough to shape the
+        /// reply, without keeping a large value alive until it is answered.
+        shape: Request,
+        started: Instant,
+    },
+    /// Write what came before, then close the connection.
+    Close,
+}
+
+/// The connection's own state, for the `CLIENT` and `HELLO` commands.
+struct Connection {
+    id: u64,
+    remote: SocketAddr,
+    name: Option<Bytes>,
+}
+
+async fn serve_connection(stream: TcpStream, remote: SocketAddr, id: u64, context: &ClientContext) {
+    let _ = stream.set_nodelay(true);
+    let (reader, writer) = stream.into_split();
+    let mut connection = Connection {
+        id,
+        remote,
+        name: None,
+    };
+    let mut writer = Some(writer);
+    let mut answers: Option<(mpsc::Sender<Pending>, tokio::task::JoinHandle<()>)> = None;
+    let mut buffer = BytesMut::new();
+    'reading: loop {
+        if buffer.is_empty() {
+            // Hold no memory while idle.
+            buffer = BytesMut::new();
+        }
+        if reader.readable().await.is_err() {
+            break;
+        }
+        buffer.reserve(READ_CHUNK_BYTES);
+        match reader.try_read_buf(&mut buffer) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(error) => {
+                debug!(%remote, %error, "client connection failed");
+                break;
+            }
+        }
+        loop {
+            let (pending, close) = match parse_frame(&mut buffer) {
+                Ok(None) => break,
+                Ok(Some(frame)) => handle_frame(frame, &mut connection, context).await,
+                Err(error) => {
+                    debug!(%remote, %error, "closing a client connection on a protocol error");
+                    (Pending::Ready(error.reply()), true)
+                }
+            };
+            let (sender, _) = answers.get_or_insert_with(|| {
+                let (sender, receiver) = mpsc::channel(PIPELINE_DEPTH_MAX);
+                let writer = writer.take().expect("the writer starts once");
+                let task = tokio::spawn(write_answers(writer, receiver, context.metrics.clone()));
+                (sender, task)
+            });
+            if sender.send(pending).await.is_err() {
+                break 'reading;
+            }
+            if close {
+                let _ = sender.send(Pending::Close).await;
+                break 'reading;
+            }
+        }
+        debug_assert!(buffer.len() <= REQUEST_SIZE_MAX_BYTES + READ_CHUNK_BYTES);
+    }
+    // Let the writer finish the answers owed, then close.
+    if let Some((sender, task)) = answers {
+        drop(sender);
+        let _ = task.await;
+    }
+}
+
+/// Turns one frame into the answer owed for it; the flag asks to close the
+/// connection after it.
+async fn handle_frame(
+    frame: Frame,
+    connection: &mut Connection,
+    context: &ClientContext,
+) -> (Pending, bool) {
+    let request = match Request::parse(frame) {
+        Ok(request) => request,
+        Err(error) => return (Pending::Ready(error.reply()), false),
+    };
+    if let Some(command) = request.to_command() {
+        let (reply, answer) = oneshot::channel();
+        let started = Instant::now();
+        let client_request = if command.session.is_none() && command.operation.is_read() {
+            ClientRequest::Read {
+                operation: command.operation,
+                reply,
+            }
+        } else {
+            ClientRequest::Write { command, reply }
+        };
+        if context.requests.send(client_request).await.is_err() {
+            return (
+                Pending::Ready(reply::try_again("the node is shutting down")),
+                false,
+            );
+        }
+        let shape = reply_shape(&request);
+        return (
+            Pending::Waiting {
+                answer,
+                shape,
+                started,
+            },
+            false,
+        );
+    }
+    if let Some(frame) = reply::local_reply(&request) {
+        return (Pending::Ready(frame), request == Request::Quit);
+    }
+    (
+        Pending::Ready(connection_reply(request, connection, context)),
+        false,
+    )
+}
+
+/// The reply to a request about the connection or the server.
+fn connection_reply(
+    request: Request,
+    connection: &mut Connection,
+    context: &ClientContext,
+) -> Frame {
+    match request {
+        Request::Hello { client_name } => {
+            if client_name.is_some() {
+                connection.name = client_name;
+            }
+            let leading = context.status.borrow().role == "leader";
+            reply::hello(connection.id, if leading { "master" } else { "replica" })
+        }
+        Request::ClientSetName { name } => {
+            connection.name = Some(name);
+            reply::ok()
+        }
+        Request::ClientGetName => connection.name.clone().map_or(Frame::Null, Frame::Bulk),
+        Request::ClientId => Frame::Integer(i64::try_from(connection.id).unwrap_or(i64::MAX)),
+        Request::ClientInfo => reply::client_info(
+            connection.id,
+            &connection.remote.to_string(),
+            connection.name.as_deref(),
+        ),
+        Request::Info { .. } => reply::info(&info_sections(context)),
+        other => reply::error(format_args!(
+            "internal error: '{}' has no handler",
+            other.name()
+        )),
+    }
+}
+
+fn info_sections(context: &ClientContext) -> Vec<InfoSection> {
+    let status = context.status.borrow().clone();
+    let field = |name: &str, value: String| (name.to_string(), value);
+    vec![
+        InfoSection {
+            name: "Server".into(),
+            fields: vec![
+                field("synod_version", env!("CARGO_PKG_VERSION").into()),
+                field("node_id", status.id.to_string()),
+                field("tcp_port", context.port.to_string()),
+            ],
+        },
+        InfoSection {
+            name: "Clients".into(),
+            fields: vec![field(
+                "connected_clients",
+                context.metrics.client_connections.get().to_string(),
+            )],
+        },
+        InfoSection {
+            name: "Replication".into(),
+            fields: vec![
+                field(
+                    "role",
+                    if status.role == "leader" {
+                        "master"
+                    } else {
+                        "replica"
+                    }
+                    .into(),
+                ),
+                field("synod_role", status.role.into()),
+                field(
+                    "leader",
+                    status
+                        .leader
+                        .map_or_else(|| "none".into(), |leader| leader.to_string()),
+                ),
+                field("commit_index", status.commit_index.to_string()),
+                field("applied_index", status.applied_index.to_string()),
+            ],
+        },
+    ]
+}
+
+/// The request without its keys and values: the reply depends only on the
+/// kind of request.
+fn reply_shape(request: &Request) -> Request {
+    match request {
+        Request::Get { .. } => Request::Get { key: Bytes::new() },
+        Request::Set { condition, .. } => Request::Set {
+            key: Bytes::new(),
+            value: Bytes::new(),
+            condition: *condition,
+        },
+        Request::Del { .. } => Request::Del { keys: Vec::new() },
+        Request::Exists { .. } => Request::Exists { keys: Vec::new() },
+        Request::Tagged { tag, write } => Request::Tagged {
+            tag: *tag,
+            write: Box::new(reply_shape(write)),
+        },
+        other => other.clone(),
+    }
+}
+
+/// Writes the answers in request order, batching every answer that is
+/// already there into one write.
+async fn write_answers(
+    mut writer: OwnedWriteHalf,
+    mut pending: mpsc::Receiver<Pending>,
+    metrics: Arc<Metrics>,
+) {
+    let mut output = BytesMut::new();
+    loop {
+        let next = if output.is_empty() {
+            pending.recv().await
+        } else {
+            match pending.try_recv() {
+                Ok(next) => Some(next),
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    if flush(&mut writer, &mut output).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+            }
+        };
+        let Some(next) = next else {
+            let _ = flush(&mut writer, &mut output).await;
+            let _ = writer.shutdown().await;
+            return;
+        };
+        match next {
+            Pending::Ready(frame) => encode(&frame, &mut output),
+            Pending::Waiting {
+                mut answer,
+                shape,
+                started,
+            } => {
+                let result = match answer.try_recv() {
+                    Ok(result) => Some(result),
+                    Err(oneshot::error::TryRecvError::Empty) => {
+                        if flush(&mut writer, &mut output).await.is_err() {
+                            return;
+                        }
+                        answer.await.ok()
+                    }
+                    Err(oneshot::error::TryRecvError::Closed) => None,
+                };
+                metrics.record_request_latency(shape.name(), started.elapsed());
+                encode(&answer_frame(result, &shape), &mut output);
+            }
+            Pending::Close => {
+                let _ = flush(&mut writer, &mut output).await;
+                let _ = writer.shutdown().await;
+                return;
+            }
+        }
+        if output.len() >= WRITE_BATCH_SIZE_MAX_BYTES
+            && flush(&mut writer, &mut output).await.is_err()
+        {
+            return;
+        }
+    }
+}
+
+async fn flush(writer: &mut OwnedWriteHalf, output: &mut BytesMut) -> std::io::Result<()> {
+    writer.write_all(output).await?;
+    output.clear();
+    if output.capacity() > WRITE_BATCH_SIZE_MAX_BYTES {
+        *output = BytesMut::new();
+    }
+    Ok(())
+}
+
+/// The reply for a drive-loop answer; `None` when the drive loop dropped the
+/// request (it stopped).
+fn answer_frame(result: Option<RequestResult>, shape: &Request) -> Frame {
+    let is_write = !matches!(shape, Request::Get { .. } | Request::Exists { .. });
+    match result {
+        Some(Ok(response)) => reply::reply_for(&response, shape),
+        Some(Err(error)) => error_frame(error),
+        None if is_write => reply::outcome_unknown(),
+        None => reply::try_again("the node stopped before the read was served"),
+    }
+}
+
+/// The reply for a request that got no response from the store.
+pub fn error_frame(error: RequestError) -> Frame {
+    match error {
+        RequestError::NoLeader | RequestError::ReadTimeout => reply::cluster_down(error),
+        RequestError::NotLeader { .. } | RequestError::Overloaded | RequestError::Stopping => {
+            reply::try_again(error)
+        }
+        RequestError::OutcomeUnknown(_) => reply::outcome_unknown(),
+    }
+}

@@ -1,0 +1,254 @@
+//! Assembles a node: listeners, peer transport, drive loop, client API and
+//! admin endpoint, and stops them together.
+//!
+//! Network tasks run on the caller's tokio runtime. The drive loop runs on a
+//! thread of its own with a single-threaded runtime, so that a blocking
+//! fsync in [`Persistence::persist`] stalls only the loop and never the
+//! tasks that read sockets.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread;
+
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{error, info};
+
+use crate::admin::{self, AdminState};
+use crate::client::{self, ClientContext};
+use crate::config::{ConfigError, ServerConfig};
+use crate::metrics::Metrics;
+use crate::node::{
+    Node, NodeError, NodeStatus, CLIENT_INBOX_REQUESTS_MAX, PEER_INBOX_MESSAGES_MAX,
+};
+use crate::persistence::Persistence;
+use crate::transport::{self, PeerIdentity};
+
+/// Why a node could not start or stopped.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    /// The configuration cannot work.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A listener could not be bound.
+    #[error("cannot listen on {address} for {purpose}: {source}")]
+    Bind {
+        /// What the listener is for.
+        purpose: &'static str,
+        /// The address.
+        address: SocketAddr,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// The drive loop failed.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// The drive loop's thread could not be started or panicked.
+    #[error("the drive loop thread failed: {0}")]
+    Thread(String),
+}
+
+/// The three listening sockets of a node.
+#[derive(Debug)]
+pub struct Listeners {
+    /// RESP clients.
+    pub client: TcpListener,
+    /// Peers.
+    pub peer: TcpListener,
+    /// Admin HTTP.
+    pub admin: TcpListener,
+}
+
+impl Listeners {
+    /// Binds the addresses of `config`.
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::Bind`] naming the address that failed.
+    pub async fn bind(config: &ServerConfig) -> Result<Listeners, ServerError> {
+        let bind = |purpose, address| async move {
+            TcpListener::bind(address)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    purpose,
+                    address,
+                    source,
+                })
+        };
+        Ok(Listeners {
+            client: bind("clients", config.client_address).await?,
+            peer: bind("peers", config.peer_address).await?,
+            admin: bind("admin HTTP", config.admin_address).await?,
+        })
+    }
+}
+
+/// A running node.
+pub struct RunningServer {
+    /// Where clients connect.
+    pub client_address: SocketAddr,
+    /// Where peers connect.
+    pub peer_address: SocketAddr,
+    /// Where the admin endpoint listens.
+    pub admin_address: SocketAddr,
+    status: watch::Receiver<NodeStatus>,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Sender<bool>,
+    finished: oneshot::Receiver<Result<(), NodeError>>,
+}
+
+impl RunningServer {
+    /// The drive loop's latest status.
+    pub fn status(&self) -> NodeStatus {
+        self.status.borrow().clone()
+    }
+
+    /// The node's counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Runs until `stop` completes (a signal, say) or the drive loop fails,
+    /// then stops every task.
+    ///
+    /// # Errors
+    ///
+    /// The drive loop's failure.
+    pub async fn run_until(
+        mut self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ServerError> {
+        let outcome = tokio::select! {
+            _ = stop => None,
+            outcome = &mut self.finished => Some(outcome),
+        };
+        let _ = self.shutdown.send(true);
+        let outcome = match outcome {
+            Some(outcome) => outcome,
+            None => self.finished.await,
+        };
+        match outcome {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(failure)) => Err(failure.into()),
+            Err(_) => Err(ServerError::Thread("the drive loop panicked".into())),
+        }
+    }
+
+    /// Stops every task and waits for the drive loop to finish.
+    ///
+    /// # Errors
+    ///
+    /// The drive loop's failure, if it had one.
+    pub async fn stop(self) -> Result<(), ServerError> {
+        self.run_until(async {}).await
+    }
+}
+
+/// Starts a node on already bound listeners (tests bind port 0 first).
+///
+/// # Errors
+///
+/// A [`ServerError`] when the configuration is invalid, recovery fails or
+/// the drive loop's thread cannot start.
+pub async fn start(
+    config: ServerConfig,
+    persistence: Box<dyn Persistence>,
+    listeners: Listeners,
+) -> Result<RunningServer, ServerError> {
+    config.validate()?;
+    let core_config = config.core_config()?;
+    let metrics = Arc::new(Metrics::default());
+    let (shutdown, shutdown_receiver) = watch::channel(false);
+    let (peer_sender, peer_receiver) = mpsc::channel(PEER_INBOX_MESSAGES_MAX);
+    let (client_sender, client_receiver) = mpsc::channel(CLIENT_INBOX_REQUESTS_MAX);
+    let addresses = (
+        local_address(&listeners.client),
+        local_address(&listeners.peer),
+        local_address(&listeners.admin),
+    );
+
+    let identity = PeerIdentity {
+        id: config.id,
+        cluster_id: config.cluster_id,
+        members: config.members(),
+    };
+    let transport = transport::start(
+        identity,
+        listeners.peer,
+        &config.peers,
+        peer_sender,
+        metrics.clone(),
+        shutdown_receiver.clone(),
+    );
+    let (node, status) = Node::new(core_config, persistence, transport, metrics.clone())?;
+
+    let (finished_sender, finished) = oneshot::channel();
+    let drive_shutdown = shutdown_receiver.clone();
+    thread::Builder::new()
+        .name(format!("synod-drive-{}", config.id.0))
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(failure) => {
+                    error!(%failure, "cannot build the drive loop's runtime");
+                    return;
+                }
+            };
+            let outcome =
+                runtime.block_on(node.run(peer_receiver, client_receiver, drive_shutdown));
+            let _ = finished_sender.send(outcome);
+        })
+        .map_err(|failure| ServerError::Thread(failure.to_string()))?;
+
+    let context = ClientContext {
+        requests: client_sender,
+        status: status.clone(),
+        metrics: metrics.clone(),
+        port: addresses.0.port(),
+    };
+    tokio::spawn(client::serve(
+        listeners.client,
+        context,
+        shutdown_receiver.clone(),
+    ));
+    let admin_state = AdminState {
+        status: status.clone(),
+        metrics: metrics.clone(),
+    };
+    let admin_shutdown = shutdown_receiver.clone();
+    tokio::spawn(async move {
+        if let Err(failure) = admin::serve(listeners.admin, admin_state, admin_shutdown).await {
+            error!(%failure, "the admin endpoint failed");
+        }
+    });
+    info!(
+        id = %config.id,
+        cluster_id = config.cluster_id,
+        client = %addresses.0,
+        peer = %addresses.1,
+        admin = %addresses.2,
+        members = ?config.members(),
+        "node started"
+    );
+    Ok(RunningServer {
+        client_address: addresses.0,
+        peer_address: addresses.1,
+        admin_address: addresses.2,
+        status,
+        metrics,
+        shutdown,
+        finished,
+    })
+}
+
+fn local_address(listener: &TcpListener) -> SocketAddr {
+    listener
+        .local_addr()
+        .expect("a bound listener has a local address")
+}

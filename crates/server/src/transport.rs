@@ -1,0 +1,534 @@
+//! Peer-to-peer messaging over TCP.
+//!
+//! Every node dials every other node once and uses that connection only to
+//! send; what a peer sends arrives on the connection the peer dialed. So
+//! there is exactly one sending connection per ordered pair of nodes and no
+//! tie-breaking between simultaneous dials.
+//!
+//! * **Handshake.** The dialer sends a [`Hello`] (protocol version, cluster
+//!   id, its id, the id it means to reach); the listener answers with a
+//!   [`HelloReply`]. A wrong cluster, an unknown node or another protocol
+//!   version is refused, and both sides log the reason.
+//! * **Send queues.** [`Transport::send`] never blocks the drive loop: each
+//!   peer has a bounded queue, and when it is full the oldest message is
+//!   dropped. Paxos tolerates loss (accepts are retransmitted, heartbeats
+//!   repeat), while a stale backlog only delays what matters now.
+//! * **Batching.** The writer task drains everything queued, encodes it as
+//!   consecutive frames and writes them with one `write_all`.
+//! * **Reconnection.** A lost or refused connection is retried with
+//!   exponential backoff from [`RECONNECT_BACKOFF_INITIAL_MILLISECONDS`] to
+//!   [`RECONNECT_BACKOFF_MAX_MILLISECONDS`].
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use synod_paxos::{Envelope, Message, NodeId};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch, Notify};
+use tracing::{debug, info, warn};
+
+use crate::metrics::Metrics;
+use crate::wire::{
+    decode_hello, decode_hello_reply, decode_message, encode_hello, encode_hello_reply, put_frame,
+    put_message_frame, take_frame, Hello, HelloReply, Refusal, WireError, FRAME_HEADER_SIZE_BYTES,
+    HELLO_SIZE_BYTES, PROTOCOL_VERSION,
+};
+
+/// Messages queued for one peer before the oldest is dropped.
+pub const PEER_QUEUE_MESSAGES_MAX: usize = 4_096;
+/// Messages encoded into one socket write at most.
+pub const PEER_WRITE_BATCH_MESSAGES_MAX: usize = 512;
+/// A write batch stops growing past this many bytes.
+pub const PEER_WRITE_BATCH_SIZE_MAX_BYTES: usize = 4 * 1024 * 1024;
+/// First delay before re-dialing a peer.
+pub const RECONNECT_BACKOFF_INITIAL_MILLISECONDS: u64 = 20;
+/// Longest delay between two dials of a peer.
+pub const RECONNECT_BACKOFF_MAX_MILLISECONDS: u64 = 1_000;
+/// A dial (TCP connect) that takes longer fails.
+pub const CONNECT_TIMEOUT_MILLISECONDS: u64 = 1_000;
+/// A handshake that takes longer fails.
+pub const HANDSHAKE_TIMEOUT_MILLISECONDS: u64 = 2_000;
+/// Bytes read from a peer socket at once.
+pub const PEER_READ_CHUNK_BYTES: usize = 64 * 1024;
+/// A connection buffer larger than this is freed once it is empty, so one
+/// large frame (a snapshot) does not pin memory for the connection's life.
+pub const PEER_BUFFER_RETAINED_MAX_BYTES: usize = 1024 * 1024;
+
+/// A message from a peer, for the drive loop.
+#[derive(Debug)]
+pub struct PeerMessage {
+    /// The sender, as authenticated by the handshake.
+    pub from: NodeId,
+    /// The message.
+    pub message: Message,
+}
+
+/// Who this node is, for handshakes.
+#[derive(Clone, Debug)]
+pub struct PeerIdentity {
+    /// This node.
+    pub id: NodeId,
+    /// Its cluster.
+    pub cluster_id: u64,
+    /// Every member, this node included.
+    pub members: Vec<NodeId>,
+}
+
+/// Why a dial did not produce a connection.
+#[derive(Debug, thiserror::Error)]
+enum DialError {
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("handshake refused by the peer: {0}")]
+    Refused(Refusal),
+    #[error("malformed handshake reply: {0}")]
+    Wire(#[from] WireError),
+    #[error("timed out")]
+    Timeout,
+}
+
+/// The bounded send queue of one peer.
+#[derive(Debug, Default)]
+struct PeerQueue {
+    messages: Mutex<VecDeque<Message>>,
+    ready: Notify,
+}
+
+impl PeerQueue {
+    /// Queues `message`; returns true when the oldest message was dropped
+    /// to make room.
+    fn push(&self, message: Message) -> bool {
+        let mut messages = self.messages.lock().expect("peer queue lock");
+        let dropped = if messages.len() >= PEER_QUEUE_MESSAGES_MAX {
+            messages.pop_front();
+            true
+        } else {
+            false
+        };
+        messages.push_back(message);
+        drop(messages);
+        self.ready.notify_one();
+        dropped
+    }
+
+    /// Takes up to [`PEER_WRITE_BATCH_MESSAGES_MAX`] queued messages.
+    fn take_batch(&self) -> Vec<Message> {
+        let mut messages = self.messages.lock().expect("peer queue lock");
+        let count = messages.len().min(PEER_WRITE_BATCH_MESSAGES_MAX);
+        messages.drain(..count).collect()
+    }
+}
+
+/// The drive loop's handle for sending to peers. Sending never blocks.
+#[derive(Clone, Debug)]
+pub struct Transport {
+    queues: Arc<BTreeMap<NodeId, Arc<PeerQueue>>>,
+    metrics: Arc<Metrics>,
+}
+
+impl Transport {
+    /// Queues a message for its receiver. A message to an unknown node is a
+    /// bug in the core.
+    pub fn send(&self, envelope: Envelope) {
+        let queue = self
+            .queues
+            .get(&envelope.to)
+            .unwrap_or_else(|| panic!("the core sent a message to non-member {}", envelope.to));
+        self.metrics.peer_messages_sent.increment();
+        if queue.push(envelope.message) {
+            self.metrics.peer_messages_dropped.increment();
+        }
+    }
+}
+
+/// Starts the peer listener and one dialer per peer. Messages received go
+/// to `inbox`; the tasks stop when `shutdown` turns true.
+pub fn start(
+    identity: PeerIdentity,
+    listener: TcpListener,
+    peers: &BTreeMap<NodeId, String>,
+    inbox: mpsc::Sender<PeerMessage>,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
+) -> Transport {
+    let mut queues = BTreeMap::new();
+    for (peer, address) in peers {
+        if *peer == identity.id {
+            continue;
+        }
+        let queue = Arc::new(PeerQueue::default());
+        queues.insert(*peer, queue.clone());
+        tokio::spawn(dial_loop(
+            identity.clone(),
+            *peer,
+            address.clone(),
+            queue,
+            metrics.clone(),
+            shutdown.clone(),
+        ));
+    }
+    tokio::spawn(accept_loop(
+        identity,
+        listener,
+        inbox,
+        metrics.clone(),
+        shutdown,
+    ));
+    Transport {
+        queues: Arc::new(queues),
+        metrics,
+    }
+}
+
+// --------------------------------------------------------------------------
+// Dialing side: sends
+// --------------------------------------------------------------------------
+
+async fn dial_loop(
+    identity: PeerIdentity,
+    peer: NodeId,
+    address: String,
+    queue: Arc<PeerQueue>,
+    metrics: Arc<Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff_milliseconds = RECONNECT_BACKOFF_INITIAL_MILLISECONDS;
+    let mut failures_in_a_row: u64 = 0;
+    loop {
+        let attempt = tokio::select! {
+            result = dial(&identity, peer, &address) => result,
+            _ = shutdown.changed() => return,
+        };
+        match attempt {
+            Ok(stream) => {
+                info!(%peer, %address, "connected to peer");
+                backoff_milliseconds = RECONNECT_BACKOFF_INITIAL_MILLISECONDS;
+                failures_in_a_row = 0;
+                let result = tokio::select! {
+                    result = send_loop(stream, &queue) => result,
+                    _ = shutdown.changed() => return,
+                };
+                if let Err(error) = result {
+                    info!(%peer, %address, %error, "connection to peer lost; reconnecting");
+                }
+            }
+            Err(DialError::Refused(refusal)) => {
+                metrics.peer_handshakes_refused.increment();
+                warn!(%peer, %address, reason = %refusal, "peer refused our handshake");
+            }
+            Err(error) => {
+                // A peer that is down fails every dial; say so once, then
+                // keep quiet until it comes back.
+                if failures_in_a_row == 0 {
+                    warn!(%peer, %address, %error, "cannot reach peer; retrying with backoff");
+                } else {
+                    debug!(%peer, %address, %error, "cannot reach peer");
+                }
+                failures_in_a_row += 1;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(backoff_milliseconds)) => {}
+            _ = shutdown.changed() => return,
+        }
+        backoff_milliseconds = (backoff_milliseconds * 2).min(RECONNECT_BACKOFF_MAX_MILLISECONDS);
+    }
+}
+
+/// Connects to `peer` and completes the handshake.
+async fn dial(
+    identity: &PeerIdentity,
+    peer: NodeId,
+    address: &str,
+) -> Result<TcpStream, DialError> {
+    let connect = TcpStream::connect(address);
+    let mut stream =
+        tokio::time::timeout(Duration::from_millis(CONNECT_TIMEOUT_MILLISECONDS), connect)
+            .await
+            .map_err(|_| DialError::Timeout)??;
+    stream.set_nodelay(true)?;
+    let handshake = async {
+        let hello = Hello {
+            version: PROTOCOL_VERSION,
+            cluster_id: identity.cluster_id,
+            from: identity.id,
+            to: peer,
+        };
+        let mut buffer = BytesMut::new();
+        put_frame(&mut buffer, &encode_hello(&hello))?;
+        stream.write_all(&buffer).await?;
+        buffer.clear();
+        let payload = read_handshake_frame(&mut stream, &mut buffer).await?;
+        match decode_hello_reply(&payload)? {
+            HelloReply::Accepted => Ok(()),
+            HelloReply::Refused(refusal) => Err(DialError::Refused(refusal)),
+        }
+    };
+    tokio::time::timeout(
+        Duration::from_millis(HANDSHAKE_TIMEOUT_MILLISECONDS),
+        handshake,
+    )
+    .await
+    .map_err(|_| DialError::Timeout)??;
+    Ok(stream)
+}
+
+/// Writes queued messages in batches until the connection fails. The peer
+/// never sends on this connection after the handshake, so a read that
+/// returns is the peer closing it (or dying).
+async fn send_loop(stream: TcpStream, queue: &PeerQueue) -> io::Result<()> {
+    let (mut reader, mut writer) = stream.into_split();
+    let mut buffer = BytesMut::new();
+    let mut probe = [0u8; 1];
+    loop {
+        let batch = queue.take_batch();
+        if batch.is_empty() {
+            tokio::select! {
+                _ = queue.ready.notified() => continue,
+                result = reader.read(&mut probe) => {
+                    result?;
+                    return Err(io::Error::new(io::ErrorKind::ConnectionAborted, "closed by the peer"));
+                }
+            }
+        }
+        for message in &batch {
+            if let Err(error) = put_message_frame(&mut buffer, message) {
+                warn!(kind = message.kind(), %error, "dropping a message too large for one frame");
+            }
+            if buffer.len() >= PEER_WRITE_BATCH_SIZE_MAX_BYTES {
+                writer.write_all(&buffer).await?;
+                buffer.clear();
+            }
+        }
+        writer.write_all(&buffer).await?;
+        buffer.clear();
+        if buffer.capacity() > PEER_BUFFER_RETAINED_MAX_BYTES {
+            buffer = BytesMut::new();
+        }
+    }
+}
+
+// --------------------------------------------------------------------------
+// Listening side: receives
+// --------------------------------------------------------------------------
+
+async fn accept_loop(
+    identity: PeerIdentity,
+    listener: TcpListener,
+    inbox: mpsc::Sender<PeerMessage>,
+    metrics: Arc<Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => return,
+        };
+        match accepted {
+            Ok((stream, remote)) => {
+                let identity = identity.clone();
+                let inbox = inbox.clone();
+                let metrics = metrics.clone();
+                let mut shutdown = shutdown.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        result = serve_peer(stream, remote, &identity, &inbox, &metrics) => {
+                            if let Err(error) = result {
+                                info!(%remote, %error, "peer connection closed");
+                            }
+                        }
+                        _ = shutdown.changed() => {}
+                    }
+                });
+            }
+            Err(error) => {
+                // Out of file descriptors, most likely: back off briefly
+                // instead of spinning.
+                warn!(%error, "cannot accept a peer connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Why an inbound peer connection ended.
+#[derive(Debug, thiserror::Error)]
+enum ServeError {
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("{0}")]
+    Wire(#[from] WireError),
+    #[error("handshake timed out")]
+    Timeout,
+    #[error("refused: {0}")]
+    Refused(Refusal),
+    #[error("the drive loop has stopped")]
+    Stopped,
+}
+
+async fn serve_peer(
+    mut stream: TcpStream,
+    remote: SocketAddr,
+    identity: &PeerIdentity,
+    inbox: &mpsc::Sender<PeerMessage>,
+    metrics: &Metrics,
+) -> Result<(), ServeError> {
+    stream.set_nodelay(true)?;
+    let mut buffer = BytesMut::new();
+    let hello = tokio::time::timeout(
+        Duration::from_millis(HANDSHAKE_TIMEOUT_MILLISECONDS),
+        read_handshake_frame(&mut stream, &mut buffer),
+    )
+    .await
+    .map_err(|_| ServeError::Timeout)??;
+    let hello = decode_hello(&hello)?;
+    let verdict = judge(identity, &hello);
+    let mut reply = BytesMut::new();
+    put_frame(&mut reply, &encode_hello_reply(&verdict))?;
+    stream.write_all(&reply).await?;
+    if let HelloReply::Refused(refusal) = verdict {
+        metrics.peer_handshakes_refused.increment();
+        warn!(
+            %remote,
+            claimed_node = hello.from.0,
+            claimed_cluster = hello.cluster_id,
+            version = hello.version,
+            reason = %refusal,
+            "refused a peer handshake"
+        );
+        return Err(ServeError::Refused(refusal));
+    }
+    let from = hello.from;
+    info!(peer = %from, %remote, "peer connected");
+    loop {
+        while let Some(frame) = take_frame(&mut buffer)? {
+            let message = decode_message(frame)?;
+            metrics.peer_messages_received.increment();
+            inbox
+                .send(PeerMessage { from, message })
+                .await
+                .map_err(|_| ServeError::Stopped)?;
+        }
+        if buffer.is_empty() && buffer.capacity() > PEER_BUFFER_RETAINED_MAX_BYTES {
+            buffer = BytesMut::new();
+        }
+        buffer.reserve(PEER_READ_CHUNK_BYTES);
+        if stream.read_buf(&mut buffer).await? == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// The verdict on a peer's handshake.
+fn judge(identity: &PeerIdentity, hello: &Hello) -> HelloReply {
+    let refusal = if hello.version != PROTOCOL_VERSION {
+        Refusal::VersionUnsupported {
+            supported: PROTOCOL_VERSION,
+        }
+    } else if hello.cluster_id != identity.cluster_id {
+        Refusal::ClusterMismatch {
+            expected: identity.cluster_id,
+        }
+    } else if hello.from == identity.id || !identity.members.contains(&hello.from) {
+        Refusal::NodeUnknown
+    } else if hello.to != identity.id {
+        Refusal::WrongNode {
+            actual: identity.id.0,
+        }
+    } else {
+        return HelloReply::Accepted;
+    };
+    HelloReply::Refused(refusal)
+}
+
+/// Reads one handshake frame. A length prefix above the handshake's size is
+/// refused at once: whatever is talking is not a synod peer, and its first
+/// bytes must not make us wait for (or buffer) a large "frame".
+async fn read_handshake_frame<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buffer: &mut BytesMut,
+) -> Result<bytes::Bytes, WireError> {
+    loop {
+        if buffer.len() >= FRAME_HEADER_SIZE_BYTES {
+            let header: [u8; FRAME_HEADER_SIZE_BYTES] = buffer[..FRAME_HEADER_SIZE_BYTES]
+                .try_into()
+                .expect("the slice has the header's length");
+            if u32::from_le_bytes(header) as usize > HELLO_SIZE_BYTES {
+                return Err(WireError::MagicMismatch);
+            }
+            if let Some(frame) = take_frame(buffer)? {
+                return Ok(frame);
+            }
+        }
+        buffer.reserve(HELLO_SIZE_BYTES + FRAME_HEADER_SIZE_BYTES);
+        match stream.read_buf(buffer).await {
+            Ok(0) | Err(_) => return Err(WireError::Truncated),
+            Ok(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity() -> PeerIdentity {
+        PeerIdentity {
+            id: NodeId(1),
+            cluster_id: 7,
+            members: vec![NodeId(1), NodeId(2), NodeId(3)],
+        }
+    }
+
+    fn hello(version: u16, cluster_id: u64, from: u64, to: u64) -> Hello {
+        Hello {
+            version,
+            cluster_id,
+            from: NodeId(from),
+            to: NodeId(to),
+        }
+    }
+
+    #[test]
+    fn a_handshake_is_judged_on_version_cluster_and_ids() {
+        let identity = identity();
+        assert_eq!(judge(&identity, &hello(1, 7, 2, 1)), HelloReply::Accepted);
+        assert_eq!(
+            judge(&identity, &hello(9, 7, 2, 1)),
+            HelloReply::Refused(Refusal::VersionUnsupported { supported: 1 })
+        );
+        assert_eq!(
+            judge(&identity, &hello(1, 8, 2, 1)),
+            HelloReply::Refused(Refusal::ClusterMismatch { expected: 7 })
+        );
+        assert_eq!(
+            judge(&identity, &hello(1, 7, 4, 1)),
+            HelloReply::Refused(Refusal::NodeUnknown)
+        );
+        assert_eq!(
+            judge(&identity, &hello(1, 7, 1, 1)),
+            HelloReply::Refused(Refusal::NodeUnknown)
+        );
+        assert_eq!(
+            judge(&identity, &hello(1, 7, 2, 3)),
+            HelloReply::Refused(Refusal::WrongNode { actual: 1 })
+        );
+    }
+
+    #[test]
+    fn a_full_queue_drops_its_oldest_message() {
+        let queue = PeerQueue::default();
+        for request in 0..PEER_QUEUE_MESSAGES_MAX as u64 {
+            assert!(!queue.push(Message::ReadIndexRequest { request }));
+        }
+        assert!(queue.push(Message::ReadIndexRequest { request: 1_000_000 }));
+        let first = queue.take_batch();
+        assert_eq!(first[0], Message::ReadIndexRequest { request: 1 });
+        assert_eq!(first.len(), PEER_WRITE_BATCH_MESSAGES_MAX);
+    }
+}
