@@ -1,1 +1,689 @@
-//! placeholder
+//! Model checking of synod's production consensus core and state machine.
+//!
+//! This crate wraps [`synod_paxos::Replica`] and [`synod_kv::Store`] — the
+//! very code the server runs, not a re-implementation — as a [`stateright`]
+//! actor, so that the model checker can explore every interleaving of
+//! message deliveries, timer firings and (optionally) crashes within a bound,
+//! and check linearizability and agreement in every state it reaches.
+//!
+//! # What is modelled
+//!
+//! * **Servers** ([`ServerActor`]): one replica each, driven exactly as the
+//!   server drives it. After every input (a peer message, a client request
+//!   or a timer firing) the actor collects [`synod_paxos::Ready`], sends its
+//!   messages, makes the persist request durable (the actor's
+//!   [`DiskState`], saved as stateright storage so that a crash keeps it),
+//!   then sends the released messages, applies the decided values to a kv
+//!   [`Store`] in slot order and serves the released reads from it.
+//!   Persistence is synchronous within one handler, so the model never
+//!   crashes between a write and the messages it guards.
+//! * **Clients**: stateright's [`RegisterActor`] clients. Each puts one
+//!   value, waits for the answer, then reads, each time at a different
+//!   server. A put becomes a kv `Set` of [`REGISTER_KEY`] proposed through
+//!   [`synod_paxos::Replica::propose`], prefixed with a 16-byte tag naming
+//!   the client and its request so that the server that received it can
+//!   answer once it applies the command. A get becomes
+//!   [`synod_paxos::Replica::read`] and is answered from the store when the
+//!   core releases it. Followers forward both to the leader: that logic is
+//!   inside the core.
+//! * **Time**: one stateright timer per server. A firing runs
+//!   [`synod_paxos::Replica::tick`] until the replica has output (at most
+//!   [`IDLE_TICKS_PER_FIRING_MAX`] ticks): ticks that change nothing outside
+//!   the replica are collapsed into one step, which keeps the state space
+//!   small without hiding an event. Every server has a budget of firings for
+//!   the whole run ([`ModelConfig::timer_firings_max`]), kept on its disk so
+//!   that restarts do not renew it. With no firings left and no messages in
+//!   flight the system is quiet, so the state space is finite.
+//! * **Retries**: a rejected proposal certainly did not take effect and a
+//!   failed read had no effect (the core's contract), so the server hands
+//!   them to the replica again at its next timer firing. This checks that
+//!   contract too: a put applied twice would break linearizability.
+//!
+//! # What is checked
+//!
+//! * `linearizable` (always): the history of client invocations and
+//!   answers is linearizable for a single register
+//!   ([`LinearizabilityTester`]).
+//! * `agreement` (always): no two servers have applied different values in
+//!   the same slot.
+//! * `every client answered` (sometimes): a state exists in which every
+//!   client has had both its answers, so the checks are not vacuous.
+//! * `leader changed` (sometimes): a state exists in which a replica leads
+//!   under a ballot of round two or more, so leader changes are explored.
+//!
+//! ```
+//! use stateright::Checker;
+//! use synod_model::ModelConfig;
+//!
+//! // A single server that may time out once and elect itself, one client.
+//! let mut config = ModelConfig::new(1, 1);
+//! config.timer_firings_max = vec![1];
+//! let checker = config.check_bfs();
+//! assert!(checker.unique_state_count() > 0);
+//! ```
+#![deny(missing_docs)]
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use stateright::actor::register::{RegisterActor, RegisterActorState, RegisterMsg};
+use stateright::actor::{
+    model_timeout, Actor, ActorModel, ActorModelState, Id, LossyNetwork, Network, Out,
+};
+use stateright::semantics::register::Register;
+use stateright::semantics::LinearizabilityTester;
+use stateright::{Checker, Expectation, Model};
+use synod_kv::{Command, Operation, Response, SetCondition, Store, StoreConfig};
+use synod_paxos::{
+    Config, DurableState, Message, NodeId, ReadId, Ready, Replica, Role, Slot, Value,
+};
+
+/// The one key the register lives under.
+pub const REGISTER_KEY: &[u8] = b"register";
+
+/// A timer firing ticks the replica at most this often while it produces no
+/// output. Far above any timeout the model configures; a firing that
+/// reaches it just ends (the replica is idle, e.g. a leader-less follower
+/// with nothing to do).
+pub const IDLE_TICKS_PER_FIRING_MAX: u64 = 64;
+
+/// Size of the tag that prefixes every proposed command: client actor id and
+/// request id, eight bytes each, big-endian.
+pub const REQUEST_TAG_SIZE_BYTES: usize = 16;
+
+/// The message type of the whole model: register requests and answers
+/// between clients and servers, and the core's protocol between servers.
+pub type ModelMessage = RegisterMsg<u64, char, PeerMessage>;
+
+/// The history the model keeps to check linearizability.
+pub type History = LinearizabilityTester<Id, Register<char>>;
+
+/// The actor type of the model: register clients around [`ServerActor`]s.
+pub type ModelActor = RegisterActor<ServerActor>;
+
+/// The stateright model of a synod cluster with register clients.
+pub type SynodModel = ActorModel<ModelActor, ModelConfig, History>;
+
+/// The state of the whole system, as the checker sees it.
+pub type SystemState = ActorModelState<ModelActor, History>;
+
+/// Maps the stateright actor id of a server to the core's node id (node ids
+/// start at 1; the core reserves 0 for [`synod_paxos::Ballot::ZERO`]).
+pub fn node_of(id: Id) -> NodeId {
+    NodeId(usize::from(id) as u64 + 1)
+}
+
+/// The inverse of [`node_of`].
+pub fn actor_of(node: NodeId) -> Id {
+    assert!(node.0 >= 1, "node ids start at 1");
+    Id::from((node.0 - 1) as usize)
+}
+
+/// A message of the core's protocol, carried between server actors.
+///
+/// Stateright requires messages to be totally ordered, which the core's
+/// [`Message`] is not (it never needs to be). The order here compares the
+/// debug rendering, which spells out every field, so it is total and
+/// consistent with equality; the checker only uses it to order actions.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PeerMessage(pub Message);
+
+impl PartialOrd for PeerMessage {
+    fn partial_cmp(&self, other: &PeerMessage) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for PeerMessage {
+    fn cmp(&self, other: &PeerMessage) -> std::cmp::Ordering {
+        if self == other {
+            return std::cmp::Ordering::Equal;
+        }
+        format!("{:?}", self.0).cmp(&format!("{:?}", other.0))
+    }
+}
+
+/// The only timer of a server: logical time passing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ModelTimer {
+    /// Tick the replica (see [`IDLE_TICKS_PER_FIRING_MAX`]).
+    Tick,
+}
+
+/// What a server keeps across a crash: the core's durable state, and two
+/// counters that bound the model.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct DiskState {
+    /// The acceptor state, after every persist request so far.
+    pub durable: DurableState,
+    /// How many times the server has restarted. Also seeds each
+    /// incarnation's replica differently, as the core requires.
+    pub restarts: u64,
+    /// Timer firings used so far, over all incarnations.
+    pub timer_firings: u64,
+}
+
+/// A kv [`Store`] made comparable and hashable through its digest, which
+/// covers the whole state (entries, sessions and counters).
+#[derive(Clone)]
+pub struct KvState(pub Store);
+
+impl PartialEq for KvState {
+    fn eq(&self, other: &KvState) -> bool {
+        self.0.digest() == other.0.digest()
+    }
+}
+
+impl Eq for KvState {}
+
+impl Hash for KvState {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.digest().hash(state);
+    }
+}
+
+impl fmt::Debug for KvState {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = self.0.read(&get_register());
+        write!(
+            formatter,
+            "KvState({value:?}, digest {:#x})",
+            self.0.digest()
+        )
+    }
+}
+
+/// A client request a server has received and not yet answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClientRequest {
+    /// The client actor.
+    pub client: Id,
+    /// The client's request id, echoed in the answer.
+    pub request: u64,
+}
+
+impl ClientRequest {
+    /// The read id the replica tracks a get under: unique per request.
+    pub fn read_id(self) -> ReadId {
+        assert!(
+            self.request < 1 << 32,
+            "request ids stay small in the model"
+        );
+        ReadId(((usize::from(self.client) as u64) << 32) | self.request)
+    }
+
+    /// Prefixes an encoded kv command with this request's tag.
+    pub fn tag(self, command: &[u8]) -> Bytes {
+        let mut tagged = BytesMut::with_capacity(REQUEST_TAG_SIZE_BYTES + command.len());
+        tagged.put_u64(usize::from(self.client) as u64);
+        tagged.put_u64(self.request);
+        tagged.put_slice(command);
+        tagged.freeze()
+    }
+
+    /// Splits a tagged command into its request and the encoded kv command.
+    pub fn untag(tagged: &Bytes) -> (ClientRequest, Bytes) {
+        assert!(
+            tagged.len() >= REQUEST_TAG_SIZE_BYTES,
+            "every command in the model is tagged"
+        );
+        let client = u64::from_be_bytes(tagged[..8].try_into().expect("eight bytes"));
+        let request = u64::from_be_bytes(tagged[8..16].try_into().expect("eight bytes"));
+        let request = ClientRequest {
+            client: Id::from(client as usize),
+            request,
+        };
+        (request, tagged.slice(REQUEST_TAG_SIZE_BYTES..))
+    }
+}
+
+/// The state of one server actor.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ServerState {
+    /// The production replica.
+    pub replica: Replica,
+    /// What this server has on disk (also saved as stateright storage).
+    pub disk: DiskState,
+    /// The state machine, fed the decided values in slot order.
+    pub store: KvState,
+    /// Every value applied since this incarnation started, by slot.
+    pub applied: BTreeMap<Slot, Value>,
+    /// Puts received here and not yet applied here.
+    pub puts_pending: BTreeSet<ClientRequest>,
+    /// Gets received here and not yet served here, by read id.
+    pub reads_pending: BTreeMap<ReadId, ClientRequest>,
+    /// Rejected proposals, handed to the replica again at the next firing.
+    pub proposals_to_retry: Vec<Bytes>,
+    /// Failed reads, handed to the replica again at the next firing.
+    pub reads_to_retry: Vec<ReadId>,
+}
+
+/// A synod server: the production replica and store, driven as the server
+/// drives them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerActor {
+    /// The replica's configuration.
+    pub config: Config,
+    /// Timer firings this server may use in the whole run.
+    pub timer_firings_max: u64,
+}
+
+impl ServerActor {
+    /// Arms the tick timer while the budget lasts.
+    fn arm_timer(&self, disk: &DiskState, o: &mut Out<ServerActor>) {
+        if disk.timer_firings < self.timer_firings_max {
+            o.set_timer(ModelTimer::Tick, model_timeout());
+        }
+    }
+
+    /// Handles one round of the replica's output in the order [`Ready`]
+    /// prescribes: send, park failures for retry, persist, then send, apply
+    /// and serve what the persist released.
+    fn handle_ready(&self, state: &mut ServerState, ready: Ready, o: &mut Out<ServerActor>) {
+        for envelope in ready.messages {
+            o.send(
+                actor_of(envelope.to),
+                RegisterMsg::Internal(PeerMessage(envelope.message)),
+            );
+        }
+        for rejection in ready.rejected {
+            state.proposals_to_retry.push(rejection.command);
+        }
+        for (read, _) in ready.failed_reads {
+            state.reads_to_retry.push(read);
+        }
+        if !ready.persist.state().is_empty() {
+            state.disk.durable.apply(ready.persist.state());
+            o.save(state.disk.clone());
+        }
+        let released = ready.persist.persisted();
+        for envelope in released.messages {
+            o.send(
+                actor_of(envelope.to),
+                RegisterMsg::Internal(PeerMessage(envelope.message)),
+            );
+        }
+        for decided in released.decided {
+            for command in decided.value.commands() {
+                self.apply(state, command, o);
+            }
+            state.applied.insert(decided.slot, decided.value);
+        }
+        for read in released.reads {
+            if let Some(request) = state.reads_pending.remove(&read) {
+                let value = decode_register(&state.store.0.read(&get_register()));
+                o.send(request.client, RegisterMsg::GetOk(request.request, value));
+            }
+        }
+    }
+
+    /// Applies one decided command, answering its client if it asked here.
+    fn apply(&self, state: &mut ServerState, command: &Bytes, o: &mut Out<ServerActor>) {
+        let (request, encoded) = ClientRequest::untag(command);
+        let response = state.store.0.apply_encoded(&encoded);
+        assert_eq!(
+            response,
+            Response::Stored(true),
+            "the model only proposes unconditional sets"
+        );
+        if state.puts_pending.remove(&request) {
+            o.send(request.client, RegisterMsg::PutOk(request.request));
+        }
+    }
+
+    /// Collects and handles the replica's output after an input.
+    fn drain(&self, state: &mut ServerState, o: &mut Out<ServerActor>) {
+        let ready = state.replica.ready();
+        self.handle_ready(state, ready, o);
+    }
+}
+
+impl Actor for ServerActor {
+    type Msg = ModelMessage;
+    type State = ServerState;
+    type Timer = ModelTimer;
+    type Storage = DiskState;
+    type Random = ();
+
+    fn name(&self) -> String {
+        format!("Server {}", self.config.id)
+    }
+
+    fn on_start(&self, _id: Id, storage: &Option<DiskState>, o: &mut Out<Self>) -> ServerState {
+        let disk = match storage {
+            None => DiskState::default(),
+            Some(disk) => DiskState {
+                restarts: disk.restarts + 1,
+                ..disk.clone()
+            },
+        };
+        // The core derives per-node randomness from the seed and the node
+        // id; the restart count makes every incarnation's seed new.
+        let seed = 1 + disk.restarts;
+        let replica = Replica::new(self.config.clone(), disk.durable.clone(), seed);
+        // Saved at once so that a crash before the first write still counts
+        // this start, and the next incarnation gets a new seed.
+        o.save(disk.clone());
+        self.arm_timer(&disk, o);
+        let mut state = ServerState {
+            replica,
+            disk,
+            store: KvState(Store::new(StoreConfig::default())),
+            applied: BTreeMap::new(),
+            puts_pending: BTreeSet::new(),
+            reads_pending: BTreeMap::new(),
+            proposals_to_retry: Vec::new(),
+            reads_to_retry: Vec::new(),
+        };
+        // A restarted replica hands its decided log out for apply again.
+        self.drain(&mut state, o);
+        state
+    }
+
+    fn on_msg(
+        &self,
+        _id: Id,
+        state: &mut Cow<ServerState>,
+        src: Id,
+        msg: ModelMessage,
+        o: &mut Out<Self>,
+    ) {
+        match msg {
+            RegisterMsg::Put(request, value) => {
+                let state = state.to_mut();
+                let request = ClientRequest {
+                    client: src,
+                    request,
+                };
+                state.puts_pending.insert(request);
+                let command = Command::untagged(Operation::Set {
+                    key: Bytes::from_static(REGISTER_KEY),
+                    value: encode_register(value),
+                    condition: SetCondition::Always,
+                });
+                state.replica.propose(request.tag(&command.encode()));
+                self.drain(state, o);
+            }
+            RegisterMsg::Get(request) => {
+                let state = state.to_mut();
+                let request = ClientRequest {
+                    client: src,
+                    request,
+                };
+                state.reads_pending.insert(request.read_id(), request);
+                state.replica.read(request.read_id());
+                self.drain(state, o);
+            }
+            RegisterMsg::Internal(PeerMessage(message)) => {
+                let state = state.to_mut();
+                state.replica.step(node_of(src), message);
+                self.drain(state, o);
+            }
+            RegisterMsg::PutOk(_) | RegisterMsg::GetOk(_, _) => {}
+        }
+    }
+
+    fn on_timeout(
+        &self,
+        _id: Id,
+        state: &mut Cow<ServerState>,
+        _timer: &ModelTimer,
+        o: &mut Out<Self>,
+    ) {
+        let state = state.to_mut();
+        state.disk.timer_firings += 1;
+        o.save(state.disk.clone());
+        for command in std::mem::take(&mut state.proposals_to_retry) {
+            state.replica.propose(command);
+        }
+        for read in std::mem::take(&mut state.reads_to_retry) {
+            state.replica.read(read);
+        }
+        state.replica.tick();
+        let mut ready = state.replica.ready();
+        let mut idle_ticks = 1;
+        while ready.is_empty() && idle_ticks < IDLE_TICKS_PER_FIRING_MAX {
+            state.replica.tick();
+            ready = state.replica.ready();
+            idle_ticks += 1;
+        }
+        self.handle_ready(state, ready, o);
+        self.arm_timer(&state.disk, o);
+    }
+}
+
+/// The kv operation that reads the register.
+fn get_register() -> Operation {
+    Operation::Get {
+        key: Bytes::from_static(REGISTER_KEY),
+    }
+}
+
+/// Encodes a register value as the kv value.
+fn encode_register(value: char) -> Bytes {
+    Bytes::from(value.to_string())
+}
+
+/// Decodes the answer to [`get_register`]; a missing key is the register's
+/// initial value.
+fn decode_register(response: &Response) -> char {
+    match response {
+        Response::Value(None) => char::default(),
+        Response::Value(Some(bytes)) => {
+            let text = std::str::from_utf8(bytes).expect("the model stores chars");
+            let mut chars = text.chars();
+            let value = chars.next().expect("one char");
+            assert!(chars.next().is_none(), "exactly one char");
+            value
+        }
+        other => panic!("a register read answered {other:?}"),
+    }
+}
+
+/// The bounds and settings of one model.
+#[derive(Clone)]
+pub struct ModelConfig {
+    /// Servers, with actor ids `0..server_count` and node ids from 1.
+    pub server_count: usize,
+    /// Register clients, each of which puts once and then gets.
+    pub client_count: usize,
+    /// Per server: timer firings it may use in the whole run (a missing
+    /// entry means none).
+    pub timer_firings_max: Vec<u64>,
+    /// Servers that may be down at once (clients never crash). Zero
+    /// disables crashes.
+    pub crashes_max: usize,
+    /// Restarts each server may make in the whole run.
+    pub restarts_max: u64,
+    /// The network semantics.
+    pub network: Network<ModelMessage>,
+    /// Whether the network may drop messages.
+    pub lossy: bool,
+    /// States with more undelivered messages than this are not explored.
+    pub messages_in_flight_max: usize,
+    /// Applied to every replica's configuration after the model's defaults
+    /// (e.g. to select a broken protocol variant in a negative test).
+    pub configure: fn(&mut Config),
+}
+
+impl fmt::Debug for ModelConfig {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("ModelConfig")
+            .field("server_count", &self.server_count)
+            .field("client_count", &self.client_count)
+            .field("timer_firings_max", &self.timer_firings_max)
+            .field("crashes_max", &self.crashes_max)
+            .field("restarts_max", &self.restarts_max)
+            .field("lossy", &self.lossy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ModelConfig {
+    /// A model of `server_count` servers and `client_count` clients on an
+    /// unordered, non-duplicating, reliable network, without crashes, where
+    /// the first server may fire its timer twice and the second once.
+    pub fn new(server_count: usize, client_count: usize) -> ModelConfig {
+        ModelConfig {
+            server_count,
+            client_count,
+            timer_firings_max: vec![2, 1],
+            crashes_max: 0,
+            restarts_max: 0,
+            network: Network::new_unordered_nonduplicating([]),
+            lossy: false,
+            messages_in_flight_max: usize::MAX,
+            configure: |_| {},
+        }
+    }
+
+    /// The configuration of the replica on `node`: small timeouts so that
+    /// elections, heartbeats and request timeouts all happen within a few
+    /// firings, then [`ModelConfig::configure`].
+    pub fn replica_config(&self, node: NodeId) -> Config {
+        let members = (0..self.server_count)
+            .map(|index| node_of(Id::from(index)))
+            .collect();
+        let mut config = Config::new(node, members);
+        config.heartbeat_interval_ticks = 1;
+        config.election_timeout_ticks = 2;
+        config.request_timeout_ticks = 4;
+        config.catch_up_retry_ticks = 2;
+        (self.configure)(&mut config);
+        config
+    }
+
+    /// The stateright model with its properties.
+    pub fn into_model(self) -> SynodModel {
+        let server_actors: Vec<ModelActor> = (0..self.server_count)
+            .map(|index| {
+                RegisterActor::Server(ServerActor {
+                    config: self.replica_config(node_of(Id::from(index))),
+                    timer_firings_max: self.timer_firings_max.get(index).copied().unwrap_or(0),
+                })
+            })
+            .collect();
+        let client_actors: Vec<ModelActor> = (0..self.client_count)
+            .map(|_| RegisterActor::Client {
+                put_count: 1,
+                server_count: self.server_count,
+            })
+            .collect();
+        let network = self.network.clone();
+        let lossy = if self.lossy {
+            LossyNetwork::Yes
+        } else {
+            LossyNetwork::No
+        };
+        let crashes_max = self.crashes_max;
+        ActorModel::new(self, LinearizabilityTester::new(Register(char::default())))
+            .actors(server_actors)
+            .actors(client_actors)
+            .init_network(network)
+            .lossy_network(lossy)
+            .max_crashes(crashes_max)
+            .record_msg_out(RegisterMsg::record_invocations)
+            .record_msg_in(RegisterMsg::record_returns)
+            .within_boundary(within_boundary)
+            .property(Expectation::Always, "linearizable", |_, state| {
+                state.history.serialized_history().is_some()
+            })
+            .property(Expectation::Always, "agreement", |_, state| {
+                agreement(state)
+            })
+            .property(
+                Expectation::Sometimes,
+                "every client answered",
+                |_, state| every_client_answered(state),
+            )
+            .property(Expectation::Sometimes, "leader changed", |_, state| {
+                servers(state).any(|server| {
+                    server.replica.role() == Role::Leader && server.replica.promised().round >= 2
+                })
+            })
+    }
+
+    /// Runs a breadth-first check on one thread to completion.
+    pub fn check_bfs(self) -> impl Checker<SynodModel> {
+        self.into_model().checker().spawn_bfs().join()
+    }
+}
+
+/// The states worth exploring: no client crashed (stateright's crashes hit
+/// any actor, but a restarted client would reissue a request it already
+/// made) and no server restarted more often than allowed.
+fn within_boundary(config: &ModelConfig, state: &SystemState) -> bool {
+    let client_crashed = state.crashed[config.server_count..]
+        .iter()
+        .any(|crashed| *crashed);
+    let restarts_exceeded = state
+        .actor_storages
+        .iter()
+        .flatten()
+        .any(|disk| disk.restarts > config.restarts_max);
+    !client_crashed && !restarts_exceeded && state.network.len() <= config.messages_in_flight_max
+}
+
+/// The server states of a system state.
+pub fn servers(state: &SystemState) -> impl Iterator<Item = &ServerState> {
+    state
+        .actor_states
+        .iter()
+        .filter_map(|actor| match &**actor {
+            RegisterActorState::Server(server) => Some(server),
+            RegisterActorState::Client { .. } => None,
+        })
+}
+
+/// True when no two servers have applied different values in one slot.
+pub fn agreement(state: &SystemState) -> bool {
+    let servers: Vec<&ServerState> = servers(state).collect();
+    servers.iter().enumerate().all(|(index, left)| {
+        servers[index + 1..].iter().all(|right| {
+            left.applied
+                .iter()
+                .all(|(slot, value)| right.applied.get(slot).is_none_or(|other| other == value))
+        })
+    })
+}
+
+/// True when every client has had the answers to all its requests.
+pub fn every_client_answered(state: &SystemState) -> bool {
+    state.actor_states.iter().all(|actor| match &**actor {
+        RegisterActorState::Client { awaiting, .. } => awaiting.is_none(),
+        RegisterActorState::Server(_) => true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_tags_round_trip() {
+        let request = ClientRequest {
+            client: Id::from(4),
+            request: 8,
+        };
+        let (untagged, body) = ClientRequest::untag(&request.tag(b"command"));
+        assert_eq!(untagged, request);
+        assert_eq!(body.as_ref(), b"command");
+    }
+
+    #[test]
+    fn register_values_round_trip() {
+        let encoded = encode_register('B');
+        assert_eq!(decode_register(&Response::Value(Some(encoded))), 'B');
+        assert_eq!(decode_register(&Response::Value(None)), char::default());
+    }
+
+    #[test]
+    fn node_ids_map_to_actor_ids() {
+        assert_eq!(node_of(Id::from(0)), NodeId(1));
+        assert_eq!(actor_of(NodeId(3)), Id::from(2));
+    }
+}
