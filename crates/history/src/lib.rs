@@ -46,7 +46,7 @@ mod parse;
 mod write;
 
 pub use check::{
-    check_history, check_history_with, CheckOptions, CheckOutcome, Violation,
+    check_history, check_history_with, CheckOptions, CheckOutcome, SearchStrategy, Violation,
     MEMO_BYTES_MAX_DEFAULT,
 };
 pub use cli::{

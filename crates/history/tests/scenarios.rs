@@ -8,24 +8,36 @@ use synod_history::generate::{
 };
 use synod_history::{
     check_history, check_history_with, parse_history, CheckOptions, CheckOutcome, Operation,
+    SearchStrategy, MEMO_BYTES_MAX_DEFAULT,
 };
 
 fn verdict(operations: &[Operation]) -> bool {
     let outcome = check_history(operations);
-    // Every key is checked on one thread and on several with a tiny memo
-    // budget too: neither may change the verdict.
-    let constrained = check_history_with(
-        operations,
-        &CheckOptions {
+    // Each search alone, on one thread, and the automatic one with a tiny
+    // memory budget must find the same violating keys.
+    let expected = violating_keys(&outcome);
+    for (strategy, memo_bytes_max) in [
+        (SearchStrategy::DepthFirst, MEMO_BYTES_MAX_DEFAULT),
+        (SearchStrategy::BreadthFirst, MEMO_BYTES_MAX_DEFAULT),
+        (SearchStrategy::Automatic, 64 * 1024),
+    ] {
+        let options = CheckOptions {
             threads_max: 1,
-            memo_bytes_max: 64 * 1024,
-        },
-    );
-    assert_eq!(
-        outcome, constrained,
-        "the verdict depends on threads or memo budget"
-    );
+            memo_bytes_max,
+            strategy,
+        };
+        let other = check_history_with(operations, &options);
+        assert_eq!(violating_keys(&other), expected, "{strategy:?} disagrees");
+    }
     outcome.is_linearizable()
+}
+
+fn violating_keys(outcome: &CheckOutcome) -> Vec<&str> {
+    outcome
+        .violations
+        .iter()
+        .map(|violation| violation.key.as_str())
+        .collect()
 }
 
 fn violations(operations: &[Operation]) -> CheckOutcome {

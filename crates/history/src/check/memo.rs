@@ -160,7 +160,7 @@ impl Memo {
 
 /// A 64-bit hash of a key: FxHash-style mixing per word and a SplitMix64
 /// finaliser so that the low bits used as table index are well spread.
-fn hash_key(key: &[u32]) -> u64 {
+pub(crate) fn hash_key(key: &[u32]) -> u64 {
     let mut hash: u64 = key.len() as u64;
     for &word in key {
         hash = (hash.rotate_left(5) ^ u64::from(word)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);

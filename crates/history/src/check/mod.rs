@@ -17,30 +17,55 @@
 //!   succeeds. `""` is a value like any other: `set` of `""` makes the key
 //!   present.
 
+mod breadth_first;
+mod depth_first;
 mod memo;
+mod moves;
 mod register;
-mod search;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
 use crate::operation::{Operation, OperationKind, Status};
+use breadth_first::search_breadth_first;
+use depth_first::search_depth_first;
+use moves::{Deadlock, Timeline, Verdict};
 use register::{Register, STATE_ABSENT};
-use search::Deadlock;
 
-/// Default memory budget for memoization, shared by all worker threads.
+/// Default memory budget of the searches, shared by all worker threads.
 pub const MEMO_BYTES_MAX_DEFAULT: usize = 2 << 30;
+/// The depth-first search hands over to the breadth-first one after this
+/// many configurations per operation of the key (plus the minimum below).
+const DEPTH_FIRST_ARRIVALS_PER_OPERATION: u64 = 4;
+const DEPTH_FIRST_ARRIVALS_MIN: u64 = 10_000;
+
+/// Which search decides each key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SearchStrategy {
+    /// Depth-first, handing over to breadth-first when it takes long (the
+    /// default, and the only one the memory budget fully bounds).
+    #[default]
+    Automatic,
+    /// Only the depth-first search (for tests and measurements).
+    DepthFirst,
+    /// Only the breadth-first search, ignoring the memory budget (for tests
+    /// and measurements).
+    BreadthFirst,
+}
 
 /// How to run a check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckOptions {
     /// Keys are checked on at most this many threads (at least one).
     pub threads_max: usize,
-    /// Memory budget of all memo caches together, in bytes. A search that
-    /// would exceed its share forgets its memo and goes on: slower, never
-    /// wrong.
+    /// Memory budget of all searches together, in bytes, split evenly
+    /// between threads. A depth-first search that would exceed its share
+    /// forgets its memo and goes on, and a breadth-first one hands over to a
+    /// depth-first one: slower, never wrong.
     pub memo_bytes_max: usize,
+    /// Which search to use.
+    pub strategy: SearchStrategy,
 }
 
 impl Default for CheckOptions {
@@ -48,6 +73,7 @@ impl Default for CheckOptions {
         CheckOptions {
             threads_max: thread::available_parallelism().map_or(1, |threads| threads.get()),
             memo_bytes_max: MEMO_BYTES_MAX_DEFAULT,
+            strategy: SearchStrategy::Automatic,
         }
     }
 }
@@ -118,7 +144,12 @@ pub fn check_history_with(operations: &[Operation], options: &CheckOptions) -> C
             let Some((key, key_operations)) = jobs.get(job) else {
                 return results;
             };
-            results.push(check_key(key, key_operations, memo_bytes_max));
+            results.push(check_key(
+                key,
+                key_operations,
+                memo_bytes_max,
+                options.strategy,
+            ));
         }
     };
     let results: Vec<KeyResult> = if threads == 1 {
@@ -156,17 +187,51 @@ struct KeyResult {
     violation: Option<Violation>,
 }
 
-fn check_key(key: &str, operations: &[&Operation], memo_bytes_max: usize) -> KeyResult {
+fn check_key(
+    key: &str,
+    operations: &[&Operation],
+    memo_bytes_max: usize,
+    strategy: SearchStrategy,
+) -> KeyResult {
     let register = Register::new(operations);
     let operations_checked = register.completed.len() + register.pending_writes.len();
-    let violation = match search::search(&register, memo_bytes_max) {
-        Ok(()) => None,
-        Err(deadlock) => Some(describe(key, operations, &deadlock)),
+    let timeline = Timeline::new(&register);
+    let verdict = match strategy {
+        SearchStrategy::Automatic => search(&register, &timeline, memo_bytes_max),
+        SearchStrategy::DepthFirst => {
+            search_depth_first(&register, &timeline, memo_bytes_max, None)
+        }
+        SearchStrategy::BreadthFirst => search_breadth_first(&register, &timeline, usize::MAX),
+    };
+    let violation = match verdict {
+        Verdict::Linearizable => None,
+        Verdict::NotLinearizable(deadlock) => Some(describe(key, operations, &deadlock)),
+        Verdict::Undecided => unreachable!("the last search has no limit"),
     };
     KeyResult {
         operations_checked,
         violation,
     }
+}
+
+/// Decides one register: depth-first first, since it walks straight to a
+/// linearization when there is one; if that takes long, breadth-first, which
+/// rules out all orders with far less repetition; and if the breadth-first
+/// frontier outgrows the memory budget, depth-first again without a limit
+/// (its memo forgets when full, so its memory stays bounded).
+fn search(register: &Register, timeline: &Timeline, bytes_max: usize) -> Verdict {
+    let operation_count = (register.completed.len() + register.pending_writes.len()) as u64;
+    let arrivals_max =
+        DEPTH_FIRST_ARRIVALS_PER_OPERATION * operation_count + DEPTH_FIRST_ARRIVALS_MIN;
+    match search_depth_first(register, timeline, bytes_max, Some(arrivals_max)) {
+        Verdict::Undecided => {}
+        decided => return decided,
+    }
+    match search_breadth_first(register, timeline, bytes_max) {
+        Verdict::Undecided => {}
+        decided => return decided,
+    }
+    search_depth_first(register, timeline, bytes_max, None)
 }
 
 fn describe(key: &str, operations: &[&Operation], deadlock: &Deadlock) -> Violation {
