@@ -43,6 +43,7 @@
 pub mod admin;
 pub mod client;
 pub mod config;
+pub mod durable;
 pub mod metrics;
 pub mod node;
 pub mod persistence;
