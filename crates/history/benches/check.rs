@@ -45,7 +45,7 @@ fn workload(
 fn bench_check(criterion: &mut Criterion) {
     let mut group = criterion.benchmark_group("check");
     group.sample_size(10);
-    group.measurement_time(Duration::from_secs(20));
+    group.measurement_time(Duration::from_secs(10));
     let workloads = [
         ("10k_ops_10_clients_1_key", 10_000, 10, 1),
         ("10k_ops_10_clients_10_keys", 10_000, 10, 10),

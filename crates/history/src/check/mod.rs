@@ -1,6 +1,14 @@
 //! The linearizability checker: splits a history by key (keys are
-//! independent registers), checks each key with a Wing–Gong–Lowe search
-//! (see `search`), and reports the keys that have no linearization.
+//! independent registers), checks each key with a Wing–Gong–Lowe search,
+//! and reports the keys that have no linearization.
+//!
+//! Each key is first searched depth-first with Lowe's memo (`depth_first`),
+//! which finds a linearization in about one step per operation when there
+//! is one; past a budget of steps, breadth-first with Pareto pruning
+//! (`breadth_first`), which rules out all orders with little repetition;
+//! and if that frontier outgrows the memory budget, depth-first again with
+//! no step limit. Both searches share the reduced move rules of `moves`.
+//! Keys run in parallel on `std::thread::scope` threads, largest first.
 //!
 //! Semantics, decided once here:
 //! - `fail` operations are dropped: they certainly did not take effect.
