@@ -1,7 +1,12 @@
 //! The `synod` command: the server, the local cluster, the client CLI, the
 //! simulator and the history checker behind one binary.
 
+mod http;
+mod limits;
+mod serve;
 mod simulate;
+mod status;
+mod up;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +23,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run one node of a cluster until SIGINT or SIGTERM.
+    Server(serve::ServerArguments),
+    /// Start a local cluster of nodes on loopback; Ctrl-C stops it.
+    Up(up::UpArguments),
+    /// Show every node's role, commit and applied index and replication lag.
+    Status(status::StatusArguments),
     /// Run the deterministic simulator over many seeds (or replay one).
     Sim(simulate::SimArguments),
     /// Check a client history (JSON Lines or a JSON array) for linearizability.
@@ -32,6 +43,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Server(arguments) => serve::run(arguments),
+        Command::Up(arguments) => up::run(arguments),
+        Command::Status(arguments) => status::run(arguments),
         Command::Sim(arguments) => simulate::run(arguments),
         Command::CheckHistory { file } => {
             let code = synod_history::check_history_cli(&file);

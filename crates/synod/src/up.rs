@@ -1,0 +1,327 @@
+//! `synod up`: a local cluster of `synod server` processes on loopback.
+//!
+//! Node `i` (from 1) listens for clients on `client-port + i - 1`, for peers
+//! on `peer-port + i - 1` and for admin HTTP on `admin-port + i - 1`, keeps
+//! its data in `DATA/node-i` and logs to `DATA/node-i/server.log`. The
+//! cluster's id and size are written to `DATA/cluster.toml` the first time,
+//! so a second `up` on the same directory restarts the same cluster.
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use tokio::process::{Child, Command};
+
+use crate::serve::LogFormat;
+use crate::status;
+
+/// How long `up` waits for the cluster to elect a leader.
+pub const ELECTION_WAIT_MILLISECONDS: u64 = 30_000;
+/// How long stopping nodes get before they are killed.
+pub const STOP_WAIT_MILLISECONDS: u64 = 10_000;
+/// The most nodes `up` starts.
+pub const NODES_MAX: u64 = 9;
+/// Name of the cluster description inside the data directory.
+pub const CLUSTER_FILE_NAME: &str = "cluster.toml";
+
+/// Arguments of `synod up`.
+#[derive(Args, Debug)]
+pub struct UpArguments {
+    /// Number of nodes (odd numbers tolerate the most failures per node).
+    #[arg(long, default_value_t = 3)]
+    nodes: u64,
+    /// Data directory of the cluster (one subdirectory per node).
+    #[arg(long, default_value = "./synod-data")]
+    data: PathBuf,
+    /// Client port of node 1; node i uses this plus i - 1.
+    #[arg(long, default_value_t = 7001)]
+    client_port: u16,
+    /// Peer port of node 1.
+    #[arg(long, default_value_t = 7101)]
+    peer_port: u16,
+    /// Admin port of node 1.
+    #[arg(long, default_value_t = 8001)]
+    admin_port: u16,
+    /// Log format of the nodes' log files.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// What `DATA/cluster.toml` remembers.
+#[derive(Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+struct ClusterFile {
+    cluster_id: u64,
+    nodes: u64,
+}
+
+struct NodeProcess {
+    id: u64,
+    client: String,
+    peer: String,
+    admin: String,
+    log: PathBuf,
+    child: Child,
+}
+
+/// Runs `synod up`.
+pub fn run(arguments: UpArguments) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(failure) => {
+            eprintln!("synod up: cannot start the runtime: {failure}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(up(arguments)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(problem) => {
+            eprintln!("synod up: {problem}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn up(arguments: UpArguments) -> Result<(), String> {
+    if arguments.nodes == 0 || arguments.nodes > NODES_MAX {
+        return Err(format!("--nodes must be between 1 and {NODES_MAX}"));
+    }
+    let cluster = load_or_create_cluster(&arguments.data, arguments.nodes)?;
+    let mut nodes = Vec::new();
+    for id in 1..=arguments.nodes {
+        match spawn_node(&arguments, &cluster, id) {
+            Ok(node) => nodes.push(node),
+            Err(problem) => {
+                stop_all(&mut nodes).await;
+                return Err(problem);
+            }
+        }
+    }
+    if let Err(problem) = wait_for_leader(&mut nodes).await {
+        stop_all(&mut nodes).await;
+        return Err(problem);
+    }
+    println!(
+        "synod cluster {} is up ({} nodes, data in {}); Ctrl-C stops it",
+        cluster.cluster_id,
+        nodes.len(),
+        arguments.data.display()
+    );
+    for node in &nodes {
+        let role = status::fetch(&node.admin)
+            .ok()
+            .and_then(|status| status["role"].as_str().map(str::to_string))
+            .unwrap_or_else(|| "unknown".into());
+        println!(
+            "node {}: client {}  peer {}  admin {}  role {:<9} log {}",
+            node.id,
+            node.client,
+            node.peer,
+            node.admin,
+            role,
+            node.log.display()
+        );
+    }
+    wait_for_stop(&mut nodes).await;
+    stop_all(&mut nodes).await;
+    println!("synod cluster {} stopped", cluster.cluster_id);
+    Ok(())
+}
+
+fn load_or_create_cluster(data: &Path, nodes: u64) -> Result<ClusterFile, String> {
+    let path = data.join(CLUSTER_FILE_NAME);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let cluster: ClusterFile = toml::from_str(&text)
+                .map_err(|failure| format!("{}: {failure}", path.display()))?;
+            if cluster.nodes != nodes {
+                return Err(format!(
+                    "{} holds a {}-node cluster; run up with --nodes {} or use another --data",
+                    data.display(),
+                    cluster.nodes,
+                    cluster.nodes
+                ));
+            }
+            Ok(cluster)
+        }
+        Err(failure) if failure.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(data)
+                .map_err(|failure| format!("cannot create {}: {failure}", data.display()))?;
+            let cluster = ClusterFile {
+                cluster_id: synod_server::node::random_u64() >> 1,
+                nodes,
+            };
+            let text = toml::to_string(&cluster).map_err(|failure| failure.to_string())?;
+            std::fs::write(&path, text)
+                .map_err(|failure| format!("cannot write {}: {failure}", path.display()))?;
+            Ok(cluster)
+        }
+        Err(failure) => Err(format!("cannot read {}: {failure}", path.display())),
+    }
+}
+
+fn port(base: u16, id: u64) -> Result<u16, String> {
+    u16::try_from(u64::from(base) + id - 1).map_err(|_| format!("port {base} + {id} overflows"))
+}
+
+fn spawn_node(
+    arguments: &UpArguments,
+    cluster: &ClusterFile,
+    id: u64,
+) -> Result<NodeProcess, String> {
+    let address = |base| port(base, id).map(|port| format!("127.0.0.1:{port}"));
+    let peers = (1..=arguments.nodes)
+        .map(|peer| port(arguments.peer_port, peer).map(|port| format!("{peer}=127.0.0.1:{port}")))
+        .collect::<Result<Vec<_>, _>>()?
+        .join(",");
+    let directory = arguments.data.join(format!("node-{id}"));
+    std::fs::create_dir_all(&directory)
+        .map_err(|failure| format!("cannot create {}: {failure}", directory.display()))?;
+    let log = directory.join("server.log");
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(|failure| format!("cannot open {}: {failure}", log.display()))?;
+    let log_file_for_stdout = log_file
+        .try_clone()
+        .map_err(|failure| format!("cannot open {}: {failure}", log.display()))?;
+    let executable = std::env::current_exe()
+        .map_err(|failure| format!("cannot find the synod executable: {failure}"))?;
+    let (client, peer, admin) = (
+        address(arguments.client_port)?,
+        address(arguments.peer_port)?,
+        address(arguments.admin_port)?,
+    );
+    let log_format = match arguments.log_format {
+        LogFormat::Text => "text",
+        LogFormat::Json => "json",
+    };
+    let mut command = Command::new(executable);
+    command
+        .arg("server")
+        .args(["--id", &id.to_string()])
+        .args(["--client", &client, "--peer", &peer, "--admin", &admin])
+        .args(["--peers", &peers])
+        .arg("--data")
+        .arg(&directory)
+        .args(["--cluster-id", &cluster.cluster_id.to_string()])
+        .args(["--log-format", log_format])
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log_file_for_stdout))
+        .stderr(Stdio::from(log_file));
+    stop_with_parent(&mut command);
+    let child = command
+        .spawn()
+        .map_err(|failure| format!("cannot start node {id}: {failure}"))?;
+    Ok(NodeProcess {
+        id,
+        client,
+        peer,
+        admin,
+        log,
+        child,
+    })
+}
+
+/// Has the kernel send SIGTERM to the node if `up` dies without stopping it
+/// (killed with SIGKILL, say), so no orphan keeps the ports.
+fn stop_with_parent(command: &mut Command) {
+    // SAFETY: prctl is async-signal-safe and touches no memory of ours.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+async fn wait_for_leader(nodes: &mut [NodeProcess]) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_millis(ELECTION_WAIT_MILLISECONDS);
+    loop {
+        for node in nodes.iter_mut() {
+            if let Ok(Some(exit)) = node.child.try_wait() {
+                return Err(format!(
+                    "node {} exited ({exit}) during startup; see {}",
+                    node.id,
+                    node.log.display()
+                ));
+            }
+        }
+        let leaders: Vec<Option<u64>> = nodes
+            .iter()
+            .map(|node| {
+                status::fetch(&node.admin)
+                    .ok()
+                    .and_then(|status| status["leader"].as_u64())
+            })
+            .collect();
+        if leaders[0].is_some() && leaders.iter().all(|leader| *leader == leaders[0]) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "no leader elected within {ELECTION_WAIT_MILLISECONDS} ms; see the nodes' logs"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits for SIGINT or SIGTERM, reporting nodes that exit meanwhile.
+async fn wait_for_stop(nodes: &mut [NodeProcess]) {
+    let signal = crate::serve::shutdown_signal();
+    tokio::pin!(signal);
+    let mut running: Vec<bool> = vec![true; nodes.len()];
+    loop {
+        tokio::select! {
+            _ = &mut signal => return,
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+        for (index, node) in nodes.iter_mut().enumerate() {
+            if running[index] {
+                if let Ok(Some(exit)) = node.child.try_wait() {
+                    running[index] = false;
+                    eprintln!(
+                        "node {} exited ({exit}); see {}",
+                        node.id,
+                        node.log.display()
+                    );
+                }
+            }
+        }
+        if running.iter().all(|running| !running) {
+            eprintln!("every node has exited");
+            return;
+        }
+    }
+}
+
+/// Sends SIGTERM to every node, waits, and kills those still running.
+async fn stop_all(nodes: &mut [NodeProcess]) {
+    for node in nodes.iter() {
+        if let Some(pid) = node.child.id() {
+            // SAFETY: kill only sends a signal to our own child.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGTERM);
+            }
+        }
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(STOP_WAIT_MILLISECONDS);
+    for node in nodes.iter_mut() {
+        if tokio::time::timeout_at(deadline, node.child.wait())
+            .await
+            .is_err()
+        {
+            eprintln!("node {} did not stop in time; killing it", node.id);
+            let _ = node.child.kill().await;
+        }
+    }
+}
