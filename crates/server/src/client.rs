@@ -13,13 +13,28 @@
 //! [`REQUEST_SIZE_MAX_BYTES`]) plus one read chunk, and at most
 //! [`PIPELINE_DEPTH_MAX`] unanswered requests before it stops reading.
 //!
+//! # Order within a connection
+//!
+//! Redis executes the commands of one connection in the order sent, and
+//! clients rely on it (a `GET` pipelined after a `SET` sees the `SET`).
+//! Writes are proposed in order and the log keeps that order. Reads take the
+//! fast read-index path, which does not go through the log, so two rules
+//! keep them in place:
+//!
+//! * a read sent while writes of the connection are unanswered goes through
+//!   the log instead, right behind those writes;
+//! * a write waits until the connection's read-index reads are answered, so
+//!   that no such read can observe a write sent after it.
+//!
+//! Pure write pipelines and pure read pipelines never wait.
+//!
 //! Bad input follows the resp crate's connection-error rule: a request that
 //! parses but is invalid gets `-ERR …` and the connection stays open; bytes
 //! that are not RESP or break a framing limit get `-ERR Protocol error: …`
 //! and the connection is closed after the replies before it are written.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,7 +45,7 @@ use synod_resp::{encode, parse_frame, Frame, Request};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore};
 use tracing::{debug, warn};
 
 use crate::metrics::Metrics;
@@ -125,6 +140,8 @@ enum Pending {
     /// Owed by the drive loop.
     Waiting {
         answer: oneshot::Receiver<RequestResult>,
+        /// What the answer settles, for the order rules.
+        kind: InFlight,
         /// The request with its keys and values dropped: enough to shape the
         /// reply, without keeping a large value alive until it is answered.
         shape: Request,
@@ -134,11 +151,86 @@ enum Pending {
     Close,
 }
 
-/// The connection's own state, for the `CLIENT` and `HELLO` commands.
+/// What kind of request is in flight, for the order rules of the module
+/// documentation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum InFlight {
+    /// A write (or a session registration).
+    Write,
+    /// A read through the log, ordered behind earlier writes.
+    LogRead,
+    /// A read through the read-index path.
+    IndexRead,
+}
+
+/// Requests of one connection that the drive loop has not answered yet,
+/// counted by the reader as it sends them and by the writer as it answers.
+#[derive(Debug, Default)]
+struct Outstanding {
+    writes: AtomicUsize,
+    index_reads: AtomicUsize,
+    answered: Notify,
+    /// The writer has stopped (the client is gone): nothing will be
+    /// answered any more, so nobody may wait for answers.
+    writer_stopped: AtomicBool,
+}
+
+impl Outstanding {
+    fn counter(&self, kind: InFlight) -> Option<&AtomicUsize> {
+        match kind {
+            InFlight::Write => Some(&self.writes),
+            InFlight::IndexRead => Some(&self.index_reads),
+            InFlight::LogRead => None,
+        }
+    }
+
+    fn sent(&self, kind: InFlight) {
+        if let Some(counter) = self.counter(kind) {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn answered(&self, kind: InFlight) {
+        if let Some(counter) = self.counter(kind) {
+            counter.fetch_sub(1, Ordering::SeqCst);
+            self.answered.notify_waiters();
+        }
+    }
+
+    /// Waits until no read-index read of the connection is unanswered, or
+    /// the writer has stopped.
+    async fn index_reads_answered(&self) {
+        loop {
+            let answered = self.answered.notified();
+            tokio::pin!(answered);
+            answered.as_mut().enable();
+            if self.index_reads.load(Ordering::SeqCst) == 0
+                || self.writer_stopped.load(Ordering::SeqCst)
+            {
+                return;
+            }
+            answered.await;
+        }
+    }
+}
+
+/// Marks the writer stopped when it ends, however it ends.
+struct WriterStopped(Arc<Outstanding>);
+
+impl Drop for WriterStopped {
+    fn drop(&mut self) {
+        self.0.writer_stopped.store(true, Ordering::SeqCst);
+        self.0.answered.notify_waiters();
+    }
+}
+
+/// The connection's own state, for the `CLIENT` and `HELLO` commands and
+/// the order rules.
 struct Connection {
     id: u64,
     remote: SocketAddr,
     name: Option<Bytes>,
+    outstanding: Arc<Outstanding>,
 }
 
 async fn serve_connection(stream: TcpStream, remote: SocketAddr, id: u64, context: &ClientContext) {
@@ -148,6 +240,7 @@ async fn serve_connection(stream: TcpStream, remote: SocketAddr, id: u64, contex
         id,
         remote,
         name: None,
+        outstanding: Arc::new(Outstanding::default()),
     };
     let mut writer = Some(writer);
     let mut answers: Option<(mpsc::Sender<Pending>, tokio::task::JoinHandle<()>)> = None;
@@ -182,7 +275,12 @@ async fn serve_connection(stream: TcpStream, remote: SocketAddr, id: u64, contex
             let (sender, _) = answers.get_or_insert_with(|| {
                 let (sender, receiver) = mpsc::channel(PIPELINE_DEPTH_MAX);
                 let writer = writer.take().expect("the writer starts once");
-                let task = tokio::spawn(write_answers(writer, receiver, context.metrics.clone()));
+                let task = tokio::spawn(write_answers(
+                    writer,
+                    receiver,
+                    connection.outstanding.clone(),
+                    context.metrics.clone(),
+                ));
                 (sender, task)
             });
             if sender.send(pending).await.is_err() {
@@ -214,17 +312,28 @@ async fn handle_frame(
         Err(error) => return (Pending::Ready(error.reply()), false),
     };
     if let Some(command) = request.to_command() {
+        let outstanding = &connection.outstanding;
         let (reply, answer) = oneshot::channel();
         let started = Instant::now();
-        let client_request = if command.session.is_none() && command.operation.is_read() {
-            ClientRequest::Read {
+        let is_read = command.session.is_none() && command.operation.is_read();
+        let kind = match (is_read, outstanding.writes.load(Ordering::SeqCst)) {
+            (true, 0) => InFlight::IndexRead,
+            (true, _) => InFlight::LogRead,
+            (false, _) => InFlight::Write,
+        };
+        if kind == InFlight::Write {
+            outstanding.index_reads_answered().await;
+        }
+        let client_request = match kind {
+            InFlight::IndexRead => ClientRequest::Read {
                 operation: command.operation,
                 reply,
-            }
-        } else {
-            ClientRequest::Write { command, reply }
+            },
+            InFlight::LogRead | InFlight::Write => ClientRequest::Write { command, reply },
         };
+        outstanding.sent(kind);
         if context.requests.send(client_request).await.is_err() {
+            outstanding.answered(kind);
             return (
                 Pending::Ready(reply::try_again("the node is shutting down")),
                 false,
@@ -234,6 +343,7 @@ async fn handle_frame(
         return (
             Pending::Waiting {
                 answer,
+                kind,
                 shape,
                 started,
             },
@@ -352,8 +462,10 @@ fn reply_shape(request: &Request) -> Request {
 async fn write_answers(
     mut writer: OwnedWriteHalf,
     mut pending: mpsc::Receiver<Pending>,
+    outstanding: Arc<Outstanding>,
     metrics: Arc<Metrics>,
 ) {
+    let _stopped = WriterStopped(outstanding.clone());
     let mut output = BytesMut::new();
     loop {
         let next = if output.is_empty() {
@@ -379,6 +491,7 @@ async fn write_answers(
             Pending::Ready(frame) => encode(&frame, &mut output),
             Pending::Waiting {
                 mut answer,
+                kind,
                 shape,
                 started,
             } => {
@@ -392,6 +505,7 @@ async fn write_answers(
                     }
                     Err(oneshot::error::TryRecvError::Closed) => None,
                 };
+                outstanding.answered(kind);
                 metrics.record_request_latency(shape.name(), started.elapsed());
                 encode(&answer_frame(result, &shape), &mut output);
             }
@@ -421,12 +535,15 @@ async fn flush(writer: &mut OwnedWriteHalf, output: &mut BytesMut) -> std::io::R
 /// The reply for a drive-loop answer; `None` when the drive loop dropped the
 /// request (it stopped).
 fn answer_frame(result: Option<RequestResult>, shape: &Request) -> Frame {
-    let is_write = !matches!(shape, Request::Get { .. } | Request::Exists { .. });
+    let is_read = matches!(shape, Request::Get { .. } | Request::Exists { .. });
     match result {
         Some(Ok(response)) => reply::reply_for(&response, shape),
+        // A read has no effect: whatever happened to it, it may be retried.
+        Some(Err(RequestError::OutcomeUnknown(_))) | None if is_read => {
+            reply::try_again("the read was not served; it had no effect")
+        }
         Some(Err(error)) => error_frame(error),
-        None if is_write => reply::outcome_unknown(),
-        None => reply::try_again("the node stopped before the read was served"),
+        None => reply::outcome_unknown(),
     }
 }
 

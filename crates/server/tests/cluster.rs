@@ -309,3 +309,53 @@ async fn a_node_of_another_cluster_is_refused_at_the_handshake() {
     .await
     .expect("the test finishes in time");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_commands_of_one_connection_take_effect_in_the_order_sent() {
+    tokio::time::timeout(TEST_TIME_MAX, async {
+        let servers = cluster(&[Some(14); 3]).await;
+        let leader = wait_for_leader(&servers).await;
+        for index in [leader, (leader + 1) % 3] {
+            let mut client = Client::connect(&servers[index]).await;
+            // Reads behind writes, and writes behind reads, on one key.
+            let mut output = BytesMut::new();
+            for round in 0..200 {
+                let value = format!("{index}-{round}");
+                encode(&Frame::Array(vec![bulk("GET"), bulk("k")]), &mut output);
+                encode(
+                    &Frame::Array(vec![bulk("SET"), bulk("k"), bulk(&value)]),
+                    &mut output,
+                );
+                encode(&Frame::Array(vec![bulk("EXISTS"), bulk("k")]), &mut output);
+                encode(&Frame::Array(vec![bulk("GET"), bulk("k")]), &mut output);
+            }
+            client.stream.write_all(&output).await.unwrap();
+            let mut previous = if index == leader {
+                Frame::Null
+            } else {
+                bulk(&format!("{leader}-199"))
+            };
+            for round in 0..200 {
+                let value = bulk(&format!("{index}-{round}"));
+                assert_eq!(
+                    client.receive().await,
+                    previous,
+                    "round {round}: GET before SET"
+                );
+                assert_eq!(client.receive().await, ok());
+                assert_eq!(client.receive().await, Frame::Integer(1));
+                assert_eq!(
+                    client.receive().await,
+                    value,
+                    "round {round}: GET after SET"
+                );
+                previous = value;
+            }
+        }
+        for server in servers {
+            server.stop().await.unwrap();
+        }
+    })
+    .await
+    .expect("the test finishes in time");
+}

@@ -1,0 +1,262 @@
+//! Every command synod speaks, through the `redis` crate, against a cluster
+//! of three `synod server` processes; and a pipeline of 1,000 requests.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Cluster;
+use redis::{Commands, RedisResult, Value};
+
+/// The whole test must finish within this.
+const TEST_TIME_MAX: Duration = Duration::from_secs(60);
+
+fn error_code(result: RedisResult<Value>) -> String {
+    let error = result.expect_err("an error reply");
+    error.code().unwrap_or_default().to_string()
+}
+
+#[test]
+fn every_command_works_through_the_leader_and_a_follower() {
+    let started = Instant::now();
+    let cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(common::ELECTION_WAIT);
+    let follower = (leader + 1) % 3;
+    let mut at_leader = cluster.redis(leader);
+    let mut at_follower = cluster.redis(follower);
+
+    // Keys: GET, SET with and without NX and XX, EXISTS and DEL of one and
+    // many keys, through either node.
+    let missing: Option<String> = at_follower.get("k").unwrap();
+    assert_eq!(missing, None);
+    let _: () = at_follower.set("k", "v1").unwrap();
+    let value: String = at_leader.get("k").unwrap();
+    assert_eq!(value, "v1");
+    let value: String = at_follower.get("k").unwrap();
+    assert_eq!(value, "v1");
+    let stored: Option<String> = redis::cmd("SET")
+        .arg("k")
+        .arg("v2")
+        .arg("NX")
+        .query(&mut at_leader)
+        .unwrap();
+    assert_eq!(stored, None);
+    let stored: Option<String> = redis::cmd("SET")
+        .arg("k")
+        .arg("v2")
+        .arg("XX")
+        .query(&mut at_leader)
+        .unwrap();
+    assert_eq!(stored.as_deref(), Some("OK"));
+    let stored: Option<String> = redis::cmd("SET")
+        .arg("fresh")
+        .arg("x")
+        .arg("NX")
+        .query(&mut at_follower)
+        .unwrap();
+    assert_eq!(stored.as_deref(), Some("OK"));
+    let binary: Vec<u8> = (0..=255).collect();
+    let _: () = at_leader.set(&b"binary\x00key"[..], &binary[..]).unwrap();
+    let read: Vec<u8> = at_follower.get(&b"binary\x00key"[..]).unwrap();
+    assert_eq!(read, binary);
+    let exists: u64 = at_follower.exists("k").unwrap();
+    assert_eq!(exists, 1);
+    let exists: u64 = redis::cmd("EXISTS")
+        .arg("k")
+        .arg("k")
+        .arg("nope")
+        .arg("fresh")
+        .query(&mut at_leader)
+        .unwrap();
+    assert_eq!(exists, 3);
+    let removed: u64 = at_follower.del(&["k", "nope", "fresh"]).unwrap();
+    assert_eq!(removed, 2);
+    let removed: u64 = at_leader.del("k").unwrap();
+    assert_eq!(removed, 0);
+
+    // Connection and server commands.
+    let pong: String = redis::cmd("PING").query(&mut at_leader).unwrap();
+    assert_eq!(pong, "PONG");
+    let echoed: String = redis::cmd("PING").arg("hi").query(&mut at_leader).unwrap();
+    assert_eq!(echoed, "hi");
+    let echoed: String = redis::cmd("ECHO")
+        .arg("hello")
+        .query(&mut at_follower)
+        .unwrap();
+    assert_eq!(echoed, "hello");
+    let _: () = redis::cmd("SELECT").arg(0).query(&mut at_leader).unwrap();
+    assert_eq!(
+        error_code(redis::cmd("SELECT").arg(1).query(&mut at_leader)),
+        "ERR"
+    );
+    let info: String = redis::cmd("INFO").query(&mut at_leader).unwrap();
+    assert!(info.contains("role:master"), "{info}");
+    let info: String = redis::cmd("INFO").query(&mut at_follower).unwrap();
+    assert!(info.contains("role:replica"), "{info}");
+    let count: u64 = redis::cmd("COMMAND")
+        .arg("COUNT")
+        .query(&mut at_leader)
+        .unwrap();
+    assert!(count >= 10);
+    let table: Vec<Value> = redis::cmd("COMMAND").query(&mut at_leader).unwrap();
+    assert_eq!(table.len() as u64, count);
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("tester")
+        .query(&mut at_leader)
+        .unwrap();
+    let name: String = redis::cmd("CLIENT")
+        .arg("GETNAME")
+        .query(&mut at_leader)
+        .unwrap();
+    assert_eq!(name, "tester");
+    let id: u64 = redis::cmd("CLIENT")
+        .arg("ID")
+        .query(&mut at_leader)
+        .unwrap();
+    let client_info: String = redis::cmd("CLIENT")
+        .arg("INFO")
+        .query(&mut at_leader)
+        .unwrap();
+    assert!(
+        client_info.contains(&format!("id={id} ")) && client_info.contains("name=tester"),
+        "{client_info}"
+    );
+    let hello: Vec<Value> = redis::cmd("HELLO").arg(2).query(&mut at_leader).unwrap();
+    assert!(hello.len() >= 10);
+    assert_eq!(
+        error_code(redis::cmd("HELLO").arg(3).query(&mut at_leader)),
+        "NOPROTO"
+    );
+
+    // Exactly-once writes: a session, a tagged write, its retry answered
+    // from the session, a stale duplicate refused.
+    let session: u64 = redis::cmd("SYNOD.SESSION").query(&mut at_follower).unwrap();
+    let tagged = |sequence: u64, value: &str| {
+        redis::cmd("SYNOD.TAGGED")
+            .arg(session)
+            .arg(sequence)
+            .arg("SET")
+            .arg("counter")
+            .arg(value)
+            .clone()
+    };
+    let _: () = tagged(1, "one").query(&mut at_follower).unwrap();
+    let _: () = tagged(2, "two").query(&mut at_leader).unwrap();
+    let _: () = tagged(2, "two").query(&mut at_leader).unwrap();
+    assert_eq!(
+        error_code(tagged(1, "one").query(&mut at_follower)),
+        "STALE"
+    );
+    let value: String = at_leader.get("counter").unwrap();
+    assert_eq!(value, "two");
+    let removed: u64 = redis::cmd("SYNOD.TAGGED")
+        .arg(session)
+        .arg(3)
+        .arg("DEL")
+        .arg("counter")
+        .query(&mut at_leader)
+        .unwrap();
+    assert_eq!(removed, 1);
+    assert_eq!(
+        error_code(
+            redis::cmd("SYNOD.TAGGED")
+                .arg(999_999)
+                .arg(1)
+                .arg("DEL")
+                .arg("x")
+                .query(&mut at_leader)
+        ),
+        "SESSIONEXPIRED"
+    );
+
+    // Refused requests keep the connection.
+    assert_eq!(
+        error_code(redis::cmd("FLUSHALL").query(&mut at_leader)),
+        "ERR"
+    );
+    assert_eq!(
+        error_code(redis::cmd("SET").arg("k").query(&mut at_leader)),
+        "ERR"
+    );
+    assert_eq!(
+        error_code(
+            redis::cmd("SET")
+                .arg("k")
+                .arg("v")
+                .arg("EX")
+                .arg(10)
+                .query(&mut at_leader)
+        ),
+        "ERR"
+    );
+    let too_large = vec![b'x'; synod_kv::VALUE_SIZE_MAX_BYTES + 1];
+    assert_eq!(
+        error_code(
+            redis::cmd("SET")
+                .arg("k")
+                .arg(too_large)
+                .query(&mut at_leader)
+        ),
+        "ERR"
+    );
+    let pong: String = redis::cmd("PING").query(&mut at_leader).unwrap();
+    assert_eq!(pong, "PONG");
+
+    // QUIT answers, then the server closes the connection.
+    let _: () = redis::cmd("QUIT").query(&mut at_follower).unwrap();
+    assert!(redis::cmd("PING")
+        .query::<String>(&mut at_follower)
+        .is_err());
+    assert!(
+        started.elapsed() < TEST_TIME_MAX,
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_pipeline_of_a_thousand_requests_on_one_connection_is_answered_in_order() {
+    let started = Instant::now();
+    let cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(common::ELECTION_WAIT);
+    for index in [leader, (leader + 1) % 3] {
+        let mut connection = cluster.redis(index);
+        let mut pipeline = redis::pipe();
+        for request in 0..1_000 {
+            match request % 4 {
+                0 | 1 => pipeline
+                    .cmd("SET")
+                    .arg(format!("key-{index}-{request}"))
+                    .arg(request),
+                2 => pipeline
+                    .cmd("GET")
+                    .arg(format!("key-{index}-{}", request - 2)),
+                _ => pipeline
+                    .cmd("EXISTS")
+                    .arg(format!("key-{index}-{}", request - 2))
+                    .arg("missing"),
+            };
+        }
+        let replies: Vec<Value> = pipeline.query(&mut connection).unwrap();
+        assert_eq!(replies.len(), 1_000);
+        for (request, reply) in replies.iter().enumerate() {
+            let expected = match request % 4 {
+                0 | 1 => Value::Okay,
+                2 => Value::BulkString((request - 2).to_string().into_bytes()),
+                _ => Value::Int(1),
+            };
+            assert_eq!(
+                *reply,
+                expected,
+                "reply {request} through node {}",
+                index + 1
+            );
+        }
+    }
+    assert!(
+        started.elapsed() < TEST_TIME_MAX,
+        "took {:?}",
+        started.elapsed()
+    );
+}
