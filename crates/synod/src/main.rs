@@ -2,6 +2,7 @@
 //! simulator and the history checker behind one binary.
 
 mod http;
+mod kv;
 mod limits;
 mod serve;
 mod simulate;
@@ -27,6 +28,9 @@ enum Command {
     Server(serve::ServerArguments),
     /// Start a local cluster of nodes on loopback; Ctrl-C stops it.
     Up(up::UpArguments),
+    /// Key-value calls: get, set, del, exists.
+    #[command(flatten)]
+    Kv(kv::KvCommand),
     /// Show every node's role, commit and applied index and replication lag.
     Status(status::StatusArguments),
     /// Run the deterministic simulator over many seeds (or replay one).
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
         Command::Server(arguments) => serve::run(arguments),
         Command::Up(arguments) => up::run(arguments),
         Command::Status(arguments) => status::run(arguments),
+        Command::Kv(command) => kv::run(command),
         Command::Sim(arguments) => simulate::run(arguments),
         Command::CheckHistory { file } => {
             let code = synod_history::check_history_cli(&file);

@@ -7,7 +7,8 @@ use clap::{Args, ValueEnum};
 use synod_paxos::NodeId;
 use synod_server::config::{parse_address, parse_peers, ConfigError, FileConfig, ServerConfig};
 use synod_server::persistence::{MemoryPersistence, Persistence};
-use synod_server::server::{start, Listeners, ServerError};
+use synod_server::server::{start, Listeners};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tracing::{error, info, warn};
 
 /// Arguments of `synod server`. Every setting may also come from the
@@ -95,11 +96,12 @@ pub fn run(arguments: ServerArguments) -> ExitCode {
     }
 }
 
-async fn serve(config: ServerConfig) -> Result<(), ServerError> {
+async fn serve(config: ServerConfig) -> Result<(), Box<dyn std::error::Error>> {
+    let mut signals = StopSignals::catch()?;
     let persistence = open_persistence(&config);
     let listeners = Listeners::bind(&config).await?;
     let server = start(config, persistence, listeners).await?;
-    server.run_until(shutdown_signal()).await
+    Ok(server.run_until(signals.received()).await?)
 }
 
 /// The node's durable state. Until the storage crate's write-ahead log is
@@ -118,20 +120,33 @@ fn open_persistence(config: &ServerConfig) -> Box<dyn Persistence> {
     Box::new(MemoryPersistence::default())
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(terminate) => terminate,
-            Err(failure) => {
-                warn!(%failure, "cannot listen for SIGTERM; only Ctrl-C stops the node");
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => info!("SIGINT received; stopping"),
-        _ = terminate.recv() => info!("SIGTERM received; stopping"),
+/// SIGINT (Ctrl-C) and SIGTERM, caught from the moment this is created:
+/// a signal that arrives before anyone waits is not lost, and does not kill
+/// the process with the default action.
+pub struct StopSignals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl StopSignals {
+    /// Starts catching the signals.
+    ///
+    /// # Errors
+    ///
+    /// When the signal handlers cannot be installed.
+    pub fn catch() -> std::io::Result<StopSignals> {
+        Ok(StopSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// Completes at the first SIGINT or SIGTERM.
+    pub async fn received(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => info!("SIGINT received; stopping"),
+            _ = self.terminate.recv() => info!("SIGTERM received; stopping"),
+        }
     }
 }
 

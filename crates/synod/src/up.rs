@@ -14,7 +14,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use tokio::process::{Child, Command};
 
-use crate::serve::LogFormat;
+use crate::serve::{LogFormat, StopSignals};
 use crate::status;
 
 /// How long `up` waits for the cluster to elect a leader.
@@ -91,6 +91,8 @@ async fn up(arguments: UpArguments) -> Result<(), String> {
     if arguments.nodes == 0 || arguments.nodes > NODES_MAX {
         return Err(format!("--nodes must be between 1 and {NODES_MAX}"));
     }
+    let mut signals =
+        StopSignals::catch().map_err(|failure| format!("cannot catch signals: {failure}"))?;
     let cluster = load_or_create_cluster(&arguments.data, arguments.nodes)?;
     let mut nodes = Vec::new();
     for id in 1..=arguments.nodes {
@@ -106,18 +108,18 @@ async fn up(arguments: UpArguments) -> Result<(), String> {
         stop_all(&mut nodes).await;
         return Err(problem);
     }
-    println!(
+    say(format_args!(
         "synod cluster {} is up ({} nodes, data in {}); Ctrl-C stops it",
         cluster.cluster_id,
         nodes.len(),
         arguments.data.display()
-    );
+    ));
     for node in &nodes {
         let role = status::fetch(&node.admin)
             .ok()
             .and_then(|status| status["role"].as_str().map(str::to_string))
             .unwrap_or_else(|| "unknown".into());
-        println!(
+        say(format_args!(
             "node {}: client {}  peer {}  admin {}  role {:<9} log {}",
             node.id,
             node.client,
@@ -125,12 +127,22 @@ async fn up(arguments: UpArguments) -> Result<(), String> {
             node.admin,
             role,
             node.log.display()
-        );
+        ));
     }
-    wait_for_stop(&mut nodes).await;
+    wait_for_stop(&mut nodes, &mut signals).await;
     stop_all(&mut nodes).await;
-    println!("synod cluster {} stopped", cluster.cluster_id);
+    say(format_args!("synod cluster {} stopped", cluster.cluster_id));
     Ok(())
+}
+
+/// Prints a line to standard output. Whoever reads it may have gone away
+/// (`synod up | head -1`); the cluster must still be stopped cleanly, so a
+/// failed write is ignored rather than a panic.
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
 }
 
 fn load_or_create_cluster(data: &Path, nodes: u64) -> Result<ClusterFile, String> {
@@ -276,13 +288,11 @@ async fn wait_for_leader(nodes: &mut [NodeProcess]) -> Result<(), String> {
 }
 
 /// Waits for SIGINT or SIGTERM, reporting nodes that exit meanwhile.
-async fn wait_for_stop(nodes: &mut [NodeProcess]) {
-    let signal = crate::serve::shutdown_signal();
-    tokio::pin!(signal);
+async fn wait_for_stop(nodes: &mut [NodeProcess], signals: &mut StopSignals) {
     let mut running: Vec<bool> = vec![true; nodes.len()];
     loop {
         tokio::select! {
-            _ = &mut signal => return,
+            _ = signals.received() => return,
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
         }
         for (index, node) in nodes.iter_mut().enumerate() {

@@ -1,0 +1,174 @@
+//! `synod up`, the key-value commands and `synod status`, as a person runs
+//! them: processes, their output and their exit status.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The whole test must finish within this.
+const TEST_TIME_MAX: Duration = Duration::from_secs(90);
+
+/// Three consecutive ports free a moment ago.
+fn free_port_base() -> u16 {
+    loop {
+        let base = common::free_address().port();
+        let free =
+            (0..3).all(|offset| std::net::TcpListener::bind(("127.0.0.1", base + offset)).is_ok());
+        if free && base + 3 < 32_000 {
+            return base;
+        }
+    }
+}
+
+struct Up {
+    child: Child,
+    lines: Vec<String>,
+}
+
+/// Starts `synod up` and reads its output until every node is listed.
+fn up(data: &Path, ports: (u16, u16, u16)) -> Up {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_synod"))
+        .arg("up")
+        .arg("--data")
+        .arg(data)
+        .args(["--client-port", &ports.0.to_string()])
+        .args(["--peer-port", &ports.1.to_string()])
+        .args(["--admin-port", &ports.2.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        lines.push(line);
+        if lines.len() == 4 {
+            break;
+        }
+    }
+    assert_eq!(lines.len(), 4, "synod up printed {lines:?}");
+    Up { child, lines }
+}
+
+fn stop(mut up: Up) {
+    // SAFETY: kill only sends a signal to our own child.
+    unsafe {
+        libc::kill(up.child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = up.child.try_wait().unwrap() {
+            assert!(status.success(), "synod up exited with {status}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "synod up did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn synod(arguments: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_synod"))
+        .args(arguments)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn up_starts_a_cluster_that_the_cli_reads_and_writes_and_stops_on_sigterm() {
+    let started = Instant::now();
+    let data = std::env::temp_dir().join(format!("synod-cli-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let ports = (free_port_base(), free_port_base(), free_port_base());
+    let first = up(&data, ports);
+    assert!(
+        first.lines[0].contains("is up (3 nodes"),
+        "{:?}",
+        first.lines
+    );
+    let leaders = first.lines[1..]
+        .iter()
+        .filter(|line| line.contains("role leader"))
+        .count();
+    assert_eq!(leaders, 1, "{:?}", first.lines);
+    let cluster_line = first.lines[0].clone();
+
+    let endpoints = format!(
+        "--endpoints=127.0.0.1:{},127.0.0.1:{},127.0.0.1:{}",
+        ports.0,
+        ports.0 + 1,
+        ports.0 + 2
+    );
+    let endpoints = endpoints.as_str();
+    let set = synod(&["set", "greeting", "hello", endpoints]);
+    assert!(set.status.success(), "{}", text(&set.stderr));
+    assert_eq!(text(&set.stdout), "OK\n");
+    let get = synod(&["get", "greeting", endpoints]);
+    assert_eq!(text(&get.stdout), "hello\n");
+    let not_stored = synod(&["set", "greeting", "again", "--nx", endpoints]);
+    assert_eq!(not_stored.status.code(), Some(1));
+    assert_eq!(
+        text(&synod(&["exists", "greeting", "nope", endpoints]).stdout),
+        "1\n"
+    );
+    assert_eq!(
+        text(&synod(&["del", "greeting", "nope", endpoints]).stdout),
+        "1\n"
+    );
+    let missing = synod(&["get", "greeting", endpoints]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(text(&missing.stdout), "");
+
+    let admin = format!(
+        "--endpoints=127.0.0.1:{},127.0.0.1:{},127.0.0.1:{}",
+        ports.2,
+        ports.2 + 1,
+        ports.2 + 2
+    );
+    let status = synod(&["status", &admin]);
+    assert!(status.status.success(), "{}", text(&status.stdout));
+    let table = text(&status.stdout);
+    assert!(table.starts_with("NODE"), "{table}");
+    assert_eq!(
+        table
+            .lines()
+            .filter(|line| line.contains(" leader "))
+            .count(),
+        1,
+        "{table}"
+    );
+
+    stop(first);
+    // Every node is gone: its ports are free again.
+    common::wait_until(
+        Duration::from_secs(10),
+        "the nodes' ports to be free",
+        || std::net::TcpListener::bind(("127.0.0.1", ports.0)).is_ok(),
+    );
+    let unreachable = synod(&["status", &admin]);
+    assert_eq!(unreachable.status.code(), Some(1));
+
+    // A second up on the same directory restarts the same cluster.
+    let second = up(&data, ports);
+    assert_eq!(second.lines[0], cluster_line);
+    stop(second);
+    let refused = synod(&["up", "--data", data.to_str().unwrap(), "--nodes", "5"]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("holds a 3-node cluster"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&data);
+    assert!(
+        started.elapsed() < TEST_TIME_MAX,
+        "took {:?}",
+        started.elapsed()
+    );
+}
