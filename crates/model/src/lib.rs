@@ -22,18 +22,32 @@
 //!   server. A put becomes a kv `Set` of [`REGISTER_KEY`] proposed through
 //!   [`synod_paxos::Replica::propose`], prefixed with a 16-byte tag naming
 //!   the client and its request so that the server that received it can
-//!   answer once it applies the command. A get becomes
+//!   answer once it applies the command. (The store's sessions are not
+//!   used: registering one would take a log entry of its own.) A get becomes
 //!   [`synod_paxos::Replica::read`] and is answered from the store when the
 //!   core releases it. Followers forward both to the leader: that logic is
 //!   inside the core.
 //! * **Time**: one stateright timer per server. A firing runs
 //!   [`synod_paxos::Replica::tick`] until the replica has output (at most
-//!   [`IDLE_TICKS_PER_FIRING_MAX`] ticks): ticks that change nothing outside
-//!   the replica are collapsed into one step, which keeps the state space
-//!   small without hiding an event. Every server has a budget of firings for
-//!   the whole run ([`ModelConfig::timer_firings_max`]), kept on its disk so
-//!   that restarts do not renew it. With no firings left and no messages in
-//!   flight the system is quiet, so the state space is finite.
+//!   [`IDLE_TICKS_PER_FIRING_MAX`] ticks), so a firing of a follower is an
+//!   election timeout and a firing of a leader a heartbeat. Collapsing the
+//!   ticks without output into one step keeps the state space small; what
+//!   it hides is only at which of those silent ticks a message arrived,
+//!   which changes no output. Every server has a budget of firings for the
+//!   whole run ([`ModelConfig::timer_firings_max`]), kept on its disk so
+//!   that restarts do not renew it. Every other step reacts to a message,
+//!   and once the budgets are spent the reactions die out, so the state
+//!   space is finite (every configuration in the tests is explored to the
+//!   end).
+//! * **Network**: stateright's per-channel FIFO or unordered network,
+//!   optionally bounded to a number of messages in flight at once
+//!   ([`ModelConfig::messages_in_flight_max`]). A message may stay
+//!   undelivered forever, which also covers its loss: no property looks at
+//!   the network.
+//! * **Crashes** (optional): a crashed server loses everything but its
+//!   [`DiskState`]; on restart it builds a new replica from the durable
+//!   state and a new seed, re-applies the decided log to an empty store and
+//!   has forgotten its clients' pending requests (they stay unanswered).
 //! * **Retries**: a rejected proposal certainly did not take effect and a
 //!   failed read had no effect (the core's contract), so the server hands
 //!   them to the replica again at its next timer firing. This checks that
@@ -67,6 +81,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use stateright::actor::register::{RegisterActor, RegisterActorState, RegisterMsg};
@@ -78,7 +93,8 @@ use stateright::semantics::LinearizabilityTester;
 use stateright::{Checker, Expectation, Model};
 use synod_kv::{Command, Operation, Response, SetCondition, Store, StoreConfig};
 use synod_paxos::{
-    Config, DurableState, Message, NodeId, ReadId, Ready, Replica, Role, Slot, Value,
+    Config, DurableState, Message, NodeId, PersistentChanges, ReadId, Ready, Replica, Role, Slot,
+    Value,
 };
 
 /// The one key the register lives under.
@@ -164,6 +180,32 @@ pub struct DiskState {
     pub restarts: u64,
     /// Timer firings used so far, over all incarnations.
     pub timer_firings: u64,
+}
+
+/// A deliberately broken disk, for negative tests of the crash model: the
+/// checks must notice when a server forgets what it acknowledged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum DiskFault {
+    /// Every persist request is written whole.
+    #[default]
+    None,
+    /// Promises are written, but accepted entries (and the commit index,
+    /// which would refer to them) are silently lost, while the server goes
+    /// on to announce them as persisted.
+    LosesEntries,
+}
+
+impl DiskFault {
+    /// What this disk actually keeps of `changes`.
+    fn written(self, changes: &PersistentChanges) -> PersistentChanges {
+        match self {
+            DiskFault::None => changes.clone(),
+            DiskFault::LosesEntries => PersistentChanges {
+                promised: changes.promised,
+                ..PersistentChanges::default()
+            },
+        }
+    }
 }
 
 /// A kv [`Store`] made comparable and hashable through its digest, which
@@ -269,6 +311,8 @@ pub struct ServerActor {
     pub config: Config,
     /// Timer firings this server may use in the whole run.
     pub timer_firings_max: u64,
+    /// How the server's disk misbehaves, if it does.
+    pub disk_fault: DiskFault,
 }
 
 impl ServerActor {
@@ -296,7 +340,8 @@ impl ServerActor {
             state.reads_to_retry.push(read);
         }
         if !ready.persist.state().is_empty() {
-            state.disk.durable.apply(ready.persist.state());
+            let written = self.disk_fault.written(ready.persist.state());
+            state.disk.durable.apply(&written);
             o.save(state.disk.clone());
         }
         let released = ready.persist.persisted();
@@ -312,6 +357,7 @@ impl ServerActor {
             }
             state.applied.insert(decided.slot, decided.value);
         }
+        state.store.0.assert_invariants();
         for read in released.reads {
             if let Some(request) = state.reads_pending.remove(&read) {
                 let value = decode_register(&state.store.0.read(&get_register()));
@@ -498,15 +544,20 @@ pub struct ModelConfig {
     pub crashes_max: usize,
     /// Restarts each server may make in the whole run.
     pub restarts_max: u64,
+    /// The servers (by index) that may crash; crashes of others are not
+    /// explored. Empty means all of them.
+    pub crashable_servers: Vec<usize>,
     /// The network semantics.
     pub network: Network<ModelMessage>,
     /// Whether the network may drop messages.
     pub lossy: bool,
     /// States with more undelivered messages than this are not explored.
     pub messages_in_flight_max: usize,
+    /// How every server's disk misbehaves, if it does (negative tests).
+    pub disk_fault: DiskFault,
     /// Applied to every replica's configuration after the model's defaults
     /// (e.g. to select a broken protocol variant in a negative test).
-    pub configure: fn(&mut Config),
+    pub configure: Arc<dyn Fn(&mut Config) + Send + Sync>,
 }
 
 impl fmt::Debug for ModelConfig {
@@ -519,6 +570,9 @@ impl fmt::Debug for ModelConfig {
             .field("crashes_max", &self.crashes_max)
             .field("restarts_max", &self.restarts_max)
             .field("lossy", &self.lossy)
+            .field("messages_in_flight_max", &self.messages_in_flight_max)
+            .field("crashable_servers", &self.crashable_servers)
+            .field("disk_fault", &self.disk_fault)
             .finish_non_exhaustive()
     }
 }
@@ -534,10 +588,12 @@ impl ModelConfig {
             timer_firings_max: vec![2, 1],
             crashes_max: 0,
             restarts_max: 0,
+            crashable_servers: Vec::new(),
             network: Network::new_unordered_nonduplicating([]),
             lossy: false,
             messages_in_flight_max: usize::MAX,
-            configure: |_| {},
+            disk_fault: DiskFault::None,
+            configure: Arc::new(|_| {}),
         }
     }
 
@@ -564,6 +620,7 @@ impl ModelConfig {
                 RegisterActor::Server(ServerActor {
                     config: self.replica_config(node_of(Id::from(index))),
                     timer_firings_max: self.timer_firings_max.get(index).copied().unwrap_or(0),
+                    disk_fault: self.disk_fault,
                 })
             })
             .collect();
@@ -617,15 +674,18 @@ impl ModelConfig {
 /// any actor, but a restarted client would reissue a request it already
 /// made) and no server restarted more often than allowed.
 fn within_boundary(config: &ModelConfig, state: &SystemState) -> bool {
-    let client_crashed = state.crashed[config.server_count..]
-        .iter()
-        .any(|crashed| *crashed);
+    let forbidden_crash = state.crashed.iter().enumerate().any(|(index, crashed)| {
+        *crashed
+            && (index >= config.server_count
+                || !(config.crashable_servers.is_empty()
+                    || config.crashable_servers.contains(&index)))
+    });
     let restarts_exceeded = state
         .actor_storages
         .iter()
         .flatten()
         .any(|disk| disk.restarts > config.restarts_max);
-    !client_crashed && !restarts_exceeded && state.network.len() <= config.messages_in_flight_max
+    !forbidden_crash && !restarts_exceeded && state.network.len() <= config.messages_in_flight_max
 }
 
 /// The server states of a system state.

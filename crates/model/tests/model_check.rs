@@ -1,24 +1,59 @@
 //! Model checks of the production Paxos core and kv store (see the crate
-//! documentation for what is modelled). Every check explores its bounded
-//! state space to the end, breadth first, and prints what it explored.
+//! documentation for what is modelled and how).
 //!
-//! Bounds common to all checks: three servers, register clients that put
-//! once and then get, the core's small model timeouts, and a budget of timer
-//! firings per server (each firing of a follower is an election timeout, of
-//! a leader a heartbeat). Each check names its own further bounds.
+//! Bounds common to every check: three servers; register clients that each
+//! put one value and then get, at two different servers; the model's small
+//! timeouts; and a budget of timer firings per server for the whole run (a
+//! firing of a follower is an election timeout, of a leader a heartbeat).
+//! Each check names its further bounds: the network (per-channel FIFO or
+//! unordered), the most messages in flight at once, and crashes. A network
+//! that may keep any message undelivered forever also covers message loss,
+//! since the properties never look at the network.
+//!
+//! The passing checks explore their bounded state space to the end, breadth
+//! first, and print its size. The negative checks run a deliberately broken
+//! protocol variant or disk until the first violation and print the
+//! counterexample: they prove the checks can fail.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use stateright::actor::Network;
 use stateright::{Checker, HasDiscoveries, Model};
-use synod_model::{ModelConfig, SynodModel};
+use synod_model::{servers, DiskFault, ModelConfig};
 use synod_paxos::Mutation;
 
-/// Explores `config` completely and prints what was explored.
-fn explore(name: &str, config: ModelConfig) -> impl Checker<SynodModel> {
+/// The safety properties every check must keep.
+const SAFETY_PROPERTIES: [&str; 2] = ["linearizable", "agreement"];
+
+/// Three servers and `client_count` clients on per-channel FIFO links, where
+/// server `i` may fire its timer `timer_firings_max[i]` times and at most
+/// `messages_in_flight_max` messages are in flight at once.
+fn fifo(
+    client_count: usize,
+    timer_firings_max: [u64; 3],
+    messages_in_flight_max: usize,
+) -> ModelConfig {
+    let mut config = ModelConfig::new(3, client_count);
+    config.network = Network::new_ordered([]);
+    config.timer_firings_max = timer_firings_max.to_vec();
+    config.messages_in_flight_max = messages_in_flight_max;
+    config
+}
+
+/// Explores `config` to the end and asserts that no state breaks a safety
+/// property, that every client can be answered (the model is not vacuous)
+/// and, when `leader_changes`, that a second leader can be elected.
+fn assert_safe(name: &str, config: ModelConfig, leader_changes: bool) {
     println!("{name}: {config:?}");
     let start = Instant::now();
-    let checker = config.into_model().checker().spawn_bfs().join();
+    let threads = std::thread::available_parallelism().map_or(1, |count| count.get());
+    let checker = config
+        .into_model()
+        .checker()
+        .threads(threads)
+        .spawn_bfs()
+        .join();
     println!(
         "{name}: {} unique states ({} generated), depth {}, {:.1?}",
         checker.unique_state_count(),
@@ -26,63 +61,70 @@ fn explore(name: &str, config: ModelConfig) -> impl Checker<SynodModel> {
         checker.max_depth(),
         start.elapsed()
     );
-    assert!(checker.is_done(), "{name}: the state space is finite");
-    checker
-}
-
-/// Asserts that no explored state breaks a safety property and that every
-/// client could be answered (the model is not vacuous).
-fn assert_safe_and_live(checker: &impl Checker<SynodModel>) {
-    checker.assert_no_discovery("linearizable");
-    checker.assert_no_discovery("agreement");
+    assert!(checker.is_done());
+    for property in SAFETY_PROPERTIES {
+        checker.assert_no_discovery(property);
+    }
     checker.assert_any_discovery("every client answered");
+    if leader_changes {
+        checker.assert_any_discovery("leader changed");
+    }
 }
 
 #[test]
 fn one_leader_two_clients_any_number_of_messages_in_flight() {
-    let mut config = ModelConfig::new(3, 2);
-    config.network = Network::new_ordered([]);
-    config.timer_firings_max = vec![1, 0, 0];
-    let checker = explore("one leader, two clients", config);
-    assert_safe_and_live(&checker);
+    assert_safe(
+        "one leader, two clients",
+        fifo(2, [1, 0, 0], usize::MAX),
+        false,
+    );
 }
 
 #[test]
 fn leader_change_one_client_any_number_of_messages_in_flight() {
-    let mut config = ModelConfig::new(3, 1);
-    config.network = Network::new_ordered([]);
-    config.timer_firings_max = vec![1, 1, 0];
-    let checker = explore("leader change, one client", config);
-    assert_safe_and_live(&checker);
-    checker.assert_any_discovery("leader changed");
+    assert_safe(
+        "leader change, one client",
+        fifo(1, [1, 1, 0], usize::MAX),
+        true,
+    );
+}
+
+/// The largest check (about two million states): six messages in flight is
+/// the smallest bound at which an acceptor can take an old leader's accept
+/// after promising a new leader (see the `AcceptBelowPromise` check).
+#[test]
+fn leader_change_two_clients_six_messages_in_flight() {
+    assert_safe("leader change, two clients", fifo(2, [1, 1, 0], 6), true);
 }
 
 #[test]
-fn leader_change_two_clients_five_messages_in_flight() {
-    let mut config = ModelConfig::new(3, 2);
-    config.network = Network::new_ordered([]);
-    config.timer_firings_max = vec![1, 1, 0];
-    config.messages_in_flight_max = 5;
-    let checker = explore("leader change, two clients", config);
-    assert_safe_and_live(&checker);
-    checker.assert_any_discovery("leader changed");
+fn leader_change_one_client_reordering_network_four_messages_in_flight() {
+    let mut config = fifo(1, [1, 1, 0], 4);
+    config.network = Network::new_unordered_nonduplicating([]);
+    assert_safe("leader change, one client, reordering", config, true);
 }
 
-/// Runs `mutation` until the first safety violation and returns which
-/// property broke, if any did.
-fn violation(mutation: Mutation, mut config: ModelConfig) -> Option<&'static str> {
-    config.configure = match mutation {
-        Mutation::None => |_| {},
-        Mutation::AcceptQuorumTooSmall => |config| config.mutation = Mutation::AcceptQuorumTooSmall,
-        Mutation::LeaderIgnoresPromisedValues => {
-            |config| config.mutation = Mutation::LeaderIgnoresPromisedValues
-        }
-        Mutation::AcceptBelowPromise => |config| config.mutation = Mutation::AcceptBelowPromise,
-        Mutation::ApplyOutOfOrder => |config| config.mutation = Mutation::ApplyOutOfOrder,
-        Mutation::ReadWithoutConfirmation => {
-            |config| config.mutation = Mutation::ReadWithoutConfirmation
-        }
-    };
+/// The third server never times out, so it is a pure acceptor; it may crash
+/// and restart once from its disk.
+fn acceptor_crashes_once(mut config: ModelConfig) -> ModelConfig {
+    config.crashes_max = 1;
+    config.restarts_max = 1;
+    config.crashable_servers = vec![2];
+    config
+}
+
+#[test]
+fn leader_change_two_clients_acceptor_restarts_four_messages_in_flight() {
+    assert_safe(
+        "leader change, two clients, acceptor restarts",
+        acceptor_crashes_once(fifo(2, [1, 1, 0], 4)),
+        true,
+    );
+}
+
+/// Runs `config` until the first safety violation; returns which property
+/// broke, after printing the counterexample.
+fn first_violation(name: &str, config: ModelConfig) -> Option<&'static str> {
     let start = Instant::now();
     let checker = config
         .into_model()
@@ -90,47 +132,95 @@ fn violation(mutation: Mutation, mut config: ModelConfig) -> Option<&'static str
         .finish_when(HasDiscoveries::AnyFailures)
         .spawn_bfs()
         .join();
-    let broken = ["linearizable", "agreement"]
+    let broken = SAFETY_PROPERTIES
         .into_iter()
-        .find(|name| checker.discovery(name).is_some());
+        .find(|property| checker.discovery(property).is_some());
     println!(
-        "{mutation:?}: {broken:?} after {} unique states, {:.1?}",
+        "{name}: {broken:?} broken after {} unique states, {:.1?}",
         checker.unique_state_count(),
         start.elapsed()
     );
-    if let Some(name) = broken {
-        let path = checker.discovery(name).expect("found above");
-        println!(
-            "{mutation:?}: counterexample of {} steps:",
-            path.clone().into_actions().len()
-        );
-        for action in path.clone().into_actions() {
-            println!("  {action:?}");
-        }
-        for server in synod_model::servers(path.last_state()) {
-            println!("  {}: applied {:?}", server.replica.id(), server.applied);
-        }
+    let path = checker.discovery(broken?).expect("found above");
+    for action in path.clone().into_actions() {
+        println!("  {action:?}");
+    }
+    for server in servers(path.last_state()) {
+        println!("  {} applied {:?}", server.replica.id(), server.applied);
     }
     broken
 }
 
-#[test]
-fn a_phase_two_quorum_too_small_is_caught() {
-    let mut config = ModelConfig::new(3, 2);
-    config.network = Network::new_ordered([]);
-    config.timer_firings_max = vec![1, 1, 0];
-    config.messages_in_flight_max = 5;
-    assert!(violation(Mutation::AcceptQuorumTooSmall, config).is_some());
+/// The bounds within which the core's broken variant `mutation` is caught,
+/// and the property it breaks there. The match is exhaustive, so a new
+/// variant does not compile until it has a check.
+fn catching_bounds(mutation: Mutation) -> (ModelConfig, &'static str) {
+    match mutation {
+        Mutation::None => unreachable!("the correct protocol breaks nothing"),
+        Mutation::AcceptQuorumTooSmall => (fifo(2, [1, 1, 0], 5), "agreement"),
+        Mutation::LeaderIgnoresPromisedValues => (fifo(2, [1, 1, 0], 5), "agreement"),
+        // An acceptor must take an old leader's accept after promising a
+        // new leader, which needs six messages in flight at once.
+        Mutation::AcceptBelowPromise => (fifo(2, [0, 1, 1], 6), "agreement"),
+        Mutation::ApplyOutOfOrder => (fifo(2, [0, 1, 1], 4), "linearizable"),
+        Mutation::ReadWithoutConfirmation => (fifo(2, [0, 1, 1], 5), "linearizable"),
+    }
+}
+
+/// Runs the broken variant `mutation` and asserts that it is caught.
+fn assert_caught(mutation: Mutation) {
+    let (mut config, property) = catching_bounds(mutation);
+    config.configure = Arc::new(move |replica| replica.mutation = mutation);
+    let broken = first_violation(&format!("{mutation:?}"), config);
+    assert_eq!(broken, Some(property), "{mutation:?}");
 }
 
 #[test]
-fn a_read_without_confirmation_is_caught() {
-    let mut config = ModelConfig::new(3, 2);
-    config.network = Network::new_ordered([]);
-    config.timer_firings_max = vec![0, 1, 1];
-    config.messages_in_flight_max = 5;
+fn a_phase_two_quorum_too_small_breaks_agreement() {
+    assert_caught(Mutation::AcceptQuorumTooSmall);
+}
+
+#[test]
+fn a_leader_ignoring_promised_values_breaks_agreement() {
+    assert_caught(Mutation::LeaderIgnoresPromisedValues);
+}
+
+#[test]
+fn accepting_below_the_promise_breaks_agreement() {
+    assert_caught(Mutation::AcceptBelowPromise);
+}
+
+#[test]
+fn applying_out_of_order_breaks_linearizability() {
+    assert_caught(Mutation::ApplyOutOfOrder);
+}
+
+#[test]
+fn a_read_without_confirmation_breaks_linearizability() {
+    assert_caught(Mutation::ReadWithoutConfirmation);
+}
+
+#[test]
+fn every_broken_protocol_variant_has_a_check_above() {
     assert_eq!(
-        violation(Mutation::ReadWithoutConfirmation, config),
-        Some("linearizable")
+        Mutation::BROKEN.len(),
+        5,
+        "add a test calling `assert_caught` for the new variant"
+    );
+}
+
+#[test]
+fn a_disk_that_loses_accepted_entries_breaks_linearizability() {
+    let mut config = acceptor_crashes_once(fifo(1, [1, 1, 0], 5));
+    config.disk_fault = DiskFault::LosesEntries;
+    let broken = first_violation("disk loses entries", config);
+    assert_eq!(broken, Some("linearizable"));
+}
+
+#[test]
+fn the_same_crash_with_a_sound_disk_is_safe() {
+    assert_safe(
+        "leader change, one client, acceptor restarts",
+        acceptor_crashes_once(fifo(1, [1, 1, 0], 5)),
+        true,
     );
 }
