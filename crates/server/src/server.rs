@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread;
 
 use thiserror::Error;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{error, info};
 
@@ -70,13 +70,11 @@ impl Listeners {
     /// [`ServerError::Bind`] naming the address that failed.
     pub async fn bind(config: &ServerConfig) -> Result<Listeners, ServerError> {
         let bind = |purpose, address| async move {
-            TcpListener::bind(address)
-                .await
-                .map_err(|source| ServerError::Bind {
-                    purpose,
-                    address,
-                    source,
-                })
+            listen(address).map_err(|source| ServerError::Bind {
+                purpose,
+                address,
+                source,
+            })
         };
         Ok(Listeners {
             client: bind("clients", config.client_address).await?,
@@ -245,6 +243,23 @@ pub async fn start(
         shutdown,
         finished,
     })
+}
+
+/// Pending connections the kernel queues for a listener before it drops
+/// new ones (which then retry only after a second). A burst of thousands of
+/// clients connecting at once overflows the usual 1,024 while the accept
+/// loop catches up; the kernel caps this at `net.core.somaxconn`.
+pub const LISTEN_BACKLOG_CONNECTIONS: u32 = 8_192;
+
+/// Binds `address` with [`LISTEN_BACKLOG_CONNECTIONS`].
+fn listen(address: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match address {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG_CONNECTIONS)
 }
 
 fn local_address(listener: &TcpListener) -> SocketAddr {
