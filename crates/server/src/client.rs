@@ -79,6 +79,8 @@ pub struct ClientContext {
     pub metrics: Arc<Metrics>,
     /// The client listener's port, for `INFO`.
     pub port: u16,
+    /// Connections served at once; [`CONNECTIONS_MAX`] in a server.
+    pub connections_max: usize,
 }
 
 /// Accepts client connections until `shutdown` turns true.
@@ -87,7 +89,7 @@ pub async fn serve(
     context: ClientContext,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let permits = Arc::new(Semaphore::new(CONNECTIONS_MAX));
+    let permits = Arc::new(Semaphore::new(context.connections_max));
     let next_connection = Arc::new(AtomicU64::new(1));
     loop {
         let accepted = tokio::select! {
@@ -555,5 +557,73 @@ pub fn error_frame(error: RequestError) -> Frame {
             reply::try_again(error)
         }
         RequestError::OutcomeUnknown(_) => reply::outcome_unknown(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+    use crate::node::{BallotStatus, NodeStatus};
+
+    fn status() -> NodeStatus {
+        NodeStatus {
+            id: 1,
+            role: "follower",
+            leader: None,
+            ballot: BallotStatus { round: 0, node: 0 },
+            commit_index: 0,
+            applied_index: 0,
+            members: Vec::new(),
+        }
+    }
+
+    async fn ping(stream: &mut TcpStream) -> Vec<u8> {
+        stream.write_all(b"PING\r\n").await.unwrap();
+        let mut reply = vec![0; 7];
+        stream.read_exact(&mut reply).await.unwrap();
+        reply
+    }
+
+    #[tokio::test]
+    async fn a_connection_beyond_the_limit_is_told_so_and_closed() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (requests, _drive_loop) = mpsc::channel(1);
+        let (_status_sender, status) = watch::channel(status());
+        let metrics = Arc::new(Metrics::default());
+        let context = ClientContext {
+            requests,
+            status,
+            metrics: metrics.clone(),
+            port: address.port(),
+            connections_max: 2,
+        };
+        let (_shutdown_sender, shutdown) = watch::channel(false);
+        tokio::spawn(serve(listener, context, shutdown));
+
+        let mut first = TcpStream::connect(address).await.unwrap();
+        let mut second = TcpStream::connect(address).await.unwrap();
+        assert_eq!(ping(&mut first).await, b"+PONG\r\n");
+        assert_eq!(ping(&mut second).await, b"+PONG\r\n");
+        let mut third = TcpStream::connect(address).await.unwrap();
+        let mut refusal = Vec::new();
+        third.read_to_end(&mut refusal).await.unwrap();
+        assert_eq!(refusal, CONNECTIONS_MAX_REPLY);
+        assert_eq!(metrics.client_connections_refused.get(), 1);
+
+        // A closed connection frees its place.
+        drop(first);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while metrics.client_connections.get() > 1 {
+            assert!(
+                Instant::now() < deadline,
+                "the closed connection still counts"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut fourth = TcpStream::connect(address).await.unwrap();
+        assert_eq!(ping(&mut fourth).await, b"+PONG\r\n");
     }
 }

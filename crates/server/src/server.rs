@@ -209,6 +209,7 @@ pub async fn start(
         status: status.clone(),
         metrics: metrics.clone(),
         port: addresses.0.port(),
+        connections_max: client::CONNECTIONS_MAX,
     };
     tokio::spawn(client::serve(
         listeners.client,

@@ -34,16 +34,22 @@ struct Acknowledged {
     value: String,
 }
 
+/// What one client saw.
+#[derive(Default)]
+struct Seen {
+    /// Writes answered `OK`.
+    acknowledged: Vec<Acknowledged>,
+    /// Keys of writes answered with an error that says the write was not
+    /// applied (`TRYAGAIN`, `CLUSTERDOWN`): they must never appear.
+    refused: Vec<String>,
+    /// Writes answered `UNKNOWN`, or not answered (connection lost): they
+    /// may or may not have been applied, so they prove nothing either way.
+    unknown: u64,
+}
+
 /// Writes unique keys until `stop`, moving to the next node on any error.
-/// Only writes answered `OK` are returned: an error of unknown outcome may
-/// or may not have been applied, so it proves nothing either way.
-fn write_until(
-    client: usize,
-    nodes: Vec<SocketAddr>,
-    stop: Arc<AtomicBool>,
-) -> (Vec<Acknowledged>, u64) {
-    let mut acknowledged = Vec::new();
-    let mut errors = 0;
+fn write_until(client: usize, nodes: Vec<SocketAddr>, stop: Arc<AtomicBool>) -> Seen {
+    let mut seen = Seen::default();
     let mut node = client % nodes.len();
     let mut connection: Option<redis::Connection> = None;
     let mut sequence = 0u64;
@@ -71,26 +77,40 @@ fn write_until(
         let sent = Instant::now();
         let result: redis::RedisResult<()> = redis::cmd("SET").arg(&key).arg(&value).query(open);
         match result {
-            Ok(()) => acknowledged.push(Acknowledged {
+            Ok(()) => seen.acknowledged.push(Acknowledged {
                 sent,
                 answered: Instant::now(),
                 key,
                 value,
             }),
-            Err(_) => {
-                errors += 1;
+            Err(error) => {
+                match error.code() {
+                    Some("TRYAGAIN" | "CLUSTERDOWN") => seen.refused.push(key),
+                    Some("UNKNOWN") | None => seen.unknown += 1,
+                    Some(other) => panic!("unexpected error {other}: {error}"),
+                }
                 connection = None;
                 node = (node + 1) % nodes.len();
                 thread::sleep(Duration::from_millis(10));
             }
         }
     }
-    (acknowledged, errors)
+    seen
 }
 
-/// Reads every acknowledged write back from the node at `index`.
-fn check_readable(cluster: &Cluster, index: usize, writes: &[Acknowledged]) {
+/// Reads every acknowledged write back from the node at `index`, and
+/// checks that no refused write was applied.
+fn check_readable(cluster: &Cluster, index: usize, writes: &[Acknowledged], refused: &[String]) {
     let mut connection = cluster.redis(index);
+    for key in refused {
+        let value: Option<String> = redis::cmd("GET").arg(key).query(&mut connection).unwrap();
+        assert_eq!(
+            value,
+            None,
+            "write {key} was refused but applied (node {})",
+            index + 1
+        );
+    }
     for chunk in writes.chunks(1_000) {
         let mut pipeline = redis::pipe();
         for write in chunk {
@@ -129,11 +149,13 @@ fn cluster_failover_kill_the_leader_while_eight_clients_write() {
     thread::sleep(WRITING_AFTER_KILL);
     stop.store(true, Ordering::Relaxed);
     let mut writes = Vec::new();
-    let mut errors = 0;
+    let mut refused = Vec::new();
+    let mut unknown = 0;
     for client in clients {
-        let (acknowledged, failed) = client.join().expect("a client thread");
-        writes.extend(acknowledged);
-        errors += failed;
+        let seen = client.join().expect("a client thread");
+        writes.extend(seen.acknowledged);
+        refused.extend(seen.refused);
+        unknown += seen.unknown;
     }
 
     // Unavailability: from the kill to the first acknowledgement of a write
@@ -158,11 +180,13 @@ fn cluster_failover_kill_the_leader_while_eight_clients_write() {
         .count();
     eprintln!(
         "failover: leader n{} killed; writes resumed after {} ms (longest gap between \
-         acknowledgements {} ms); {} writes acknowledged ({before} before the kill), {errors} errors",
+         acknowledgements {} ms); {} writes acknowledged ({before} before the kill), {} refused, \
+         {unknown} of unknown outcome",
         leader + 1,
         window.as_millis(),
         longest_gap.as_millis(),
-        writes.len()
+        writes.len(),
+        refused.len()
     );
     assert!(
         window < UNAVAILABILITY_TARGET,
@@ -172,7 +196,7 @@ fn cluster_failover_kill_the_leader_while_eight_clients_write() {
     assert_ne!(new_leader, leader);
 
     for index in cluster.running() {
-        check_readable(&cluster, index, &writes);
+        check_readable(&cluster, index, &writes, &refused);
     }
 
     // The killed node comes back (with an empty state: durable storage is not
@@ -196,6 +220,6 @@ fn cluster_failover_kill_the_leader_while_eight_clients_write() {
         "failover: the restarted node caught up in {} ms",
         restarted_at.elapsed().as_millis()
     );
-    check_readable(&cluster, leader, &writes);
+    check_readable(&cluster, leader, &writes, &refused);
     assert!(test_started.elapsed() < Duration::from_secs(120));
 }
