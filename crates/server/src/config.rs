@@ -189,6 +189,7 @@ pub fn parse_peers(list: &str) -> Result<BTreeMap<NodeId, String>, ConfigError> 
 /// peer = "127.0.0.1:7101"
 /// admin = "127.0.0.1:8001"
 /// data = "synod-data/node-1"
+/// new-cluster = true
 /// log-format = "json"
 /// [peers]
 /// 1 = "127.0.0.1:7101"
@@ -212,6 +213,8 @@ pub struct FileConfig {
     pub data: Option<PathBuf>,
     /// `--log-format`.
     pub log_format: Option<String>,
+    /// `--new-cluster`.
+    pub new_cluster: Option<bool>,
     /// `--peers`, as a table from id to address.
     pub peers: Option<BTreeMap<String, String>>,
 }

@@ -6,8 +6,10 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use synod_paxos::NodeId;
 use synod_server::config::{parse_address, parse_peers, ConfigError, FileConfig, ServerConfig};
+use synod_server::durable::{ClusterState, FilePersistence, OpenError};
 use synod_server::persistence::{MemoryPersistence, Persistence};
 use synod_server::server::{start, Listeners};
+use synod_storage::Identity;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tracing::{error, info, warn};
 
@@ -30,9 +32,16 @@ pub struct ServerArguments {
     /// Every member's peer address: 1=host:port,2=host:port,…
     #[arg(long)]
     peers: Option<String>,
-    /// Data directory of this node.
+    /// Data directory of this node: its write-ahead log and snapshots.
+    /// Without it the node keeps its state in memory only, which is safe
+    /// for throwaway clusters alone.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// The cluster is being created: an empty data directory is initialised
+    /// for this node. Without it an empty data directory is refused, because
+    /// a member that lost its disk must not vote with empty state.
+    #[arg(long)]
+    new_cluster: bool,
     /// The cluster's id; peers of another cluster are refused.
     #[arg(long)]
     cluster_id: Option<u64>,
@@ -65,7 +74,7 @@ impl LogFormat {
 
 /// Runs `synod server`.
 pub fn run(arguments: ServerArguments) -> ExitCode {
-    let (config, log_format) = match resolve(arguments) {
+    let (config, log_format, new_cluster) = match resolve(arguments) {
         Ok(resolved) => resolved,
         Err(problem) => {
             eprintln!("synod server: {problem}");
@@ -84,7 +93,7 @@ pub fn run(arguments: ServerArguments) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(config)) {
+    match runtime.block_on(serve(config, new_cluster)) {
         Ok(()) => {
             info!("stopped");
             ExitCode::SUCCESS
@@ -96,28 +105,43 @@ pub fn run(arguments: ServerArguments) -> ExitCode {
     }
 }
 
-async fn serve(config: ServerConfig) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(config: ServerConfig, new_cluster: bool) -> Result<(), Box<dyn std::error::Error>> {
     let mut signals = StopSignals::catch()?;
-    let persistence = open_persistence(&config);
+    let persistence = open_persistence(&config, new_cluster)?;
     let listeners = Listeners::bind(&config).await?;
     let server = start(config, persistence, listeners).await?;
     Ok(server.run_until(signals.received()).await?)
 }
 
-/// The node's durable state. Until the storage crate's write-ahead log is
-/// plugged in here, state lives in memory: a restarted node has forgotten
-/// its promises and accepted values and catches up from its peers.
-fn open_persistence(config: &ServerConfig) -> Box<dyn Persistence> {
-    if let Some(directory) = &config.data_directory {
-        if let Err(failure) = std::fs::create_dir_all(directory) {
-            warn!(directory = %directory.display(), %failure, "cannot create the data directory");
-        }
-        warn!(
-            directory = %directory.display(),
-            "durable storage is not wired in yet: state is kept in memory only"
-        );
-    }
-    Box::new(MemoryPersistence::default())
+/// The node's durable state: the write-ahead log in its data directory,
+/// or memory when it has none.
+///
+/// # Errors
+///
+/// When the data directory belongs to another node or cluster, is empty
+/// for a member of an existing cluster (a lost disk), or is damaged.
+fn open_persistence(
+    config: &ServerConfig,
+    new_cluster: bool,
+) -> Result<Box<dyn Persistence>, OpenError> {
+    let Some(directory) = &config.data_directory else {
+        warn!("no --data directory: state is kept in memory, and a restarted node forgets its promises");
+        return Ok(Box::new(MemoryPersistence::default()));
+    };
+    let identity = Identity {
+        cluster_id: config.cluster_id,
+        node_id: config.id.0,
+    };
+    let cluster_state = if new_cluster {
+        ClusterState::New
+    } else {
+        ClusterState::Existing
+    };
+    Ok(Box::new(FilePersistence::open(
+        directory,
+        identity,
+        cluster_state,
+    )?))
 }
 
 /// SIGINT (Ctrl-C) and SIGTERM, caught from the moment this is created:
@@ -150,8 +174,9 @@ impl StopSignals {
     }
 }
 
-/// Merges the command line over the configuration file.
-fn resolve(arguments: ServerArguments) -> Result<(ServerConfig, LogFormat), ConfigError> {
+/// Merges the command line over the configuration file; returns the
+/// configuration, the log format and whether the cluster is being created.
+fn resolve(arguments: ServerArguments) -> Result<(ServerConfig, LogFormat, bool), ConfigError> {
     let file = match &arguments.config {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
@@ -190,7 +215,8 @@ fn resolve(arguments: ServerArguments) -> Result<(ServerConfig, LogFormat), Conf
         data_directory: arguments.data.or(file.data),
     };
     config.validate()?;
-    Ok((config, log_format))
+    let new_cluster = arguments.new_cluster || file.new_cluster.unwrap_or(false);
+    Ok((config, log_format, new_cluster))
 }
 
 /// Logs to standard error; `RUST_LOG` filters (default `info`).
@@ -220,7 +246,7 @@ mod tests {
         std::fs::write(
             &path,
             "id = 2\ncluster-id = 9\nclient = \"127.0.0.1:7002\"\npeer = \"127.0.0.1:7102\"\n\
-             admin = \"127.0.0.1:8002\"\nlog-format = \"json\"\n[peers]\n1 = \"127.0.0.1:7101\"\n2 = \"127.0.0.1:7102\"\n",
+             admin = \"127.0.0.1:8002\"\nlog-format = \"json\"\nnew-cluster = true\n[peers]\n1 = \"127.0.0.1:7101\"\n2 = \"127.0.0.1:7102\"\n",
         )
         .unwrap();
         let arguments = ServerArguments {
@@ -228,7 +254,8 @@ mod tests {
             config: Some(path),
             ..ServerArguments::default()
         };
-        let (config, format) = resolve(arguments).unwrap();
+        let (config, format, new_cluster) = resolve(arguments).unwrap();
+        assert!(new_cluster);
         assert_eq!(config.id, NodeId(2));
         assert_eq!(config.cluster_id, 9);
         assert_eq!(config.client_address.port(), 9999);

@@ -55,6 +55,10 @@ pub struct UpArguments {
 struct ClusterFile {
     cluster_id: u64,
     nodes: u64,
+    /// True when this `up` created the cluster: the nodes initialise their
+    /// empty data directories. Never written to the file.
+    #[serde(skip)]
+    created: bool,
 }
 
 struct NodeProcess {
@@ -167,6 +171,7 @@ fn load_or_create_cluster(data: &Path, nodes: u64) -> Result<ClusterFile, String
             let cluster = ClusterFile {
                 cluster_id: synod_server::node::random_u64() >> 1,
                 nodes,
+                created: true,
             };
             let text = toml::to_string(&cluster).map_err(|failure| failure.to_string())?;
             std::fs::write(&path, text)
@@ -224,6 +229,7 @@ fn spawn_node(
         .arg(&directory)
         .args(["--cluster-id", &cluster.cluster_id.to_string()])
         .args(["--log-format", log_format])
+        .args(cluster.created.then_some("--new-cluster"))
         .stdin(Stdio::null())
         .stdout(Stdio::from(log_file_for_stdout))
         .stderr(Stdio::from(log_file));

@@ -144,6 +144,8 @@ fn up_starts_a_cluster_that_the_cli_reads_and_writes_and_stops_on_sigterm() {
         "{table}"
     );
 
+    let kept = synod(&["set", "kept", "across restarts", endpoints]);
+    assert!(kept.status.success(), "{}", text(&kept.stderr));
     stop(first);
     // Every node is gone: its ports are free again.
     common::wait_until(
@@ -154,9 +156,18 @@ fn up_starts_a_cluster_that_the_cli_reads_and_writes_and_stops_on_sigterm() {
     let unreachable = synod(&["status", &admin]);
     assert_eq!(unreachable.status.code(), Some(1));
 
-    // A second up on the same directory restarts the same cluster.
+    // A second up on the same directory restarts the same cluster, with its
+    // data.
     let second = up(&data, ports);
     assert_eq!(second.lines[0], cluster_line);
+    // Its nodes recovered their logs: what was written before is there.
+    let kept = synod(&["get", "kept", endpoints]);
+    assert_eq!(
+        text(&kept.stdout),
+        "across restarts\n",
+        "{}",
+        text(&kept.stderr)
+    );
     stop(second);
     let refused = synod(&["up", "--data", data.to_str().unwrap(), "--nodes", "5"]);
     assert!(!refused.status.success());

@@ -199,8 +199,8 @@ fn cluster_failover_kill_the_leader_while_eight_clients_write() {
         check_readable(&cluster, index, &writes, &refused);
     }
 
-    // The killed node comes back (with an empty state: durable storage is not
-    // wired in yet) and catches up from the others.
+    // The killed node comes back from its write-ahead log and catches up on
+    // what was decided while it was down.
     cluster.spawn(leader);
     let killed_id = leader as u64 + 1;
     let restarted_at = Instant::now();

@@ -113,6 +113,9 @@ impl Cluster {
             .args(["--cluster-id", &self.cluster_id.to_string()])
             .arg("--data")
             .arg(self.directory.join(format!("node-{}", node.id)))
+            // The first start creates the node's data directory; a restart
+            // must find it (an empty one would be refused as a lost disk).
+            .args((node.starts == 0).then_some("--new-cluster"))
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone().unwrap()))
