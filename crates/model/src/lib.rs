@@ -44,6 +44,11 @@
 //!   ([`ModelConfig::messages_in_flight_max`]). A message may stay
 //!   undelivered forever, which also covers its loss: no property looks at
 //!   the network.
+//! * **Snapshots**: when the core says one is due
+//!   ([`synod_paxos::Replica::snapshot_due`]), the server hands it
+//!   [`Store::snapshot`]; a snapshot the core releases (installed from a
+//!   peer) replaces the store. Due only if the replica configuration's
+//!   snapshot interval is small, as in one of the tests.
 //! * **Crashes** (optional): a crashed server loses everything but its
 //!   [`DiskState`]; on restart it builds a new replica from the durable
 //!   state and a new seed, re-applies the decided log to an empty store and
@@ -59,11 +64,14 @@
 //!   answers is linearizable for a single register
 //!   ([`LinearizabilityTester`]).
 //! * `agreement` (always): no two servers have applied different values in
-//!   the same slot.
+//!   the same slot, nor hold stores with different digests right after the
+//!   same slot (which also holds installed snapshots to account).
 //! * `every client answered` (sometimes): a state exists in which every
 //!   client has had both its answers, so the checks are not vacuous.
 //! * `leader changed` (sometimes): a state exists in which a replica leads
 //!   under a ballot of round two or more, so leader changes are explored.
+//! * `snapshot installed` (sometimes): a state exists in which a server
+//!   skipped slots by installing a snapshot from a peer or its disk.
 //!
 //! ```
 //! use stateright::Checker;
@@ -94,7 +102,7 @@ use stateright::{Checker, Expectation, Model};
 use synod_kv::{Command, Operation, Response, SetCondition, Store, StoreConfig};
 use synod_paxos::{
     Config, DurableState, Message, NodeId, PersistentChanges, ReadId, Ready, Replica, Role, Slot,
-    Value,
+    Snapshot, Value,
 };
 
 /// The one key the register lives under.
@@ -238,6 +246,16 @@ impl fmt::Debug for KvState {
     }
 }
 
+/// What a server knows about one slot it has gone past.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AppliedSlot {
+    /// The value it applied in the slot; `None` when it skipped the slot by
+    /// installing a snapshot that ends after it.
+    pub value: Option<Value>,
+    /// The store's digest right after the slot.
+    pub digest: u64,
+}
+
 /// A client request a server has received and not yet answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClientRequest {
@@ -291,8 +309,11 @@ pub struct ServerState {
     pub disk: DiskState,
     /// The state machine, fed the decided values in slot order.
     pub store: KvState,
-    /// Every value applied since this incarnation started, by slot.
-    pub applied: BTreeMap<Slot, Value>,
+    /// What this incarnation applied, by slot.
+    pub applied: BTreeMap<Slot, AppliedSlot>,
+    /// The next slot the store expects: everything below it is reflected in
+    /// the store, by apply or by a snapshot.
+    pub next_apply: Slot,
     /// Puts received here and not yet applied here.
     pub puts_pending: BTreeSet<ClientRequest>,
     /// Gets received here and not yet served here, by read id.
@@ -301,6 +322,39 @@ pub struct ServerState {
     pub proposals_to_retry: Vec<Bytes>,
     /// Failed reads, handed to the replica again at the next firing.
     pub reads_to_retry: Vec<ReadId>,
+}
+
+impl ServerState {
+    /// Replaces the store with a snapshot (received from a peer, or read
+    /// from the disk at restart).
+    fn install(&mut self, snapshot: &Snapshot) {
+        let store = Store::restore(&snapshot.state)
+            .expect("every snapshot in the model was taken by Store::snapshot");
+        assert!(snapshot.end.0 > 0, "a snapshot covers at least one slot");
+        let last = Slot(snapshot.end.0 - 1);
+        let digest = store.digest();
+        self.store = KvState(store);
+        self.next_apply = snapshot.end;
+        self.applied
+            .entry(last)
+            .or_insert(AppliedSlot {
+                value: None,
+                digest,
+            })
+            .digest = digest;
+    }
+
+    /// Hands the core a snapshot of the store when it asks for one; the
+    /// compaction is persisted with the replica's next output.
+    fn maybe_compact(&mut self) {
+        if !self.replica.snapshot_due() || self.next_apply <= self.replica.log_start() {
+            return;
+        }
+        self.replica.compact(Snapshot {
+            end: self.next_apply,
+            state: self.store.0.snapshot(),
+        });
+    }
 }
 
 /// A synod server: the production replica and store, driven as the server
@@ -351,13 +405,25 @@ impl ServerActor {
                 RegisterMsg::Internal(PeerMessage(envelope.message)),
             );
         }
+        if let Some(snapshot) = released.snapshot {
+            state.install(&snapshot);
+        }
         for decided in released.decided {
             for command in decided.value.commands() {
                 self.apply(state, command, o);
             }
-            state.applied.insert(decided.slot, decided.value);
+            state.next_apply = decided.slot.next();
+            let digest = state.store.0.digest();
+            state.applied.insert(
+                decided.slot,
+                AppliedSlot {
+                    value: Some(decided.value),
+                    digest,
+                },
+            );
         }
         state.store.0.assert_invariants();
+        state.maybe_compact();
         for read in released.reads {
             if let Some(request) = state.reads_pending.remove(&read) {
                 let value = decode_register(&state.store.0.read(&get_register()));
@@ -414,17 +480,23 @@ impl Actor for ServerActor {
         // this start, and the next incarnation gets a new seed.
         o.save(disk.clone());
         self.arm_timer(&disk, o);
+        let snapshot = disk.durable.snapshot.clone();
         let mut state = ServerState {
             replica,
             disk,
             store: KvState(Store::new(StoreConfig::default())),
             applied: BTreeMap::new(),
+            next_apply: Slot(0),
             puts_pending: BTreeSet::new(),
             reads_pending: BTreeMap::new(),
             proposals_to_retry: Vec::new(),
             reads_to_retry: Vec::new(),
         };
-        // A restarted replica hands its decided log out for apply again.
+        // A restarted replica continues from its durable snapshot and hands
+        // the decided log after it out for apply again.
+        if let Some(snapshot) = snapshot {
+            state.install(&snapshot);
+        }
         self.drain(&mut state, o);
         state
     }
@@ -657,6 +729,14 @@ impl ModelConfig {
                 "every client answered",
                 |_, state| every_client_answered(state),
             )
+            .property(Expectation::Sometimes, "snapshot installed", |_, state| {
+                servers(state).any(|server| {
+                    server
+                        .applied
+                        .values()
+                        .any(|applied| applied.value.is_none())
+                })
+            })
             .property(Expectation::Sometimes, "leader changed", |_, state| {
                 servers(state).any(|server| {
                     server.replica.role() == Role::Leader && server.replica.promised().round >= 2
@@ -699,14 +779,22 @@ pub fn servers(state: &SystemState) -> impl Iterator<Item = &ServerState> {
         })
 }
 
-/// True when no two servers have applied different values in one slot.
+/// True when no two servers have applied different values in one slot, or
+/// hold stores that differ right after the same slot (which also checks
+/// every installed snapshot against the servers that applied the slots).
 pub fn agreement(state: &SystemState) -> bool {
     let servers: Vec<&ServerState> = servers(state).collect();
     servers.iter().enumerate().all(|(index, left)| {
         servers[index + 1..].iter().all(|right| {
-            left.applied
-                .iter()
-                .all(|(slot, value)| right.applied.get(slot).is_none_or(|other| other == value))
+            left.applied.iter().all(|(slot, mine)| {
+                right.applied.get(slot).is_none_or(|theirs| {
+                    let values_agree = match (&mine.value, &theirs.value) {
+                        (Some(mine), Some(theirs)) => mine == theirs,
+                        _ => true,
+                    };
+                    values_agree && mine.digest == theirs.digest
+                })
+            })
         })
     })
 }
