@@ -39,6 +39,9 @@ pub const BATCH_SIZE_MAX_BYTES: usize = 256 * 1024;
 pub const ACCEPT_SLOTS_PER_MESSAGE_MAX: usize = 16;
 /// Slots per catch-up reply.
 pub const CATCH_UP_SLOTS_PER_MESSAGE_MAX: usize = 32;
+/// Applied slots between two snapshots of the state machine (the core's
+/// default); the log before a snapshot is compacted away.
+pub const SNAPSHOT_INTERVAL_SLOTS: u64 = synod_paxos::SNAPSHOT_INTERVAL_SLOTS_DEFAULT;
 
 /// A configuration that cannot work.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -104,6 +107,9 @@ pub struct ServerConfig {
     pub peers: BTreeMap<NodeId, String>,
     /// The data directory, when the node keeps its state on disk.
     pub data_directory: Option<PathBuf>,
+    /// Applied slots between two snapshots; [`SNAPSHOT_INTERVAL_SLOTS`]
+    /// unless a test wants snapshots sooner.
+    pub snapshot_interval_slots: u64,
 }
 
 impl ServerConfig {
@@ -134,6 +140,7 @@ impl ServerConfig {
         config.batch_size_max_bytes = BATCH_SIZE_MAX_BYTES;
         config.accept_slots_per_message_max = ACCEPT_SLOTS_PER_MESSAGE_MAX;
         config.catch_up_slots_per_message_max = CATCH_UP_SLOTS_PER_MESSAGE_MAX;
+        config.snapshot_interval_slots = self.snapshot_interval_slots;
         config.validate().map_err(ConfigError::Core)?;
         Ok(config)
     }
@@ -294,6 +301,7 @@ mod tests {
             admin_address: "127.0.0.1:3".parse().unwrap(),
             peers: parse_peers("1=a:1,2=b:2,3=c:3").unwrap(),
             data_directory: None,
+            snapshot_interval_slots: SNAPSHOT_INTERVAL_SLOTS,
         };
         config.validate().unwrap();
         assert_eq!(config.members(), [NodeId(1), NodeId(2), NodeId(3)]);

@@ -19,7 +19,7 @@
 //! ```no_run
 //! # async fn example() -> Result<(), synod_server::server::ServerError> {
 //! use synod_paxos::NodeId;
-//! use synod_server::config::{parse_peers, ServerConfig};
+//! use synod_server::config::{parse_peers, ServerConfig, SNAPSHOT_INTERVAL_SLOTS};
 //! use synod_server::persistence::MemoryPersistence;
 //! use synod_server::server::{start, Listeners};
 //!
@@ -31,6 +31,7 @@
 //!     admin_address: "127.0.0.1:8001".parse().unwrap(),
 //!     peers: parse_peers("1=127.0.0.1:7101,2=127.0.0.1:7102,3=127.0.0.1:7103")?,
 //!     data_directory: None,
+//!     snapshot_interval_slots: SNAPSHOT_INTERVAL_SLOTS,
 //! };
 //! let listeners = Listeners::bind(&config).await?;
 //! let server = start(config, Box::new(MemoryPersistence::default()), listeners).await?;

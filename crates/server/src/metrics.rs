@@ -83,6 +83,11 @@ pub struct Metrics {
     pub reads_failed: Counter,
     /// Group commits (one durable write and sync each).
     pub fsyncs: Counter,
+    /// Snapshots of the state machine taken here (the log before each is
+    /// compacted).
+    pub snapshots_taken: Counter,
+    /// Snapshots received from a peer and installed.
+    pub snapshots_installed: Counter,
     /// Times this node saw a new leader.
     pub leader_changes: Counter,
     /// Peer messages handed to the transport.
@@ -114,6 +119,8 @@ impl Default for Metrics {
             reads_served: Counter::default(),
             reads_failed: Counter::default(),
             fsyncs: Counter::default(),
+            snapshots_taken: Counter::default(),
+            snapshots_installed: Counter::default(),
             leader_changes: Counter::default(),
             peer_messages_sent: Counter::default(),
             peer_messages_dropped: Counter::default(),
@@ -151,7 +158,7 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        let counters: [(&str, &str, &Counter); 14] = [
+        let counters: [(&str, &str, &Counter); 16] = [
             (
                 "synod_proposals_total",
                 "Client writes handed to the core.",
@@ -191,6 +198,16 @@ impl Metrics {
                 "synod_fsyncs_total",
                 "Group commits of the acceptor state.",
                 &self.fsyncs,
+            ),
+            (
+                "synod_snapshots_taken_total",
+                "Snapshots of the state machine taken.",
+                &self.snapshots_taken,
+            ),
+            (
+                "synod_snapshots_installed_total",
+                "Snapshots received from a peer and installed.",
+                &self.snapshots_installed,
             ),
             (
                 "synod_leader_changes_total",

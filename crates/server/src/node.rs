@@ -417,6 +417,7 @@ impl Node {
         if let Some(snapshot) = released.snapshot {
             self.store = restore(&snapshot)?;
             info!(end = snapshot.end.0, "installed a snapshot from a peer");
+            self.metrics.snapshots_installed.increment();
             self.next_apply = snapshot.end;
         }
         for decided in released.decided {
@@ -466,6 +467,7 @@ impl Node {
             state: self.store.snapshot(),
         };
         self.replica.compact(snapshot);
+        self.metrics.snapshots_taken.increment();
     }
 
     /// Notices a change of leader. Writes handed to a leader that is no

@@ -96,6 +96,8 @@ pub struct RunningServer {
     metrics: Arc<Metrics>,
     shutdown: watch::Sender<bool>,
     finished: oneshot::Receiver<Result<(), NodeError>>,
+    /// The tasks that own the listeners: once they finish, the ports are free.
+    listening: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -110,7 +112,7 @@ impl RunningServer {
     }
 
     /// Runs until `stop` completes (a signal, say) or the drive loop fails,
-    /// then stops every task.
+    /// then stops every task. When it returns, the node's ports are free.
     ///
     /// # Errors
     ///
@@ -128,6 +130,9 @@ impl RunningServer {
             Some(outcome) => outcome,
             None => self.finished.await,
         };
+        for task in self.listening {
+            let _ = task.await;
+        }
         match outcome {
             Ok(Ok(())) => Ok(()),
             Ok(Err(failure)) => Err(failure.into()),
@@ -173,7 +178,7 @@ pub async fn start(
         cluster_id: config.cluster_id,
         members: config.members(),
     };
-    let transport = transport::start(
+    let (transport, peer_listening) = transport::start(
         identity,
         listeners.peer,
         &config.peers,
@@ -211,7 +216,7 @@ pub async fn start(
         port: addresses.0.port(),
         connections_max: client::CONNECTIONS_MAX,
     };
-    tokio::spawn(client::serve(
+    let client_listening = tokio::spawn(client::serve(
         listeners.client,
         context,
         shutdown_receiver.clone(),
@@ -221,7 +226,7 @@ pub async fn start(
         metrics: metrics.clone(),
     };
     let admin_shutdown = shutdown_receiver.clone();
-    tokio::spawn(async move {
+    let admin_listening = tokio::spawn(async move {
         if let Err(failure) = admin::serve(listeners.admin, admin_state, admin_shutdown).await {
             error!(%failure, "the admin endpoint failed");
         }
@@ -243,6 +248,7 @@ pub async fn start(
         metrics,
         shutdown,
         finished,
+        listening: vec![peer_listening, client_listening, admin_listening],
     })
 }
 

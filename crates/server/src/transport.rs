@@ -147,7 +147,8 @@ impl Transport {
 }
 
 /// Starts the peer listener and one dialer per peer. Messages received go
-/// to `inbox`; the tasks stop when `shutdown` turns true.
+/// to `inbox`; the tasks stop when `shutdown` turns true. The handle of the
+/// listener's task is returned: once it finishes, the port is free.
 pub fn start(
     identity: PeerIdentity,
     listener: TcpListener,
@@ -155,7 +156,7 @@ pub fn start(
     inbox: mpsc::Sender<PeerMessage>,
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
-) -> Transport {
+) -> (Transport, tokio::task::JoinHandle<()>) {
     let mut queues = BTreeMap::new();
     for (peer, address) in peers {
         if *peer == identity.id {
@@ -172,17 +173,18 @@ pub fn start(
             shutdown.clone(),
         ));
     }
-    tokio::spawn(accept_loop(
+    let listening = tokio::spawn(accept_loop(
         identity,
         listener,
         inbox,
         metrics.clone(),
         shutdown,
     ));
-    Transport {
+    let transport = Transport {
         queues: Arc::new(queues),
         metrics,
-    }
+    };
+    (transport, listening)
 }
 
 // --------------------------------------------------------------------------

@@ -7,9 +7,11 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use synod_paxos::NodeId;
 use synod_resp::{encode, parse_frame, Frame};
-use synod_server::config::ServerConfig;
+use synod_server::config::{ServerConfig, SNAPSHOT_INTERVAL_SLOTS};
+use synod_server::durable::{ClusterState, FilePersistence};
 use synod_server::persistence::MemoryPersistence;
 use synod_server::server::{start, Listeners, RunningServer};
+use synod_storage::Identity;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -29,9 +31,12 @@ async fn bind() -> Listeners {
     }
 }
 
-/// Starts one node per entry of `cluster_ids` (node ids 1, 2, …), each
-/// believing it belongs to the cluster given, or leaves it down for `None`.
-async fn cluster(cluster_ids: &[Option<u64>]) -> Vec<RunningServer> {
+/// Binds loopback listeners for one node per entry of `cluster_ids` (node
+/// ids 1, 2, …) and describes each node as belonging to the cluster given.
+async fn configs(
+    cluster_ids: &[u64],
+    snapshot_interval_slots: u64,
+) -> Vec<(ServerConfig, Listeners)> {
     let mut listeners = Vec::new();
     for _ in cluster_ids {
         listeners.push(bind().await);
@@ -46,20 +51,39 @@ async fn cluster(cluster_ids: &[Option<u64>]) -> Vec<RunningServer> {
             )
         })
         .collect();
+    listeners
+        .into_iter()
+        .zip(cluster_ids)
+        .enumerate()
+        .map(|(index, (listeners, cluster_id))| {
+            let config = ServerConfig {
+                id: NodeId(index as u64 + 1),
+                cluster_id: *cluster_id,
+                client_address: listeners.client.local_addr().unwrap(),
+                peer_address: listeners.peer.local_addr().unwrap(),
+                admin_address: listeners.admin.local_addr().unwrap(),
+                peers: peers.clone(),
+                data_directory: None,
+                snapshot_interval_slots,
+            };
+            (config, listeners)
+        })
+        .collect()
+}
+
+/// Starts one node per entry of `cluster_ids`, each believing it belongs to
+/// the cluster given, or leaves it down for `None`; state in memory.
+async fn cluster(cluster_ids: &[Option<u64>]) -> Vec<RunningServer> {
+    let ids: Vec<u64> = cluster_ids.iter().map(|id| id.unwrap_or(0)).collect();
     let mut servers = Vec::new();
-    for (index, listeners) in listeners.into_iter().enumerate() {
-        let Some(cluster_id) = cluster_ids[index] else {
+    for ((config, listeners), cluster_id) in configs(&ids, SNAPSHOT_INTERVAL_SLOTS)
+        .await
+        .into_iter()
+        .zip(cluster_ids)
+    {
+        if cluster_id.is_none() {
             continue;
-        };
-        let config = ServerConfig {
-            id: NodeId(index as u64 + 1),
-            cluster_id,
-            client_address: listeners.client.local_addr().unwrap(),
-            peer_address: listeners.peer.local_addr().unwrap(),
-            admin_address: listeners.admin.local_addr().unwrap(),
-            peers: peers.clone(),
-            data_directory: None,
-        };
+        }
         let server = start(config, Box::new(MemoryPersistence::default()), listeners)
             .await
             .expect("the node starts");
@@ -351,6 +375,140 @@ async fn pipelined_commands_of_one_connection_take_effect_in_the_order_sent() {
                 );
                 previous = value;
             }
+        }
+        for server in servers {
+            server.stop().await.unwrap();
+        }
+    })
+    .await
+    .expect("the test finishes in time");
+}
+
+/// A data directory under the system temp dir, removed when dropped.
+struct TemporaryDirectory(std::path::PathBuf);
+
+impl TemporaryDirectory {
+    fn new(name: &str) -> TemporaryDirectory {
+        let path =
+            std::env::temp_dir().join(format!("synod-cluster-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        TemporaryDirectory(path)
+    }
+}
+
+impl Drop for TemporaryDirectory {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn open_log(
+    directory: &TemporaryDirectory,
+    config: &ServerConfig,
+    state: ClusterState,
+) -> Box<FilePersistence> {
+    let identity = Identity {
+        cluster_id: config.cluster_id,
+        node_id: config.id.0,
+    };
+    let path = directory.0.join(format!("node-{}", config.id.0));
+    Box::new(FilePersistence::open(&path, identity, state).expect("the data directory opens"))
+}
+
+/// Writes each key (its name as its value), retrying while the cluster
+/// answers that the write was not applied (during an election).
+async fn set_keys(client: &mut Client, keys: std::ops::Range<u32>) {
+    for key in keys {
+        let key = format!("key-{key}");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match client.call(&[b"SET", key.as_bytes(), key.as_bytes()]).await {
+                Frame::Simple(reply) if reply == "OK" => break,
+                Frame::Error(error)
+                    if error.starts_with("TRYAGAIN") || error.starts_with("CLUSTERDOWN") =>
+                {
+                    assert!(Instant::now() < deadline, "{key} kept failing: {error}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                other => panic!("SET {key} answered {other:?}"),
+            }
+        }
+    }
+}
+
+/// Starts the node of `config` on its data directory.
+async fn restart(directory: &TemporaryDirectory, config: &ServerConfig) -> RunningServer {
+    let persistence = open_log(directory, config, ClusterState::Existing);
+    let listeners = Listeners::bind(config).await.unwrap();
+    start(config.clone(), persistence, listeners).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_missed_compacted_slots_restarts_from_its_log_and_installs_a_snapshot() {
+    tokio::time::timeout(TEST_TIME_MAX, async {
+        let directory = TemporaryDirectory::new("snapshot");
+        let mut servers = Vec::new();
+        let mut configs_of_nodes = Vec::new();
+        for (config, listeners) in configs(&[15; 3], 20).await {
+            let persistence = open_log(&directory, &config, ClusterState::New);
+            configs_of_nodes.push(config.clone());
+            servers.push(start(config, persistence, listeners).await.unwrap());
+        }
+        let leader = wait_for_leader(&servers).await;
+        let lagging = (leader + 1) % 3;
+        let other = (leader + 2) % 3;
+        let mut client = Client::connect(&servers[leader]).await;
+        // One slot per write: several snapshots on every node.
+        set_keys(&mut client, 0..100).await;
+        let mut servers: Vec<Option<RunningServer>> = servers.into_iter().map(Some).collect();
+        servers[lagging].take().unwrap().stop().await.unwrap();
+        // The others move on and compact past everything the stopped node has.
+        set_keys(&mut client, 100..300).await;
+        // A restarted leader keeps no votes for old slots: whoever leads next
+        // can only bring the lagging node up to date with a snapshot.
+        servers[leader].take().unwrap().stop().await.unwrap();
+        servers[leader] = Some(restart(&directory, &configs_of_nodes[leader]).await);
+        let mut client = Client::connect(servers[other].as_ref().unwrap()).await;
+        set_keys(&mut client, 300..310).await;
+
+        let restarted = restart(&directory, &configs_of_nodes[lagging]).await;
+        assert!(
+            restarted.status().applied_index >= 80,
+            "recovered from its own snapshot"
+        );
+        servers[lagging] = Some(restarted);
+        let servers: Vec<RunningServer> = servers.into_iter().flatten().collect();
+        let leader = wait_for_leader(&servers).await;
+        let lagging_id = configs_of_nodes[lagging].id.0;
+        let restarted = servers
+            .iter()
+            .find(|server| server.status().id == lagging_id)
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let leading = servers[leader].status();
+            let caught_up = restarted.status().applied_index == leading.commit_index
+                && leading
+                    .members
+                    .iter()
+                    .any(|member| member.id == lagging_id && member.lag == Some(0));
+            if caught_up {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the restarted node did not catch up"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(restarted.metrics().snapshots_installed.get(), 1);
+        let mut at_restarted = Client::connect(restarted).await;
+        for key in [0, 99, 100, 299, 309] {
+            let key = format!("key-{key}");
+            assert_eq!(
+                at_restarted.call(&[b"GET", key.as_bytes()]).await,
+                bulk(&key)
+            );
         }
         for server in servers {
             server.stop().await.unwrap();

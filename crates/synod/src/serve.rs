@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use synod_paxos::NodeId;
-use synod_server::config::{parse_address, parse_peers, ConfigError, FileConfig, ServerConfig};
+use synod_server::config::{
+    parse_address, parse_peers, ConfigError, FileConfig, ServerConfig, SNAPSHOT_INTERVAL_SLOTS,
+};
 use synod_server::durable::{ClusterState, FilePersistence, OpenError};
 use synod_server::persistence::{MemoryPersistence, Persistence};
 use synod_server::server::{start, Listeners};
@@ -213,6 +215,7 @@ fn resolve(arguments: ServerArguments) -> Result<(ServerConfig, LogFormat, bool)
         admin_address: address("--admin", arguments.admin, file.admin)?,
         peers,
         data_directory: arguments.data.or(file.data),
+        snapshot_interval_slots: SNAPSHOT_INTERVAL_SLOTS,
     };
     config.validate()?;
     let new_cluster = arguments.new_cluster || file.new_cluster.unwrap_or(false);
