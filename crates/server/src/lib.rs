@@ -1,6 +1,6 @@
 //! synod's networked node: the tokio program around the sans-IO core.
 //!
-//! A node is five parts, each in its own module:
+//! A node is made of these modules:
 //!
 //! * [`transport`]: TCP connections to the other replicas, with a versioned
 //!   handshake, bounded per-peer send queues, batching and reconnection;
@@ -9,10 +9,14 @@
 //!   [`synod_paxos::Replica`] and the [`synod_kv::Store`]. It ticks the core,
 //!   feeds it peer messages and client requests, persists each round's
 //!   changes in one group commit through a [`persistence::Persistence`], and
-//!   only then releases what waited for durability.
+//!   only then releases what waited for durability. [`durable`] keeps that
+//!   state in the data directory's write-ahead log; [`persistence`] also has
+//!   an in-memory one for tests.
 //! * [`client`]: the RESP2 client API (parsing by `synod-resp`); writes are
 //!   answered after they are decided and applied, reads through the core's
-//!   linearizable read path.
+//!   linearizable read path (or, behind unanswered writes of the same
+//!   connection, through the log, so a connection's commands take effect in
+//!   the order sent).
 //! * [`admin`]: `/health`, `/status` and `/metrics` over HTTP.
 //! * [`server`]: wires them together and stops them together.
 //!
