@@ -432,8 +432,21 @@ fn info_sections(context: &ClientContext) -> Vec<InfoSection> {
                         .leader
                         .map_or_else(|| "none".into(), |leader| leader.to_string()),
                 ),
+                field(
+                    "ballot",
+                    format!("{}.{}", status.ballot.round, status.ballot.node),
+                ),
                 field("commit_index", status.commit_index.to_string()),
                 field("applied_index", status.applied_index.to_string()),
+                field(
+                    "members",
+                    status
+                        .members
+                        .iter()
+                        .map(|member| member.id.to_string())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
             ],
         },
     ]
