@@ -405,6 +405,23 @@ impl Replica {
         });
     }
 
+    /// Sends `message` to every other member now.
+    fn broadcast_now(&mut self, message: Message) {
+        let peers: Vec<NodeId> = self.peers().collect();
+        for peer in peers {
+            self.send_now(peer, message.clone());
+        }
+    }
+
+    /// Sends `message` to every other member once the state it announces is
+    /// durable.
+    fn broadcast_after_persist(&mut self, message: Message) {
+        let peers: Vec<NodeId> = self.peers().collect();
+        for peer in peers {
+            self.send_after_persist(peer, message.clone());
+        }
+    }
+
     fn send_after_persist(&mut self, to: NodeId, message: Message) {
         debug_assert_ne!(to, self.id(), "a replica never messages itself");
         self.outbox.gated_messages.push(Envelope {
@@ -998,18 +1015,12 @@ impl Replica {
             elapsed_ticks: 0,
         });
         let first_undecided = self.committed;
-        let peers: Vec<NodeId> = self.peers().collect();
-        for peer in peers {
-            // Gated: the Prepare announces a ballot; it must be durable first
-            // so that a restarted node never uses it again.
-            self.send_after_persist(
-                peer,
-                Message::Prepare {
-                    ballot,
-                    first_undecided,
-                },
-            );
-        }
+        // Gated: the Prepare announces a ballot; it must be durable first so
+        // that a restarted node never uses it again.
+        self.broadcast_after_persist(Message::Prepare {
+            ballot,
+            first_undecided,
+        });
         if self.quorum() == 1 {
             self.become_leader();
         }
@@ -1173,18 +1184,12 @@ impl Replica {
         let ballot = self.leadership_mut().ballot;
         let committed = self.committed;
         let per_message = self.config.accept_slots_per_message_max;
-        let peers: Vec<NodeId> = self.peers().collect();
         for chunk in proposals.chunks(per_message) {
-            for peer in &peers {
-                self.send_now(
-                    *peer,
-                    Message::Accept {
-                        ballot,
-                        committed,
-                        proposals: chunk.to_vec(),
-                    },
-                );
-            }
+            self.broadcast_now(Message::Accept {
+                ballot,
+                committed,
+                proposals: chunk.to_vec(),
+            });
         }
     }
 
@@ -1376,17 +1381,11 @@ impl Replica {
         leadership.heartbeat_elapsed_ticks = 0;
         let round = leadership.round;
         let ballot = leadership.ballot;
-        let peers: Vec<NodeId> = self.peers().collect();
-        for peer in peers {
-            self.send_now(
-                peer,
-                Message::Heartbeat {
-                    ballot,
-                    committed,
-                    round,
-                },
-            );
-        }
+        self.broadcast_now(Message::Heartbeat {
+            ballot,
+            committed,
+            round,
+        });
         self.update_confirmed_round();
     }
 
