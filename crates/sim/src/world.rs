@@ -658,16 +658,10 @@ impl World {
             ));
         }
         self.nodes[index].next_apply = slot.next();
-        match self.decided.get(&slot) {
-            Some(existing) if *existing != value => {
-                self.violations.push(format!(
-                    "agreement: {id} decided {value:?} in {slot}, another replica decided {existing:?}"
-                ));
-            }
-            Some(_) => {}
-            None => {
-                self.decided.insert(slot, value.clone());
-            }
+        if let Some(existing) = first_or_conflict(&mut self.decided, slot, &value) {
+            self.violations.push(format!(
+                "agreement: {id} decided {value:?} in {slot}, another replica decided {existing:?}"
+            ));
         }
         for proposal in value.commands() {
             let Some((tag, command)) = tag::unwrap(proposal) else {
@@ -681,16 +675,10 @@ impl World {
             }
         }
         let digest = self.nodes[index].store.digest();
-        match self.digests.get(&slot) {
-            Some(existing) if *existing != digest => {
-                self.violations.push(format!(
-                    "divergent state: {id} after applying {slot} differs from another replica"
-                ));
-            }
-            Some(_) => {}
-            None => {
-                self.digests.insert(slot, digest);
-            }
+        if first_or_conflict(&mut self.digests, slot, &digest).is_some() {
+            self.violations.push(format!(
+                "divergent state: {id} after applying {slot} differs from another replica"
+            ));
         }
         if self.options.trace {
             let commands = value.commands().len();
@@ -1055,6 +1043,23 @@ impl World {
             .filter_map(|node| node.replica.as_ref().map(|replica| replica.applied()))
             .collect();
         applied.windows(2).all(|pair| pair[0] == pair[1])
+    }
+}
+
+/// Records `value` as what every replica must reach in `slot`, or returns
+/// the different value some replica reached first.
+fn first_or_conflict<T: Clone + PartialEq>(
+    record: &mut BTreeMap<Slot, T>,
+    slot: Slot,
+    value: &T,
+) -> Option<T> {
+    match record.get(&slot) {
+        Some(existing) if existing != value => Some(existing.clone()),
+        Some(_) => None,
+        None => {
+            record.insert(slot, value.clone());
+            None
+        }
     }
 }
 
