@@ -97,6 +97,10 @@ enum DialError {
 struct PeerQueue {
     messages: Mutex<VecDeque<Message>>,
     ready: Notify,
+    /// Cuts the dialer's backoff short: the peer just connected to us, so
+    /// it is back. Without it a restarted node hears nothing for up to the
+    /// longest backoff, times out and deposes a healthy leader.
+    redial: Notify,
 }
 
 impl PeerQueue {
@@ -157,7 +161,7 @@ pub fn start(
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
 ) -> (Transport, tokio::task::JoinHandle<()>) {
-    let mut queues = BTreeMap::new();
+    let mut queues: BTreeMap<NodeId, Arc<PeerQueue>> = BTreeMap::new();
     for (peer, address) in peers {
         if *peer == identity.id {
             continue;
@@ -173,17 +177,16 @@ pub fn start(
             shutdown.clone(),
         ));
     }
+    let queues = Arc::new(queues);
     let listening = tokio::spawn(accept_loop(
         identity,
         listener,
         inbox,
+        queues.clone(),
         metrics.clone(),
         shutdown,
     ));
-    let transport = Transport {
-        queues: Arc::new(queues),
-        metrics,
-    };
+    let transport = Transport { queues, metrics };
     (transport, listening)
 }
 
@@ -236,6 +239,7 @@ async fn dial_loop(
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(backoff_milliseconds)) => {}
+            _ = queue.redial.notified() => backoff_milliseconds = RECONNECT_BACKOFF_INITIAL_MILLISECONDS,
             _ = shutdown.changed() => return,
         }
         backoff_milliseconds = (backoff_milliseconds * 2).min(RECONNECT_BACKOFF_MAX_MILLISECONDS);
@@ -323,6 +327,7 @@ async fn accept_loop(
     identity: PeerIdentity,
     listener: TcpListener,
     inbox: mpsc::Sender<PeerMessage>,
+    queues: Arc<BTreeMap<NodeId, Arc<PeerQueue>>>,
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -335,11 +340,12 @@ async fn accept_loop(
             Ok((stream, remote)) => {
                 let identity = identity.clone();
                 let inbox = inbox.clone();
+                let queues = queues.clone();
                 let metrics = metrics.clone();
                 let mut shutdown = shutdown.clone();
                 tokio::spawn(async move {
                     tokio::select! {
-                        result = serve_peer(stream, remote, &identity, &inbox, &metrics) => {
+                        result = serve_peer(stream, remote, &identity, &inbox, &queues, &metrics) => {
                             if let Err(error) = result {
                                 info!(%remote, %error, "peer connection closed");
                             }
@@ -378,6 +384,7 @@ async fn serve_peer(
     remote: SocketAddr,
     identity: &PeerIdentity,
     inbox: &mpsc::Sender<PeerMessage>,
+    queues: &BTreeMap<NodeId, Arc<PeerQueue>>,
     metrics: &Metrics,
 ) -> Result<(), ServeError> {
     stream.set_nodelay(true)?;
@@ -407,6 +414,9 @@ async fn serve_peer(
     }
     let from = hello.from;
     info!(peer = %from, %remote, "peer connected");
+    if let Some(queue) = queues.get(&from) {
+        queue.redial.notify_one();
+    }
     loop {
         while let Some(frame) = take_frame(&mut buffer)? {
             let message = decode_message(frame)?;
