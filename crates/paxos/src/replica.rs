@@ -1193,17 +1193,26 @@ impl Replica {
         }
     }
 
-    fn handle_accepted(&mut self, from: NodeId, ballot: Ballot, slots: &[Slot]) {
+    /// The rule for every follower reply: it counts only while we lead under
+    /// the ballot it answers; then it also shows the follower is alive.
+    fn follower_reply(&mut self, from: NodeId, ballot: Ballot) -> Option<&mut Leadership> {
         let now_tick = self.now_tick;
         let RoleState::Leader(leadership) = &mut self.role else {
-            return;
+            return None;
         };
         if ballot != leadership.ballot {
-            return;
+            return None;
         }
         if let Some(progress) = leadership.followers.get_mut(&from) {
             progress.last_heard_tick = now_tick;
         }
+        Some(leadership)
+    }
+
+    fn handle_accepted(&mut self, from: NodeId, ballot: Ballot, slots: &[Slot]) {
+        let Some(leadership) = self.follower_reply(from, ballot) else {
+            return;
+        };
         let mut touched = Vec::new();
         for slot in slots {
             if let Some(votes) = leadership.votes.get_mut(slot) {
@@ -1390,16 +1399,11 @@ impl Replica {
     }
 
     fn handle_heartbeat_ack(&mut self, from: NodeId, ballot: Ballot, round: u64, committed: Slot) {
-        let now_tick = self.now_tick;
         self.note_committed(from, committed);
-        let RoleState::Leader(leadership) = &mut self.role else {
+        let Some(leadership) = self.follower_reply(from, ballot) else {
             return;
         };
-        if ballot != leadership.ballot {
-            return;
-        }
         if let Some(progress) = leadership.followers.get_mut(&from) {
-            progress.last_heard_tick = now_tick;
             progress.committed = progress.committed.max(committed);
             progress.acknowledged_round = progress.acknowledged_round.max(round);
         }
