@@ -691,19 +691,21 @@ impl World {
     // ----------------------------------------------------------------------
 
     fn reply(&mut self, node: NodeId, tag: RequestTag, reply: Reply) {
+        self.schedule_client_event(ClientEvent::Reply {
+            client: tag.client,
+            request: tag.request,
+            node,
+            reply,
+        });
+    }
+
+    /// Puts a request or reply on the client links, with a random delay.
+    fn schedule_client_event(&mut self, event: ClientEvent) {
         let delay = self
             .rng
             .between(1, self.options.client_delay_max_units.max(1));
         let order = self.rng.next_u64();
-        self.client_events.insert(
-            (self.now + delay, order),
-            ClientEvent::Reply {
-                client: tag.client,
-                request: tag.request,
-                node,
-                reply,
-            },
-        );
+        self.client_events.insert((self.now + delay, order), event);
     }
 
     fn deliver_client_events(&mut self) {
@@ -748,14 +750,7 @@ impl World {
             client: self.clients[client].id,
             request,
         };
-        let delay = self
-            .rng
-            .between(1, self.options.client_delay_max_units.max(1));
-        let order = self.rng.next_u64();
-        self.client_events.insert(
-            (self.now + delay, order),
-            ClientEvent::Request { node, tag, command },
-        );
+        self.schedule_client_event(ClientEvent::Request { node, tag, command });
         request
     }
 
