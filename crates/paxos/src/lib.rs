@@ -51,6 +51,7 @@
 
 mod config;
 mod message;
+mod quorum;
 mod ready;
 mod replica;
 mod rng;
@@ -64,4 +65,6 @@ pub use ready::{
 };
 pub use replica::{Replica, Role, Status};
 pub use rng::SplitMix64;
-pub use types::{Ballot, Entry, NodeId, ReadId, Slot, SlotEntry, Snapshot, Value};
+pub use types::{
+    Ballot, Entry, NodeId, ReadId, ReadRequestId, ReadRound, Slot, SlotEntry, Snapshot, Value,
+};

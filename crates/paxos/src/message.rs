@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use crate::types::{Ballot, NodeId, Slot, SlotEntry, Snapshot, Value};
+use crate::types::{Ballot, NodeId, ReadRequestId, ReadRound, Slot, SlotEntry, Snapshot, Value};
 
 /// A message with its addresses, as handed to the transport.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -70,14 +70,14 @@ pub enum Message {
         /// The leader's commit index.
         committed: Slot,
         /// The read-confirmation round this heartbeat stands for.
-        round: u64,
+        round: ReadRound,
     },
     /// "I have not promised above `ballot`" at the time of `round`.
     HeartbeatAck {
         /// The ballot acknowledged.
         ballot: Ballot,
         /// The round acknowledged.
-        round: u64,
+        round: ReadRound,
         /// The follower's commit index, for replication lag.
         committed: Slot,
     },
@@ -104,13 +104,13 @@ pub enum Message {
     /// A follower asks the leader for a read index for a batch of reads.
     ReadIndexRequest {
         /// The follower's identifier for the batch.
-        request: u64,
+        request: ReadRequestId,
     },
     /// The leader confirmed its leadership after the request arrived; the
     /// reads may be served once the follower has applied below `read_index`.
     ReadIndexReply {
         /// The follower's identifier for the batch.
-        request: u64,
+        request: ReadRequestId,
         /// The leader's ballot (lets the follower learn `committed` too).
         ballot: Ballot,
         /// Every slot below it must be applied before serving the reads.
@@ -121,7 +121,7 @@ pub enum Message {
     /// The leader could not serve the read batch (it is not leader anymore).
     ReadIndexRejected {
         /// The follower's identifier for the batch.
-        request: u64,
+        request: ReadRequestId,
     },
     /// A lagging replica asks for decided entries from `from` onward.
     CatchUpRequest {

@@ -115,6 +115,34 @@ pub struct SlotEntry {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ReadId(pub u64);
 
+/// A read-confirmation round of one leadership. Each heartbeat starts one;
+/// an acknowledgement of round `r` proves that, when the follower sent it,
+/// it had promised no ballot above the leader's. Rounds restart at zero with
+/// every leadership, so they are never compared across ballots (and never
+/// with a ballot's round, which is another number altogether).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReadRound(pub u64);
+
+impl ReadRound {
+    /// The round after this one.
+    pub fn next(self) -> ReadRound {
+        ReadRound(self.0 + 1)
+    }
+}
+
+impl fmt::Display for ReadRound {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "read round {}", self.0)
+    }
+}
+
+/// A follower's name for one batch of reads it asked the leader to confirm,
+/// echoed in the leader's answer. Each incarnation of a node starts its
+/// numbering at a random point, so a late answer meant for an earlier
+/// incarnation matches no batch of the current one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReadRequestId(pub u64);
+
 /// The state machine's state after applying every slot below `end`, as the
 /// caller encoded it. Replicas compact their logs below a snapshot and send
 /// it to replicas that are too far behind for the remaining log.

@@ -536,11 +536,20 @@ mod tests {
     fn a_full_queue_drops_its_oldest_message() {
         let queue = PeerQueue::default();
         for request in 0..PEER_QUEUE_MESSAGES_MAX as u64 {
-            assert!(!queue.push(Message::ReadIndexRequest { request }));
+            assert!(!queue.push(Message::ReadIndexRequest {
+                request: synod_paxos::ReadRequestId(request)
+            }));
         }
-        assert!(queue.push(Message::ReadIndexRequest { request: 1_000_000 }));
+        assert!(queue.push(Message::ReadIndexRequest {
+            request: synod_paxos::ReadRequestId(1_000_000)
+        }));
         let first = queue.take_batch();
-        assert_eq!(first[0], Message::ReadIndexRequest { request: 1 });
+        assert_eq!(
+            first[0],
+            Message::ReadIndexRequest {
+                request: synod_paxos::ReadRequestId(1)
+            }
+        );
         assert_eq!(first.len(), PEER_WRITE_BATCH_MESSAGES_MAX);
     }
 }

@@ -43,7 +43,10 @@
 use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use synod_paxos::{Ballot, Entry, Message, NodeId, Proposal, Slot, SlotEntry, Snapshot, Value};
+use synod_paxos::{
+    Ballot, Entry, Message, NodeId, Proposal, ReadRequestId, ReadRound, Slot, SlotEntry, Snapshot,
+    Value,
+};
 use thiserror::Error;
 
 /// The version of the message encoding this build writes and reads.
@@ -431,7 +434,7 @@ fn encode_message_into(buffer: &mut BytesMut, message: &Message) {
             writer.0.put_u8(kind::HEARTBEAT);
             writer.ballot(*ballot);
             writer.slot(*committed);
-            writer.integer(*round);
+            writer.integer(round.0);
         }
         Message::HeartbeatAck {
             ballot,
@@ -440,7 +443,7 @@ fn encode_message_into(buffer: &mut BytesMut, message: &Message) {
         } => {
             writer.0.put_u8(kind::HEARTBEAT_ACK);
             writer.ballot(*ballot);
-            writer.integer(*round);
+            writer.integer(round.0);
             writer.slot(*committed);
         }
         Message::Reject { rejected, promised } => {
@@ -465,7 +468,7 @@ fn encode_message_into(buffer: &mut BytesMut, message: &Message) {
         }
         Message::ReadIndexRequest { request } => {
             writer.0.put_u8(kind::READ_INDEX_REQUEST);
-            writer.integer(*request);
+            writer.integer(request.0);
         }
         Message::ReadIndexReply {
             request,
@@ -474,14 +477,14 @@ fn encode_message_into(buffer: &mut BytesMut, message: &Message) {
             committed,
         } => {
             writer.0.put_u8(kind::READ_INDEX_REPLY);
-            writer.integer(*request);
+            writer.integer(request.0);
             writer.ballot(*ballot);
             writer.slot(*read_index);
             writer.slot(*committed);
         }
         Message::ReadIndexRejected { request } => {
             writer.0.put_u8(kind::READ_INDEX_REJECTED);
-            writer.integer(*request);
+            writer.integer(request.0);
         }
         Message::CatchUpRequest { from } => {
             writer.0.put_u8(kind::CATCH_UP_REQUEST);
@@ -587,11 +590,11 @@ pub fn decode_message(payload: Bytes) -> Result<Message, WireError> {
         kind::HEARTBEAT => Message::Heartbeat {
             ballot: reader.ballot()?,
             committed: reader.slot()?,
-            round: reader.integer()?,
+            round: ReadRound(reader.integer()?),
         },
         kind::HEARTBEAT_ACK => Message::HeartbeatAck {
             ballot: reader.ballot()?,
-            round: reader.integer()?,
+            round: ReadRound(reader.integer()?),
             committed: reader.slot()?,
         },
         kind::REJECT => Message::Reject {
@@ -616,16 +619,16 @@ pub fn decode_message(payload: Bytes) -> Result<Message, WireError> {
             Message::ForwardRejected { commands, leader }
         }
         kind::READ_INDEX_REQUEST => Message::ReadIndexRequest {
-            request: reader.integer()?,
+            request: ReadRequestId(reader.integer()?),
         },
         kind::READ_INDEX_REPLY => Message::ReadIndexReply {
-            request: reader.integer()?,
+            request: ReadRequestId(reader.integer()?),
             ballot: reader.ballot()?,
             read_index: reader.slot()?,
             committed: reader.slot()?,
         },
         kind::READ_INDEX_REJECTED => Message::ReadIndexRejected {
-            request: reader.integer()?,
+            request: ReadRequestId(reader.integer()?),
         },
         kind::CATCH_UP_REQUEST => Message::CatchUpRequest {
             from: reader.slot()?,
@@ -905,8 +908,11 @@ mod tests {
 
     #[test]
     fn another_format_version_is_refused() {
-        let mut encoded =
-            BytesMut::from(&encode_message(&Message::ReadIndexRequest { request: 3 })[..]);
+        let mut encoded = BytesMut::from(
+            &encode_message(&Message::ReadIndexRequest {
+                request: ReadRequestId(3),
+            })[..],
+        );
         encoded[0] = 2;
         assert_eq!(
             decode_message(encoded.freeze()),

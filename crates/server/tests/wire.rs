@@ -6,7 +6,10 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use proptest::collection::vec;
 use proptest::prelude::*;
-use synod_paxos::{Ballot, Entry, Message, NodeId, Proposal, Slot, SlotEntry, Snapshot, Value};
+use synod_paxos::{
+    Ballot, Entry, Message, NodeId, Proposal, ReadRequestId, ReadRound, Slot, SlotEntry, Snapshot,
+    Value,
+};
 use synod_server::wire::{
     decode_hello, decode_hello_reply, decode_message, encode_message, put_frame, take_frame,
 };
@@ -79,12 +82,12 @@ fn message() -> impl Strategy<Value = Message> {
         (ballot(), slot(), integer()).prop_map(|(ballot, committed, round)| Message::Heartbeat {
             ballot,
             committed,
-            round
+            round: ReadRound(round)
         }),
         (ballot(), integer(), slot()).prop_map(|(ballot, round, committed)| {
             Message::HeartbeatAck {
                 ballot,
-                round,
+                round: ReadRound(round),
                 committed,
             }
         }),
@@ -97,16 +100,20 @@ fn message() -> impl Strategy<Value = Message> {
                 leader: leader.map(NodeId),
             }
         }),
-        integer().prop_map(|request| Message::ReadIndexRequest { request }),
+        integer().prop_map(|request| Message::ReadIndexRequest {
+            request: ReadRequestId(request)
+        }),
         (integer(), ballot(), slot(), slot()).prop_map(
             |(request, ballot, read_index, committed)| Message::ReadIndexReply {
-                request,
+                request: ReadRequestId(request),
                 ballot,
                 read_index,
                 committed,
             }
         ),
-        integer().prop_map(|request| Message::ReadIndexRejected { request }),
+        integer().prop_map(|request| Message::ReadIndexRejected {
+            request: ReadRequestId(request)
+        }),
         slot().prop_map(|from| Message::CatchUpRequest { from }),
         (slot_entries(), slot())
             .prop_map(|(entries, committed)| Message::CatchUp { entries, committed }),

@@ -1119,7 +1119,10 @@ fn describe(envelope: &Envelope) -> String {
             committed,
             round,
         } => {
-            format!("heartbeat {ballot} committed {} round {round}", committed.0)
+            format!(
+                "heartbeat {ballot} committed {} round {}",
+                committed.0, round.0
+            )
         }
         Message::HeartbeatAck {
             ballot,
@@ -1127,8 +1130,8 @@ fn describe(envelope: &Envelope) -> String {
             committed,
         } => {
             format!(
-                "heartbeat-ack {ballot} round {round} committed {}",
-                committed.0
+                "heartbeat-ack {ballot} round {} committed {}",
+                round.0, committed.0
             )
         }
         Message::Reject { rejected, promised } => format!("reject {rejected} promised {promised}"),
@@ -1139,15 +1142,15 @@ fn describe(envelope: &Envelope) -> String {
                 commands.len()
             )
         }
-        Message::ReadIndexRequest { request } => format!("read-index-request {request}"),
+        Message::ReadIndexRequest { request } => format!("read-index-request {}", request.0),
         Message::ReadIndexReply {
             request,
             read_index,
             ..
         } => {
-            format!("read-index-reply {request} index {}", read_index.0)
+            format!("read-index-reply {} index {}", request.0, read_index.0)
         }
-        Message::ReadIndexRejected { request } => format!("read-index-rejected {request}"),
+        Message::ReadIndexRejected { request } => format!("read-index-rejected {}", request.0),
         Message::CatchUpRequest { from } => format!("catch-up-request from {}", from.0),
         Message::CatchUp { entries, committed } => {
             format!(

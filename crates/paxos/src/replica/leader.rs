@@ -1,0 +1,294 @@
+//! The leader's phase 2: assigning batches of commands to slots within the
+//! pipeline window, counting acceptances, heartbeats with check-quorum, and
+//! retransmitting what a follower has not acknowledged.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::message::{Message, Proposal};
+use crate::quorum::Majority;
+use crate::types::{Ballot, NodeId, Slot, Value};
+use crate::RejectReason;
+
+use super::{Replica, RoleState};
+
+/// Votes for one slot proposed by this leader.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) struct Votes {
+    value: Value,
+    accepted_by: BTreeSet<NodeId>,
+    sent_tick: u64,
+}
+
+/// What the leader knows of one follower.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) struct FollowerProgress {
+    last_heard_tick: u64,
+    /// The follower's commit index, as it last reported it.
+    pub(super) committed: Slot,
+}
+
+impl FollowerProgress {
+    /// A follower as a new leader sees it: heard from now (it just
+    /// promised, or it will be given an election timeout to answer).
+    pub(super) fn new(now_tick: u64) -> FollowerProgress {
+        FollowerProgress {
+            last_heard_tick: now_tick,
+            committed: Slot(0),
+        }
+    }
+}
+
+/// Proposer state of an elected leader.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) struct Leadership {
+    pub(super) ballot: Ballot,
+    /// The first slot not yet assigned a value under this ballot.
+    pub(super) next_slot: Slot,
+    /// Slots below this were recovered in phase 1; reads wait for them.
+    pub(super) recovery_end: Slot,
+    pub(super) votes: BTreeMap<Slot, Votes>,
+    pub(super) queue: VecDeque<Bytes>,
+    pub(super) followers: BTreeMap<NodeId, FollowerProgress>,
+    pub(super) heartbeat_elapsed_ticks: u64,
+}
+
+impl Leadership {
+    pub(super) fn check_invariants(&self) {
+        assert!(self.next_slot >= self.recovery_end);
+        if let Some((slot, _)) = self.votes.iter().next_back() {
+            assert!(*slot < self.next_slot, "votes only for assigned slots");
+        }
+        assert!(
+            !self.followers.contains_key(&self.ballot.node),
+            "a leader is not its own follower"
+        );
+    }
+}
+
+impl Replica {
+    /// Queues a command for the next batch, or refuses it when the queue is
+    /// full (backpressure instead of unbounded memory).
+    pub(super) fn leader_enqueue(&mut self, command: Bytes) {
+        let queued_max = self.config.proposals_queued_max;
+        let leadership = self.leadership_mut();
+        if leadership.queue.len() >= queued_max {
+            self.reject_proposal(command, RejectReason::Overloaded);
+        } else {
+            leadership.queue.push_back(command);
+        }
+    }
+
+    /// The quorum acceptances are counted against.
+    fn phase_two_majority(&self) -> Majority {
+        Majority::for_phase_two(self.config.members.len(), self.config.mutation())
+    }
+
+    /// Accepts `value` in `slot` locally under the leader's ballot and opens
+    /// its vote. Returns the proposal to send to the followers.
+    pub(super) fn propose_in_slot(&mut self, slot: Slot, value: Value) -> Proposal {
+        let now_tick = self.now_tick;
+        let id = self.id();
+        let leadership = self.leadership_mut();
+        let ballot = leadership.ballot;
+        assert!(
+            !leadership.votes.contains_key(&slot),
+            "a leader proposes at most one value per slot and ballot"
+        );
+        leadership.votes.insert(
+            slot,
+            Votes {
+                value: value.clone(),
+                accepted_by: BTreeSet::from([id]),
+                sent_tick: now_tick,
+            },
+        );
+        if !self.is_decided(slot) {
+            self.record_entry(
+                slot,
+                crate::types::Entry {
+                    ballot,
+                    value: value.clone(),
+                },
+            );
+        }
+        self.check_vote(slot);
+        Proposal { slot, value }
+    }
+
+    pub(super) fn broadcast_accept(&mut self, proposals: Vec<Proposal>) {
+        if proposals.is_empty() {
+            return;
+        }
+        let ballot = self.leadership_mut().ballot;
+        let committed = self.committed;
+        let per_message = self.config.accept_slots_per_message_max;
+        for chunk in proposals.chunks(per_message) {
+            self.broadcast_now(Message::Accept {
+                ballot,
+                committed,
+                proposals: chunk.to_vec(),
+            });
+        }
+    }
+
+    /// The rule for every follower reply: it counts only while we lead under
+    /// the ballot it answers; then it also shows the follower is alive.
+    pub(super) fn follower_reply(&mut self, from: NodeId, ballot: Ballot) -> bool {
+        let now_tick = self.now_tick;
+        let RoleState::Leader(leadership) = &mut self.role else {
+            return false;
+        };
+        if ballot != leadership.ballot {
+            return false;
+        }
+        if let Some(progress) = leadership.followers.get_mut(&from) {
+            progress.last_heard_tick = now_tick;
+        }
+        true
+    }
+
+    pub(super) fn handle_accepted(&mut self, from: NodeId, ballot: Ballot, slots: &[Slot]) {
+        if !self.follower_reply(from, ballot) {
+            return;
+        }
+        let leadership = self.leadership_mut();
+        let mut touched = Vec::new();
+        for slot in slots {
+            if let Some(votes) = leadership.votes.get_mut(slot) {
+                votes.accepted_by.insert(from);
+                touched.push(*slot);
+            }
+        }
+        for slot in touched {
+            self.check_vote(slot);
+        }
+    }
+
+    /// Records a follower's commit index from its heartbeat acknowledgement.
+    pub(super) fn note_follower_committed(&mut self, from: NodeId, committed: Slot) {
+        if let Some(progress) = self.leadership_mut().followers.get_mut(&from) {
+            progress.committed = progress.committed.max(committed);
+        }
+    }
+
+    fn check_vote(&mut self, slot: Slot) {
+        let majority = self.phase_two_majority();
+        let leadership = self.leadership_mut();
+        let reached = leadership
+            .votes
+            .get(&slot)
+            .is_some_and(|votes| majority.is_reached(votes.accepted_by.len()));
+        if reached {
+            leadership.votes.remove(&slot);
+            if !self.is_decided(slot) {
+                self.mark_decided(slot);
+                self.advance_committed();
+            }
+        }
+    }
+
+    /// Turns queued commands into batches in new slots, within the window.
+    pub(super) fn assign_slots(&mut self) {
+        let window = self.config.pipeline_slots_max;
+        let batch_commands_max = self.config.batch_commands_max;
+        let batch_size_max_bytes = self.config.batch_size_max_bytes;
+        let committed = self.committed;
+        let mut proposals = Vec::new();
+        loop {
+            let leadership = self.leadership_mut();
+            if leadership.queue.is_empty() || committed.distance_to(leadership.next_slot) >= window
+            {
+                break;
+            }
+            let mut batch = Vec::new();
+            let mut size_bytes = 0;
+            while let Some(command) = leadership.queue.front() {
+                let fits = batch.len() < batch_commands_max
+                    && (batch.is_empty() || size_bytes + command.len() <= batch_size_max_bytes);
+                if !fits {
+                    break;
+                }
+                size_bytes += command.len();
+                batch.push(leadership.queue.pop_front().expect("front exists"));
+            }
+            assert!(!batch.is_empty(), "a batch takes at least one command");
+            let slot = leadership.next_slot;
+            leadership.next_slot = slot.next();
+            let value = Value::Batch(Arc::from(batch));
+            proposals.push(self.propose_in_slot(slot, value));
+        }
+        self.broadcast_accept(proposals);
+    }
+
+    /// Every heartbeat interval: check that a quorum is still heard from,
+    /// retransmit unacknowledged accepts, and start a read-confirmation
+    /// round (the heartbeat itself).
+    pub(super) fn leader_heartbeat(&mut self) {
+        let now_tick = self.now_tick;
+        let majority = self.majority();
+        let timeout = self.config.election_timeout_ticks;
+        let heartbeat_interval = self.config.heartbeat_interval_ticks;
+        let per_message = self.config.accept_slots_per_message_max;
+        let committed = self.committed;
+        let leadership = self.leadership_mut();
+        // Check quorum: a leader cut off from a majority steps down so that
+        // clients get a clear answer instead of waiting on it.
+        let heard = 1 + leadership
+            .followers
+            .values()
+            .filter(|progress| now_tick.saturating_sub(progress.last_heard_tick) <= timeout * 2)
+            .count();
+        if !majority.is_reached(heard) {
+            self.become_follower(None);
+            return;
+        }
+        // Retransmit accepts a follower has not acknowledged.
+        let ballot = leadership.ballot;
+        let mut retransmit: Vec<(NodeId, Vec<Proposal>)> = Vec::new();
+        for follower in leadership.followers.keys() {
+            let missing: Vec<Proposal> = leadership
+                .votes
+                .iter()
+                .filter(|(_, votes)| {
+                    !votes.accepted_by.contains(follower)
+                        && now_tick.saturating_sub(votes.sent_tick) >= heartbeat_interval
+                })
+                .take(per_message)
+                .map(|(slot, votes)| Proposal {
+                    slot: *slot,
+                    value: votes.value.clone(),
+                })
+                .collect();
+            if !missing.is_empty() {
+                retransmit.push((*follower, missing));
+            }
+        }
+        for (follower, proposals) in retransmit {
+            self.send_now(
+                follower,
+                Message::Accept {
+                    ballot,
+                    committed,
+                    proposals,
+                },
+            );
+        }
+        self.start_read_round();
+    }
+
+    /// A follower hands us client commands: propose them if we lead, else
+    /// hand them back so they are reported where their clients wait.
+    pub(super) fn handle_forward(&mut self, from: NodeId, commands: Vec<Bytes>) {
+        if matches!(self.role, RoleState::Leader(_)) {
+            for command in commands {
+                self.leader_enqueue(command);
+            }
+        } else {
+            let leader = self.leader;
+            self.send_now(from, Message::ForwardRejected { commands, leader });
+        }
+    }
+}

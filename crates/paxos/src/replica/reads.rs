@@ -1,0 +1,427 @@
+//! Linearizable reads without log writes.
+//!
+//! A leader gives each read a read index, `max(commit index, end of the
+//! slots recovered in phase 1)`, which covers every write completed before
+//! the read arrived. It then waits for a heartbeat round that started after
+//! the read arrived to be acknowledged by a quorum (so no higher ballot was
+//! promised meanwhile), and the read is served once the read index is
+//! applied. All reads waiting share the next round. A follower asks the
+//! leader for a read index for a whole batch of reads and serves them
+//! locally once it has applied past it.
+//!
+//! [`ReadState`] owns every read of the replica in every stage, together
+//! with the limit on how many may be held.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::config::Mutation;
+use crate::message::Message;
+use crate::ready::ReadError;
+use crate::rng::SplitMix64;
+use crate::types::{Ballot, NodeId, ReadId, ReadRequestId, ReadRound, Slot};
+
+use super::{Replica, RoleState};
+
+/// Who asked for a read the leader is confirming.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum ReadOrigin {
+    Local(ReadId),
+    Remote {
+        node: NodeId,
+        request: ReadRequestId,
+    },
+}
+
+/// A read the leader is confirming.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct LeaderRead {
+    origin: ReadOrigin,
+    read_index: Slot,
+    round_needed: ReadRound,
+    deadline_tick: u64,
+}
+
+/// A read whose read index is known; it is served once that index is
+/// applied, or fails at its deadline.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct ConfirmedRead {
+    id: ReadId,
+    read_index: Slot,
+    deadline_tick: u64,
+}
+
+/// A batch of reads a follower sent to the leader for a read index.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct ReadBatch {
+    reads: Vec<ReadId>,
+    sent_tick: u64,
+}
+
+/// The confirmation rounds of one leadership.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct LeaderReads {
+    /// The latest round started.
+    round: ReadRound,
+    round_started_tick: u64,
+    /// The latest round a quorum acknowledged.
+    confirmed_round: ReadRound,
+    /// The latest round each follower acknowledged.
+    acknowledged: BTreeMap<NodeId, ReadRound>,
+    /// Reads waiting for a round to be confirmed.
+    pending: Vec<LeaderRead>,
+}
+
+/// Every read a replica holds, and the limit on how many.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) struct ReadState {
+    /// See [`crate::Config::reads_pending_max`].
+    limit: usize,
+    /// Reads waiting for a leader to be known, with their arrival tick.
+    waiting: VecDeque<(ReadId, u64)>,
+    /// Batches sent to a leader, awaiting its read index.
+    batches: BTreeMap<ReadRequestId, ReadBatch>,
+    next_request: ReadRequestId,
+    /// Reads with a read index, waiting for it to be applied.
+    confirmed: Vec<ConfirmedRead>,
+    /// The leader's side, while this replica leads.
+    leading: Option<LeaderReads>,
+}
+
+impl ReadState {
+    /// No reads yet. Read-request numbers start at a random point drawn
+    /// from `rng` (see [`ReadRequestId`]).
+    pub(super) fn new(rng: &mut SplitMix64, limit: usize) -> ReadState {
+        ReadState {
+            limit,
+            waiting: VecDeque::new(),
+            batches: BTreeMap::new(),
+            // Leave room below u64::MAX so the counter never wraps.
+            next_request: ReadRequestId(rng.next_u64() >> 1),
+            confirmed: Vec::new(),
+            leading: None,
+        }
+    }
+
+    /// Reads counted against the limit.
+    pub(super) fn pending_count(&self) -> usize {
+        self.waiting.len() + self.confirmed.len()
+    }
+
+    fn is_full(&self) -> bool {
+        self.pending_count() >= self.limit
+    }
+
+    /// A new leadership starts its rounds at zero.
+    pub(super) fn start_leading(&mut self, now_tick: u64, followers: impl Iterator<Item = NodeId>) {
+        assert!(self.leading.is_none(), "one leadership at a time");
+        self.leading = Some(LeaderReads {
+            round: ReadRound(0),
+            round_started_tick: now_tick,
+            confirmed_round: ReadRound(0),
+            acknowledged: followers.map(|node| (node, ReadRound(0))).collect(),
+            pending: Vec::new(),
+        });
+    }
+
+    fn leading_mut(&mut self) -> &mut LeaderReads {
+        self.leading.as_mut().expect("called only while leading")
+    }
+
+    pub(super) fn check_invariants(&self) {
+        if let Some(leading) = &self.leading {
+            assert!(leading.confirmed_round <= leading.round);
+            assert!(leading
+                .pending
+                .iter()
+                .all(|read| read.round_needed > leading.confirmed_round));
+        }
+    }
+}
+
+impl Replica {
+    pub(super) fn handle_local_read(&mut self, id: ReadId) {
+        if self.reads.is_full() {
+            self.outbox.failed_reads.push((id, ReadError::Overloaded));
+            return;
+        }
+        if matches!(self.role, RoleState::Leader(_)) {
+            self.leader_add_read(ReadOrigin::Local(id));
+        } else {
+            self.reads.waiting.push_back((id, self.now_tick));
+        }
+    }
+
+    /// A new leader takes over the reads that waited for a leader.
+    pub(super) fn serve_waiting_reads_as_leader(&mut self) {
+        let waiting: Vec<(ReadId, u64)> = self.reads.waiting.drain(..).collect();
+        for (id, _) in waiting {
+            self.leader_add_read(ReadOrigin::Local(id));
+        }
+    }
+
+    fn leader_add_read(&mut self, origin: ReadOrigin) {
+        let deadline_tick = self.now_tick + self.config.request_timeout_ticks;
+        let without_confirmation = self.runs(Mutation::ReadWithoutConfirmation);
+        let committed = self.committed;
+        // Every write completed before this read arrived sits below this
+        // index: it was decided by us (below `committed`) or by an earlier
+        // leader, in which case phase 1 recovered it below `recovery_end`.
+        let read_index = committed.max(self.leadership_mut().recovery_end);
+        let leading = self.reads.leading_mut();
+        let round_needed = if without_confirmation {
+            ReadRound(0)
+        } else {
+            leading.round.next()
+        };
+        leading.pending.push(LeaderRead {
+            origin,
+            read_index,
+            round_needed,
+            deadline_tick,
+        });
+        self.confirm_reads();
+    }
+
+    /// Starts a new confirmation round (a heartbeat) when reads wait for one
+    /// and none is in flight: all reads arriving meanwhile share the next.
+    pub(super) fn maybe_start_read_round(&mut self) {
+        let now_tick = self.now_tick;
+        let interval = self.config.heartbeat_interval_ticks;
+        let leading = self.reads.leading_mut();
+        let waiting = leading
+            .pending
+            .iter()
+            .any(|read| read.round_needed > leading.round);
+        let in_flight = leading.confirmed_round < leading.round
+            && now_tick < leading.round_started_tick + interval;
+        if waiting && !in_flight {
+            self.start_read_round();
+        }
+    }
+
+    /// Broadcasts a heartbeat that starts a new confirmation round.
+    pub(super) fn start_read_round(&mut self) {
+        let now_tick = self.now_tick;
+        let committed = self.committed;
+        let leading = self.reads.leading_mut();
+        leading.round = leading.round.next();
+        leading.round_started_tick = now_tick;
+        let round = leading.round;
+        let leadership = self.leadership_mut();
+        leadership.heartbeat_elapsed_ticks = 0;
+        let ballot = leadership.ballot;
+        self.broadcast_now(Message::Heartbeat {
+            ballot,
+            committed,
+            round,
+        });
+        self.update_confirmed_round();
+    }
+
+    pub(super) fn handle_heartbeat_ack(
+        &mut self,
+        from: NodeId,
+        ballot: Ballot,
+        round: ReadRound,
+        committed: Slot,
+    ) {
+        self.note_committed(from, committed);
+        if !self.follower_reply(from, ballot) {
+            return;
+        }
+        self.note_follower_committed(from, committed);
+        if let Some(acknowledged) = self.reads.leading_mut().acknowledged.get_mut(&from) {
+            *acknowledged = (*acknowledged).max(round);
+        }
+        self.update_confirmed_round();
+    }
+
+    /// The highest round acknowledged by a quorum (counting ourselves, who
+    /// are always at the latest round).
+    fn update_confirmed_round(&mut self) {
+        let majority = self.majority();
+        let leading = self.reads.leading_mut();
+        let rounds = leading
+            .acknowledged
+            .values()
+            .copied()
+            .chain([leading.round]);
+        let confirmed = majority.highest_reached(rounds);
+        if confirmed > leading.confirmed_round {
+            leading.confirmed_round = confirmed;
+        }
+        self.confirm_reads();
+    }
+
+    fn confirm_reads(&mut self) {
+        let ballot = self.leadership_mut().ballot;
+        let committed = self.committed;
+        let leading = self.reads.leading_mut();
+        let confirmed_round = leading.confirmed_round;
+        let (ready, waiting): (Vec<LeaderRead>, Vec<LeaderRead>) = leading
+            .pending
+            .drain(..)
+            .partition(|read| read.round_needed <= confirmed_round);
+        leading.pending = waiting;
+        for read in ready {
+            match read.origin {
+                ReadOrigin::Local(id) => self.reads.confirmed.push(ConfirmedRead {
+                    id,
+                    read_index: read.read_index,
+                    deadline_tick: read.deadline_tick,
+                }),
+                ReadOrigin::Remote { node, request } => self.send_now(
+                    node,
+                    Message::ReadIndexReply {
+                        request,
+                        ballot,
+                        read_index: read.read_index,
+                        committed,
+                    },
+                ),
+            }
+        }
+    }
+
+    /// Ends the leader's side of reads: every read it was confirming fails
+    /// (a remote one by telling its follower).
+    pub(super) fn fail_leader_reads(&mut self) {
+        let leading = self.reads.leading.take().expect("a leader confirms reads");
+        for read in leading.pending {
+            self.fail_leader_read(read.origin, ReadError::NotLeader);
+        }
+    }
+
+    fn fail_leader_read(&mut self, origin: ReadOrigin, error: ReadError) {
+        match origin {
+            ReadOrigin::Local(id) => self.outbox.failed_reads.push((id, error)),
+            ReadOrigin::Remote { node, request } => {
+                self.send_now(node, Message::ReadIndexRejected { request })
+            }
+        }
+    }
+
+    pub(super) fn handle_read_index_request(&mut self, from: NodeId, request: ReadRequestId) {
+        if matches!(self.role, RoleState::Leader(_)) {
+            self.leader_add_read(ReadOrigin::Remote {
+                node: from,
+                request,
+            });
+        } else {
+            self.send_now(from, Message::ReadIndexRejected { request });
+        }
+    }
+
+    pub(super) fn handle_read_index_reply(
+        &mut self,
+        from: NodeId,
+        request: ReadRequestId,
+        ballot: Ballot,
+        read_index: Slot,
+        committed: Slot,
+    ) {
+        let Some(batch) = self.reads.batches.remove(&request) else {
+            return;
+        };
+        let deadline_tick = self.now_tick + self.config.request_timeout_ticks;
+        for id in batch.reads {
+            self.reads.confirmed.push(ConfirmedRead {
+                id,
+                read_index,
+                deadline_tick,
+            });
+        }
+        if ballot >= self.promised {
+            self.follow(ballot);
+            self.learn_committed(ballot, committed, from);
+        }
+    }
+
+    pub(super) fn handle_read_index_rejected(&mut self, request: ReadRequestId) {
+        if let Some(batch) = self.reads.batches.remove(&request) {
+            for id in batch.reads {
+                self.outbox.failed_reads.push((id, ReadError::NotLeader));
+            }
+        }
+    }
+
+    /// Sends the reads waiting for a leader to the leader we know, as one
+    /// batch asking for a read index.
+    pub(super) fn forward_waiting_reads(&mut self, leader: NodeId) {
+        if self.reads.waiting.is_empty() {
+            return;
+        }
+        let request = self.reads.next_request;
+        self.reads.next_request = ReadRequestId(request.0 + 1);
+        let reads = self.reads.waiting.drain(..).map(|(id, _)| id).collect();
+        self.reads.batches.insert(
+            request,
+            ReadBatch {
+                reads,
+                sent_tick: self.now_tick,
+            },
+        );
+        self.send_now(leader, Message::ReadIndexRequest { request });
+    }
+
+    /// Hands out confirmed reads whose read index is applied.
+    pub(super) fn release_reads(&mut self) {
+        let applied = self.applied;
+        let mut index = 0;
+        while index < self.reads.confirmed.len() {
+            if self.reads.confirmed[index].read_index <= applied {
+                let read = self.reads.confirmed.swap_remove(index);
+                self.outbox.reads.push(read.id);
+            } else {
+                index += 1;
+            }
+        }
+    }
+
+    /// Fails every read that waited longer than the request timeout, in
+    /// whatever stage it is.
+    pub(super) fn expire_reads(&mut self) {
+        let now_tick = self.now_tick;
+        let timeout = self.config.request_timeout_ticks;
+        let expired = |since: u64| now_tick >= since + timeout;
+        while let Some((_, since)) = self.reads.waiting.front() {
+            if !expired(*since) {
+                break;
+            }
+            let (id, _) = self.reads.waiting.pop_front().expect("front exists");
+            self.outbox.failed_reads.push((id, ReadError::NoLeader));
+        }
+        let stale: Vec<ReadRequestId> = self
+            .reads
+            .batches
+            .iter()
+            .filter(|(_, batch)| expired(batch.sent_tick))
+            .map(|(request, _)| *request)
+            .collect();
+        for request in stale {
+            let batch = self.reads.batches.remove(&request).expect("listed above");
+            for id in batch.reads {
+                self.outbox.failed_reads.push((id, ReadError::Timeout));
+            }
+        }
+        let mut index = 0;
+        while index < self.reads.confirmed.len() {
+            if now_tick >= self.reads.confirmed[index].deadline_tick {
+                let read = self.reads.confirmed.swap_remove(index);
+                self.outbox.failed_reads.push((read.id, ReadError::Timeout));
+            } else {
+                index += 1;
+            }
+        }
+        if let Some(leading) = &mut self.reads.leading {
+            let (expired_reads, live): (Vec<LeaderRead>, Vec<LeaderRead>) = leading
+                .pending
+                .drain(..)
+                .partition(|read| now_tick >= read.deadline_tick);
+            leading.pending = live;
+            for read in expired_reads {
+                self.fail_leader_read(read.origin, ReadError::Timeout);
+            }
+        }
+    }
+}
