@@ -5,7 +5,7 @@
 //! years later and with a newer build, so the encoding is hand-written rather
 //! than derived: it is stable (a format version byte leads, and a field is
 //! never reinterpreted within a version), compact (integers and lengths are
-//! variable-length, see [`crate::codec`]) and cheap (one pass, one
+//! variable-length, see [`synod_codec`]) and cheap (one pass, one
 //! allocation). Layout of version 1:
 //!
 //! ```text
@@ -25,10 +25,10 @@
 
 use bytes::Bytes;
 
-use crate::codec::{bytes_size_bytes, u64_size_bytes, DecodeError, Reader, Writer};
 use crate::limits::{
     check_key, check_key_count, check_payload, check_value, LimitError, COMMAND_SIZE_MAX_BYTES,
 };
+use synod_codec::{bytes_size_bytes, u64_size_bytes, DecodeError, Reader, Writer};
 
 /// The version of the command encoding that [`Command::encode`] writes.
 pub const COMMAND_FORMAT_VERSION: u8 = 1;
@@ -367,7 +367,7 @@ impl Command {
         self.operation.encode_fields(&mut writer);
         assert_eq!(writer.len(), size_bytes);
         assert!(size_bytes <= COMMAND_SIZE_MAX_BYTES);
-        Bytes::from(writer.into_vec())
+        writer.into_bytes()
     }
 
     /// Decodes a command written by [`Command::encode`]. Never panics: any
@@ -380,10 +380,7 @@ impl Command {
     /// version or tag, a non-canonical integer, or a broken limit.
     pub fn decode(bytes: &[u8]) -> Result<Command, DecodeError> {
         let mut reader = Reader::new(bytes);
-        let version = reader.take_u8()?;
-        if version != COMMAND_FORMAT_VERSION {
-            return Err(DecodeError::VersionUnsupported { version });
-        }
+        reader.take_version("command", COMMAND_FORMAT_VERSION)?;
         let session = if reader.take_bool("session flag")? {
             Some(SessionTag {
                 session: SessionId(reader.take_u64()?),
@@ -464,7 +461,10 @@ mod tests {
         assert_eq!(register.as_ref(), &[1, 0, 7]);
         assert_eq!(
             Command::decode(&[2, 0, 7]),
-            Err(DecodeError::VersionUnsupported { version: 2 })
+            Err(DecodeError::VersionUnsupported {
+                format: "command",
+                version: 2
+            })
         );
         assert_eq!(
             Command::decode(&[1, 0, 8]),
@@ -497,30 +497,32 @@ mod tests {
     #[test]
     fn decode_enforces_the_limits() {
         let mut oversized_key = vec![1, 0, operation_code::GET];
-        let mut writer = Writer::default();
+        let mut writer = Writer::new();
         writer.put_bytes(&vec![b'k'; KEY_SIZE_MAX_BYTES + 1]);
-        oversized_key.extend(writer.into_vec());
+        oversized_key.extend(writer.into_bytes());
         assert_eq!(
             Command::decode(&oversized_key),
-            Err(DecodeError::Limit(LimitError::KeyTooLarge {
+            Err(LimitError::KeyTooLarge {
                 size_bytes: KEY_SIZE_MAX_BYTES + 1
-            }))
+            }
+            .into())
         );
 
-        let mut writer = Writer::default();
+        let mut writer = Writer::new();
         writer.put_u8(COMMAND_FORMAT_VERSION);
         writer.put_bool(false);
         writer.put_u8(operation_code::REMOVE_MANY);
         writer.put_length(KEYS_PER_COMMAND_MAX + 1);
         assert_eq!(
-            Command::decode(&writer.into_vec()),
-            Err(DecodeError::Limit(LimitError::KeysTooMany {
+            Command::decode(&writer.into_bytes()),
+            Err(LimitError::KeysTooMany {
                 count: KEYS_PER_COMMAND_MAX + 1
-            }))
+            }
+            .into())
         );
         assert_eq!(
             Command::decode(&[1, 0, operation_code::COUNT_EXISTING, 0]),
-            Err(DecodeError::Limit(LimitError::KeysEmpty))
+            Err(LimitError::KeysEmpty.into())
         );
     }
 

@@ -62,7 +62,6 @@
 
 #![deny(missing_docs)]
 
-mod codec;
 mod command;
 mod fingerprint;
 pub mod limits;
@@ -72,7 +71,6 @@ mod snapshot;
 mod store;
 pub mod tag;
 
-pub use codec::DecodeError;
 pub use command::{
     Command, Operation, Sequence, SessionId, SessionTag, SetCondition, COMMAND_FORMAT_VERSION,
 };
@@ -83,3 +81,4 @@ pub use limits::{
 pub use response::{Response, RESPONSE_FORMAT_VERSION};
 pub use snapshot::{SnapshotError, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC};
 pub use store::{Store, StoreConfig, SESSIONS_MAX_DEFAULT};
+pub use synod_codec::DecodeError;

@@ -27,9 +27,7 @@ pub const KEYS_PER_COMMAND_MAX: usize = 1024;
 /// too, so that `KEYS_PER_COMMAND_MAX` large keys cannot make a 64 MiB entry.
 pub const PAYLOAD_SIZE_PER_COMMAND_MAX_BYTES: usize = KEY_SIZE_MAX_BYTES + VALUE_SIZE_MAX_BYTES;
 
-/// The most bytes of a variable-length integer in the encodings of this crate
-/// (a `u64` in LEB128 form).
-pub(crate) const VARINT_SIZE_MAX_BYTES: usize = 10;
+use synod_codec::{DecodeError, VARINT_SIZE_MAX_BYTES};
 
 /// The most bytes that a command's encoding spends outside its keys and
 /// values: the format version, the session flag, session id and sequence, the
@@ -89,6 +87,17 @@ pub enum LimitError {
         /// The total size of the keys and values.
         size_bytes: usize,
     },
+}
+
+impl From<LimitError> for DecodeError {
+    /// A decoded command or response that breaks a limit: a corrupted or
+    /// hostile entry, refused before anything is sized by it.
+    fn from(error: LimitError) -> DecodeError {
+        DecodeError::LimitExceeded {
+            field: "command",
+            reason: error.to_string(),
+        }
+    }
 }
 
 /// Checks one key against [`KEY_SIZE_MAX_BYTES`].

@@ -20,9 +20,9 @@
 
 use bytes::Bytes;
 
-use crate::codec::{DecodeError, Reader, Writer};
 use crate::command::SessionId;
 use crate::limits::{check_value, RESPONSE_SIZE_MAX_BYTES};
+use synod_codec::{DecodeError, Reader, Writer};
 
 /// The version of the response encoding that [`Response::encode`] writes.
 pub const RESPONSE_FORMAT_VERSION: u8 = 1;
@@ -94,7 +94,7 @@ impl Response {
             Response::InvalidCommand => writer.put_u8(response_code::INVALID_COMMAND),
         }
         assert!(writer.len() <= RESPONSE_SIZE_MAX_BYTES);
-        Bytes::from(writer.into_vec())
+        writer.into_bytes()
     }
 
     /// Decodes a response written by [`Response::encode`]. Never panics; a
@@ -112,10 +112,7 @@ impl Response {
 
     /// Decodes one response from the front of `reader`, leaving what follows.
     pub(crate) fn decode_from(reader: &mut Reader<'_>) -> Result<Response, DecodeError> {
-        let version = reader.take_u8()?;
-        if version != RESPONSE_FORMAT_VERSION {
-            return Err(DecodeError::VersionUnsupported { version });
-        }
+        reader.take_version("response", RESPONSE_FORMAT_VERSION)?;
         let response = match reader.take_u8()? {
             response_code::VALUE => {
                 if reader.take_bool("value presence")? {
@@ -209,7 +206,10 @@ mod tests {
         );
         assert_eq!(
             Response::decode(&[0, 9]),
-            Err(DecodeError::VersionUnsupported { version: 0 })
+            Err(DecodeError::VersionUnsupported {
+                format: "response",
+                version: 0
+            })
         );
         assert_eq!(
             Response::decode(&[1, 2, 2]),

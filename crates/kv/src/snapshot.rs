@@ -24,12 +24,12 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use thiserror::Error;
 
-use crate::codec::{DecodeError, Reader, Writer};
 use crate::command::{Sequence, SessionId};
 use crate::limits::{check_key, check_value};
 use crate::response::Response;
 use crate::session::{Session, SessionTable};
 use crate::store::{entries_digest, Store};
+use synod_codec::{DecodeError, Reader, Writer};
 
 /// The first bytes of every snapshot, so that a file of another kind is
 /// recognised as such rather than as a corrupted snapshot.
@@ -91,7 +91,7 @@ impl Store {
     /// configuration. Identical states give identical bytes.
     #[must_use]
     pub fn snapshot(&self) -> Bytes {
-        let mut writer = Writer::default();
+        let mut writer = Writer::new();
         writer.put_raw(&[0; HEADER_SIZE_BYTES]);
         writer.put_length(self.sessions.sessions_max());
         writer.put_u64(self.applied_commands);
@@ -112,14 +112,13 @@ impl Store {
                 writer.put_raw(&response.encode());
             }
         }
-        let mut bytes = writer.into_vec();
-        let (header, body) = bytes.split_at_mut(HEADER_SIZE_BYTES);
+        let (header, body) = writer.as_mut_slice().split_at_mut(HEADER_SIZE_BYTES);
         let body_length = u64::try_from(body.len()).expect("a length always fits in 64 bits");
         header[0..4].copy_from_slice(&SNAPSHOT_MAGIC);
         header[4] = SNAPSHOT_FORMAT_VERSION;
         header[5..13].copy_from_slice(&body_length.to_le_bytes());
         header[13..17].copy_from_slice(&crc32c::crc32c(body).to_le_bytes());
-        Bytes::from(bytes)
+        writer.into_bytes()
     }
 
     /// Rebuilds a store from [`Store::snapshot`] bytes. The result behaves

@@ -2,8 +2,13 @@
 //! client talked to can route the answer back, for every kind of command
 //! (plain writes and session registrations have no (session, sequence) of
 //! their own). The state machine sees only the inner command.
+//!
+//! The tag is two fixed-width little-endian `u64`s. It is part of every log
+//! entry ever written, so its layout never changes: every replica must
+//! split old entries exactly as their writer did.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
+use synod_codec::{Reader, Writer};
 
 /// Size of the tag in front of the command.
 pub const TAG_SIZE_BYTES: usize = 16;
@@ -19,21 +24,20 @@ pub struct RequestTag {
 
 /// Prefixes `command` with `tag`.
 pub fn wrap(tag: RequestTag, command: &[u8]) -> Bytes {
-    let mut buffer = BytesMut::with_capacity(TAG_SIZE_BYTES + command.len());
-    buffer.put_u64_le(tag.client);
-    buffer.put_u64_le(tag.request);
-    buffer.put_slice(command);
-    buffer.freeze()
+    let mut writer = Writer::with_capacity(TAG_SIZE_BYTES + command.len());
+    writer.put_u64_le(tag.client);
+    writer.put_u64_le(tag.request);
+    writer.put_raw(command);
+    writer.into_bytes()
 }
 
 /// Splits a proposal into its tag and command; `None` when too short.
 pub fn unwrap(proposal: &[u8]) -> Option<(RequestTag, &[u8])> {
-    if proposal.len() < TAG_SIZE_BYTES {
-        return None;
-    }
-    let client = u64::from_le_bytes(proposal[0..8].try_into().ok()?);
-    let request = u64::from_le_bytes(proposal[8..16].try_into().ok()?);
-    Some((RequestTag { client, request }, &proposal[TAG_SIZE_BYTES..]))
+    let mut reader = Reader::new(proposal);
+    let client = reader.take_u64_le().ok()?;
+    let request = reader.take_u64_le().ok()?;
+    let command = &proposal[TAG_SIZE_BYTES..];
+    Some((RequestTag { client, request }, command))
 }
 
 #[cfg(test)]
@@ -47,6 +51,7 @@ mod tests {
             request: 99,
         };
         let wrapped = wrap(tag, b"payload");
+        assert_eq!(&wrapped[..8], &7u64.to_le_bytes());
         assert_eq!(unwrap(&wrapped), Some((tag, &b"payload"[..])));
         assert_eq!(unwrap(b"short"), None);
     }

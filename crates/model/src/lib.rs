@@ -20,7 +20,7 @@
 //! * **Clients**: stateright's [`RegisterActor`] clients. Each puts one
 //!   value, waits for the answer, then reads, each time at a different
 //!   server. A put becomes a kv `Set` of [`REGISTER_KEY`] proposed through
-//!   [`synod_paxos::Replica::propose`], prefixed with a 16-byte tag naming
+//!   [`synod_paxos::Replica::propose`], prefixed with the request tag naming
 //!   the client and its request so that the server that received it can
 //!   answer once it applies the command. (The store's sessions are not
 //!   used: registering one would take a log entry of its own.) A get becomes
@@ -93,7 +93,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use stateright::actor::register::{RegisterActor, RegisterActorState, RegisterMsg};
 use stateright::actor::{
     model_timeout, Actor, ActorModel, ActorModelState, Id, LossyNetwork, Network, Out,
@@ -101,6 +101,7 @@ use stateright::actor::{
 use stateright::semantics::register::Register;
 use stateright::semantics::LinearizabilityTester;
 use stateright::{Checker, Expectation, Model};
+use synod_kv::tag::RequestTag;
 use synod_kv::{Command, Operation, Response, SetCondition, Store, StoreConfig};
 use synod_paxos::{
     Config, DurableState, Message, NodeId, PersistentChanges, ReadId, Ready, Replica, Role, Slot,
@@ -115,10 +116,6 @@ pub const REGISTER_KEY: &[u8] = b"register";
 /// candidate times out, and a leader heartbeats, within a few ticks, so a
 /// firing never reaches it unless the core stops keeping time.
 pub const IDLE_TICKS_PER_FIRING_MAX: u64 = 64;
-
-/// Size of the tag that prefixes every proposed command: client actor id and
-/// request id, eight bytes each, big-endian.
-pub const REQUEST_TAG_SIZE_BYTES: usize = 16;
 
 /// The message type of the whole model: register requests and answers
 /// between clients and servers, and the core's protocol between servers.
@@ -277,28 +274,25 @@ impl ClientRequest {
         ReadId(((usize::from(self.client) as u64) << 32) | self.request)
     }
 
-    /// Prefixes an encoded kv command with this request's tag.
+    /// Prefixes an encoded kv command with this request's tag, in the one
+    /// tag encoding every node uses ([`synod_kv::tag`]).
     pub fn tag(self, command: &[u8]) -> Bytes {
-        let mut tagged = BytesMut::with_capacity(REQUEST_TAG_SIZE_BYTES + command.len());
-        tagged.put_u64(usize::from(self.client) as u64);
-        tagged.put_u64(self.request);
-        tagged.put_slice(command);
-        tagged.freeze()
+        let tag = RequestTag {
+            client: usize::from(self.client) as u64,
+            request: self.request,
+        };
+        synod_kv::tag::wrap(tag, command)
     }
 
     /// Splits a tagged command into its request and the encoded kv command.
     pub fn untag(tagged: &Bytes) -> (ClientRequest, Bytes) {
-        assert!(
-            tagged.len() >= REQUEST_TAG_SIZE_BYTES,
-            "every command in the model is tagged"
-        );
-        let client = u64::from_be_bytes(tagged[..8].try_into().expect("eight bytes"));
-        let request = u64::from_be_bytes(tagged[8..16].try_into().expect("eight bytes"));
+        let (tag, command) =
+            synod_kv::tag::unwrap(tagged).expect("every command in the model is tagged");
         let request = ClientRequest {
-            client: Id::from(client as usize),
-            request,
+            client: Id::from(tag.client as usize),
+            request: tag.request,
         };
-        (request, tagged.slice(REQUEST_TAG_SIZE_BYTES..))
+        (request, tagged.slice_ref(command))
     }
 }
 

@@ -50,6 +50,7 @@
 #![deny(missing_docs)]
 
 mod config;
+mod encoding;
 mod message;
 mod quorum;
 mod ready;
@@ -58,6 +59,7 @@ mod rng;
 mod types;
 
 pub use config::*;
+pub use encoding::MESSAGE_FORMAT_VERSION;
 pub use message::{Envelope, Message, Proposal};
 pub use ready::{
     Decided, DurableState, PersistRequest, PersistentChanges, ReadError, Ready, RejectReason,

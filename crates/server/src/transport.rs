@@ -471,7 +471,7 @@ async fn read_handshake_frame<S: AsyncRead + Unpin>(
                 .try_into()
                 .expect("the slice has the header's length");
             if u32::from_le_bytes(header) as usize > HELLO_SIZE_BYTES {
-                return Err(WireError::MagicMismatch);
+                return Err(WireError::not_a_peer());
             }
             if let Some(frame) = take_frame(buffer)? {
                 return Ok(frame);
@@ -479,7 +479,7 @@ async fn read_handshake_frame<S: AsyncRead + Unpin>(
         }
         buffer.reserve(HELLO_SIZE_BYTES + FRAME_HEADER_SIZE_BYTES);
         match stream.read_buf(buffer).await {
-            Ok(0) | Err(_) => return Err(WireError::Truncated),
+            Ok(0) | Err(_) => return Err(synod_codec::DecodeError::Truncated.into()),
             Ok(_) => {}
         }
     }

@@ -8,39 +8,42 @@
 //! index and the entries at or after the snapshot's end), so every record
 //! before it can be compacted away.
 //!
-//! Record payloads (all integers little-endian):
+//! Records and snapshot payloads use the core's one encoding of ballots,
+//! slots and entries (`synod_paxos`'s `encoding` module, the same bytes as
+//! on the wire). Record format 2:
 //!
 //! | kind | layout |
 //! |---|---|
-//! | promise | `1`, round u64, node u64 |
-//! | entry   | `2`, slot u64, round u64, node u64, value |
-//! | commit  | `3`, slot u64 (every slot below it is decided) |
+//! | promise | `4`, ballot |
+//! | entry   | `5`, slot-entry |
+//! | commit  | `6`, slot (every slot below it is decided) |
 //!
-//! A value is `0` (no-op) or `1`, command count u32, then per command its
-//! length u32 and bytes. The snapshot payload is the magic `SYNA`, version
-//! `1`, the snapshot's end slot u64, state length u64 and bytes, the promised
-//! ballot, the commit index, an entry count u64 and that many entries laid
-//! out as the entry record without its kind byte.
+//! The snapshot payload is the magic `SYNA`, version `2`, the snapshot (end
+//! and state), the promised ballot, the commit index, and the list of
+//! entries at or above the end. Kinds 1 to 3 and snapshot version 1 are
+//! record format 1, which earlier builds wrote; it is still read (see
+//! [`legacy`]), never written.
 //!
 //! The encoding is written by hand because it is part of the on-disk format:
 //! it must never change under us with a serialization crate's version.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+mod legacy;
 
 use bytes::Bytes;
-use synod_paxos::{Ballot, DurableState, Entry, NodeId, PersistentChanges, Slot, Snapshot, Value};
+use synod_codec::{decode_list, Decode, DecodeError, Encode, Reader, Writer};
+use synod_paxos::{Ballot, DurableState, Entry, PersistentChanges, Slot, SlotEntry, Snapshot};
 use thiserror::Error;
 
 use crate::{LogPosition, Recovered, Storage, StorageError};
 
-const RECORD_PROMISE: u8 = 1;
-const RECORD_ENTRY: u8 = 2;
-const RECORD_COMMIT: u8 = 3;
-const VALUE_NOOP: u8 = 0;
-const VALUE_BATCH: u8 = 1;
-const SNAPSHOT_MAGIC: &[u8; 4] = b"SYNA";
-const SNAPSHOT_VERSION: u8 = 1;
+/// The record kinds of format 2; never reuse or renumber one.
+const RECORD_PROMISE: u8 = 4;
+const RECORD_ENTRY: u8 = 5;
+const RECORD_COMMIT: u8 = 6;
+const SNAPSHOT_MAGIC: [u8; 4] = *b"SYNA";
+const SNAPSHOT_VERSION: u8 = 2;
+/// A slot, a round, a node and a value tag.
+const SLOT_ENTRY_SIZE_MIN_BYTES: usize = 4;
 
 /// A record or snapshot payload whose checksum was fine but whose content
 /// makes no sense: written by another version, or a bug. Never guessed at.
@@ -71,15 +74,15 @@ impl<S: Storage> AcceptorStore<S> {
     ) -> Result<AcceptorStore<S>, AcceptorDecodeError> {
         let mut state = DurableState::default();
         if let Some(snapshot) = &recovered.snapshot {
-            state = decode_snapshot(&snapshot.payload).map_err(|reason| AcceptorDecodeError {
+            state = decode_snapshot(&snapshot.payload).map_err(|error| AcceptorDecodeError {
                 location: format!("the snapshot covering {}", snapshot.covers),
-                reason,
+                reason: error.to_string(),
             })?;
         }
         for (position, record) in &recovered.records {
-            let changes = decode_record(record).map_err(|reason| AcceptorDecodeError {
+            let changes = decode_record(record).map_err(|error| AcceptorDecodeError {
                 location: format!("record {position}"),
-                reason,
+                reason: error.to_string(),
             })?;
             state.apply(&changes);
         }
@@ -148,210 +151,137 @@ impl<S: Storage> AcceptorStore<S> {
     }
 }
 
-fn put_ballot(output: &mut Vec<u8>, ballot: Ballot) {
-    output.extend_from_slice(&ballot.round.to_le_bytes());
-    output.extend_from_slice(&ballot.node.0.to_le_bytes());
+fn encode_promise(ballot: Ballot) -> Bytes {
+    let mut writer = Writer::with_capacity(24);
+    writer.put_u8(RECORD_PROMISE);
+    ballot.encode(&mut writer);
+    writer.into_bytes()
 }
 
-fn put_value(output: &mut Vec<u8>, value: &Value) {
-    match value {
-        Value::Noop => output.push(VALUE_NOOP),
-        Value::Batch(commands) => {
-            output.push(VALUE_BATCH);
-            let count = u32::try_from(commands.len()).expect("batches are bounded far below 2^32");
-            output.extend_from_slice(&count.to_le_bytes());
-            for command in commands.iter() {
-                let length =
-                    u32::try_from(command.len()).expect("commands are bounded far below 4 GiB");
-                output.extend_from_slice(&length.to_le_bytes());
-                output.extend_from_slice(command);
-            }
-        }
-    }
+fn encode_entry(slot: Slot, entry: &Entry) -> Bytes {
+    let mut writer = Writer::with_capacity(64 + entry.value.size_bytes());
+    writer.put_u8(RECORD_ENTRY);
+    slot.encode(&mut writer);
+    entry.encode(&mut writer);
+    writer.into_bytes()
 }
 
-fn put_slot_entry(output: &mut Vec<u8>, slot: Slot, entry: &Entry) {
-    output.extend_from_slice(&slot.0.to_le_bytes());
-    put_ballot(output, entry.ballot);
-    put_value(output, &entry.value);
+fn encode_commit(committed: Slot) -> Bytes {
+    let mut writer = Writer::with_capacity(12);
+    writer.put_u8(RECORD_COMMIT);
+    committed.encode(&mut writer);
+    writer.into_bytes()
 }
 
-fn encode_promise(ballot: Ballot) -> Vec<u8> {
-    let mut output = vec![RECORD_PROMISE];
-    put_ballot(&mut output, ballot);
-    output
-}
-
-fn encode_entry(slot: Slot, entry: &Entry) -> Vec<u8> {
-    let mut output = Vec::with_capacity(64 + entry.value.size_bytes());
-    output.push(RECORD_ENTRY);
-    put_slot_entry(&mut output, slot, entry);
-    output
-}
-
-fn encode_commit(committed: Slot) -> Vec<u8> {
-    let mut output = vec![RECORD_COMMIT];
-    output.extend_from_slice(&committed.0.to_le_bytes());
-    output
-}
-
-fn encode_snapshot(state: &DurableState) -> Vec<u8> {
+fn encode_snapshot(state: &DurableState) -> Bytes {
     let snapshot = state
         .snapshot
         .as_ref()
         .expect("a snapshot payload is written only with a snapshot");
-    let mut output = Vec::with_capacity(64 + snapshot.state.len());
-    output.extend_from_slice(SNAPSHOT_MAGIC);
-    output.push(SNAPSHOT_VERSION);
-    output.extend_from_slice(&snapshot.end.0.to_le_bytes());
-    output.extend_from_slice(&(snapshot.state.len() as u64).to_le_bytes());
-    output.extend_from_slice(&snapshot.state);
-    put_ballot(&mut output, state.promised);
-    output.extend_from_slice(&state.committed.0.to_le_bytes());
-    output.extend_from_slice(&(state.entries.len() as u64).to_le_bytes());
+    let mut writer = Writer::with_capacity(64 + snapshot.state.len());
+    writer.put_raw(&SNAPSHOT_MAGIC);
+    writer.put_u8(SNAPSHOT_VERSION);
+    snapshot.encode(&mut writer);
+    state.promised.encode(&mut writer);
+    state.committed.encode(&mut writer);
+    writer.put_length(state.entries.len());
     for (slot, entry) in &state.entries {
-        put_slot_entry(&mut output, *slot, entry);
+        slot.encode(&mut writer);
+        entry.encode(&mut writer);
     }
-    output
+    writer.into_bytes()
 }
 
-/// A bounds-checked reader: every read states what it expected.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    offset: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, length: usize, what: &str) -> Result<&'a [u8], String> {
-        let end = self
-            .offset
-            .checked_add(length)
-            .filter(|end| *end <= self.bytes.len())
-            .ok_or_else(|| format!("ends inside {what} at byte {}", self.offset))?;
-        let slice = &self.bytes[self.offset..end];
-        self.offset = end;
-        Ok(slice)
-    }
-
-    fn u8(&mut self, what: &str) -> Result<u8, String> {
-        Ok(self.take(1, what)?[0])
-    }
-
-    fn u32(&mut self, what: &str) -> Result<u32, String> {
-        let bytes = self.take(4, what)?;
-        Ok(u32::from_le_bytes(bytes.try_into().expect("four bytes")))
-    }
-
-    fn u64(&mut self, what: &str) -> Result<u64, String> {
-        let bytes = self.take(8, what)?;
-        Ok(u64::from_le_bytes(bytes.try_into().expect("eight bytes")))
-    }
-
-    fn ballot(&mut self) -> Result<Ballot, String> {
-        Ok(Ballot {
-            round: self.u64("a ballot round")?,
-            node: NodeId(self.u64("a ballot node")?),
-        })
-    }
-
-    fn value(&mut self) -> Result<Value, String> {
-        match self.u8("a value kind")? {
-            VALUE_NOOP => Ok(Value::Noop),
-            VALUE_BATCH => {
-                let count = self.u32("a command count")? as usize;
-                // Each command needs at least its length: bound the
-                // allocation by what the bytes can actually hold.
-                if count > (self.bytes.len() - self.offset) / 4 {
-                    return Err(format!(
-                        "claims {count} commands, more than its bytes can hold"
-                    ));
-                }
-                let mut commands = Vec::with_capacity(count);
-                for _ in 0..count {
-                    let length = self.u32("a command length")? as usize;
-                    commands.push(Bytes::copy_from_slice(self.take(length, "a command")?));
-                }
-                Ok(Value::Batch(Arc::from(commands)))
-            }
-            other => Err(format!("unknown value kind {other}")),
-        }
-    }
-
-    fn slot_entry(&mut self) -> Result<(Slot, Entry), String> {
-        let slot = Slot(self.u64("a slot")?);
-        let ballot = self.ballot()?;
-        let value = self.value()?;
-        Ok((slot, Entry { ballot, value }))
-    }
-
-    fn finish(&self) -> Result<(), String> {
-        if self.offset == self.bytes.len() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{} unexpected trailing bytes",
-                self.bytes.len() - self.offset
-            ))
-        }
-    }
-}
-
-fn decode_record(bytes: &[u8]) -> Result<PersistentChanges, String> {
-    let mut reader = Reader { bytes, offset: 0 };
+/// Decodes one record, of either format.
+fn decode_record(bytes: &[u8]) -> Result<PersistentChanges, DecodeError> {
+    let mut reader = Reader::new(bytes);
     let mut changes = PersistentChanges::default();
-    match reader.u8("the record kind")? {
-        RECORD_PROMISE => changes.promised = Some(reader.ballot()?),
+    match reader.take_u8()? {
+        RECORD_PROMISE => changes.promised = Some(Ballot::decode(&mut reader)?),
         RECORD_ENTRY => {
-            let (slot, entry) = reader.slot_entry()?;
+            let SlotEntry { slot, entry } = SlotEntry::decode(&mut reader)?;
             changes.entries.insert(slot, entry);
         }
-        RECORD_COMMIT => changes.committed = Some(Slot(reader.u64("a commit index")?)),
-        other => return Err(format!("unknown record kind {other}")),
+        RECORD_COMMIT => changes.committed = Some(Slot::decode(&mut reader)?),
+        legacy::RECORD_PROMISE => changes.promised = Some(legacy::take_ballot(&mut reader)?),
+        legacy::RECORD_ENTRY => {
+            let (slot, entry) = legacy::take_slot_entry(&mut reader)?;
+            changes.entries.insert(slot, entry);
+        }
+        legacy::RECORD_COMMIT => changes.committed = Some(legacy::take_commit(&mut reader)?),
+        tag => {
+            return Err(DecodeError::TagUnknown {
+                field: "record kind",
+                tag,
+            })
+        }
     }
     reader.finish()?;
     Ok(changes)
 }
 
-fn decode_snapshot(bytes: &[u8]) -> Result<DurableState, String> {
-    let mut reader = Reader { bytes, offset: 0 };
-    if reader.take(4, "the magic")? != SNAPSHOT_MAGIC {
-        return Err("not an acceptor snapshot (bad magic)".into());
+/// Decodes a snapshot payload, of either format.
+fn decode_snapshot(bytes: &[u8]) -> Result<DurableState, DecodeError> {
+    let mut reader = Reader::new(bytes);
+    if reader.take_array::<4>() != Ok(SNAPSHOT_MAGIC) {
+        return Err(DecodeError::MagicMismatch {
+            format: "an acceptor snapshot",
+        });
     }
-    let version = reader.u8("the version")?;
-    if version != SNAPSHOT_VERSION {
-        return Err(format!("unsupported snapshot version {version}"));
-    }
-    let end = Slot(reader.u64("the snapshot end")?);
-    let state_length = reader.u64("the state length")?;
-    let state_length =
-        usize::try_from(state_length).map_err(|_| "state length overflows".to_string())?;
-    let state = Bytes::copy_from_slice(reader.take(state_length, "the state machine")?);
-    let promised = reader.ballot()?;
-    let committed = Slot(reader.u64("the commit index")?);
-    let count = reader.u64("the entry count")?;
-    let mut entries = BTreeMap::new();
-    for _ in 0..count {
-        let (slot, entry) = reader.slot_entry()?;
-        if slot < end {
-            return Err(format!("holds an entry for {slot}, below its end {end}"));
+    let state = match reader.take_u8()? {
+        SNAPSHOT_VERSION => {
+            let snapshot = Snapshot::decode(&mut reader)?;
+            let promised = Ballot::decode(&mut reader)?;
+            let committed = Slot::decode(&mut reader)?;
+            let entries = decode_list(&mut reader, SLOT_ENTRY_SIZE_MIN_BYTES, SlotEntry::decode)?;
+            DurableState {
+                promised,
+                entries: entries
+                    .into_iter()
+                    .map(|SlotEntry { slot, entry }| (slot, entry))
+                    .collect(),
+                committed,
+                snapshot: Some(snapshot),
+            }
         }
-        entries.insert(slot, entry);
-    }
+        legacy::SNAPSHOT_VERSION => legacy::take_snapshot_fields(&mut reader)?,
+        version => {
+            return Err(DecodeError::VersionUnsupported {
+                format: "acceptor snapshot",
+                version,
+            })
+        }
+    };
     reader.finish()?;
-    if committed < end {
-        return Err(format!("commit index {committed} below its end {end}"));
+    check_snapshot(&state)?;
+    Ok(state)
+}
+
+/// A snapshot payload holds the acceptor state at and above its end only.
+fn check_snapshot(state: &DurableState) -> Result<(), DecodeError> {
+    let end = state.log_start();
+    let committed = state.committed;
+    if let Some((slot, _)) = state.entries.range(..end).next() {
+        return Err(DecodeError::Inconsistent {
+            field: "acceptor snapshot",
+            reason: format!("holds an entry for {slot}, below its end {end}"),
+        });
     }
-    Ok(DurableState {
-        promised,
-        entries,
-        committed,
-        snapshot: Some(Snapshot { end, state }),
-    })
+    if committed < end {
+        return Err(DecodeError::Inconsistent {
+            field: "acceptor snapshot",
+            reason: format!("commit index {committed} below its end {end}"),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use synod_paxos::{NodeId, Value};
+
     use crate::{MemoryStorage, StorageOptions};
 
     fn batch(commands: &[&'static str]) -> Value {
@@ -461,21 +391,85 @@ mod tests {
             &b""[..],
             &[9][..],
             &[RECORD_ENTRY, 1, 2][..],
-            &[RECORD_COMMIT, 0, 0, 0, 0, 0, 0, 0, 0, 7][..],
+            &[RECORD_COMMIT, 0x80][..],
+            &[RECORD_COMMIT, 7, 0][..],
+            &[legacy::RECORD_ENTRY, 1, 2][..],
+            &[legacy::RECORD_COMMIT, 0, 0, 0, 0, 0, 0, 0, 0, 7][..],
         ] {
             assert!(decode_record(garbage).is_err(), "{garbage:?}");
         }
         assert!(decode_snapshot(b"SYNA\x01").is_err());
+        assert!(decode_snapshot(b"SYNA\x02").is_err());
+        assert!(decode_snapshot(b"SYNA\x03").is_err());
         let huge_count = [
-            &[RECORD_ENTRY][..],
+            &[legacy::RECORD_ENTRY][..],
             &[0; 24],
-            &[VALUE_BATCH],
+            &[1],
             &u32::MAX.to_le_bytes(),
         ]
         .concat();
         assert!(
             decode_record(&huge_count).is_err(),
             "no allocation from a lying count"
+        );
+    }
+
+    #[test]
+    fn records_of_format_one_are_still_read() {
+        // A promise, an entry with two commands and a commit, laid out by
+        // hand as builds up to 0f48ab2 wrote them.
+        let promise = [
+            &[legacy::RECORD_PROMISE][..],
+            &3u64.to_le_bytes(),
+            &2u64.to_le_bytes(),
+        ]
+        .concat();
+        let entry = [
+            &[legacy::RECORD_ENTRY][..],
+            &5u64.to_le_bytes(),
+            &3u64.to_le_bytes(),
+            &2u64.to_le_bytes(),
+            &[1],
+            &2u32.to_le_bytes(),
+            &1u32.to_le_bytes(),
+            b"a",
+            &1u32.to_le_bytes(),
+            b"b",
+        ]
+        .concat();
+        let commit = [&[legacy::RECORD_COMMIT][..], &6u64.to_le_bytes()].concat();
+        assert_eq!(decode_record(&promise).unwrap().promised, Some(ballot(3)));
+        let changes = decode_record(&entry).unwrap();
+        assert_eq!(
+            changes.entries.get(&Slot(5)),
+            Some(&Entry {
+                ballot: ballot(3),
+                value: batch(&["a", "b"]),
+            })
+        );
+        assert_eq!(decode_record(&commit).unwrap().committed, Some(Slot(6)));
+    }
+
+    #[test]
+    fn records_of_format_two_round_trip_in_the_core_encoding() {
+        let entry = Entry {
+            ballot: ballot(300),
+            value: batch(&["x"]),
+        };
+        let encoded = encode_entry(Slot(7), &entry);
+        assert_eq!(encoded[0], RECORD_ENTRY);
+        assert_eq!(
+            &encoded[1..],
+            &[&[7][..], &synod_codec::encode_to_bytes(&entry)].concat()[..]
+        );
+        assert_eq!(decode_record(&encoded).unwrap().entries[&Slot(7)], entry);
+        assert_eq!(
+            decode_record(&encode_promise(ballot(9))).unwrap().promised,
+            Some(ballot(9))
+        );
+        assert_eq!(
+            decode_record(&encode_commit(Slot(300))).unwrap().committed,
+            Some(Slot(300))
         );
     }
 

@@ -1,0 +1,497 @@
+//! The one binary encoding of the protocol's vocabulary, used on the wire
+//! between replicas and in the write-ahead log alike (see `synod-codec` for
+//! the primitives).
+//!
+//! ```text
+//! node, slot, read round, read request  = integer
+//! ballot      = round node
+//! value       = 0 (no-op) | 1 count command*        (command: length bytes)
+//! entry       = ballot value
+//! slot-entry  = slot entry
+//! snapshot    = end state:(length bytes)
+//! message     = version:u8=1 kind:u8 fields
+//!   kind  1 prepare             ballot first_undecided
+//!         2 promise             ballot committed count slot-entry*
+//!         3 accept              ballot committed count (slot value)*
+//!         4 accepted            ballot count slot*
+//!         5 heartbeat           ballot committed round
+//!         6 heartbeat-ack       ballot round committed
+//!         7 reject              rejected-ballot promised-ballot
+//!         8 forward             count command*
+//!         9 forward-rejected    count command* leader-present:u8 [leader]
+//!        10 read-index-request  request
+//!        11 read-index-reply    request ballot read_index committed
+//!        12 read-index-rejected request
+//!        13 catch-up-request    from
+//!        14 catch-up            count slot-entry* committed
+//!        15 install-snapshot    snapshot committed
+//! ```
+//!
+//! Decoding never panics, and commands and snapshot states decoded from a
+//! shared buffer are views of it, not copies.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use synod_codec::{decode_list, Decode, DecodeError, Encode, Reader, Writer};
+
+use crate::message::{Message, Proposal};
+use crate::types::{
+    Ballot, Entry, NodeId, ReadRequestId, ReadRound, Slot, SlotEntry, Snapshot, Value,
+};
+
+/// The version of the message encoding this build writes and reads.
+pub const MESSAGE_FORMAT_VERSION: u8 = 1;
+
+const VALUE_NOOP: u8 = 0;
+const VALUE_BATCH: u8 = 1;
+
+/// The smallest encodings of list elements, so that a list's claimed length
+/// is checked against the input before anything is allocated.
+const COMMAND_SIZE_MIN_BYTES: usize = 1;
+const SLOT_SIZE_MIN_BYTES: usize = 1;
+/// A slot and a value tag.
+const PROPOSAL_SIZE_MIN_BYTES: usize = 2;
+/// A slot, a round, a node and a value tag.
+const SLOT_ENTRY_SIZE_MIN_BYTES: usize = 4;
+
+/// The kind byte of each message; never reuse or renumber one.
+mod kind {
+    pub(super) const PREPARE: u8 = 1;
+    pub(super) const PROMISE: u8 = 2;
+    pub(super) const ACCEPT: u8 = 3;
+    pub(super) const ACCEPTED: u8 = 4;
+    pub(super) const HEARTBEAT: u8 = 5;
+    pub(super) const HEARTBEAT_ACK: u8 = 6;
+    pub(super) const REJECT: u8 = 7;
+    pub(super) const FORWARD: u8 = 8;
+    pub(super) const FORWARD_REJECTED: u8 = 9;
+    pub(super) const READ_INDEX_REQUEST: u8 = 10;
+    pub(super) const READ_INDEX_REPLY: u8 = 11;
+    pub(super) const READ_INDEX_REJECTED: u8 = 12;
+    pub(super) const CATCH_UP_REQUEST: u8 = 13;
+    pub(super) const CATCH_UP: u8 = 14;
+    pub(super) const INSTALL_SNAPSHOT: u8 = 15;
+}
+
+/// Implements the codec for a newtype over a `u64`.
+macro_rules! integer_newtype {
+    ($($name:ident),*) => {$(
+        impl Encode for $name {
+            fn encode(&self, writer: &mut Writer) {
+                writer.put_u64(self.0);
+            }
+        }
+
+        impl Decode for $name {
+            fn decode(reader: &mut Reader<'_>) -> Result<$name, DecodeError> {
+                Ok($name(reader.take_u64()?))
+            }
+        }
+    )*};
+}
+
+integer_newtype!(NodeId, Slot, ReadRound, ReadRequestId);
+
+impl Encode for Ballot {
+    fn encode(&self, writer: &mut Writer) {
+        writer.put_u64(self.round);
+        self.node.encode(writer);
+    }
+}
+
+impl Decode for Ballot {
+    fn decode(reader: &mut Reader<'_>) -> Result<Ballot, DecodeError> {
+        Ok(Ballot {
+            round: reader.take_u64()?,
+            node: NodeId::decode(reader)?,
+        })
+    }
+}
+
+impl Encode for Value {
+    fn encode(&self, writer: &mut Writer) {
+        match self {
+            Value::Noop => writer.put_u8(VALUE_NOOP),
+            Value::Batch(commands) => {
+                writer.put_u8(VALUE_BATCH);
+                commands.encode(writer);
+            }
+        }
+    }
+}
+
+impl Decode for Value {
+    fn decode(reader: &mut Reader<'_>) -> Result<Value, DecodeError> {
+        match reader.take_u8()? {
+            VALUE_NOOP => Ok(Value::Noop),
+            VALUE_BATCH => Ok(Value::Batch(Arc::from(decode_commands(reader)?))),
+            tag => Err(DecodeError::TagUnknown {
+                field: "value",
+                tag,
+            }),
+        }
+    }
+}
+
+impl Encode for Entry {
+    fn encode(&self, writer: &mut Writer) {
+        self.ballot.encode(writer);
+        self.value.encode(writer);
+    }
+}
+
+impl Decode for Entry {
+    fn decode(reader: &mut Reader<'_>) -> Result<Entry, DecodeError> {
+        Ok(Entry {
+            ballot: Ballot::decode(reader)?,
+            value: Value::decode(reader)?,
+        })
+    }
+}
+
+impl Encode for SlotEntry {
+    fn encode(&self, writer: &mut Writer) {
+        self.slot.encode(writer);
+        self.entry.encode(writer);
+    }
+}
+
+impl Decode for SlotEntry {
+    fn decode(reader: &mut Reader<'_>) -> Result<SlotEntry, DecodeError> {
+        Ok(SlotEntry {
+            slot: Slot::decode(reader)?,
+            entry: Entry::decode(reader)?,
+        })
+    }
+}
+
+impl Encode for Snapshot {
+    fn encode(&self, writer: &mut Writer) {
+        self.end.encode(writer);
+        writer.put_bytes(&self.state);
+    }
+}
+
+impl Decode for Snapshot {
+    fn decode(reader: &mut Reader<'_>) -> Result<Snapshot, DecodeError> {
+        Ok(Snapshot {
+            end: Slot::decode(reader)?,
+            state: reader.take_shared_bytes()?,
+        })
+    }
+}
+
+impl Encode for Proposal {
+    fn encode(&self, writer: &mut Writer) {
+        self.slot.encode(writer);
+        self.value.encode(writer);
+    }
+}
+
+impl Decode for Proposal {
+    fn decode(reader: &mut Reader<'_>) -> Result<Proposal, DecodeError> {
+        Ok(Proposal {
+            slot: Slot::decode(reader)?,
+            value: Value::decode(reader)?,
+        })
+    }
+}
+
+fn decode_commands(reader: &mut Reader<'_>) -> Result<Vec<Bytes>, DecodeError> {
+    decode_list(reader, COMMAND_SIZE_MIN_BYTES, |reader| {
+        reader.take_shared_bytes()
+    })
+}
+
+fn decode_slot_entries(reader: &mut Reader<'_>) -> Result<Vec<SlotEntry>, DecodeError> {
+    decode_list(reader, SLOT_ENTRY_SIZE_MIN_BYTES, SlotEntry::decode)
+}
+
+impl Encode for Message {
+    fn encode(&self, writer: &mut Writer) {
+        writer.put_u8(MESSAGE_FORMAT_VERSION);
+        match self {
+            Message::Prepare {
+                ballot,
+                first_undecided,
+            } => {
+                writer.put_u8(kind::PREPARE);
+                ballot.encode(writer);
+                first_undecided.encode(writer);
+            }
+            Message::Promise {
+                ballot,
+                committed,
+                entries,
+            } => {
+                writer.put_u8(kind::PROMISE);
+                ballot.encode(writer);
+                committed.encode(writer);
+                entries.encode(writer);
+            }
+            Message::Accept {
+                ballot,
+                committed,
+                proposals,
+            } => {
+                writer.put_u8(kind::ACCEPT);
+                ballot.encode(writer);
+                committed.encode(writer);
+                proposals.encode(writer);
+            }
+            Message::Accepted { ballot, slots } => {
+                writer.put_u8(kind::ACCEPTED);
+                ballot.encode(writer);
+                slots.encode(writer);
+            }
+            Message::Heartbeat {
+                ballot,
+                committed,
+                round,
+            } => {
+                writer.put_u8(kind::HEARTBEAT);
+                ballot.encode(writer);
+                committed.encode(writer);
+                round.encode(writer);
+            }
+            Message::HeartbeatAck {
+                ballot,
+                round,
+                committed,
+            } => {
+                writer.put_u8(kind::HEARTBEAT_ACK);
+                ballot.encode(writer);
+                round.encode(writer);
+                committed.encode(writer);
+            }
+            Message::Reject { rejected, promised } => {
+                writer.put_u8(kind::REJECT);
+                rejected.encode(writer);
+                promised.encode(writer);
+            }
+            Message::Forward { commands } => {
+                writer.put_u8(kind::FORWARD);
+                commands.encode(writer);
+            }
+            Message::ForwardRejected { commands, leader } => {
+                writer.put_u8(kind::FORWARD_REJECTED);
+                commands.encode(writer);
+                leader.encode(writer);
+            }
+            Message::ReadIndexRequest { request } => {
+                writer.put_u8(kind::READ_INDEX_REQUEST);
+                request.encode(writer);
+            }
+            Message::ReadIndexReply {
+                request,
+                ballot,
+                read_index,
+                committed,
+            } => {
+                writer.put_u8(kind::READ_INDEX_REPLY);
+                request.encode(writer);
+                ballot.encode(writer);
+                read_index.encode(writer);
+                committed.encode(writer);
+            }
+            Message::ReadIndexRejected { request } => {
+                writer.put_u8(kind::READ_INDEX_REJECTED);
+                request.encode(writer);
+            }
+            Message::CatchUpRequest { from } => {
+                writer.put_u8(kind::CATCH_UP_REQUEST);
+                from.encode(writer);
+            }
+            Message::CatchUp { entries, committed } => {
+                writer.put_u8(kind::CATCH_UP);
+                entries.encode(writer);
+                committed.encode(writer);
+            }
+            Message::InstallSnapshot {
+                snapshot,
+                committed,
+            } => {
+                writer.put_u8(kind::INSTALL_SNAPSHOT);
+                snapshot.encode(writer);
+                committed.encode(writer);
+            }
+        }
+    }
+}
+
+impl Decode for Message {
+    fn decode(reader: &mut Reader<'_>) -> Result<Message, DecodeError> {
+        reader.take_version("message", MESSAGE_FORMAT_VERSION)?;
+        let message = match reader.take_u8()? {
+            kind::PREPARE => Message::Prepare {
+                ballot: Ballot::decode(reader)?,
+                first_undecided: Slot::decode(reader)?,
+            },
+            kind::PROMISE => Message::Promise {
+                ballot: Ballot::decode(reader)?,
+                committed: Slot::decode(reader)?,
+                entries: decode_slot_entries(reader)?,
+            },
+            kind::ACCEPT => Message::Accept {
+                ballot: Ballot::decode(reader)?,
+                committed: Slot::decode(reader)?,
+                proposals: decode_list(reader, PROPOSAL_SIZE_MIN_BYTES, Proposal::decode)?,
+            },
+            kind::ACCEPTED => Message::Accepted {
+                ballot: Ballot::decode(reader)?,
+                slots: decode_list(reader, SLOT_SIZE_MIN_BYTES, Slot::decode)?,
+            },
+            kind::HEARTBEAT => Message::Heartbeat {
+                ballot: Ballot::decode(reader)?,
+                committed: Slot::decode(reader)?,
+                round: ReadRound::decode(reader)?,
+            },
+            kind::HEARTBEAT_ACK => Message::HeartbeatAck {
+                ballot: Ballot::decode(reader)?,
+                round: ReadRound::decode(reader)?,
+                committed: Slot::decode(reader)?,
+            },
+            kind::REJECT => Message::Reject {
+                rejected: Ballot::decode(reader)?,
+                promised: Ballot::decode(reader)?,
+            },
+            kind::FORWARD => Message::Forward {
+                commands: decode_commands(reader)?,
+            },
+            kind::FORWARD_REJECTED => Message::ForwardRejected {
+                commands: decode_commands(reader)?,
+                leader: Option::<NodeId>::decode(reader)?,
+            },
+            kind::READ_INDEX_REQUEST => Message::ReadIndexRequest {
+                request: ReadRequestId::decode(reader)?,
+            },
+            kind::READ_INDEX_REPLY => Message::ReadIndexReply {
+                request: ReadRequestId::decode(reader)?,
+                ballot: Ballot::decode(reader)?,
+                read_index: Slot::decode(reader)?,
+                committed: Slot::decode(reader)?,
+            },
+            kind::READ_INDEX_REJECTED => Message::ReadIndexRejected {
+                request: ReadRequestId::decode(reader)?,
+            },
+            kind::CATCH_UP_REQUEST => Message::CatchUpRequest {
+                from: Slot::decode(reader)?,
+            },
+            kind::CATCH_UP => Message::CatchUp {
+                entries: decode_slot_entries(reader)?,
+                committed: Slot::decode(reader)?,
+            },
+            kind::INSTALL_SNAPSHOT => Message::InstallSnapshot {
+                snapshot: Snapshot::decode(reader)?,
+                committed: Slot::decode(reader)?,
+            },
+            tag => {
+                return Err(DecodeError::TagUnknown {
+                    field: "message kind",
+                    tag,
+                })
+            }
+        };
+        Ok(message)
+    }
+}
+
+impl Message {
+    /// Payload bytes the message carries in commands and snapshots, plus a
+    /// generous allowance per element: enough to size an encoding buffer
+    /// once.
+    pub fn encoded_size_hint_bytes(&self) -> usize {
+        const FIELDS_SIZE_MAX_BYTES: usize = 64;
+        const ELEMENT_OVERHEAD_MAX_BYTES: usize = 32;
+        let commands_size = |commands: &[Bytes]| {
+            commands
+                .iter()
+                .map(|command| command.len() + synod_codec::VARINT_SIZE_MAX_BYTES)
+                .sum::<usize>()
+        };
+        let payload = match self {
+            Message::Promise { entries, .. } | Message::CatchUp { entries, .. } => entries
+                .iter()
+                .map(|entry| {
+                    ELEMENT_OVERHEAD_MAX_BYTES + commands_size(entry.entry.value.commands())
+                })
+                .sum(),
+            Message::Accept { proposals, .. } => proposals
+                .iter()
+                .map(|proposal| {
+                    ELEMENT_OVERHEAD_MAX_BYTES + commands_size(proposal.value.commands())
+                })
+                .sum(),
+            Message::Accepted { slots, .. } => slots.len() * synod_codec::VARINT_SIZE_MAX_BYTES,
+            Message::Forward { commands } | Message::ForwardRejected { commands, .. } => {
+                commands_size(commands)
+            }
+            Message::InstallSnapshot { snapshot, .. } => snapshot.state.len(),
+            _ => 0,
+        };
+        FIELDS_SIZE_MAX_BYTES + payload
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use synod_codec::{decode_exactly, encode_to_bytes};
+
+    #[test]
+    fn a_prepare_has_the_documented_layout() {
+        let message = Message::Prepare {
+            ballot: Ballot {
+                round: 300,
+                node: NodeId(2),
+            },
+            first_undecided: Slot(5),
+        };
+        let encoded = encode_to_bytes(&message);
+        assert_eq!(encoded.as_ref(), &[1, kind::PREPARE, 0xac, 0x02, 2, 5]);
+        assert_eq!(decode_exactly(&encoded), Ok(message));
+    }
+
+    #[test]
+    fn commands_decoded_from_a_frame_are_views_of_it() {
+        let message = Message::Forward {
+            commands: vec![Bytes::from_static(b"set k v")],
+        };
+        let encoded = encode_to_bytes(&message);
+        let Ok(Message::Forward { commands }) = decode_exactly::<Message>(&encoded) else {
+            panic!("a forward decodes");
+        };
+        assert_eq!(commands[0].as_ptr(), encoded[4..].as_ptr());
+    }
+
+    #[test]
+    fn an_unknown_kind_and_another_version_are_refused() {
+        assert_eq!(
+            decode_exactly::<Message>(&Bytes::from_static(&[1, 99])),
+            Err(DecodeError::TagUnknown {
+                field: "message kind",
+                tag: 99
+            })
+        );
+        assert_eq!(
+            decode_exactly::<Message>(&Bytes::from_static(&[2, 1])),
+            Err(DecodeError::VersionUnsupported {
+                format: "message",
+                version: 2
+            })
+        );
+    }
+
+    #[test]
+    fn a_list_longer_than_its_frame_is_refused_without_allocating() {
+        let mut writer = Writer::new();
+        writer.put_u8(MESSAGE_FORMAT_VERSION);
+        writer.put_u8(kind::FORWARD);
+        writer.put_u64(u64::MAX);
+        assert_eq!(
+            decode_exactly::<Message>(&writer.into_bytes()),
+            Err(DecodeError::ListTooLong { length: u64::MAX })
+        );
+    }
+}
