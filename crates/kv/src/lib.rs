@@ -69,7 +69,6 @@ mod response;
 mod session;
 mod snapshot;
 mod store;
-pub mod tag;
 
 pub use command::{
     Command, Operation, Sequence, SessionId, SessionTag, SetCondition, COMMAND_FORMAT_VERSION,

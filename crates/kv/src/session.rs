@@ -62,7 +62,7 @@ pub(crate) enum Admission {
 }
 
 /// The sessions, bounded by `sessions_max`, evicting the least recently used.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SessionTable {
     sessions_max: usize,
     sessions: BTreeMap<SessionId, Session>,

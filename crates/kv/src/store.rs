@@ -25,7 +25,7 @@ const FINGERPRINT_DOMAIN_STORE: u64 = 3;
 /// How a store is set up. Every replica of a cluster must use the same
 /// configuration, or their session tables diverge; it is therefore part of
 /// the snapshot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StoreConfig {
     /// The most sessions kept at once; at least 1. Registering one more
     /// evicts the least recently used.
@@ -91,7 +91,13 @@ impl Default for StoreConfig {
 /// [`apply_encoded`](Store::apply_encoded) counts, whatever its outcome,
 /// because each is one log entry: the counter is the number of log entries
 /// applied, and the clock of the session table.
-#[derive(Clone)]
+///
+/// # Equality
+///
+/// Two stores are equal when their whole states are: entries, sessions and
+/// counters. Hashing uses [`Store::digest`] (constant time), which equal
+/// stores share, so a model checker can keep stores in its state set.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Store {
     pub(crate) entries: BTreeMap<Bytes, Bytes>,
     pub(crate) sessions: SessionTable,
@@ -99,6 +105,12 @@ pub struct Store {
     /// The wrapping sum of the fingerprints of all entries, kept up to date
     /// on every change so that [`Store::digest`] costs constant time.
     pub(crate) entries_digest: u64,
+}
+
+impl std::hash::Hash for Store {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.digest().hash(state);
+    }
 }
 
 impl Store {

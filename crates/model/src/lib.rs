@@ -87,26 +87,21 @@
 //! ```
 #![deny(missing_docs)]
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+mod server;
+
 use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use stateright::actor::register::{RegisterActor, RegisterActorState, RegisterMsg};
-use stateright::actor::{
-    model_timeout, Actor, ActorModel, ActorModelState, Id, LossyNetwork, Network, Out,
-};
+use stateright::actor::{ActorModel, ActorModelState, Id, LossyNetwork, Network};
 use stateright::semantics::register::Register;
 use stateright::semantics::LinearizabilityTester;
 use stateright::{Checker, Expectation, Model};
-use synod_kv::tag::RequestTag;
-use synod_kv::{Command, Operation, Response, SetCondition, Store, StoreConfig};
-use synod_paxos::{
-    Config, DurableState, Message, NodeId, PersistentChanges, ReadId, Ready, Replica, Role, Slot,
-    Snapshot, Value,
-};
+use synod_kv::{Operation, Response};
+use synod_paxos::{Config, DurableState, Message, NodeId, PersistentChanges, Role, Value};
+
+pub use server::{ServerActor, ServerState};
 
 /// The one key the register lives under.
 pub const REGISTER_KEY: &[u8] = b"register";
@@ -204,7 +199,7 @@ pub enum DiskFault {
 
 impl DiskFault {
     /// What this disk actually keeps of `changes`.
-    fn written(self, changes: &PersistentChanges) -> PersistentChanges {
+    pub(crate) fn written(self, changes: &PersistentChanges) -> PersistentChanges {
         match self {
             DiskFault::None => changes.clone(),
             DiskFault::LosesEntries => PersistentChanges {
@@ -212,36 +207,6 @@ impl DiskFault {
                 ..PersistentChanges::default()
             },
         }
-    }
-}
-
-/// A kv [`Store`] made comparable and hashable through its digest, which
-/// covers the whole state (entries, sessions and counters).
-#[derive(Clone)]
-pub struct KvState(pub Store);
-
-impl PartialEq for KvState {
-    fn eq(&self, other: &KvState) -> bool {
-        self.0.digest() == other.0.digest()
-    }
-}
-
-impl Eq for KvState {}
-
-impl Hash for KvState {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.digest().hash(state);
-    }
-}
-
-impl fmt::Debug for KvState {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let value = self.0.read(&get_register());
-        write!(
-            formatter,
-            "KvState({value:?}, digest {:#x})",
-            self.0.digest()
-        )
     }
 }
 
@@ -255,7 +220,8 @@ pub struct AppliedSlot {
     pub digest: u64,
 }
 
-/// A client request a server has received and not yet answered.
+/// A client request a server has received and not yet answered: the
+/// handle the server's node answers through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClientRequest {
     /// The client actor.
@@ -264,326 +230,21 @@ pub struct ClientRequest {
     pub request: u64,
 }
 
-impl ClientRequest {
-    /// The read id the replica tracks a get under: unique per request.
-    pub fn read_id(self) -> ReadId {
-        assert!(
-            self.request < 1 << 32,
-            "request ids stay small in the model"
-        );
-        ReadId(((usize::from(self.client) as u64) << 32) | self.request)
-    }
-
-    /// Prefixes an encoded kv command with this request's tag, in the one
-    /// tag encoding every node uses ([`synod_kv::tag`]).
-    pub fn tag(self, command: &[u8]) -> Bytes {
-        let tag = RequestTag {
-            client: usize::from(self.client) as u64,
-            request: self.request,
-        };
-        synod_kv::tag::wrap(tag, command)
-    }
-
-    /// Splits a tagged command into its request and the encoded kv command.
-    pub fn untag(tagged: &Bytes) -> (ClientRequest, Bytes) {
-        let (tag, command) =
-            synod_kv::tag::unwrap(tagged).expect("every command in the model is tagged");
-        let request = ClientRequest {
-            client: Id::from(tag.client as usize),
-            request: tag.request,
-        };
-        (request, tagged.slice_ref(command))
-    }
-}
-
-/// The state of one server actor.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ServerState {
-    /// The production replica.
-    pub replica: Replica,
-    /// What this server has on disk (also saved as stateright storage).
-    pub disk: DiskState,
-    /// The state machine, fed the decided values in slot order.
-    pub store: KvState,
-    /// What this incarnation applied, by slot.
-    pub applied: BTreeMap<Slot, AppliedSlot>,
-    /// The next slot the store expects: everything below it is reflected in
-    /// the store, by apply or by a snapshot.
-    pub next_apply: Slot,
-    /// Puts received here and not yet applied here.
-    pub puts_pending: BTreeSet<ClientRequest>,
-    /// Gets received here and not yet served here, by read id.
-    pub reads_pending: BTreeMap<ReadId, ClientRequest>,
-    /// Rejected proposals, handed to the replica again at the next firing.
-    pub proposals_to_retry: Vec<Bytes>,
-    /// Failed reads, handed to the replica again at the next firing.
-    pub reads_to_retry: Vec<ReadId>,
-}
-
-impl ServerState {
-    /// Replaces the store with a snapshot (received from a peer, or read
-    /// from the disk at restart).
-    fn install(&mut self, snapshot: &Snapshot) {
-        let store = Store::restore(&snapshot.state)
-            .expect("every snapshot in the model was taken by Store::snapshot");
-        assert!(snapshot.end.0 > 0, "a snapshot covers at least one slot");
-        let last = Slot(snapshot.end.0 - 1);
-        let digest = store.digest();
-        self.store = KvState(store);
-        self.next_apply = snapshot.end;
-        self.applied
-            .entry(last)
-            .or_insert(AppliedSlot {
-                value: None,
-                digest,
-            })
-            .digest = digest;
-    }
-
-    /// Hands the core a snapshot of the store when it asks for one; the
-    /// compaction is persisted with the replica's next output.
-    fn maybe_compact(&mut self) {
-        if !self.replica.snapshot_due() || self.next_apply <= self.replica.log_start() {
-            return;
-        }
-        self.replica.compact(Snapshot {
-            end: self.next_apply,
-            state: self.store.0.snapshot(),
-        });
-    }
-}
-
-/// A synod server: the production replica and store, driven as the server
-/// drives them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServerActor {
-    /// The replica's configuration.
-    pub config: Config,
-    /// Timer firings this server may use in the whole run.
-    pub timer_firings_max: u64,
-    /// How the server's disk misbehaves, if it does.
-    pub disk_fault: DiskFault,
-}
-
-impl ServerActor {
-    /// Arms the tick timer while the budget lasts.
-    fn arm_timer(&self, disk: &DiskState, o: &mut Out<ServerActor>) {
-        if disk.timer_firings < self.timer_firings_max {
-            o.set_timer(ModelTimer::Tick, model_timeout());
-        }
-    }
-
-    /// Handles one round of the replica's output in the order [`Ready`]
-    /// prescribes: send, park failures for retry, persist, then send, apply
-    /// and serve what the persist released.
-    fn handle_ready(&self, state: &mut ServerState, ready: Ready, o: &mut Out<ServerActor>) {
-        for envelope in ready.messages {
-            o.send(
-                actor_of(envelope.to),
-                RegisterMsg::Internal(PeerMessage(envelope.message)),
-            );
-        }
-        for rejection in ready.rejected {
-            state.proposals_to_retry.push(rejection.command);
-        }
-        for (read, _) in ready.failed_reads {
-            state.reads_to_retry.push(read);
-        }
-        if !ready.persist.state().is_empty() {
-            let written = self.disk_fault.written(ready.persist.state());
-            state.disk.durable.apply(&written);
-            o.save(state.disk.clone());
-        }
-        let released = ready.persist.persisted();
-        for envelope in released.messages {
-            o.send(
-                actor_of(envelope.to),
-                RegisterMsg::Internal(PeerMessage(envelope.message)),
-            );
-        }
-        if let Some(snapshot) = released.snapshot {
-            state.install(&snapshot);
-        }
-        for decided in released.decided {
-            for command in decided.value.commands() {
-                self.apply(state, command, o);
-            }
-            state.next_apply = decided.slot.next();
-            let digest = state.store.0.digest();
-            state.applied.insert(
-                decided.slot,
-                AppliedSlot {
-                    value: Some(decided.value),
-                    digest,
-                },
-            );
-        }
-        state.store.0.assert_invariants();
-        state.maybe_compact();
-        for read in released.reads {
-            if let Some(request) = state.reads_pending.remove(&read) {
-                let value = decode_register(&state.store.0.read(&get_register()));
-                o.send(request.client, RegisterMsg::GetOk(request.request, value));
-            }
-        }
-    }
-
-    /// Applies one decided command, answering its client if it asked here.
-    fn apply(&self, state: &mut ServerState, command: &Bytes, o: &mut Out<ServerActor>) {
-        let (request, encoded) = ClientRequest::untag(command);
-        let response = state.store.0.apply_encoded(&encoded);
-        assert_eq!(
-            response,
-            Response::Stored(true),
-            "the model only proposes unconditional sets"
-        );
-        if state.puts_pending.remove(&request) {
-            o.send(request.client, RegisterMsg::PutOk(request.request));
-        }
-    }
-
-    /// Collects and handles the replica's output after an input.
-    fn drain(&self, state: &mut ServerState, o: &mut Out<ServerActor>) {
-        let ready = state.replica.ready();
-        self.handle_ready(state, ready, o);
-    }
-}
-
-impl Actor for ServerActor {
-    type Msg = ModelMessage;
-    type State = ServerState;
-    type Timer = ModelTimer;
-    type Storage = DiskState;
-    type Random = ();
-
-    fn name(&self) -> String {
-        format!("Server {}", self.config.id)
-    }
-
-    fn on_start(&self, _id: Id, storage: &Option<DiskState>, o: &mut Out<Self>) -> ServerState {
-        let disk = match storage {
-            None => DiskState::default(),
-            Some(disk) => DiskState {
-                restarts: disk.restarts + 1,
-                ..disk.clone()
-            },
-        };
-        // The core derives per-node randomness from the seed and the node
-        // id; the restart count makes every incarnation's seed new.
-        let seed = 1 + disk.restarts;
-        let replica = Replica::new(self.config.clone(), disk.durable.clone(), seed);
-        // Saved at once so that a crash before the first write still counts
-        // this start, and the next incarnation gets a new seed.
-        o.save(disk.clone());
-        self.arm_timer(&disk, o);
-        let snapshot = disk.durable.snapshot.clone();
-        let mut state = ServerState {
-            replica,
-            disk,
-            store: KvState(Store::new(StoreConfig::default())),
-            applied: BTreeMap::new(),
-            next_apply: Slot(0),
-            puts_pending: BTreeSet::new(),
-            reads_pending: BTreeMap::new(),
-            proposals_to_retry: Vec::new(),
-            reads_to_retry: Vec::new(),
-        };
-        // A restarted replica continues from its durable snapshot and hands
-        // the decided log after it out for apply again.
-        if let Some(snapshot) = snapshot {
-            state.install(&snapshot);
-        }
-        self.drain(&mut state, o);
-        state
-    }
-
-    fn on_msg(
-        &self,
-        _id: Id,
-        state: &mut Cow<ServerState>,
-        src: Id,
-        msg: ModelMessage,
-        o: &mut Out<Self>,
-    ) {
-        match msg {
-            RegisterMsg::Put(request, value) => {
-                let state = state.to_mut();
-                let request = ClientRequest {
-                    client: src,
-                    request,
-                };
-                state.puts_pending.insert(request);
-                let command = Command::untagged(Operation::Set {
-                    key: Bytes::from_static(REGISTER_KEY),
-                    value: encode_register(value),
-                    condition: SetCondition::Always,
-                });
-                state.replica.propose(request.tag(&command.encode()));
-                self.drain(state, o);
-            }
-            RegisterMsg::Get(request) => {
-                let state = state.to_mut();
-                let request = ClientRequest {
-                    client: src,
-                    request,
-                };
-                state.reads_pending.insert(request.read_id(), request);
-                state.replica.read(request.read_id());
-                self.drain(state, o);
-            }
-            RegisterMsg::Internal(PeerMessage(message)) => {
-                let state = state.to_mut();
-                state.replica.step(node_of(src), message);
-                self.drain(state, o);
-            }
-            RegisterMsg::PutOk(_) | RegisterMsg::GetOk(_, _) => {}
-        }
-    }
-
-    fn on_timeout(
-        &self,
-        _id: Id,
-        state: &mut Cow<ServerState>,
-        _timer: &ModelTimer,
-        o: &mut Out<Self>,
-    ) {
-        let state = state.to_mut();
-        state.disk.timer_firings += 1;
-        o.save(state.disk.clone());
-        for command in std::mem::take(&mut state.proposals_to_retry) {
-            state.replica.propose(command);
-        }
-        for read in std::mem::take(&mut state.reads_to_retry) {
-            state.replica.read(read);
-        }
-        state.replica.tick();
-        let mut ready = state.replica.ready();
-        let mut idle_ticks = 1;
-        while ready.is_empty() && idle_ticks < IDLE_TICKS_PER_FIRING_MAX {
-            state.replica.tick();
-            ready = state.replica.ready();
-            idle_ticks += 1;
-        }
-        self.handle_ready(state, ready, o);
-        self.arm_timer(&state.disk, o);
-    }
-}
-
 /// The kv operation that reads the register.
-fn get_register() -> Operation {
+pub(crate) fn get_register() -> Operation {
     Operation::Get {
         key: Bytes::from_static(REGISTER_KEY),
     }
 }
 
 /// Encodes a register value as the kv value.
-fn encode_register(value: char) -> Bytes {
+pub(crate) fn encode_register(value: char) -> Bytes {
     Bytes::from(value.to_string())
 }
 
 /// Decodes the answer to [`get_register`]; a missing key is the register's
 /// initial value.
-fn decode_register(response: &Response) -> char {
+pub(crate) fn decode_register(response: &Response) -> char {
     match response {
         Response::Value(None) => char::default(),
         Response::Value(Some(bytes)) => {
@@ -735,7 +396,8 @@ impl ModelConfig {
             })
             .property(Expectation::Sometimes, "leader changed", |_, state| {
                 servers(state).any(|server| {
-                    server.replica.role() == Role::Leader && server.replica.promised().round >= 2
+                    let replica = server.node.replica();
+                    replica.role() == Role::Leader && replica.promised().round >= 2
                 })
             })
     }
@@ -806,17 +468,6 @@ pub fn every_client_answered(state: &SystemState) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn request_tags_round_trip() {
-        let request = ClientRequest {
-            client: Id::from(4),
-            request: 8,
-        };
-        let (untagged, body) = ClientRequest::untag(&request.tag(b"command"));
-        assert_eq!(untagged, request);
-        assert_eq!(body.as_ref(), b"command");
-    }
 
     #[test]
     fn register_values_round_trip() {

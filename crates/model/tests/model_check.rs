@@ -195,33 +195,82 @@ fn first_violation(name: &str, config: ModelConfig) -> Option<&'static str> {
         println!("  {action:?}");
     }
     for server in servers(path.last_state()) {
-        println!("  {} applied {:?}", server.replica.id(), server.applied);
+        println!("  {} applied {:?}", server.node.id(), server.applied);
     }
     broken
 }
 
+/// How a broken variant shows itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Caught {
+    /// A safety property of the model breaks.
+    Property(&'static str),
+    /// The node's own assertion stops it first (a panic whose message holds
+    /// this text): the node refuses to apply slots out of order rather than
+    /// diverge.
+    NodeAssertion(&'static str),
+}
+
 /// The bounds within which the core's broken variant `mutation` is caught,
-/// and the property it breaks there. The match is exhaustive, so a new
-/// variant does not compile until it has a check.
-fn catching_bounds(mutation: Mutation) -> (ModelConfig, &'static str) {
+/// and how. The match is exhaustive, so a new variant does not compile
+/// until it has a check.
+fn catching_bounds(mutation: Mutation) -> (ModelConfig, Caught) {
     match mutation {
         Mutation::None => unreachable!("the correct protocol breaks nothing"),
-        Mutation::AcceptQuorumTooSmall => (fifo(2, [1, 1, 0], 5), "agreement"),
-        Mutation::LeaderIgnoresPromisedValues => (fifo(2, [1, 1, 0], 5), "agreement"),
+        Mutation::AcceptQuorumTooSmall => (fifo(2, [1, 1, 0], 5), Caught::Property("agreement")),
+        Mutation::LeaderIgnoresPromisedValues => {
+            (fifo(2, [1, 1, 0], 5), Caught::Property("agreement"))
+        }
         // An acceptor must take an old leader's accept after promising a
-        // new leader, which needs six messages in flight at once.
-        Mutation::AcceptBelowPromise => (fifo(2, [0, 1, 1], 6), "agreement"),
-        Mutation::ApplyOutOfOrder => (fifo(2, [0, 1, 1], 4), "agreement"),
-        Mutation::ReadWithoutConfirmation => (fifo(2, [0, 1, 1], 5), "linearizable"),
+        // new leader, which needs six messages in flight at once; the new
+        // leader's second firing announces the commit that the other
+        // acceptor applies differently.
+        Mutation::AcceptBelowPromise => (fifo(2, [0, 2, 1], 6), Caught::Property("agreement")),
+        Mutation::ApplyOutOfOrder => (
+            fifo(2, [0, 1, 1], 4),
+            Caught::NodeAssertion("applied strictly in order"),
+        ),
+        Mutation::ReadWithoutConfirmation => {
+            (fifo(2, [0, 1, 1], 5), Caught::Property("linearizable"))
+        }
     }
 }
 
+/// Panic messages seen by any thread while a check that expects one runs.
+static PANICS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
 /// Runs the broken variant `mutation` and asserts that it is caught.
 fn assert_caught(mutation: Mutation) {
-    let (mut config, property) = catching_bounds(mutation);
+    let (mut config, caught) = catching_bounds(mutation);
     config.configure = Arc::new(move |replica| replica.mutation = mutation);
-    let broken = first_violation(&format!("{mutation:?}"), config);
-    assert_eq!(broken, Some(property), "{mutation:?}");
+    match caught {
+        Caught::Property(property) => {
+            let broken = first_violation(&format!("{mutation:?}"), config);
+            assert_eq!(broken, Some(property), "{mutation:?}");
+        }
+        Caught::NodeAssertion(text) => {
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(|info| {
+                PANICS
+                    .lock()
+                    .expect("no panic holds it")
+                    .push(info.to_string());
+            }));
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                first_violation(&format!("{mutation:?}"), config)
+            }));
+            std::panic::set_hook(previous);
+            assert!(
+                outcome.is_err(),
+                "{mutation:?} ran without stopping the node"
+            );
+            let panics = PANICS.lock().expect("no panic holds it");
+            assert!(
+                panics.iter().any(|message| message.contains(text)),
+                "{mutation:?}: expected a panic saying {text:?}, saw {panics:?}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -240,7 +289,7 @@ fn accepting_below_the_promise_breaks_agreement() {
 }
 
 #[test]
-fn applying_out_of_order_breaks_agreement() {
+fn applying_out_of_order_stops_the_node() {
     assert_caught(Mutation::ApplyOutOfOrder);
 }
 

@@ -36,6 +36,16 @@ impl PersistentChanges {
             && self.committed.is_none()
             && self.snapshot.is_none()
     }
+
+    /// True when what these changes guard may be released only once they
+    /// are durable: a promise, an accepted entry or a snapshot. A change of
+    /// the commit index alone needs no sync: it is a hint for restarts,
+    /// safety never depends on it, so it may be written and released at
+    /// once and become durable with the next sync (saving an fsync on the
+    /// path of every decision).
+    pub fn needs_sync(&self) -> bool {
+        self.promised.is_some() || !self.entries.is_empty() || self.snapshot.is_some()
+    }
 }
 
 /// Everything an acceptor must remember across a crash.
@@ -158,7 +168,7 @@ impl Ready {
 }
 
 /// State to make durable and the output that may only be released after.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 #[must_use = "decisions and messages are released only by `persisted()`"]
 pub struct PersistRequest {
     pub(crate) changes: PersistentChanges,
@@ -174,7 +184,14 @@ impl PersistRequest {
         &self.changes
     }
 
+    /// Takes the changes out, to hand them to storage without a copy,
+    /// while the request waits to be released by [`Self::persisted`].
+    pub fn take_state(&mut self) -> PersistentChanges {
+        std::mem::take(&mut self.changes)
+    }
+
     /// True when there is nothing to persist and nothing gated behind it.
+    /// (After [`Self::take_state`], only what is gated counts.)
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
             && self.messages.is_empty()

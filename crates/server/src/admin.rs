@@ -15,8 +15,8 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::drive::NodeStatus;
 use crate::metrics::Metrics;
-use crate::node::NodeStatus;
 
 /// What the handlers read.
 #[derive(Clone)]

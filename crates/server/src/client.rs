@@ -48,8 +48,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore};
 use tracing::{debug, warn};
 
+use crate::drive::{ClientRequest, NodeStatus, RequestError, RequestResult};
 use crate::metrics::Metrics;
-use crate::node::{ClientRequest, NodeStatus, RequestError, RequestResult};
 
 /// Client connections open at once; one more is told
 /// `-ERR max number of clients reached` and closed.
@@ -570,6 +570,7 @@ pub fn error_frame(error: RequestError) -> Frame {
             reply::try_again(error)
         }
         RequestError::OutcomeUnknown(_) => reply::outcome_unknown(),
+        RequestError::Invalid { reason } => reply::error(reason),
     }
 }
 
@@ -578,7 +579,7 @@ mod tests {
     use tokio::io::AsyncReadExt;
 
     use super::*;
-    use crate::node::{BallotStatus, NodeStatus};
+    use crate::drive::{BallotStatus, NodeStatus};
 
     fn status() -> NodeStatus {
         NodeStatus {

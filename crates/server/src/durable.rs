@@ -123,8 +123,12 @@ impl Persistence for FilePersistence {
         self.store.state().clone()
     }
 
-    fn persist(&mut self, changes: &PersistentChanges) -> Result<(), StorageError> {
-        self.store.persist(changes)
+    fn write(&mut self, changes: &PersistentChanges) -> Result<(), StorageError> {
+        self.store.write(changes)
+    }
+
+    fn sync(&mut self) -> Result<(), StorageError> {
+        self.store.sync().map(|_| ())
     }
 
     fn describe(&self) -> String {

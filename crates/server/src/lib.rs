@@ -48,9 +48,9 @@
 pub mod admin;
 pub mod client;
 pub mod config;
+pub mod drive;
 pub mod durable;
 pub mod metrics;
-pub mod node;
 pub mod persistence;
 pub mod server;
 pub mod transport;

@@ -23,13 +23,32 @@ pub trait Persistence: Send + 'static {
     /// starts. A fresh node returns [`DurableState::default`].
     fn recover(&mut self) -> DurableState;
 
-    /// Makes `changes` durable; on `Ok` every change survives any crash.
+    /// Appends `changes` without making them durable yet: several batches
+    /// may share one [`Persistence::sync`] (group commit).
     ///
     /// # Errors
     ///
-    /// A [`StorageError`] means the changes may or may not be durable. The
+    /// A [`StorageError`] means the changes may or may not be written. The
     /// node must stop: it cannot tell what it promised.
-    fn persist(&mut self, changes: &PersistentChanges) -> Result<(), StorageError>;
+    fn write(&mut self, changes: &PersistentChanges) -> Result<(), StorageError>;
+
+    /// Makes everything written so far durable; on `Ok` every change
+    /// survives any crash.
+    ///
+    /// # Errors
+    ///
+    /// As [`Persistence::write`].
+    fn sync(&mut self) -> Result<(), StorageError>;
+
+    /// [`Persistence::write`] then [`Persistence::sync`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Persistence::write`].
+    fn persist(&mut self, changes: &PersistentChanges) -> Result<(), StorageError> {
+        self.write(changes)?;
+        self.sync()
+    }
 
     /// A short description for the startup log ("memory", a directory…).
     fn describe(&self) -> String;
@@ -40,17 +59,14 @@ pub trait Persistence: Send + 'static {
 #[derive(Debug, Default)]
 pub struct MemoryPersistence {
     state: DurableState,
-    /// Number of [`Persistence::persist`] calls, for tests of group commit.
-    pub persist_calls: u64,
+    /// Number of [`Persistence::sync`] calls, for tests of group commit.
+    pub syncs: u64,
 }
 
 impl MemoryPersistence {
     /// Starts from `state`, as if it had been recovered from a disk.
     pub fn new(state: DurableState) -> MemoryPersistence {
-        MemoryPersistence {
-            state,
-            persist_calls: 0,
-        }
+        MemoryPersistence { state, syncs: 0 }
     }
 
     /// The state written so far.
@@ -64,9 +80,13 @@ impl Persistence for MemoryPersistence {
         self.state.clone()
     }
 
-    fn persist(&mut self, changes: &PersistentChanges) -> Result<(), StorageError> {
-        self.persist_calls += 1;
+    fn write(&mut self, changes: &PersistentChanges) -> Result<(), StorageError> {
         self.state.apply(changes);
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), StorageError> {
+        self.syncs += 1;
         Ok(())
     }
 

@@ -19,10 +19,10 @@ use tracing::{error, info};
 use crate::admin::{self, AdminState};
 use crate::client::{self, ClientContext};
 use crate::config::{ConfigError, ServerConfig};
-use crate::metrics::Metrics;
-use crate::node::{
-    Node, NodeError, NodeStatus, CLIENT_INBOX_REQUESTS_MAX, PEER_INBOX_MESSAGES_MAX,
+use crate::drive::{
+    DriveError, DriveLoop, NodeStatus, CLIENT_INBOX_REQUESTS_MAX, PEER_INBOX_MESSAGES_MAX,
 };
+use crate::metrics::Metrics;
 use crate::persistence::Persistence;
 use crate::transport::{self, PeerIdentity};
 
@@ -45,7 +45,7 @@ pub enum ServerError {
     },
     /// The drive loop failed.
     #[error(transparent)]
-    Node(#[from] NodeError),
+    Drive(#[from] DriveError),
     /// The drive loop's thread could not be started or panicked.
     #[error("the drive loop thread failed: {0}")]
     Thread(String),
@@ -95,7 +95,7 @@ pub struct RunningServer {
     status: watch::Receiver<NodeStatus>,
     metrics: Arc<Metrics>,
     shutdown: watch::Sender<bool>,
-    finished: oneshot::Receiver<Result<(), NodeError>>,
+    finished: oneshot::Receiver<Result<(), DriveError>>,
     /// The tasks that own the listeners: once they finish, the ports are free.
     listening: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -186,7 +186,7 @@ pub async fn start(
         metrics.clone(),
         shutdown_receiver.clone(),
     );
-    let (node, status) = Node::new(core_config, persistence, transport, metrics.clone())?;
+    let (drive, status) = DriveLoop::new(core_config, persistence, transport, metrics.clone())?;
 
     let (finished_sender, finished) = oneshot::channel();
     let drive_shutdown = shutdown_receiver.clone();
@@ -204,7 +204,7 @@ pub async fn start(
                 }
             };
             let outcome =
-                runtime.block_on(node.run(peer_receiver, client_receiver, drive_shutdown));
+                runtime.block_on(drive.run(peer_receiver, client_receiver, drive_shutdown));
             let _ = finished_sender.send(outcome);
         })
         .map_err(|failure| ServerError::Thread(failure.to_string()))?;

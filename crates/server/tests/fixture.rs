@@ -1,13 +1,14 @@
 //! A data directory written by an earlier build (record format 1, see
-//! `tests/fixtures/README.md`) is recovered by this build, and keeps
-//! working when this build appends records of its own format to it.
+//! `tests/fixtures/README.md`) is recovered by this build — the server's
+//! file persistence and the node that the server runs — and keeps working
+//! when this build appends records of its own format to it.
 
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use synod_kv::tag;
 use synod_kv::{Operation, Response, Store};
-use synod_paxos::{Ballot, DurableState, NodeId, PersistentChanges, Slot};
+use synod_node::{Node, NodeOptions};
+use synod_paxos::{Ballot, Config, DurableState, NodeId, PersistentChanges, Slot};
 use synod_server::durable::{ClusterState, FilePersistence};
 use synod_server::persistence::Persistence;
 use synod_storage::Identity;
@@ -49,22 +50,28 @@ impl Drop for Copy {
     }
 }
 
-/// The state machine a node rebuilds from its durable state: the snapshot,
-/// then every decided slot after it, in order.
+/// The state machine a node rebuilds from its durable state: the node the
+/// server runs restores the snapshot, then applies every decided slot after
+/// it, in order, as the core hands them out.
 fn rebuild(durable: &DurableState) -> Store {
-    let snapshot = durable
-        .snapshot
-        .as_ref()
-        .expect("the fixture has a snapshot");
-    let mut store = Store::restore(&snapshot.state).expect("the snapshot restores");
-    for slot in snapshot.end.0..durable.committed.0 {
-        let entry = &durable.entries[&Slot(slot)];
-        for proposal in entry.value.commands() {
-            let (_, command) = tag::unwrap(proposal).expect("every proposal is tagged");
-            store.apply_encoded(command);
+    let members = vec![NodeId(1), NodeId(2), NodeId(3)];
+    let options = NodeOptions::new(Config::new(NodeId(1), members));
+    let mut node: Node<()> = Node::new(options, durable.clone(), 1).expect("the snapshot restores");
+    loop {
+        let ready = node.ready();
+        if ready.is_empty() {
+            break;
+        }
+        for batch in ready.persist {
+            node.persisted(batch.sequence).expect("nothing to restore");
         }
     }
-    store
+    assert_eq!(
+        node.applied(),
+        durable.committed,
+        "every decided slot applied"
+    );
+    node.store().clone()
 }
 
 fn value_of(store: &Store, key: String) -> Option<Bytes> {

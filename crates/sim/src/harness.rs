@@ -1,48 +1,68 @@
-//! A hand-driven cluster for scenario tests: the test decides exactly which
-//! message is delivered, dropped or held, when a node ticks, crashes or
-//! restarts. Persistence completes at once (the randomized world covers
-//! slow and lost writes). Every decided value is checked for agreement.
+//! A hand-driven cluster for scenario and golden tests: the test decides
+//! exactly which message is delivered, dropped or held, when a node ticks,
+//! crashes or restarts, and when its writes reach the disk. Each replica is
+//! the production [`Node`], so scenarios exercise the routing, forwarding,
+//! rejection, read and apply code the server runs. Every applied slot is
+//! checked for agreement and in-order apply.
+//!
+//! Clients are simple: [`Harness::propose`] writes `SET text text` (shown
+//! as `text` by [`Harness::applied_commands`]), [`Harness::set`] writes any
+//! key and value, [`Harness::get`] reads a key; each returns a
+//! [`RequestId`] whose answer [`Harness::answer`] gives once it arrives.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
+use synod_kv::{Command, Operation, SetCondition};
+use synod_node::{
+    untagged_commands, Event, Node, NodeOptions, PersistBatch, Request, RequestResult,
+};
 use synod_paxos::{
-    Ballot, Config, DurableState, Envelope, Message, NodeId, ReadError, ReadId, Rejection, Replica,
-    Role, Slot, Snapshot, Value,
+    Ballot, Config, DurableState, Envelope, Message, NodeId, Replica, Role, Slot, Value,
 };
 
 /// Bound on delivery rounds in [`Harness::stabilize`], so a livelock fails the
 /// test instead of hanging it.
 pub const STABILIZE_ROUNDS_MAX: usize = 10_000;
 
+/// Bound on output rounds of one node in one [`Harness::collect`].
+const COLLECT_ROUNDS_MAX: usize = 1_000;
+
+/// Names a client request of the harness; its answer is kept under it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub u64);
+
 /// A cluster under the test's complete control.
 pub struct Harness {
     members: Vec<NodeId>,
     seed: u64,
     configure: fn(&mut Config),
-    /// Running replicas; `None` while crashed.
-    pub replicas: BTreeMap<NodeId, Option<Replica>>,
+    /// Running nodes; `None` while crashed.
+    pub nodes: BTreeMap<NodeId, Option<Node<RequestId>>>,
     /// Each node's durable state.
     pub durable: BTreeMap<NodeId, DurableState>,
+    /// Nodes whose writes wait in [`Harness::unpersisted`] until
+    /// [`Harness::persist`]; the others' writes are durable at once.
+    pub holding_writes: BTreeSet<NodeId>,
+    /// Writes handed out and not yet durable, per node (lost at a crash).
+    pub unpersisted: BTreeMap<NodeId, Vec<PersistBatch>>,
     /// Messages sent and not yet delivered or dropped, in send order.
     pub queue: Vec<Envelope>,
     /// What each node applied, in order (reset at restart).
     pub applied: BTreeMap<NodeId, Vec<(Slot, Value)>>,
-    /// Reads each node released for serving, with the applied length at
-    /// the moment of release.
-    pub served_reads: BTreeMap<NodeId, Vec<(ReadId, usize)>>,
-    /// Reads that failed.
-    pub failed_reads: Vec<(NodeId, ReadId, ReadError)>,
-    /// Proposals handed back.
-    pub rejected: Vec<(NodeId, Rejection)>,
+    /// Answers to client requests, with the node that gave them.
+    pub answers: BTreeMap<RequestId, (NodeId, RequestResult)>,
     /// The first value decided in each slot by anyone.
     pub decided: BTreeMap<Slot, Value>,
     /// Nodes cut off from everyone: their messages, both ways, are lost.
     pub isolated: BTreeSet<NodeId>,
     /// The slot each node's `applied` list starts at (a snapshot's end).
     pub applied_base: BTreeMap<NodeId, Slot>,
-    /// Snapshots each node installed from a peer.
-    pub installed: BTreeMap<NodeId, Vec<Snapshot>>,
+    /// Ends of the snapshots each node installed from a peer.
+    pub installed: BTreeMap<NodeId, Vec<Slot>>,
+    /// Every event of every node, in order, for golden tests.
+    pub events: Vec<(NodeId, Event)>,
+    next_request: u64,
 }
 
 impl Harness {
@@ -58,21 +78,23 @@ impl Harness {
             members: members.clone(),
             seed,
             configure,
-            replicas: BTreeMap::new(),
+            nodes: BTreeMap::new(),
             durable: BTreeMap::new(),
+            holding_writes: BTreeSet::new(),
+            unpersisted: BTreeMap::new(),
             queue: Vec::new(),
             applied: BTreeMap::new(),
-            served_reads: BTreeMap::new(),
-            failed_reads: Vec::new(),
-            rejected: Vec::new(),
+            answers: BTreeMap::new(),
             decided: BTreeMap::new(),
             isolated: BTreeSet::new(),
             applied_base: BTreeMap::new(),
             installed: BTreeMap::new(),
+            events: Vec::new(),
+            next_request: 0,
         };
         for id in members {
             harness.durable.insert(id, DurableState::default());
-            harness.replicas.insert(id, None);
+            harness.nodes.insert(id, None);
             harness.restart(id);
         }
         harness
@@ -83,13 +105,18 @@ impl Harness {
         self.members.clone()
     }
 
-    /// The running replica `id`.
-    pub fn replica(&self, id: NodeId) -> &Replica {
-        self.replicas[&id].as_ref().expect("the node is running")
+    /// The running node `id`.
+    pub fn node(&self, id: NodeId) -> &Node<RequestId> {
+        self.nodes[&id].as_ref().expect("the node is running")
     }
 
-    fn replica_mut(&mut self, id: NodeId) -> &mut Replica {
-        self.replicas
+    /// The consensus core of the running node `id`.
+    pub fn replica(&self, id: NodeId) -> &Replica {
+        self.node(id).replica()
+    }
+
+    fn node_mut(&mut self, id: NodeId) -> &mut Node<RequestId> {
+        self.nodes
             .get_mut(&id)
             .and_then(Option::as_mut)
             .expect("the node is running")
@@ -97,58 +124,83 @@ impl Harness {
 
     /// True while `id` runs.
     pub fn is_running(&self, id: NodeId) -> bool {
-        self.replicas[&id].is_some()
+        self.nodes[&id].is_some()
     }
 
-    /// Collects the output of `id`: messages join the queue, state is
-    /// persisted at once, decided values are applied and checked.
+    /// Collects the output of `id`: messages join the queue, writes are made
+    /// durable (unless held), answers and applied slots are recorded and
+    /// checked, until the node has nothing more to say.
     pub fn collect(&mut self, id: NodeId) {
-        let Some(replica) = self.replicas.get_mut(&id).and_then(Option::as_mut) else {
-            return;
-        };
-        let ready = replica.ready();
-        self.queue.extend(ready.messages);
-        for rejection in ready.rejected {
-            self.rejected.push((id, rejection));
+        for _ in 0..COLLECT_ROUNDS_MAX {
+            let Some(node) = self.nodes.get_mut(&id).and_then(Option::as_mut) else {
+                return;
+            };
+            let ready = node.ready();
+            if ready.is_empty() {
+                return;
+            }
+            self.queue.extend(ready.messages);
+            for reply in ready.replies {
+                self.answers.insert(reply.handle, (id, reply.result));
+            }
+            for event in ready.events {
+                self.observe(id, &event);
+                self.events.push((id, event));
+            }
+            for batch in ready.persist {
+                if self.holding_writes.contains(&id) {
+                    self.unpersisted.entry(id).or_default().push(batch);
+                } else {
+                    self.write_batch(id, batch);
+                }
+            }
         }
-        for (read, error) in ready.failed_reads {
-            self.failed_reads.push((id, read, error));
-        }
+        panic!("{id} kept producing output for {COLLECT_ROUNDS_MAX} rounds");
+    }
+
+    /// Makes `batch` durable on `id` and tells the node.
+    fn write_batch(&mut self, id: NodeId, batch: PersistBatch) {
         self.durable
             .get_mut(&id)
             .expect("every member has a disk")
-            .apply(ready.persist.state());
-        let released = ready.persist.persisted();
-        self.queue.extend(released.messages);
-        if let Some(snapshot) = released.snapshot {
-            self.applied.insert(id, Vec::new());
-            self.applied_base.insert(id, snapshot.end);
-            self.installed.entry(id).or_default().push(snapshot);
+            .apply(&batch.changes);
+        self.node_mut(id)
+            .persisted(batch.sequence)
+            .expect("every snapshot in the harness restores");
+    }
+
+    /// Makes every held write of `id` durable, in order, and collects.
+    pub fn persist(&mut self, id: NodeId) {
+        for batch in self.unpersisted.remove(&id).unwrap_or_default() {
+            self.write_batch(id, batch);
         }
-        let base = self.applied_base.get(&id).copied().unwrap_or_default();
-        let applied = self.applied.entry(id).or_default();
-        for decided in released.decided {
-            assert_eq!(
-                decided.slot,
-                Slot(base.0 + applied.len() as u64),
-                "{id} applied out of order"
-            );
-            match self.decided.get(&decided.slot) {
-                Some(existing) => assert_eq!(
-                    existing, &decided.value,
-                    "agreement broken in {}",
-                    decided.slot
-                ),
-                None => {
-                    self.decided.insert(decided.slot, decided.value.clone());
+        self.collect(id);
+    }
+
+    fn observe(&mut self, id: NodeId, event: &Event) {
+        match event {
+            Event::Applied { slot, value, .. } => {
+                let base = self.applied_base.get(&id).copied().unwrap_or_default();
+                let applied = self.applied.entry(id).or_default();
+                assert_eq!(
+                    *slot,
+                    Slot(base.0 + applied.len() as u64),
+                    "{id} applied out of order"
+                );
+                match self.decided.get(slot) {
+                    Some(existing) => assert_eq!(existing, value, "agreement broken in {slot}"),
+                    None => {
+                        self.decided.insert(*slot, value.clone());
+                    }
                 }
+                applied.push((*slot, value.clone()));
             }
-            applied.push((decided.slot, decided.value));
-        }
-        let applied_length = applied.len();
-        let served = self.served_reads.entry(id).or_default();
-        for read in released.reads {
-            served.push((read, applied_length));
+            Event::SnapshotInstalled { end, .. } => {
+                self.applied.insert(id, Vec::new());
+                self.applied_base.insert(id, *end);
+                self.installed.entry(id).or_default().push(*end);
+            }
+            Event::SnapshotTaken { .. } | Event::LeaderChanged { .. } => {}
         }
     }
 
@@ -162,7 +214,7 @@ impl Harness {
     /// One tick on `id`, then collects its output.
     pub fn tick(&mut self, id: NodeId) {
         if self.is_running(id) {
-            self.replica_mut(id).tick();
+            self.node_mut(id).tick();
             self.collect(id);
         }
     }
@@ -186,8 +238,8 @@ impl Harness {
             if self.isolated.contains(&envelope.from) || self.isolated.contains(&envelope.to) {
                 continue;
             }
-            if let Some(replica) = self.replicas.get_mut(&envelope.to).and_then(Option::as_mut) {
-                replica.step(envelope.from, envelope.message);
+            if let Some(node) = self.nodes.get_mut(&envelope.to).and_then(Option::as_mut) {
+                node.step(envelope.from, envelope.message);
                 delivered += 1;
                 self.collect(envelope.to);
             }
@@ -228,12 +280,7 @@ impl Harness {
     /// Ticks only `id` until it starts an election, then delivers everything
     /// until the election settles. Returns the leader's ballot.
     pub fn elect(&mut self, id: NodeId) -> Ballot {
-        for _ in 0..1_000 {
-            self.tick(id);
-            if self.replica(id).role() != Role::Follower {
-                break;
-            }
-        }
+        self.campaign(id);
         self.stabilize();
         assert_eq!(
             self.replica(id).role(),
@@ -241,6 +288,17 @@ impl Harness {
             "{id} won its election"
         );
         self.replica(id).promised()
+    }
+
+    /// Ticks only `id` until it starts an election (its Prepares queued).
+    pub fn campaign(&mut self, id: NodeId) {
+        for _ in 0..1_000 {
+            self.tick(id);
+            if self.replica(id).role() != Role::Follower {
+                return;
+            }
+        }
+        panic!("{id} never started an election");
     }
 
     /// Ticks every node and delivers everything, `rounds` times.
@@ -251,14 +309,17 @@ impl Harness {
         }
     }
 
-    /// Crashes `id`: its queued messages are lost, its disk stays.
+    /// Crashes `id`: its queued messages and held writes are lost, its disk
+    /// stays. Its clients are never answered.
     pub fn crash(&mut self, id: NodeId) {
-        self.replicas.insert(id, None);
+        self.nodes.insert(id, None);
+        self.unpersisted.remove(&id);
         self.queue
             .retain(|envelope| envelope.to != id && envelope.from != id);
     }
 
-    /// Restarts `id` from its disk; it re-applies the decided log.
+    /// Restarts `id` from its disk; it restores its snapshot and re-applies
+    /// the decided log after it.
     pub fn restart(&mut self, id: NodeId) {
         let mut config = Config::new(id, self.members.clone());
         (self.configure)(&mut config);
@@ -266,60 +327,110 @@ impl Harness {
         let seed = self.seed.wrapping_add(id.0 * 7919);
         self.seed = self.seed.wrapping_add(1);
         let base = durable.log_start();
-        self.replicas
-            .insert(id, Some(Replica::new(config, durable, seed)));
+        let node = Node::new(NodeOptions::new(config), durable, seed)
+            .expect("every snapshot in the harness restores");
+        self.nodes.insert(id, Some(node));
         self.applied.insert(id, Vec::new());
         self.applied_base.insert(id, base);
     }
 
-    /// Compacts `id`'s log below everything it applied. The snapshot's state
-    /// is the applied commands, newline-separated (enough to compare).
-    pub fn compact(&mut self, id: NodeId) {
-        let base = self.applied_base[&id];
-        let end = Slot(base.0 + self.applied[&id].len() as u64);
-        let state = self.applied_commands(id).join("\n");
-        self.replica_mut(id).compact(Snapshot {
-            end,
-            state: Bytes::from(state),
-        });
-        self.collect(id);
+    /// Sends a client request to `id` (without collecting its output).
+    pub fn request(&mut self, id: NodeId, request: Request) -> RequestId {
+        let handle = RequestId(self.next_request);
+        self.next_request += 1;
+        self.node_mut(id).request(handle, request);
+        handle
     }
 
-    /// Proposes `command` at `id` and collects the output.
-    pub fn propose(&mut self, id: NodeId, command: impl AsRef<[u8]>) {
-        let command = Bytes::copy_from_slice(command.as_ref());
-        self.replica_mut(id).propose(command);
-        self.collect(id);
+    /// Writes `SET text text` through `id` and collects the output.
+    pub fn propose(&mut self, id: NodeId, text: impl AsRef<str>) -> RequestId {
+        let text = text.as_ref();
+        self.set(id, text, text)
     }
 
-    /// Asks `id` for a linearizable read and collects the output.
-    pub fn read(&mut self, id: NodeId, read: ReadId) {
-        self.replica_mut(id).read(read);
-        self.collect(id);
+    /// Writes `SET key value` through `id` and collects the output.
+    pub fn set(&mut self, id: NodeId, key: &str, value: &str) -> RequestId {
+        self.write_command(id, set_command(key, value))
     }
 
-    /// The commands `id` applied, in order, as text.
+    /// Writes `command` through `id` and collects the output.
+    pub fn write_command(&mut self, id: NodeId, command: Command) -> RequestId {
+        let handle = self.request(id, Request::Write(command));
+        self.collect(id);
+        handle
+    }
+
+    /// Reads `key` through `id` and collects the output.
+    pub fn get(&mut self, id: NodeId, key: &str) -> RequestId {
+        let operation = Operation::Get {
+            key: Bytes::copy_from_slice(key.as_bytes()),
+        };
+        let handle = self.request(id, Request::Read(operation));
+        self.collect(id);
+        handle
+    }
+
+    /// The answer to `request`, once it arrived.
+    pub fn answer(&self, request: RequestId) -> Option<&RequestResult> {
+        self.answers.get(&request).map(|(_, result)| result)
+    }
+
+    /// The commands `id` applied, in order, as text (see [`command_text`]).
     pub fn applied_commands(&self, id: NodeId) -> Vec<String> {
         self.applied[&id]
             .iter()
-            .flat_map(|(_, value)| value.commands().to_vec())
-            .map(|command| String::from_utf8_lossy(&command).into_owned())
+            .flat_map(|(_, value)| value_texts(value))
             .collect()
     }
 
-    /// The slot `id` holds `command` in, if it accepted it anywhere.
-    pub fn slot_of(&self, id: NodeId, command: &str) -> Option<Slot> {
+    /// The slot `id` holds `text` in, if it accepted it anywhere.
+    pub fn slot_of(&self, id: NodeId, text: &str) -> Option<Slot> {
         let replica = self.replica(id);
         (0..10_000).map(Slot).find(|slot| {
-            replica.entry(*slot).is_some_and(|entry| {
-                entry
-                    .value
-                    .commands()
-                    .iter()
-                    .any(|candidate| candidate.as_ref() == command.as_bytes())
-            })
+            replica
+                .entry(*slot)
+                .is_some_and(|entry| value_texts(&entry.value).iter().any(|found| found == text))
         })
     }
+}
+
+/// `SET key value`, untagged by any session.
+pub fn set_command(key: &str, value: &str) -> Command {
+    Command::untagged(Operation::Set {
+        key: Bytes::copy_from_slice(key.as_bytes()),
+        value: Bytes::copy_from_slice(value.as_bytes()),
+        condition: SetCondition::Always,
+    })
+}
+
+/// A readable form of one command: `key` for `SET key key`, `key=value`
+/// for another `SET`, the operation's debug form otherwise.
+pub fn command_text(command: &Command) -> String {
+    match &command.operation {
+        Operation::Set { key, value, .. } if key == value => {
+            String::from_utf8_lossy(key).into_owned()
+        }
+        Operation::Set { key, value, .. } => format!(
+            "{}={}",
+            String::from_utf8_lossy(key),
+            String::from_utf8_lossy(value)
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The readable forms of the commands a value carries.
+pub fn value_texts(value: &Value) -> Vec<String> {
+    untagged_commands(value)
+        .into_iter()
+        .map(
+            |command| match command.map(|bytes| Command::decode(&bytes)) {
+                Some(Ok(command)) => command_text(&command),
+                Some(Err(error)) => format!("<undecodable: {error}>"),
+                None => "<untagged>".to_string(),
+            },
+        )
+        .collect()
 }
 
 /// Selects messages from `from` to `to`.

@@ -1,14 +1,14 @@
-//! Named scenarios of the consensus core, each driven message by message.
-//! The harness asserts agreement and in-order apply on every decision.
+//! Named scenarios of the production node (consensus core, routing and
+//! apply), each driven message by message. The harness asserts agreement
+//! and in-order apply on every decision.
 
-use synod_kv::{
-    Command, Operation, Response, Sequence, SessionTag, SetCondition, Store, StoreConfig,
-};
+use bytes::Bytes;
+use synod_kv::{Command, Operation, Response, Sequence, SessionTag, SetCondition};
+use synod_node::{Request, RequestError};
 use synod_paxos::{
-    Config, DurableState, Entry, Message, NodeId, ReadError, ReadId, RejectReason, Replica, Role,
-    Slot, SlotEntry, Value,
+    Config, DurableState, Entry, Message, NodeId, Replica, Role, Slot, SlotEntry, Value,
 };
-use synod_sim::harness::{accepted_for, between, of_kind, Harness};
+use synod_sim::harness::{accepted_for, between, of_kind, Harness, RequestId};
 
 const N1: NodeId = NodeId(1);
 const N2: NodeId = NodeId(2);
@@ -86,9 +86,11 @@ fn duelling_proposers_converge_on_one_leader_and_drop_no_command() {
             rounds += 1;
             assert!(rounds < 200, "seed {seed}: no leader after {rounds} rounds");
         }
-        for node in cluster.members() {
-            cluster.propose(node, format!("from {node}"));
-        }
+        let requests: Vec<(NodeId, RequestId)> = cluster
+            .members()
+            .into_iter()
+            .map(|node| (node, cluster.propose(node, format!("from {node}"))))
+            .collect();
         cluster.run(10);
         let leaders = cluster
             .members()
@@ -97,15 +99,12 @@ fn duelling_proposers_converge_on_one_leader_and_drop_no_command() {
             .count();
         assert_eq!(leaders, 1, "seed {seed}");
         let applied = cluster.applied_commands(N1);
-        for node in cluster.members() {
+        for (node, request) in requests {
             let command = format!("from {node}");
-            let rejected = cluster
-                .rejected
-                .iter()
-                .any(|(_, rejection)| rejection.command.as_ref() == command.as_bytes());
+            let answered = cluster.answer(request).is_some();
             assert!(
-                applied.contains(&command) || rejected,
-                "seed {seed}: {command} was neither decided nor rejected"
+                applied.contains(&command) || answered,
+                "seed {seed}: {command} was neither decided nor answered"
             );
         }
     }
@@ -167,14 +166,13 @@ fn a_node_down_for_one_thousand_slots_catches_up_in_bounded_batches() {
 fn a_leader_deposed_mid_batch_loses_no_decided_command_and_applies_none_twice() {
     let mut cluster = Harness::new(3, 21);
     cluster.elect(N1);
+    // Ten writes arrive together, so they share one slot.
     for index in 0..10 {
-        cluster
-            .replicas
-            .get_mut(&N1)
-            .unwrap()
-            .as_mut()
-            .unwrap()
-            .propose(format!("batch {index}").into());
+        let text = format!("batch {index}");
+        cluster.request(
+            N1,
+            Request::Write(synod_sim::harness::set_command(&text, &text)),
+        );
     }
     cluster.collect(N1);
     // The batch reaches N2 only; then N1 is cut off while it still leads.
@@ -213,126 +211,110 @@ fn a_leader_deposed_mid_batch_loses_no_decided_command_and_applies_none_twice() 
 fn a_read_served_by_a_deposed_leader_is_never_stale() {
     let mut cluster = Harness::new(3, 33);
     cluster.elect(N1);
-    cluster.propose(N1, "x=1");
+    cluster.set(N1, "x", "1");
     cluster.run(2);
     // N1 is cut off; N2 takes over and decides a newer write.
     cluster.isolated.insert(N1);
     cluster.elect(N2);
-    cluster.propose(N2, "x=2");
+    cluster.set(N2, "x", "2");
     cluster.run(2);
     assert_eq!(cluster.applied_commands(N2), ["x=1", "x=2"]);
     // The deposed leader, still believing it leads, must not answer.
     assert_eq!(cluster.replica(N1).role(), Role::Leader);
-    cluster.read(N1, ReadId(1));
+    let stale = cluster.get(N1, "x");
     cluster.run(3);
     assert!(
-        cluster.served_reads[&N1].is_empty(),
+        !matches!(cluster.answer(stale), Some(Ok(_))),
         "a leader without a quorum's confirmation served a read"
     );
     cluster.isolated.clear();
     cluster.run(3);
-    assert!(cluster.served_reads[&N1].is_empty(), "never served stale");
-    assert!(cluster
-        .failed_reads
-        .iter()
-        .any(|(node, read, error)| *node == N1
-            && *read == ReadId(1)
-            && matches!(error, ReadError::NotLeader | ReadError::Timeout)));
-    // The real leader serves it, after applying x=2.
-    cluster.read(N2, ReadId(2));
-    cluster.run(2);
-    let served = &cluster.served_reads[&N2];
-    assert_eq!(served.len(), 1);
-    assert!(served[0].1 >= 2, "served only after applying both writes");
-    // And a follower serves it through the read index, also after x=2.
-    cluster.read(N3, ReadId(3));
-    cluster.run(2);
-    let served = &cluster.served_reads[&N3];
-    assert_eq!(served.len(), 1);
-    let applied_at_serve = served[0].1;
-    let commands = cluster.applied_commands(N3);
-    assert!(commands[..applied_at_serve].contains(&"x=2".to_string()));
+    assert!(
+        matches!(
+            cluster.answer(stale),
+            Some(Err(
+                RequestError::NotLeader { .. } | RequestError::ReadTimeout
+            ))
+        ),
+        "never served stale, and never left unanswered: {:?}",
+        cluster.answer(stale)
+    );
+    // The real leader serves it, after applying x=2; so does a follower,
+    // through the read index.
+    for node in [N2, N3] {
+        let fresh = cluster.get(node, "x");
+        cluster.run(2);
+        assert_eq!(cluster.answer(fresh), Some(&Ok(value("2"))), "{node}");
+    }
 }
 
 #[test]
 fn a_client_retry_after_a_timeout_applies_once_and_gets_the_original_answer() {
     let mut cluster = Harness::new(3, 44);
     cluster.elect(N1);
-    let register = Command::untagged(Operation::RegisterSession).encode();
-    cluster.propose(N1, register);
+    let register = cluster.write_command(N1, Command::untagged(Operation::RegisterSession));
     cluster.run(2);
-    let mut store = Store::new(StoreConfig::default());
-    let replay = |cluster: &Harness, store: &mut Store, node: NodeId| -> Vec<Response> {
-        cluster.applied[&node]
-            .iter()
-            .flat_map(|(_, value)| value.commands().to_vec())
-            .map(|command| store.apply_encoded(&command))
-            .collect()
+    let Some(Ok(Response::SessionRegistered(session))) = cluster.answer(register).cloned() else {
+        panic!("registration answered {:?}", cluster.answer(register));
     };
-    let responses = replay(&cluster, &mut store, N1);
-    let Response::SessionRegistered(session) = responses[0] else {
-        panic!("registration answered {responses:?}");
+    let tagged = |sequence: u64, value: &'static str| Command {
+        session: Some(SessionTag {
+            session,
+            sequence: Sequence(sequence),
+        }),
+        operation: Operation::Set {
+            key: "x".into(),
+            value: value.into(),
+            condition: SetCondition::Always,
+        },
     };
-    let tagged = |sequence: u64, value: &'static str| {
-        Command {
-            session: Some(SessionTag {
-                session,
-                sequence: Sequence(sequence),
-            }),
-            operation: Operation::Set {
-                key: "x".into(),
-                value: value.into(),
-                condition: SetCondition::Always,
-            },
-        }
-        .encode()
-    };
-    // The first attempt is decided but its answer is lost: the client times
-    // out and retries through another node.
-    cluster.propose(N1, tagged(1, "one"));
+    // The first attempt is decided but the client misses its answer: it
+    // times out and retries through another node.
+    let first = cluster.write_command(N1, tagged(1, "one"));
     cluster.run(2);
-    cluster.propose(N2, tagged(1, "one"));
+    let retry = cluster.write_command(N2, tagged(1, "one"));
     cluster.run(2);
     // The next write, then a very late duplicate of the first.
-    cluster.propose(N3, tagged(2, "two"));
+    let second = cluster.write_command(N3, tagged(2, "two"));
     cluster.run(2);
-    cluster.propose(N1, tagged(1, "one"));
+    let late = cluster.write_command(N1, tagged(1, "one"));
     cluster.run(2);
-    let mut store = Store::new(StoreConfig::default());
-    let responses = replay(&cluster, &mut store, N3);
-    assert_eq!(responses.len(), 5);
-    assert_eq!(responses[1], Response::Stored(true));
+    assert_eq!(cluster.answer(first), Some(&Ok(Response::Stored(true))));
     assert_eq!(
-        responses[2], responses[1],
+        cluster.answer(retry),
+        cluster.answer(first),
         "the retry gets the original answer"
     );
+    assert_eq!(cluster.answer(second), Some(&Ok(Response::Stored(true))));
     assert_eq!(
-        responses[4],
-        Response::SequenceStale,
+        cluster.answer(late),
+        Some(&Ok(Response::SequenceStale)),
         "a late duplicate is not applied"
     );
-    assert_eq!(
-        store.read(&Operation::Get { key: "x".into() }),
-        Response::Value(Some("two".into())),
-        "the late duplicate did not roll x back"
-    );
+    for node in cluster.members() {
+        assert_eq!(
+            cluster
+                .node(node)
+                .store()
+                .read(&Operation::Get { key: "x".into() }),
+            value("two"),
+            "{node}: the late duplicate did not roll x back"
+        );
+    }
 }
 
 #[test]
 fn a_proposal_without_any_leader_is_rejected_not_dropped() {
     let mut cluster = Harness::new(3, 55);
     cluster.isolated.insert(N1);
-    cluster.propose(N1, "lonely");
+    let lonely = cluster.propose(N1, "lonely");
     let timeout = cluster.replica(N1).config().request_timeout_ticks;
-    // Keep N1 from electing itself leader of nothing: it cannot win anyway.
+    // N1 campaigns alone and can never win: no leader ever becomes known.
     for _ in 0..=timeout {
         cluster.tick(N1);
         cluster.stabilize();
     }
-    assert!(cluster.rejected.iter().any(|(node, rejection)| *node == N1
-        && rejection.command.as_ref() == b"lonely"
-        && rejection.reason == RejectReason::NoLeader));
-    let _ = Slot(0);
+    assert_eq!(cluster.answer(lonely), Some(&Err(RequestError::NoLeader)));
 }
 
 #[test]
@@ -343,9 +325,9 @@ fn a_read_index_reply_meant_for_a_previous_incarnation_serves_no_read_of_the_res
     // a write that completed before the new read began.
     let mut cluster = Harness::new(3, 68);
     cluster.elect(N1);
-    cluster.propose(N1, "x=1");
+    cluster.set(N1, "x", "1");
     cluster.run(2);
-    cluster.read(N3, ReadId(1));
+    cluster.get(N3, "x");
     cluster.deliver(between(N3, N1));
     cluster.stabilize_except(N3);
     let old_replies: Vec<_> = cluster
@@ -356,7 +338,7 @@ fn a_read_index_reply_meant_for_a_previous_incarnation_serves_no_read_of_the_res
         .collect();
     assert_eq!(old_replies.len(), 1, "the leader answered the old read");
     cluster.crash(N3);
-    cluster.propose(N1, "x=2");
+    cluster.set(N1, "x", "2");
     cluster.run(2);
     cluster.restart(N3);
     // The restarted node hears from the leader, then takes a new read whose
@@ -367,20 +349,18 @@ fn a_read_index_reply_meant_for_a_previous_incarnation_serves_no_read_of_the_res
     }
     cluster.deliver(|envelope| between(N1, N3)(envelope) && of_kind("heartbeat")(envelope));
     assert_eq!(cluster.replica(N3).leader(), Some(N1));
-    cluster.read(N3, ReadId(2));
+    let new = cluster.get(N3, "x");
     cluster.queue.splice(0..0, old_replies);
     cluster.deliver(|envelope| envelope.to == N3 && of_kind("read-index-reply")(envelope));
-    if let Some((_, applied_at_serve)) = cluster.served_reads[&N3].first() {
-        let commands = cluster.applied_commands(N3);
-        assert!(
-            commands[..*applied_at_serve].contains(&"x=2".to_string()),
+    if let Some(answer) = cluster.answer(new) {
+        assert_eq!(
+            answer,
+            &Ok(value("2")),
             "served before applying a write that completed before the read"
         );
     }
     cluster.run(3);
-    let served = &cluster.served_reads[&N3];
-    assert_eq!(served.len(), 1, "the new read is served once");
-    assert!(served[0].1 >= 2);
+    assert_eq!(cluster.answer(new), Some(&Ok(value("2"))));
 }
 
 #[test]
@@ -392,15 +372,14 @@ fn a_catch_up_request_from_a_replica_ahead_of_the_responder_gets_an_empty_answer
     cluster.elect(N1);
     cluster.propose(N1, "x=1");
     cluster.run(2);
-    let replica = cluster.replicas.get_mut(&N2).unwrap().as_mut().unwrap();
-    replica.step(N3, Message::CatchUpRequest { from: Slot(50) });
-    let ready = replica.ready();
+    let node = cluster.nodes.get_mut(&N2).unwrap().as_mut().unwrap();
+    node.step(N3, Message::CatchUpRequest { from: Slot(50) });
+    let ready = node.ready();
     assert_eq!(ready.messages.len(), 1);
     assert!(matches!(
         &ready.messages[0].message,
         Message::CatchUp { entries, committed } if entries.is_empty() && *committed == Slot(1)
     ));
-    let _ = ready.persist.persisted();
 }
 
 #[test]
@@ -482,15 +461,17 @@ fn a_lagging_leader_whose_catch_up_source_restarted_behind_asks_another_peer() {
 
 #[test]
 fn a_replica_behind_the_compacted_log_installs_a_snapshot_then_the_suffix() {
-    let mut cluster = Harness::with_config(3, 88, one_command_per_slot);
+    fn compact_every_fifty_slots(config: &mut Config) {
+        config.batch_commands_max = 1;
+        config.snapshot_interval_slots = 50;
+    }
+    let mut cluster = Harness::with_config(3, 88, compact_every_fifty_slots);
     cluster.elect(N1);
     cluster.crash(N3);
     for index in 0..300 {
         cluster.propose(N1, format!("c{index}"));
         if index % 50 == 49 {
             cluster.run(1);
-            cluster.compact(N1);
-            cluster.compact(N2);
         }
     }
     cluster.run(2);
@@ -506,11 +487,14 @@ fn a_replica_behind_the_compacted_log_installs_a_snapshot_then_the_suffix() {
     cluster.run(10);
     let installed = &cluster.installed[&N3];
     assert_eq!(installed.len(), 1, "one snapshot, then the log suffix");
-    let snapshot_state = String::from_utf8(installed[0].state.to_vec()).unwrap();
     let all: Vec<String> = (0..310).map(|index| format!("c{index}")).collect();
-    let in_snapshot = installed[0].end.0 as usize;
-    assert_eq!(snapshot_state, all[..in_snapshot].join("\n"));
+    let in_snapshot = installed[0].0 as usize;
     assert_eq!(cluster.applied_commands(N3), all[in_snapshot..]);
+    assert_eq!(
+        cluster.node(N3).store(),
+        cluster.node(N1).store(),
+        "the snapshot and the suffix rebuilt the leader's state"
+    );
     // And it serves as a voter afterwards: the cluster decides with N1 gone.
     cluster.crash(N1);
     cluster.elect(N2);
@@ -520,4 +504,9 @@ fn a_replica_behind_the_compacted_log_installs_a_snapshot_then_the_suffix() {
         cluster.applied_commands(N3).last().map(String::as_str),
         Some("after")
     );
+}
+
+/// A found value, as a read answers it.
+fn value(text: &str) -> Response {
+    Response::Value(Some(Bytes::copy_from_slice(text.as_bytes())))
 }

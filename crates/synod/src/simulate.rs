@@ -39,7 +39,8 @@ pub struct SimArguments {
     /// Write the recorded history of the replayed seed to this file.
     #[arg(long)]
     history: Option<PathBuf>,
-    /// Run a deliberately broken protocol variant (mutation testing).
+    /// Run a deliberately broken protocol variant (mutation testing; only in
+    /// a build with the `mutations` feature).
     #[arg(long, value_enum)]
     mutation: Option<MutationName>,
     /// Worker threads (defaults to the number of cores).
@@ -85,6 +86,13 @@ pub fn run(arguments: SimArguments) -> ExitCode {
     };
     if arguments.nodes == 0 {
         eprintln!("synod sim: --nodes must be at least 1");
+        return ExitCode::from(2);
+    }
+    if arguments.mutation.is_some() && !cfg!(feature = "mutations") {
+        eprintln!(
+            "synod sim: --mutation: this build carries no broken variants (they never ship \
+             in the server); run `cargo run --release --features mutations -- sim --mutation …`"
+        );
         return ExitCode::from(2);
     }
     let options = SimulationOptions {

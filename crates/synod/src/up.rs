@@ -169,7 +169,7 @@ fn load_or_create_cluster(data: &Path, nodes: u64) -> Result<ClusterFile, String
             std::fs::create_dir_all(data)
                 .map_err(|failure| format!("cannot create {}: {failure}", data.display()))?;
             let cluster = ClusterFile {
-                cluster_id: synod_server::node::random_u64() >> 1,
+                cluster_id: synod_server::drive::random_u64() >> 1,
                 nodes,
                 created: true,
             };

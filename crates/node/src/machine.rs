@@ -1,0 +1,147 @@
+//! The replicated state machine as a node runs it: the kv [`Store`] fed the
+//! decided slots strictly in order, replaced by snapshots, and asked for
+//! snapshots when the core says the log has grown enough.
+
+use bytes::Bytes;
+use synod_kv::{Operation, Response, Store, StoreConfig};
+use synod_paxos::{Decided, Replica, Slot, Snapshot, Value};
+use thiserror::Error;
+
+use crate::event::Event;
+use crate::tag::{self, RequestTag};
+
+/// A failure that stops the node.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum NodeError {
+    /// A snapshot (recovered from disk or received from a peer) does not
+    /// restore: the state machine cannot continue from it.
+    #[error("a snapshot up to slot {end} does not restore: {reason}")]
+    SnapshotUnreadable {
+        /// The snapshot's end.
+        end: u64,
+        /// The decoder's complaint.
+        reason: String,
+    },
+}
+
+/// The store and how far it has applied the log.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct StateMachine {
+    store: Store,
+    /// The next slot to apply; every slot below it is reflected in `store`.
+    next_apply: Slot,
+    /// Report the store's digest with every applied slot (for simulators
+    /// that compare replicas; it costs a little on every slot).
+    record_digests: bool,
+}
+
+impl StateMachine {
+    /// The state machine as of `snapshot` (or empty, with none).
+    pub(crate) fn recover(
+        snapshot: Option<&Snapshot>,
+        config: StoreConfig,
+        record_digests: bool,
+    ) -> Result<StateMachine, NodeError> {
+        let mut machine = StateMachine {
+            store: Store::new(config),
+            next_apply: Slot(0),
+            record_digests,
+        };
+        if let Some(snapshot) = snapshot {
+            machine.install(snapshot)?;
+        }
+        Ok(machine)
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn next_apply(&self) -> Slot {
+        self.next_apply
+    }
+
+    /// Replaces the store with `snapshot`'s.
+    pub(crate) fn install(&mut self, snapshot: &Snapshot) -> Result<Event, NodeError> {
+        let store =
+            Store::restore(&snapshot.state).map_err(|error| NodeError::SnapshotUnreadable {
+                end: snapshot.end.0,
+                reason: error.to_string(),
+            })?;
+        assert!(
+            snapshot.end >= self.next_apply,
+            "a snapshot never takes the state machine back ({} < {})",
+            snapshot.end,
+            self.next_apply
+        );
+        self.store = store;
+        self.next_apply = snapshot.end;
+        Ok(Event::SnapshotInstalled {
+            end: snapshot.end,
+            digest: self.digest(),
+        })
+    }
+
+    /// Applies one decided slot, which must be the next one. Returns the
+    /// event describing it and the answer to every tagged command in it.
+    pub(crate) fn apply(&mut self, decided: Decided) -> (Event, Vec<(RequestTag, Response)>) {
+        assert_eq!(
+            decided.slot, self.next_apply,
+            "decided slots are applied strictly in order"
+        );
+        self.next_apply = decided.slot.next();
+        let mut answers = Vec::with_capacity(decided.value.commands().len());
+        let mut untagged = 0;
+        for proposal in decided.value.commands() {
+            // Every replica skips an untagged proposal alike, so the state
+            // machines stay identical; only a foreign writer can cause one.
+            let Some((tag, command)) = tag::unwrap(proposal) else {
+                untagged += 1;
+                continue;
+            };
+            answers.push((tag, self.store.apply_encoded(command)));
+        }
+        let event = Event::Applied {
+            slot: decided.slot,
+            value: decided.value,
+            untagged,
+            digest: self.digest(),
+        };
+        (event, answers)
+    }
+
+    /// Answers a read from the store as it is now.
+    pub(crate) fn read(&self, operation: &Operation) -> Response {
+        self.store.read(operation)
+    }
+
+    /// The compaction policy: when the core says the applied log has grown
+    /// past its slot or byte threshold, hand it a snapshot of everything
+    /// applied, and it compacts the log below.
+    pub(crate) fn compact_if_due(&self, replica: &mut Replica) -> Option<Event> {
+        if !replica.snapshot_due() || self.next_apply <= replica.log_start() {
+            return None;
+        }
+        let end = self.next_apply;
+        replica.compact(Snapshot {
+            end,
+            state: self.store.snapshot(),
+        });
+        Some(Event::SnapshotTaken { end })
+    }
+
+    fn digest(&self) -> Option<u64> {
+        self.record_digests.then(|| self.store.digest())
+    }
+}
+
+/// The commands of a decided value, untagged, for observers that want to
+/// see what was applied (the harness, traces). `None` for a proposal that
+/// carries no tag.
+pub fn untagged_commands(value: &Value) -> Vec<Option<Bytes>> {
+    value
+        .commands()
+        .iter()
+        .map(|proposal| tag::unwrap(proposal).map(|(_, command)| proposal.slice_ref(command)))
+        .collect()
+}

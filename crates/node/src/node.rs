@@ -1,0 +1,371 @@
+//! [`Node`]: one replica — the consensus core, the state machine, and the
+//! clients waiting on them — as a deterministic state machine.
+
+use synod_kv::{Command, StoreConfig};
+use synod_paxos::{
+    Config, DurableState, Envelope, Message, NodeId, Released, Replica, Slot, SplitMix64,
+};
+
+use crate::event::Event;
+use crate::machine::{NodeError, StateMachine};
+use crate::persist::{PersistBatch, PersistQueue, PersistSequence};
+use crate::request::{read_error, rejection_error, Reply, Request, RequestError};
+use crate::tag::{self, RequestTag};
+use crate::waiters::Waiters;
+
+/// A write not decided within this many ticks is answered "outcome
+/// unknown" (it was proposed, so it may still be chosen). The server ticks
+/// every 10 ms, so 5 s.
+pub const WRITE_TIMEOUT_TICKS_DEFAULT: u64 = 500;
+
+/// The bits of a request tag's client part that name the node; the rest is
+/// drawn at random per incarnation.
+const TAG_CLIENT_NODE_SHIFT_BITS: u32 = 48;
+
+/// How a node is set up.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NodeOptions {
+    /// The consensus core's configuration (members, timeouts, limits,
+    /// snapshot thresholds).
+    pub replica: Config,
+    /// The state machine's configuration.
+    pub store: StoreConfig,
+    /// See [`WRITE_TIMEOUT_TICKS_DEFAULT`].
+    pub write_timeout_ticks: u64,
+    /// Report the store's digest with every applied slot and installed
+    /// snapshot ([`Event::Applied`]), so a simulator can compare replicas.
+    pub record_digests: bool,
+}
+
+impl NodeOptions {
+    /// Options with every default around `replica`.
+    pub fn new(replica: Config) -> NodeOptions {
+        NodeOptions {
+            replica,
+            store: StoreConfig::default(),
+            write_timeout_ticks: WRITE_TIMEOUT_TICKS_DEFAULT,
+            record_digests: false,
+        }
+    }
+}
+
+/// Everything a node wants done, collected by [`Node::ready`]. Handle it in
+/// this order: send `messages`, hand `persist` to storage (in order), answer
+/// `replies`, observe `events`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[must_use = "a Ready carries messages, writes and replies that must be handled"]
+pub struct Ready<H> {
+    /// Messages to send now (what they announce is already durable).
+    pub messages: Vec<Envelope>,
+    /// Batches to write, in this order; report each with
+    /// [`Node::persisted`] once written (and synced, if it says so).
+    pub persist: Vec<PersistBatch>,
+    /// Answers to clients.
+    pub replies: Vec<Reply<H>>,
+    /// What happened, for metrics, logs and checks.
+    pub events: Vec<Event>,
+}
+
+impl<H> Default for Ready<H> {
+    fn default() -> Ready<H> {
+        Ready {
+            messages: Vec::new(),
+            persist: Vec::new(),
+            replies: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+}
+
+impl<H> Ready<H> {
+    /// True when there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+            && self.persist.is_empty()
+            && self.replies.is_empty()
+            && self.events.is_empty()
+    }
+}
+
+/// One replica of a synod cluster: the Multi-Paxos core, the kv store, the
+/// table of clients waiting for writes and reads, apply, the compaction
+/// policy, and the rule that persist requests complete in order. It does no
+/// IO and reads no clock: see the crate documentation for how to drive it.
+///
+/// `H` is whatever the driver needs to answer a client (a channel, a
+/// connection id, a simulated client's request number); the node hands it
+/// back in a [`Reply`]. Equality and hashing cover the whole state, so a
+/// model checker can keep nodes in its state set.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Node<H> {
+    replica: Replica,
+    machine: StateMachine,
+    write_timeout_ticks: u64,
+    /// The client part of every request tag this incarnation proposes: the
+    /// node id in the top bits and a random number below, so that no other
+    /// node or earlier incarnation uses it and answers are never routed to
+    /// the wrong waiter.
+    tag_client: u64,
+    next_request: u64,
+    waiters: Waiters<H>,
+    /// The leader as of the last [`Node::ready`].
+    known_leader: Option<NodeId>,
+    now_tick: u64,
+    persists: PersistQueue,
+    output: Ready<H>,
+}
+
+impl<H> Node<H> {
+    /// A node starting (or restarting) from `durable` state: the state
+    /// machine is restored from its snapshot, and the decided log after it
+    /// is applied again as the core hands it out. `seed` must differ at
+    /// every start of the same node (it drives the core's randomized
+    /// timeouts and this incarnation's request tags).
+    ///
+    /// # Errors
+    ///
+    /// [`NodeError::SnapshotUnreadable`] when the durable snapshot does not
+    /// restore.
+    pub fn new(
+        options: NodeOptions,
+        durable: DurableState,
+        seed: u64,
+    ) -> Result<Node<H>, NodeError> {
+        let machine = StateMachine::recover(
+            durable.snapshot.as_ref(),
+            options.store,
+            options.record_digests,
+        )?;
+        let id = options.replica.id;
+        let mut rng = SplitMix64::new(seed);
+        let replica_seed = rng.next_u64();
+        let tag_client = (id.0 << TAG_CLIENT_NODE_SHIFT_BITS)
+            ^ (rng.next_u64() >> (64 - TAG_CLIENT_NODE_SHIFT_BITS));
+        let replica = Replica::new(options.replica, durable, replica_seed);
+        assert_eq!(
+            replica.applied(),
+            machine.next_apply(),
+            "the core resumes applying where the snapshot ends"
+        );
+        Ok(Node {
+            replica,
+            machine,
+            write_timeout_ticks: options.write_timeout_ticks,
+            tag_client,
+            next_request: 0,
+            waiters: Waiters::new(),
+            known_leader: None,
+            now_tick: 0,
+            persists: PersistQueue::default(),
+            output: Ready::default(),
+        })
+    }
+
+    // ----------------------------------------------------------------------
+    // Inputs
+    // ----------------------------------------------------------------------
+
+    /// A client request. Its answer comes back in a [`Reply`] carrying
+    /// `handle`; every request is answered exactly once while the node
+    /// lives (or by [`Node::stop`]).
+    pub fn request(&mut self, handle: H, request: Request) {
+        match request {
+            Request::Write(command) => self.write(handle, command),
+            Request::Read(operation) => {
+                if !operation.is_read() {
+                    let reason = "a write operation cannot be served as a read".to_string();
+                    self.reply(handle, Err(RequestError::Invalid { reason }));
+                    return;
+                }
+                if let Err(error) = operation.validate() {
+                    self.reply(handle, Err(error.into()));
+                    return;
+                }
+                let id = self.waiters.add_read(operation, handle);
+                self.replica.read(id);
+            }
+        }
+    }
+
+    /// Proposes `command`. A read operation may be written too: it is then
+    /// answered from the store when its slot applies, ordered in the log
+    /// behind the writes before it.
+    fn write(&mut self, handle: H, command: Command) {
+        if let Err(error) = command.validate() {
+            self.reply(handle, Err(error.into()));
+            return;
+        }
+        let tag = RequestTag {
+            client: self.tag_client,
+            request: self.next_request,
+        };
+        self.next_request += 1;
+        let deadline_tick = self.now_tick + self.write_timeout_ticks;
+        self.waiters
+            .add_write(tag, handle, self.replica.leader(), deadline_tick);
+        self.replica.propose(tag::wrap(tag, &command.encode()));
+    }
+
+    /// A message from a peer.
+    pub fn step(&mut self, from: NodeId, message: Message) {
+        self.replica.step(from, message);
+    }
+
+    /// Logical time passes by one tick.
+    pub fn tick(&mut self) {
+        self.now_tick += 1;
+        self.replica.tick();
+        self.waiters
+            .expire_writes(self.now_tick, &mut self.output.replies);
+    }
+
+    /// Batch `sequence` of [`Ready::persist`] is written (and synced, if it
+    /// had to be). Completions must come in the order the batches were
+    /// handed out. What they guarded is released: collect it with the next
+    /// [`Node::ready`].
+    ///
+    /// # Errors
+    ///
+    /// [`NodeError::SnapshotUnreadable`] when a snapshot received from a
+    /// peer does not restore; the node must stop.
+    ///
+    /// # Panics
+    ///
+    /// When `sequence` is not the oldest batch outstanding.
+    pub fn persisted(&mut self, sequence: PersistSequence) -> Result<(), NodeError> {
+        for request in self.persists.completed(sequence) {
+            self.release(request.persisted())?;
+        }
+        Ok(())
+    }
+
+    /// The node stops: every waiting client is answered (writes "outcome
+    /// unknown", reads "stopping"), and nothing outstanding is released.
+    pub fn stop(&mut self) -> Vec<Reply<H>> {
+        self.persists.clear();
+        let mut replies = std::mem::take(&mut self.output.replies);
+        self.waiters.answer_all(&mut replies);
+        replies
+    }
+
+    // ----------------------------------------------------------------------
+    // Output
+    // ----------------------------------------------------------------------
+
+    /// Collects everything the inputs since the last call produced. Call it
+    /// after every round of inputs, and again after [`Node::persisted`].
+    pub fn ready(&mut self) -> Ready<H> {
+        let ready = self.replica.ready();
+        self.output.messages.extend(ready.messages);
+        for rejection in ready.rejected {
+            // A rejected command of another node's client (forwarded to us)
+            // has no waiter here; its own node hears of it.
+            if let Some((tag, _)) = tag::unwrap(&rejection.command) {
+                self.answer_write(tag, Err(rejection_error(rejection.reason)));
+            }
+        }
+        for (read, failure) in ready.failed_reads {
+            if let Some((_, handle)) = self.waiters.take_read(read) {
+                self.reply(handle, Err(read_error(failure)));
+            }
+        }
+        let (batch, releasable) = self.persists.push(ready.persist);
+        if let Some(batch) = batch {
+            self.output.persist.push(batch);
+        }
+        if let Some(request) = releasable {
+            self.release(request.persisted())
+                .expect("a request with nothing to write carries no snapshot");
+        }
+        self.observe_leader();
+        std::mem::take(&mut self.output)
+    }
+
+    /// Sends, installs, applies and serves what a completed persist request
+    /// released, in the order [`Released`] prescribes.
+    fn release(&mut self, released: Released) -> Result<(), NodeError> {
+        self.output.messages.extend(released.messages);
+        if let Some(snapshot) = released.snapshot {
+            let event = self.machine.install(&snapshot)?;
+            self.output.events.push(event);
+        }
+        for decided in released.decided {
+            let (event, answers) = self.machine.apply(decided);
+            self.output.events.push(event);
+            for (tag, response) in answers {
+                self.answer_write(tag, Ok(response));
+            }
+        }
+        if let Some(event) = self.machine.compact_if_due(&mut self.replica) {
+            self.output.events.push(event);
+        }
+        for read in released.reads {
+            if let Some((operation, handle)) = self.waiters.take_read(read) {
+                let response = self.machine.read(&operation);
+                self.reply(handle, Ok(response));
+            }
+        }
+        Ok(())
+    }
+
+    /// Notices a change of leader (see [`Waiters::leader_changed`]).
+    fn observe_leader(&mut self) {
+        let leader = self.replica.leader();
+        if leader == self.known_leader {
+            return;
+        }
+        let previous = std::mem::replace(&mut self.known_leader, leader);
+        self.output.events.push(Event::LeaderChanged { leader });
+        self.waiters
+            .leader_changed(previous, leader, &mut self.output.replies);
+    }
+
+    fn answer_write(&mut self, tag: RequestTag, result: crate::RequestResult) {
+        if let Some(reply) = self.waiters.answer_write(tag, result) {
+            self.output.replies.push(reply);
+        }
+    }
+
+    fn reply(&mut self, handle: H, result: crate::RequestResult) {
+        self.output.replies.push(Reply { handle, result });
+    }
+
+    // ----------------------------------------------------------------------
+    // Inspection
+    // ----------------------------------------------------------------------
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.replica.id()
+    }
+
+    /// The consensus core, for status pages and checks.
+    pub fn replica(&self) -> &Replica {
+        &self.replica
+    }
+
+    /// The state machine.
+    pub fn store(&self) -> &synod_kv::Store {
+        self.machine.store()
+    }
+
+    /// Every slot below this is applied to the state machine here.
+    pub fn applied(&self) -> Slot {
+        self.machine.next_apply()
+    }
+
+    /// Writes waiting for their slot here.
+    pub fn writes_pending(&self) -> usize {
+        self.waiters.writes_pending()
+    }
+
+    /// Reads waiting to be served here.
+    pub fn reads_pending(&self) -> usize {
+        self.waiters.reads_pending()
+    }
+
+    /// Persist batches handed out and not yet reported completed.
+    pub fn persists_outstanding(&self) -> usize {
+        self.persists.outstanding()
+    }
+}

@@ -1,0 +1,170 @@
+//! The clients waiting on a node: writes by request tag, reads by read id.
+//!
+//! What a waiting client is told:
+//!
+//! * a write is answered with the store's response once its slot is applied
+//!   here;
+//! * a write the core handed back unproposed certainly took no effect;
+//! * a write handed to a leader that is then lost, or not decided within
+//!   the write timeout, may still be chosen: its outcome is unknown, and it
+//!   is answered so — never as a failure;
+//! * a read is answered from the store once the core releases it, or fails
+//!   (reads have no effect, so a failed read is certain).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use synod_kv::Operation;
+use synod_paxos::{NodeId, ReadId};
+
+use crate::request::{Reply, RequestError, RequestResult, UnknownReason};
+use crate::tag::RequestTag;
+
+/// A write waiting for its slot.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct PendingWrite<H> {
+    handle: H,
+    /// The leader the write was handed to (`None` while the core holds it
+    /// for a leader to appear).
+    leader: Option<NodeId>,
+}
+
+/// Every client waiting on this node.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Waiters<H> {
+    writes: BTreeMap<RequestTag, PendingWrite<H>>,
+    /// Write deadlines in tick order (a write may be answered before its
+    /// deadline; then its entry here is stale and skipped).
+    write_deadlines: VecDeque<(u64, RequestTag)>,
+    reads: BTreeMap<ReadId, (Operation, H)>,
+    next_read: u64,
+}
+
+impl<H> Waiters<H> {
+    pub(crate) fn new() -> Waiters<H> {
+        Waiters {
+            writes: BTreeMap::new(),
+            write_deadlines: VecDeque::new(),
+            reads: BTreeMap::new(),
+            next_read: 0,
+        }
+    }
+
+    pub(crate) fn writes_pending(&self) -> usize {
+        self.writes.len()
+    }
+
+    pub(crate) fn reads_pending(&self) -> usize {
+        self.reads.len()
+    }
+
+    /// Registers a write proposed under `tag`, handed to `leader`.
+    pub(crate) fn add_write(
+        &mut self,
+        tag: RequestTag,
+        handle: H,
+        leader: Option<NodeId>,
+        deadline_tick: u64,
+    ) {
+        let previous = self.writes.insert(tag, PendingWrite { handle, leader });
+        assert!(previous.is_none(), "a request tag is used once");
+        assert!(
+            self.write_deadlines
+                .back()
+                .is_none_or(|(last, _)| *last <= deadline_tick),
+            "write deadlines are added in order"
+        );
+        self.write_deadlines.push_back((deadline_tick, tag));
+    }
+
+    /// Registers a read; returns the id to hand the core.
+    pub(crate) fn add_read(&mut self, operation: Operation, handle: H) -> ReadId {
+        let id = ReadId(self.next_read);
+        self.next_read += 1;
+        self.reads.insert(id, (operation, handle));
+        id
+    }
+
+    /// Answers the write under `tag`, if it waits here.
+    pub(crate) fn answer_write(
+        &mut self,
+        tag: RequestTag,
+        result: RequestResult,
+    ) -> Option<Reply<H>> {
+        self.writes.remove(&tag).map(|pending| Reply {
+            handle: pending.handle,
+            result,
+        })
+    }
+
+    /// Takes the read `id` for serving, if it waits here.
+    pub(crate) fn take_read(&mut self, id: ReadId) -> Option<(Operation, H)> {
+        self.reads.remove(&id)
+    }
+
+    /// Answers every write whose deadline has come with "outcome unknown".
+    pub(crate) fn expire_writes(&mut self, now_tick: u64, replies: &mut Vec<Reply<H>>) {
+        while let Some((deadline, tag)) = self.write_deadlines.front().copied() {
+            if deadline > now_tick {
+                break;
+            }
+            self.write_deadlines.pop_front();
+            if let Some(reply) = self.answer_write(
+                tag,
+                Err(RequestError::OutcomeUnknown(UnknownReason::Timeout)),
+            ) {
+                replies.push(reply);
+            }
+        }
+    }
+
+    /// The known leader changed from `previous` to `leader`. Writes handed
+    /// to `previous` may or may not be chosen by the next leader: they are
+    /// answered "outcome unknown" now rather than at their deadline. Writes
+    /// the core held for lack of a leader go to the new one.
+    pub(crate) fn leader_changed(
+        &mut self,
+        previous: Option<NodeId>,
+        leader: Option<NodeId>,
+        replies: &mut Vec<Reply<H>>,
+    ) {
+        if previous.is_some() {
+            let lost: Vec<RequestTag> = self
+                .writes
+                .iter()
+                .filter(|(_, pending)| pending.leader == previous)
+                .map(|(tag, _)| *tag)
+                .collect();
+            for tag in lost {
+                let reply = self
+                    .answer_write(
+                        tag,
+                        Err(RequestError::OutcomeUnknown(UnknownReason::LeaderLost)),
+                    )
+                    .expect("collected above");
+                replies.push(reply);
+            }
+        }
+        for pending in self.writes.values_mut() {
+            if pending.leader.is_none() {
+                pending.leader = leader;
+            }
+        }
+    }
+
+    /// Answers everything still waiting: the node stops.
+    pub(crate) fn answer_all(&mut self, replies: &mut Vec<Reply<H>>) {
+        for (_, pending) in std::mem::take(&mut self.writes) {
+            replies.push(Reply {
+                handle: pending.handle,
+                result: Err(RequestError::OutcomeUnknown(UnknownReason::Stopped)),
+            });
+        }
+        self.write_deadlines.clear();
+        for (_, (_, handle)) in std::mem::take(&mut self.reads) {
+            replies.push(Reply {
+                handle,
+                result: Err(RequestError::Stopping),
+            });
+        }
+    }
+}

@@ -1,0 +1,405 @@
+//! The drive loop: the tokio adapter around the sans-IO [`Node`].
+//!
+//! One thread owns the node and the [`Persistence`]. Each iteration waits
+//! for one input (a peer message, a client request or a tick), takes every
+//! other input already waiting (up to [`INPUTS_PER_ROUND_MAX`]), and then
+//! drains the node: send its messages, answer its replies, write every
+//! batch it wants persisted with one sync for all of them (group commit),
+//! report the batches persisted, and repeat until the node has nothing
+//! more to say. No protocol or routing decision lives here: what a client
+//! is told, and when, is the node's (see `synod_node`).
+//!
+//! Persistence is synchronous, so batches complete strictly in the order
+//! the node handed them out. The loop runs on a thread of its own (see
+//! [`crate::server`]), so a slow fsync stalls only the loop, whose inputs
+//! wait in bounded channels meanwhile: they are the next group commit.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use synod_kv::{Command, Operation};
+use synod_node::{Event, Node, NodeOptions, Reply, Request};
+use synod_paxos::{Config, NodeId, Replica, Role, Slot};
+use synod_storage::StorageError;
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::MissedTickBehavior;
+use tracing::{error, info, warn};
+
+pub use synod_node::{NodeError, RequestError, RequestResult, UnknownReason};
+
+use crate::config::TICK_INTERVAL_MILLISECONDS;
+use crate::metrics::Metrics;
+use crate::persistence::Persistence;
+use crate::transport::{PeerMessage, Transport};
+
+/// Client requests waiting for the drive loop (backpressure beyond this).
+pub const CLIENT_INBOX_REQUESTS_MAX: usize = 8_192;
+/// Peer messages waiting for the drive loop (a peer connection stops
+/// reading beyond this, and TCP pushes back on the sender).
+pub const PEER_INBOX_MESSAGES_MAX: usize = 8_192;
+/// Inputs folded into one iteration (and one group commit) at most, so that
+/// a flood of requests cannot delay ticks and heartbeats without bound.
+pub const INPUTS_PER_ROUND_MAX: usize = 4_096;
+/// A write not decided within this many ticks (5 s) is answered "outcome
+/// unknown": it was proposed, so it may still be chosen.
+pub const WRITE_TIMEOUT_TICKS: u64 = synod_node::WRITE_TIMEOUT_TICKS_DEFAULT;
+
+/// A request of a client connection to the drive loop.
+#[derive(Debug)]
+pub enum ClientRequest {
+    /// A command for the log, answered after it is decided and applied.
+    Write {
+        /// The command (already checked against the kv limits).
+        command: Command,
+        /// Where the answer goes.
+        reply: oneshot::Sender<RequestResult>,
+    },
+    /// A linearizable read through the core's read path.
+    Read {
+        /// A read operation.
+        operation: Operation,
+        /// Where the answer goes.
+        reply: oneshot::Sender<RequestResult>,
+    },
+}
+
+/// A failure that stops the node.
+#[derive(Debug, Error)]
+pub enum DriveError {
+    /// Durable state could not be written; what is on disk is unknown.
+    #[error("storage failed; the node stops because it cannot tell what it promised: {0}")]
+    Storage(#[from] StorageError),
+    /// The node cannot continue (a snapshot does not restore).
+    #[error(transparent)]
+    Node(#[from] NodeError),
+}
+
+/// What `/status` shows; published by the drive loop after every change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NodeStatus {
+    /// This node.
+    pub id: u64,
+    /// `leader`, `follower` or `candidate`.
+    pub role: &'static str,
+    /// The leader this node knows of.
+    pub leader: Option<u64>,
+    /// The highest ballot promised.
+    pub ballot: BallotStatus,
+    /// Every slot below it is decided here.
+    pub commit_index: u64,
+    /// Every slot below it is applied to the state machine here.
+    pub applied_index: u64,
+    /// Every member with its replication lag (known on the leader only).
+    pub members: Vec<MemberStatus>,
+}
+
+impl NodeStatus {
+    /// Healthy: this node knows a leader. A leader that loses its quorum
+    /// steps down within two election timeouts (the core's check-quorum),
+    /// and a follower that stops hearing it starts an election, so a known
+    /// leader is one that recently had a quorum.
+    pub fn is_healthy(&self) -> bool {
+        self.leader.is_some()
+    }
+}
+
+/// A ballot, for JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct BallotStatus {
+    /// The round.
+    pub round: u64,
+    /// The node that owns it.
+    pub node: u64,
+}
+
+/// One member in `/status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MemberStatus {
+    /// The member.
+    pub id: u64,
+    /// Its commit index as the leader last heard it (null off the leader).
+    pub commit_index: Option<u64>,
+    /// Slots it is behind the leader's commit index (null off the leader).
+    pub lag: Option<u64>,
+}
+
+/// What the node hands back with each answer: where it goes, and what kind
+/// of request it answers (for the metrics).
+#[derive(Debug)]
+pub struct Waiter {
+    reply: oneshot::Sender<RequestResult>,
+    is_read: bool,
+}
+
+/// The drive loop's state.
+pub struct DriveLoop {
+    node: Node<Waiter>,
+    persistence: Box<dyn Persistence>,
+    transport: Transport,
+    metrics: Arc<Metrics>,
+    status: watch::Sender<NodeStatus>,
+}
+
+impl DriveLoop {
+    /// Recovers the durable state and builds the node. Returns the loop and
+    /// a receiver of the node's status.
+    ///
+    /// # Errors
+    ///
+    /// [`DriveError::Node`] when the recovered snapshot does not restore.
+    pub fn new(
+        config: Config,
+        mut persistence: Box<dyn Persistence>,
+        transport: Transport,
+        metrics: Arc<Metrics>,
+    ) -> Result<(DriveLoop, watch::Receiver<NodeStatus>), DriveError> {
+        let durable = persistence.recover();
+        info!(
+            id = %config.id,
+            persistence = %persistence.describe(),
+            promised = %durable.promised,
+            committed = durable.committed.0,
+            entries = durable.entries.len(),
+            "recovered durable state"
+        );
+        let node = Node::new(NodeOptions::new(config), durable, random_u64())?;
+        let (status, receiver) = watch::channel(status_of(node.replica(), node.applied()));
+        let drive = DriveLoop {
+            node,
+            persistence,
+            transport,
+            metrics,
+            status,
+        };
+        Ok((drive, receiver))
+    }
+
+    /// Runs until `shutdown` turns true (or its sender is dropped), or until
+    /// a failure stops the node.
+    ///
+    /// # Errors
+    ///
+    /// A [`DriveError`]; every waiting client has been answered then.
+    pub async fn run(
+        mut self,
+        mut peers: mpsc::Receiver<PeerMessage>,
+        mut clients: mpsc::Receiver<ClientRequest>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), DriveError> {
+        let mut ticker = tokio::time::interval(Duration::from_millis(TICK_INTERVAL_MILLISECONDS));
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let result = loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => break Ok(()),
+                _ = ticker.tick() => self.node.tick(),
+                Some(input) = peers.recv() => self.node.step(input.from, input.message),
+                Some(request) = clients.recv() => self.handle_client(request),
+            }
+            self.gather(&mut peers, &mut clients);
+            if let Err(failure) = self.drain() {
+                error!(%failure, "the node stops");
+                break Err(failure);
+            }
+            self.publish_status();
+        };
+        for reply in self.node.stop() {
+            self.answer(reply);
+        }
+        result
+    }
+
+    /// Takes every input already waiting, up to [`INPUTS_PER_ROUND_MAX`],
+    /// so that one group commit covers them all.
+    fn gather(
+        &mut self,
+        peers: &mut mpsc::Receiver<PeerMessage>,
+        clients: &mut mpsc::Receiver<ClientRequest>,
+    ) {
+        let mut gathered = 1;
+        while gathered < INPUTS_PER_ROUND_MAX {
+            let mut progressed = false;
+            if let Ok(input) = peers.try_recv() {
+                self.node.step(input.from, input.message);
+                gathered += 1;
+                progressed = true;
+            }
+            if let Ok(request) = clients.try_recv() {
+                self.handle_client(request);
+                gathered += 1;
+                progressed = true;
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    fn handle_client(&mut self, request: ClientRequest) {
+        let (waiter, request) = match request {
+            ClientRequest::Write { command, reply } => {
+                self.metrics.proposals.increment();
+                let waiter = Waiter {
+                    reply,
+                    is_read: false,
+                };
+                (waiter, Request::Write(command))
+            }
+            ClientRequest::Read { operation, reply } => {
+                let waiter = Waiter {
+                    reply,
+                    is_read: true,
+                };
+                (waiter, Request::Read(operation))
+            }
+        };
+        self.node.request(waiter, request);
+    }
+
+    /// Handles the node's output until it has nothing more to say.
+    fn drain(&mut self) -> Result<(), DriveError> {
+        loop {
+            let ready = self.node.ready();
+            if ready.is_empty() {
+                return Ok(());
+            }
+            for envelope in ready.messages {
+                self.transport.send(envelope);
+            }
+            for reply in ready.replies {
+                self.answer(reply);
+            }
+            for event in &ready.events {
+                self.observe(event);
+            }
+            // Group commit: every batch written, one sync for all of them.
+            let mut sync = false;
+            for batch in &ready.persist {
+                self.persistence.write(&batch.changes)?;
+                sync |= batch.needs_sync;
+            }
+            if sync {
+                self.persistence.sync()?;
+                self.metrics.fsyncs.increment();
+            }
+            for batch in ready.persist {
+                self.node.persisted(batch.sequence)?;
+            }
+        }
+    }
+
+    fn answer(&self, reply: Reply<Waiter>) {
+        let Reply { handle, result } = reply;
+        match (&result, handle.is_read) {
+            (Ok(_), true) => self.metrics.reads_served.increment(),
+            (Err(_), true) => self.metrics.reads_failed.increment(),
+            (Err(RequestError::OutcomeUnknown(_)), false) => {
+                self.metrics.writes_outcome_unknown.increment()
+            }
+            (Err(_), false) => self.metrics.proposals_rejected.increment(),
+            (Ok(_), false) => {}
+        }
+        // The client may have gone; its answer is then simply dropped.
+        let _ = handle.reply.send(result);
+    }
+
+    fn observe(&self, event: &Event) {
+        match event {
+            Event::Applied {
+                slot,
+                value,
+                untagged,
+                ..
+            } => {
+                let commands = value.commands().len();
+                self.metrics.decisions.increment();
+                self.metrics.record_batch_size(commands);
+                self.metrics
+                    .commands_applied
+                    .add((commands - untagged) as u64);
+                if *untagged > 0 {
+                    warn!(slot = slot.0, untagged, "skipped untagged proposals");
+                }
+            }
+            Event::SnapshotInstalled { end, .. } => {
+                info!(end = end.0, "installed a snapshot from a peer");
+                self.metrics.snapshots_installed.increment();
+            }
+            Event::SnapshotTaken { .. } => self.metrics.snapshots_taken.increment(),
+            Event::LeaderChanged { leader } => match leader {
+                Some(leader) => {
+                    self.metrics.leader_changes.increment();
+                    let role = self.node.replica().role().name();
+                    info!(%leader, role, "new leader");
+                }
+                None => info!("leader lost"),
+            },
+        }
+    }
+
+    fn publish_status(&mut self) {
+        let status = status_of(self.node.replica(), self.node.applied());
+        self.status.send_if_modified(|current| {
+            if *current == status {
+                return false;
+            }
+            *current = status;
+            true
+        });
+    }
+}
+
+fn status_of(replica: &Replica, applied: Slot) -> NodeStatus {
+    let status = replica.status();
+    let leading = status.role == Role::Leader;
+    let members = replica
+        .config()
+        .members
+        .iter()
+        .map(|member| {
+            let commit_index = if *member == status.id {
+                leading.then_some(status.committed.0)
+            } else {
+                status
+                    .followers
+                    .iter()
+                    .find(|(follower, _)| follower == member)
+                    .map(|(_, committed)| committed.0)
+            };
+            MemberStatus {
+                id: member.0,
+                commit_index,
+                lag: commit_index.map(|committed| status.committed.0.saturating_sub(committed)),
+            }
+        })
+        .collect();
+    NodeStatus {
+        id: status.id.0,
+        role: status.role.name(),
+        leader: status.leader.map(|leader: NodeId| leader.0),
+        ballot: BallotStatus {
+            round: status.promised.round,
+            node: status.promised.node.0,
+        },
+        commit_index: status.committed.0,
+        applied_index: applied.0,
+        members,
+    }
+}
+
+/// A number that differs at every call and every start: the standard
+/// library's per-process random hash keys (drawn from the operating
+/// system), mixed with the time and the process id.
+pub fn random_u64() -> u64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos())
+        .unwrap_or_default();
+    hasher.write_u128(now);
+    hasher.write_u32(std::process::id());
+    hasher.finish()
+}

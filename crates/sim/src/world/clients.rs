@@ -1,0 +1,429 @@
+//! The simulated clients: each runs one operation at a time against random
+//! nodes, retries on timeouts and refusals, and records what it saw in the
+//! shared history format for the linearizability checker.
+
+use bytes::Bytes;
+use synod_kv::{Command, Operation, Response, Sequence, SessionId, SessionTag};
+use synod_node::Request;
+use synod_paxos::NodeId;
+
+use super::{ClientEvent, ClientHandle, ClientReply, World, NANOSECONDS_PER_UNIT};
+
+/// The outcome of a client operation as recorded in the history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordStatus {
+    /// Completed with the recorded result.
+    Ok,
+    /// Certainly had no effect.
+    Fail,
+    /// Unknown: may take effect at any time after its call, or never.
+    Info,
+}
+
+/// One client operation in the history (the shared history format).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// The client.
+    pub client: u64,
+    /// `get`, `set`, `contains` or `remove`.
+    pub operation: &'static str,
+    /// The key.
+    pub key: String,
+    /// Value written or read (empty otherwise).
+    pub value: String,
+    /// Whether the key existed (get, contains) or was removed (remove).
+    pub found: bool,
+    /// The outcome.
+    pub status: RecordStatus,
+    /// Virtual nanoseconds when the client first sent it.
+    pub call: u64,
+    /// Virtual nanoseconds when the answer arrived (0 for info).
+    pub return_time: u64,
+    /// The node that answered, if any.
+    pub node: Option<u64>,
+}
+
+#[derive(Clone, Debug)]
+struct ClientOperation {
+    operation: Operation,
+    record_name: &'static str,
+    key: String,
+    value: String,
+    call_units: u64,
+    /// Request numbers of every attempt (any answer to one of them counts).
+    attempts: Vec<u64>,
+    attempt_deadline_units: u64,
+    /// True once an attempt may have been proposed (timed out unanswered).
+    maybe_applied: bool,
+    sequence: Option<Sequence>,
+}
+
+/// A client: one operation at a time, retried on timeouts and rejections.
+#[derive(Clone, Debug)]
+pub struct SimClient {
+    /// The client id (also its history id).
+    pub id: u64,
+    session: Option<SessionId>,
+    registering: Option<ClientOperation>,
+    next_sequence: u64,
+    next_request: u64,
+    current: Option<ClientOperation>,
+    values_written: u64,
+    /// Operations completed, of any status.
+    pub completed: u64,
+}
+
+impl SimClient {
+    /// A client with no session yet.
+    pub(super) fn new(id: u64) -> SimClient {
+        SimClient {
+            id,
+            session: None,
+            registering: None,
+            next_sequence: 1,
+            next_request: 0,
+            current: None,
+            values_written: 0,
+            completed: 0,
+        }
+    }
+
+    /// True while an operation (or a session registration) is outstanding.
+    pub fn is_busy(&self) -> bool {
+        self.current.is_some() || self.registering.is_some()
+    }
+}
+
+impl World {
+    /// Puts a request or reply on the client links, with a random delay.
+    pub(super) fn schedule_client_event(&mut self, event: ClientEvent) {
+        let delay = self
+            .rng
+            .between(1, self.options.client_delay_max_units.max(1));
+        let order = self.rng.next_u64();
+        self.client_events.insert((self.now + delay, order), event);
+    }
+
+    pub(super) fn deliver_client_events(&mut self) {
+        let later = self.client_events.split_off(&(self.now + 1, 0));
+        let due = std::mem::replace(&mut self.client_events, later);
+        for event in due.into_values() {
+            match event {
+                ClientEvent::Request {
+                    node,
+                    handle,
+                    command,
+                } => self.node_receive_request(node, handle, command),
+                ClientEvent::Reply {
+                    handle,
+                    node,
+                    reply,
+                } => self.client_receive(handle.client as usize, handle.request, node, reply),
+            }
+        }
+    }
+
+    fn node_receive_request(&mut self, id: NodeId, handle: ClientHandle, command: Command) {
+        let index = self.node_index(id);
+        let Some(node) = self.nodes[index].node.as_mut() else {
+            return; // A crashed node loses the request; the client times out.
+        };
+        let request = if command.operation.is_read() {
+            Request::Read(command.operation)
+        } else {
+            Request::Write(command)
+        };
+        node.request(handle, request);
+    }
+
+    fn send_request(&mut self, client: usize, node: NodeId, command: Command) -> u64 {
+        let request = self.clients[client].next_request;
+        self.clients[client].next_request += 1;
+        let handle = ClientHandle {
+            client: self.clients[client].id,
+            request,
+        };
+        self.schedule_client_event(ClientEvent::Request {
+            node,
+            handle,
+            command,
+        });
+        request
+    }
+
+    fn random_node(&mut self) -> NodeId {
+        NodeId(1 + self.rng.below(self.options.nodes as u64))
+    }
+
+    pub(super) fn step_clients(&mut self) {
+        for client in 0..self.clients.len() {
+            self.step_client(client);
+        }
+    }
+
+    fn step_client(&mut self, client: usize) {
+        let now = self.now;
+        let timeout = self.options.attempt_timeout_units;
+        if let Some(registering) = &self.clients[client].registering {
+            if now >= registering.attempt_deadline_units {
+                let node = self.random_node();
+                let request =
+                    self.send_request(client, node, Command::untagged(Operation::RegisterSession));
+                let registering = self.clients[client].registering.as_mut().expect("checked");
+                registering.attempts.push(request);
+                registering.attempt_deadline_units = now + timeout;
+            }
+            return;
+        }
+        if self.clients[client].current.is_none() {
+            if !self.clients_active || !self.rng.chance(1, 20) {
+                return;
+            }
+            if self.clients[client].session.is_none() {
+                self.start_registration(client);
+                return;
+            }
+            let operation = self.new_operation(client);
+            self.clients[client].current = Some(operation);
+            self.send_attempt(client);
+            return;
+        }
+        let current = self.clients[client].current.as_ref().expect("checked");
+        if now < current.attempt_deadline_units {
+            return;
+        }
+        // The attempt timed out: a write may or may not have been proposed.
+        let is_write = !current.operation.is_read();
+        let attempts = current.attempts.len();
+        if is_write {
+            self.clients[client]
+                .current
+                .as_mut()
+                .expect("checked")
+                .maybe_applied = true;
+        }
+        if is_write && self.attempts_max.is_some_and(|max| attempts >= max) {
+            self.finish(client, None, RecordStatus::Info, None);
+            return;
+        }
+        self.send_attempt(client);
+    }
+
+    fn start_registration(&mut self, client: usize) {
+        let node = self.random_node();
+        let request =
+            self.send_request(client, node, Command::untagged(Operation::RegisterSession));
+        self.clients[client].registering = Some(ClientOperation {
+            operation: Operation::RegisterSession,
+            record_name: "register",
+            key: String::new(),
+            value: String::new(),
+            call_units: self.now,
+            attempts: vec![request],
+            attempt_deadline_units: self.now + self.options.attempt_timeout_units,
+            maybe_applied: false,
+            sequence: None,
+        });
+    }
+
+    fn new_operation(&mut self, client: usize) -> ClientOperation {
+        let key_number = self.rng.below(self.options.keys as u64);
+        let key = format!("k{key_number}");
+        let key_bytes = Bytes::from(key.clone().into_bytes());
+        let choice = self.rng.below(10);
+        let (operation, record_name, value) = match choice {
+            0..=2 => (Operation::Get { key: key_bytes }, "get", String::new()),
+            3 => (
+                Operation::Contains { key: key_bytes },
+                "contains",
+                String::new(),
+            ),
+            4..=7 => {
+                let state = &mut self.clients[client];
+                state.values_written += 1;
+                let value = format!("c{}v{}", state.id, state.values_written);
+                (
+                    Operation::Set {
+                        key: key_bytes,
+                        value: Bytes::from(value.clone().into_bytes()),
+                        condition: synod_kv::SetCondition::Always,
+                    },
+                    "set",
+                    value,
+                )
+            }
+            _ => (
+                Operation::Remove { key: key_bytes },
+                "remove",
+                String::new(),
+            ),
+        };
+        let sequence = if operation.is_read() {
+            None
+        } else {
+            let state = &mut self.clients[client];
+            let sequence = Sequence(state.next_sequence);
+            state.next_sequence += 1;
+            Some(sequence)
+        };
+        ClientOperation {
+            operation,
+            record_name,
+            key,
+            value,
+            call_units: self.now,
+            attempts: Vec::new(),
+            attempt_deadline_units: 0,
+            maybe_applied: false,
+            sequence,
+        }
+    }
+
+    fn send_attempt(&mut self, client: usize) {
+        let current = self.clients[client]
+            .current
+            .as_ref()
+            .expect("an operation is current");
+        let command = match (current.sequence, self.clients[client].session) {
+            (Some(sequence), Some(session)) => Command {
+                session: Some(SessionTag { session, sequence }),
+                operation: current.operation.clone(),
+            },
+            _ => Command::untagged(current.operation.clone()),
+        };
+        let node = self.random_node();
+        let request = self.send_request(client, node, command);
+        let deadline = self.now + self.options.attempt_timeout_units;
+        let current = self.clients[client].current.as_mut().expect("checked");
+        current.attempts.push(request);
+        current.attempt_deadline_units = deadline;
+    }
+
+    fn client_receive(&mut self, client: usize, request: u64, node: NodeId, reply: ClientReply) {
+        if let Some(registering) = &self.clients[client].registering {
+            if registering.attempts.contains(&request) {
+                if let ClientReply::Response(Response::SessionRegistered(session)) = reply {
+                    let state = &mut self.clients[client];
+                    state.session = Some(session);
+                    state.next_sequence = 1;
+                    state.registering = None;
+                } else {
+                    // Retry the registration promptly.
+                    let registering = self.clients[client].registering.as_mut().expect("checked");
+                    registering.attempt_deadline_units = self.now;
+                }
+            }
+            return;
+        }
+        let Some(current) = &self.clients[client].current else {
+            return;
+        };
+        if !current.attempts.contains(&request) {
+            return; // An answer to an operation the client has moved past.
+        }
+        let is_write = !current.operation.is_read();
+        match reply {
+            ClientReply::Response(response) => self.complete_with(client, node, response),
+            ClientReply::NotApplied | ClientReply::Unknown => {
+                // Retry soon, elsewhere. An unknown outcome counts as the
+                // attempt timing out: the write may have been applied.
+                let backoff = self.rng.between(5, 30);
+                let current = self.clients[client].current.as_mut().expect("checked");
+                let last = *current.attempts.last().expect("an attempt was sent");
+                if reply == ClientReply::Unknown && is_write {
+                    current.maybe_applied = true;
+                }
+                if last == request {
+                    current.attempt_deadline_units = self.now + backoff;
+                }
+            }
+        }
+    }
+
+    fn complete_with(&mut self, client: usize, node: NodeId, response: Response) {
+        let current = self.clients[client].current.as_ref().expect("checked");
+        let name = current.record_name;
+        match (name, response) {
+            ("get", Response::Value(value)) => {
+                let (found, text) = match value {
+                    Some(bytes) => (true, String::from_utf8_lossy(&bytes).into_owned()),
+                    None => (false, String::new()),
+                };
+                self.clients[client]
+                    .current
+                    .as_mut()
+                    .expect("checked")
+                    .value = text;
+                self.finish(client, Some(node), RecordStatus::Ok, Some(found));
+            }
+            ("contains", Response::Found(found)) => {
+                self.finish(client, Some(node), RecordStatus::Ok, Some(found))
+            }
+            ("set", Response::Stored(_)) => {
+                self.finish(client, Some(node), RecordStatus::Ok, Some(false))
+            }
+            ("remove", Response::Removed(found)) => {
+                self.finish(client, Some(node), RecordStatus::Ok, Some(found))
+            }
+            (_, Response::SessionExpired) => {
+                let status = if current.maybe_applied {
+                    RecordStatus::Info
+                } else {
+                    RecordStatus::Fail
+                };
+                self.clients[client].session = None;
+                self.finish(client, None, status, None);
+            }
+            (name, other) => {
+                self.violations.push(format!(
+                    "client {client} got {other:?} for a {name} operation"
+                ));
+                self.finish(client, None, RecordStatus::Info, None);
+            }
+        }
+    }
+
+    fn finish(
+        &mut self,
+        client: usize,
+        node: Option<NodeId>,
+        status: RecordStatus,
+        found: Option<bool>,
+    ) {
+        let state = &mut self.clients[client];
+        let current = state.current.take().expect("an operation is current");
+        state.completed += 1;
+        let is_read = current.operation.is_read();
+        if is_read && status != RecordStatus::Ok {
+            return; // A read that never completed had no effect: nothing to check.
+        }
+        let record = Record {
+            client: state.id,
+            operation: current.record_name,
+            key: current.key,
+            value: current.value,
+            found: found.unwrap_or(false),
+            status,
+            call: current.call_units * NANOSECONDS_PER_UNIT,
+            return_time: if status == RecordStatus::Ok {
+                self.now * NANOSECONDS_PER_UNIT
+            } else {
+                0
+            },
+            node: node.map(|id| id.0),
+        };
+        if self.options.trace {
+            let line = format!("client {} {:?}", record.client, record);
+            self.log(|| line);
+        }
+        self.history.push(record);
+    }
+
+    /// Operations still outstanding (registrations included).
+    pub fn busy_clients(&self) -> usize {
+        self.clients
+            .iter()
+            .filter(|client| client.is_busy())
+            .count()
+    }
+}

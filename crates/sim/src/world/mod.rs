@@ -1,0 +1,582 @@
+//! The simulated world: replicas running the production node (the same
+//! [`Node`] the server runs: core, state machine, request routing, apply and
+//! compaction), a faulty network, a disk with latency, and clients that
+//! record what they saw. Time is a count of units; a replica ticks every
+//! `tick_units`. Everything random comes from one seeded generator.
+//!
+//! The world checks safety invariants as it goes and records each breach in
+//! [`World::violations`] (see `checks.rs`):
+//! * agreement: every replica decides the same value in every slot;
+//! * identical applied prefixes: a replica's state after slot `n` equals
+//!   every other's (the node itself asserts that it applies in order);
+//! * a promise is never broken: after announcing a promise for ballot `b`, a
+//!   replica never announces an acceptance below `b`, even after a restart.
+
+mod checks;
+mod clients;
+mod trace;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use synod_kv::{Command, Response};
+use synod_node::{Node, NodeOptions, PersistSequence, Reply};
+use synod_paxos::{
+    Ballot, Config, DurableState, Message, Mutation, NodeId, Replica, Slot, SplitMix64,
+};
+use synod_storage::{AcceptorStore, CrashFault, MemoryStorage, StorageError, StorageOptions};
+
+use crate::network::{MessageFaults, Network};
+
+pub use clients::{Record, RecordStatus, SimClient};
+
+/// Virtual nanoseconds per time unit, for the recorded history.
+pub const NANOSECONDS_PER_UNIT: u64 = 1_000_000;
+
+/// Settings of a world that do not change during a run.
+#[derive(Clone, Debug)]
+pub struct WorldOptions {
+    /// Number of replicas.
+    pub nodes: usize,
+    /// Number of clients.
+    pub clients: usize,
+    /// Number of distinct keys the clients use.
+    pub keys: usize,
+    /// Time units per replica tick.
+    pub tick_units: u64,
+    /// Largest time a write to the simulated disk takes.
+    pub disk_latency_max_units: u64,
+    /// Largest delay of a client request or reply.
+    pub client_delay_max_units: u64,
+    /// A client gives up on an attempt after this long and retries.
+    pub attempt_timeout_units: u64,
+    /// Broken protocol variant to run (mutation tests).
+    pub mutation: Mutation,
+    /// Inject disk faults: torn writes at crashes, failed fsyncs.
+    pub disk_faults: bool,
+    /// Replicas snapshot their state machine and compact their logs every
+    /// this many applied slots (small, so that installs happen often).
+    pub snapshot_interval_slots: u64,
+    /// Record a readable trace of every event.
+    pub trace: bool,
+}
+
+impl Default for WorldOptions {
+    fn default() -> WorldOptions {
+        WorldOptions {
+            nodes: 3,
+            clients: 3,
+            keys: 3,
+            tick_units: 10,
+            disk_latency_max_units: 3,
+            client_delay_max_units: 3,
+            attempt_timeout_units: 400,
+            mutation: Mutation::None,
+            disk_faults: false,
+            snapshot_interval_slots: 20,
+            trace: false,
+        }
+    }
+}
+
+/// Who a node answers: a simulated client and its request number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClientHandle {
+    /// The client.
+    pub client: u64,
+    /// The client's request number (one per attempt).
+    pub request: u64,
+}
+
+/// What a client hears back from a node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum ClientReply {
+    Response(Response),
+    /// The attempt certainly took no effect (rejected, or a failed read).
+    NotApplied,
+    /// The write may or may not take effect.
+    Unknown,
+}
+
+impl ClientReply {
+    fn of(result: synod_node::RequestResult) -> ClientReply {
+        match result {
+            Ok(response) => ClientReply::Response(response),
+            Err(error) if error.certainly_not_applied() => ClientReply::NotApplied,
+            Err(_) => ClientReply::Unknown,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum ClientEvent {
+    Request {
+        node: NodeId,
+        handle: ClientHandle,
+        command: Command,
+    },
+    Reply {
+        handle: ClientHandle,
+        node: NodeId,
+        reply: ClientReply,
+    },
+}
+
+/// A batch on its way to the disk: written, and synced once due.
+#[derive(Clone, Copy, Debug)]
+struct PendingPersist {
+    due: u64,
+    sequence: PersistSequence,
+    needs_sync: bool,
+}
+
+/// One replica with its simulated disk.
+#[derive(Debug)]
+pub struct SimNode {
+    /// The replica's id.
+    pub id: NodeId,
+    /// The running node; `None` while crashed.
+    pub node: Option<Node<ClientHandle>>,
+    /// The disk, through the production storage code on a simulated,
+    /// fault-injectable device: survives crashes.
+    pub disk: AcceptorStore<MemoryStorage>,
+    /// Writes on their way to the disk, completed in order.
+    pending: VecDeque<PendingPersist>,
+    tick_offset_units: u64,
+    /// Number of restarts.
+    pub incarnation: u64,
+    /// The highest ballot this node ever announced a promise for.
+    promise_high_water: Ballot,
+}
+
+/// The whole simulated cluster.
+pub struct World {
+    /// Current time in units.
+    pub now: u64,
+    rng: SplitMix64,
+    options: WorldOptions,
+    /// The replica network.
+    pub network: Network,
+    /// The replicas.
+    pub nodes: Vec<SimNode>,
+    /// The clients.
+    pub clients: Vec<SimClient>,
+    client_events: BTreeMap<(u64, u64), ClientEvent>,
+    decided: BTreeMap<Slot, synod_paxos::Value>,
+    digests: BTreeMap<Slot, u64>,
+    /// Safety violations found so far.
+    pub violations: Vec<String>,
+    /// The client history.
+    pub history: Vec<Record>,
+    /// Readable event trace (when enabled).
+    pub trace: Vec<String>,
+    /// Whether clients start new operations.
+    pub clients_active: bool,
+    /// A client gives up on a write after this many attempts (then records
+    /// it as info); `None` retries forever.
+    pub attempts_max: Option<usize>,
+    /// Crash the leader right after it sends accepts, with this chance per
+    /// thousand (the seeds' N1/N2/N3 case).
+    pub leader_crash_per_mille: u64,
+    /// Leader crashes performed by that fault.
+    pub leader_crashes: u64,
+    /// Nodes stopped by a disk error.
+    pub disk_failures: u64,
+    /// Chance per thousand that a node's next fsync fails (disk faults).
+    pub fsync_failure_per_mille: u64,
+}
+
+/// Rounds of output one node may produce in one step before the world
+/// declares it runaway (a node that keeps talking to itself is a bug).
+const READY_ROUNDS_PER_STEP_MAX: usize = 1_000;
+
+impl World {
+    /// A world of fresh replicas and clients, all driven by `seed`.
+    pub fn new(seed: u64, options: WorldOptions) -> World {
+        let mut rng = SplitMix64::new(seed);
+        let members: Vec<NodeId> = (1..=options.nodes as u64).map(NodeId).collect();
+        let nodes = members
+            .iter()
+            .map(|id| {
+                let tick_offset_units = rng.below(options.tick_units);
+                let node = new_node(
+                    &options,
+                    &members,
+                    *id,
+                    DurableState::default(),
+                    rng.next_u64(),
+                );
+                SimNode {
+                    id: *id,
+                    node: Some(node),
+                    disk: new_disk(),
+                    pending: VecDeque::new(),
+                    tick_offset_units,
+                    incarnation: 0,
+                    promise_high_water: Ballot::ZERO,
+                }
+            })
+            .collect();
+        let clients = (0..options.clients as u64).map(SimClient::new).collect();
+        World {
+            now: 0,
+            rng,
+            network: Network::new(MessageFaults {
+                drop_per_mille: 0,
+                duplicate_per_mille: 0,
+                delay_max_units: 5,
+            }),
+            nodes,
+            clients,
+            client_events: BTreeMap::new(),
+            decided: BTreeMap::new(),
+            digests: BTreeMap::new(),
+            violations: Vec::new(),
+            history: Vec::new(),
+            trace: Vec::new(),
+            clients_active: true,
+            attempts_max: None,
+            leader_crash_per_mille: 0,
+            leader_crashes: 0,
+            disk_failures: 0,
+            fsync_failure_per_mille: if options.disk_faults { 3 } else { 0 },
+            options,
+        }
+    }
+
+    /// The seeded generator, for drivers that inject faults.
+    pub fn rng(&mut self) -> &mut SplitMix64 {
+        &mut self.rng
+    }
+
+    /// The world's settings.
+    pub fn options(&self) -> &WorldOptions {
+        &self.options
+    }
+
+    /// Ids of every replica.
+    pub fn members(&self) -> Vec<NodeId> {
+        self.nodes.iter().map(|node| node.id).collect()
+    }
+
+    fn node_index(&self, id: NodeId) -> usize {
+        (id.0 - 1) as usize
+    }
+
+    /// The node with id `id`, if running.
+    pub fn node(&self, id: NodeId) -> Option<&Node<ClientHandle>> {
+        self.nodes[self.node_index(id)].node.as_ref()
+    }
+
+    /// The consensus core of `id`, if running.
+    pub fn replica(&self, id: NodeId) -> Option<&Replica> {
+        self.node(id).map(Node::replica)
+    }
+
+    /// True while `id` is crashed.
+    pub fn is_crashed(&self, id: NodeId) -> bool {
+        self.node(id).is_none()
+    }
+
+    /// The running replica that leads with the highest ballot, if any.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.nodes
+            .iter()
+            .filter_map(|node| node.node.as_ref().map(Node::replica))
+            .filter(|replica| replica.role() == synod_paxos::Role::Leader)
+            .max_by_key(|replica| replica.promised())
+            .map(|replica| replica.id())
+    }
+
+    fn log(&mut self, line: impl FnOnce() -> String) {
+        if self.options.trace {
+            let line = format!("t={:>6} {}", self.now, line());
+            self.trace.push(line);
+        }
+    }
+
+    // ----------------------------------------------------------------------
+    // Faults
+    // ----------------------------------------------------------------------
+
+    /// Crashes `id`: its writes still on their way to disk and its messages
+    /// in flight are lost; what is durable stays. Its clients hear nothing.
+    pub fn crash(&mut self, id: NodeId) {
+        let index = self.node_index(id);
+        if self.nodes[index].node.is_none() {
+            return;
+        }
+        // With disk faults, the crash may tear the write in progress: a
+        // prefix of the unsynced bytes reaches the disk, ending mid-record.
+        let fault = if self.options.disk_faults && self.rng.chance(1, 2) {
+            CrashFault::TearUnsynced {
+                seed: self.rng.next_u64(),
+            }
+        } else {
+            CrashFault::LoseUnsynced
+        };
+        let report = self.nodes[index].disk.storage_mut().crash(fault);
+        let torn = report.torn_bytes_kept;
+        let node = &mut self.nodes[index];
+        node.node = None;
+        node.pending.clear();
+        self.network.drop_to(id);
+        self.log(|| format!("{id} CRASH (torn write kept {torn} bytes)"));
+    }
+
+    /// Restarts `id` from its durable state: the node restores its state
+    /// machine from the durable snapshot and replays the decided log.
+    pub fn restart(&mut self, id: NodeId) {
+        let index = self.node_index(id);
+        if self.nodes[index].node.is_some() {
+            return;
+        }
+        let members = self.members();
+        let seed = self.rng.next_u64();
+        let mut storage = std::mem::replace(self.nodes[index].disk.storage_mut(), new_storage());
+        let recovered = match storage.recover() {
+            Ok(recovered) => recovered,
+            Err(error) => {
+                self.violations
+                    .push(format!("{id} cannot recover its disk: {error}"));
+                return;
+            }
+        };
+        let disk = match AcceptorStore::recover(storage, &recovered) {
+            Ok(disk) => disk,
+            Err(error) => {
+                self.violations
+                    .push(format!("{id} cannot read its acceptor state: {error}"));
+                return;
+            }
+        };
+        let durable = disk.state().clone();
+        let committed = durable.committed;
+        let node = new_node(&self.options, &members, id, durable, seed);
+        let sim_node = &mut self.nodes[index];
+        sim_node.disk = disk;
+        sim_node.node = Some(node);
+        sim_node.incarnation += 1;
+        self.log(|| format!("{id} RESTART from disk, committed {committed:?}"));
+    }
+
+    /// A disk error stops the node for good (until an operator restarts
+    /// it): it must not acknowledge or vote on anything not durably written.
+    fn fail_stop(&mut self, index: usize, error: StorageError) {
+        let id = self.nodes[index].id;
+        self.disk_failures += 1;
+        self.log(|| format!("{id} DISK FAILURE, stopping: {error}"));
+        self.crash(id);
+    }
+
+    // ----------------------------------------------------------------------
+    // The main loop
+    // ----------------------------------------------------------------------
+
+    /// Advances time by one unit.
+    pub fn step(&mut self) {
+        self.now += 1;
+        self.complete_persists();
+        for envelope in self.network.due(self.now) {
+            let index = self.node_index(envelope.to);
+            if self.nodes[index].node.is_none() {
+                continue;
+            }
+            if self.options.trace {
+                let description = trace::describe(&envelope);
+                self.log(|| description);
+            }
+            let node = self.nodes[index].node.as_mut().expect("checked above");
+            node.step(envelope.from, envelope.message);
+        }
+        self.deliver_client_events();
+        for index in 0..self.nodes.len() {
+            let due =
+                (self.now + self.nodes[index].tick_offset_units) % self.options.tick_units == 0;
+            if due {
+                if let Some(node) = self.nodes[index].node.as_mut() {
+                    node.tick();
+                }
+            }
+        }
+        self.step_clients();
+        for index in 0..self.nodes.len() {
+            self.drain(index);
+        }
+    }
+
+    /// Runs `units` steps.
+    pub fn run_for(&mut self, units: u64) {
+        for _ in 0..units {
+            self.step();
+        }
+    }
+
+    /// Handles node `index`'s output until it has nothing more to say (a
+    /// write that completes at once releases more output).
+    fn drain(&mut self, index: usize) {
+        for _ in 0..READY_ROUNDS_PER_STEP_MAX {
+            let Some(node) = self.nodes[index].node.as_mut() else {
+                return;
+            };
+            let ready = node.ready();
+            if ready.is_empty() {
+                return;
+            }
+            self.handle_ready(index, ready);
+        }
+        let id = self.nodes[index].id;
+        self.violations.push(format!(
+            "{id} produced output {READY_ROUNDS_PER_STEP_MAX} times in one step"
+        ));
+    }
+
+    fn handle_ready(&mut self, index: usize, ready: synod_node::Ready<ClientHandle>) {
+        let id = self.nodes[index].id;
+        let sends_accepts = ready
+            .messages
+            .iter()
+            .any(|envelope| matches!(envelope.message, Message::Accept { .. }));
+        let crash_mid_phase_two = sends_accepts
+            && self.leader_crash_per_mille > 0
+            && self.rng.chance(self.leader_crash_per_mille, 1_000);
+        for (position, envelope) in ready.messages.into_iter().enumerate() {
+            // The seeds' N1/N2/N3 case: the leader dies while its accepts are
+            // leaving, so only some followers receive them.
+            if crash_mid_phase_two && position % 2 == 1 {
+                continue;
+            }
+            self.check_promise_kept(index, &envelope);
+            self.network.send(&mut self.rng, self.now, envelope);
+        }
+        for Reply { handle, result } in ready.replies {
+            let reply = ClientReply::of(result);
+            self.schedule_client_event(ClientEvent::Reply {
+                handle,
+                node: id,
+                reply,
+            });
+        }
+        for event in ready.events {
+            self.check_event(index, event);
+        }
+        if crash_mid_phase_two {
+            self.leader_crashes += 1;
+            self.log(|| format!("{id} leader crashes mid phase 2"));
+            self.crash(id);
+            return;
+        }
+        for batch in ready.persist {
+            // The write reaches the device now; the sync completes later.
+            if let Err(error) = self.nodes[index].disk.write(&batch.changes) {
+                self.fail_stop(index, error);
+                return;
+            }
+            let latency = if batch.needs_sync {
+                if self.fsync_failure_per_mille > 0
+                    && self.rng.chance(self.fsync_failure_per_mille, 1_000)
+                {
+                    self.nodes[index].disk.storage_mut().fail_next_sync();
+                }
+                self.rng.below(self.options.disk_latency_max_units + 1)
+            } else {
+                0
+            };
+            self.nodes[index].pending.push_back(PendingPersist {
+                due: self.now + latency,
+                sequence: batch.sequence,
+                needs_sync: batch.needs_sync,
+            });
+        }
+        self.complete_persists_of(index);
+    }
+
+    fn complete_persists(&mut self) {
+        for index in 0..self.nodes.len() {
+            self.complete_persists_of(index);
+        }
+    }
+
+    /// Finishes disk writes that are due, strictly in the order issued, and
+    /// tells the node.
+    fn complete_persists_of(&mut self, index: usize) {
+        loop {
+            let sim_node = &mut self.nodes[index];
+            let Some(pending) = sim_node.pending.front().copied() else {
+                return;
+            };
+            if pending.due > self.now {
+                return;
+            }
+            sim_node.pending.pop_front();
+            if pending.needs_sync {
+                if let Err(error) = sim_node.disk.sync() {
+                    self.fail_stop(index, error);
+                    return;
+                }
+            }
+            let node = self.nodes[index]
+                .node
+                .as_mut()
+                .expect("a crash clears the disk queue");
+            if let Err(error) = node.persisted(pending.sequence) {
+                let id = self.nodes[index].id;
+                self.violations.push(format!("{id} stops: {error}"));
+                self.crash(id);
+                return;
+            }
+        }
+    }
+
+    /// Forces the replicas' applied state to be compared at the end: every
+    /// running replica must have applied the same number of slots.
+    pub fn replicas_converged(&self) -> bool {
+        let applied: Vec<Slot> = self
+            .nodes
+            .iter()
+            .filter_map(|node| node.node.as_ref().map(Node::applied))
+            .collect();
+        applied.windows(2).all(|pair| pair[0] == pair[1])
+    }
+}
+
+fn new_storage() -> MemoryStorage {
+    MemoryStorage::new(StorageOptions::default()).expect("a new simulated disk opens")
+}
+
+fn new_disk() -> AcceptorStore<MemoryStorage> {
+    let mut storage = new_storage();
+    let recovered = storage.recover().expect("an empty disk recovers");
+    AcceptorStore::recover(storage, &recovered).expect("an empty log decodes")
+}
+
+fn new_node(
+    options: &WorldOptions,
+    members: &[NodeId],
+    id: NodeId,
+    durable: DurableState,
+    seed: u64,
+) -> Node<ClientHandle> {
+    let mut config = Config::new(id, members.to_vec());
+    set_mutation(&mut config, options.mutation);
+    config.snapshot_interval_slots = options.snapshot_interval_slots;
+    let mut node_options = NodeOptions::new(config);
+    node_options.record_digests = true;
+    Node::new(node_options, durable, seed)
+        .expect("a durable snapshot restores: it was taken by Store::snapshot")
+}
+
+/// Runs the broken variant `mutation` (the `mutations` feature only).
+#[cfg(feature = "mutations")]
+fn set_mutation(config: &mut Config, mutation: Mutation) {
+    config.mutation = mutation;
+}
+
+/// Without the `mutations` feature there are no broken variants to run.
+#[cfg(not(feature = "mutations"))]
+fn set_mutation(_config: &mut Config, mutation: Mutation) {
+    assert_eq!(
+        mutation,
+        Mutation::None,
+        "this build carries no broken variants: build with the mutations feature"
+    );
+}
