@@ -51,7 +51,8 @@ impl NodeOptions {
 
 /// Everything a node wants done, collected by [`Node::ready`]. Handle it in
 /// this order: send `messages`, hand `persist` to storage (in order), answer
-/// `replies`, observe `events`.
+/// `replies`, observe `events`. Every message here may go out at once: the
+/// node holds back any that must wait for an earlier batch to be durable.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[must_use = "a Ready carries messages, writes and replies that must be handled"]
 pub struct Ready<H> {
@@ -233,7 +234,9 @@ impl<H> Node<H> {
     ///
     /// When `sequence` is not the oldest batch outstanding.
     pub fn persisted(&mut self, sequence: PersistSequence) -> Result<(), NodeError> {
-        for request in self.persists.completed(sequence) {
+        let releasable = self.persists.completed(sequence);
+        self.output.messages.extend(releasable.messages);
+        for request in releasable.requests {
             self.release(request.persisted())?;
         }
         Ok(())
@@ -256,7 +259,6 @@ impl<H> Node<H> {
     /// after every round of inputs, and again after [`Node::persisted`].
     pub fn ready(&mut self) -> Ready<H> {
         let ready = self.replica.ready();
-        self.output.messages.extend(ready.messages);
         for rejection in ready.rejected {
             // A rejected command of another node's client (forwarded to us)
             // has no waiter here; its own node hears of it.
@@ -269,11 +271,12 @@ impl<H> Node<H> {
                 self.reply(handle, Err(read_error(failure)));
             }
         }
-        let (batch, releasable) = self.persists.push(ready.persist);
+        let (batch, releasable) = self.persists.push(ready.persist, ready.messages);
         if let Some(batch) = batch {
             self.output.persist.push(batch);
         }
-        if let Some(request) = releasable {
+        self.output.messages.extend(releasable.messages);
+        for request in releasable.requests {
             self.release(request.persisted())
                 .expect("a request with nothing to write carries no snapshot");
         }

@@ -8,10 +8,21 @@
 //! each request with something to write gets a [`PersistSequence`], the
 //! driver reports completions by sequence (asserted in order), and a request
 //! with nothing to write waits only for those before it.
+//!
+//! The messages the core says may go out "now" (not gated behind their own
+//! request) may overlap only with their own request's write, never with an
+//! earlier one's: they go out once every earlier request is durable. A
+//! leader counts its own acceptance of a slot as it records it, so a commit
+//! index it announces may include slots whose acceptance is still being
+//! written by an earlier request; announcing it before that write is
+//! durable would let a follower apply a value no majority holds durably,
+//! and a crash of the leader could then decide another value in the slot.
+//! etcd-io/raft states the same rule: messages of a Ready may be sent only
+//! once the entries of every earlier Ready are persisted.
 
 use std::collections::VecDeque;
 
-use synod_paxos::{PersistRequest, PersistentChanges};
+use synod_paxos::{Envelope, PersistRequest, PersistentChanges};
 
 /// Names one batch of changes handed to storage; completions are reported
 /// with it, in the order the batches were handed out.
@@ -40,6 +51,18 @@ struct Waiting {
     sequence: Option<PersistSequence>,
     completed: bool,
     request: PersistRequest,
+    /// The core's "send now" messages of the same round, held until every
+    /// earlier request is durable.
+    early_messages: Vec<Envelope>,
+}
+
+/// What the queue lets go, in order.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Releasable {
+    /// Messages that may be sent now.
+    pub(crate) messages: Vec<Envelope>,
+    /// Requests whose guarded output may be released now, in order.
+    pub(crate) requests: Vec<PersistRequest>,
 }
 
 /// The requests not yet released, in the order the core produced them.
@@ -50,26 +73,34 @@ pub(crate) struct PersistQueue {
 }
 
 impl PersistQueue {
-    /// Queues `request`. Returns the batch to hand to storage, if it has
-    /// anything to write, and the requests that may be released at once
-    /// (this one, when it writes nothing and nothing before it waits).
+    /// Queues `request` of one round of the core, with the messages the
+    /// core produced to send at once. Returns the batch to hand to storage,
+    /// if the request has anything to write, and what may be let go now.
     pub(crate) fn push(
         &mut self,
         mut request: PersistRequest,
-    ) -> (Option<PersistBatch>, Option<PersistRequest>) {
+        messages: Vec<Envelope>,
+    ) -> (Option<PersistBatch>, Releasable) {
+        let nothing_earlier = self.waiting.is_empty();
+        let mut releasable = Releasable::default();
+        let early_messages = if nothing_earlier {
+            releasable.messages = messages;
+            Vec::new()
+        } else {
+            messages
+        };
         if request.state().is_empty() {
-            if self.waiting.is_empty() {
-                return (None, Some(request));
+            if nothing_earlier {
+                releasable.requests.push(request);
+            } else if !request.is_empty() || !early_messages.is_empty() {
+                self.waiting.push_back(Waiting {
+                    sequence: None,
+                    completed: true,
+                    request,
+                    early_messages,
+                });
             }
-            if request.is_empty() {
-                return (None, None);
-            }
-            self.waiting.push_back(Waiting {
-                sequence: None,
-                completed: true,
-                request,
-            });
-            return (None, None);
+            return (None, releasable);
         }
         let sequence = PersistSequence(self.next_sequence);
         self.next_sequence += 1;
@@ -83,18 +114,20 @@ impl PersistQueue {
             sequence: Some(sequence),
             completed: false,
             request,
+            early_messages,
         });
-        (Some(batch), None)
+        (Some(batch), releasable)
     }
 
-    /// Records that batch `sequence` is durable and returns, in order, every
-    /// request that may now be released.
+    /// Records that batch `sequence` is durable and returns, in order,
+    /// everything that may now be let go: the held messages of each round
+    /// whose earlier rounds are all durable, and each completed request.
     ///
     /// # Panics
     ///
     /// When `sequence` is not the oldest batch still outstanding: storage
     /// must complete batches in the order it received them.
-    pub(crate) fn completed(&mut self, sequence: PersistSequence) -> Vec<PersistRequest> {
+    pub(crate) fn completed(&mut self, sequence: PersistSequence) -> Releasable {
         let oldest = self
             .waiting
             .iter_mut()
@@ -106,16 +139,17 @@ impl PersistQueue {
             "persist batches complete in the order they were handed out"
         );
         oldest.completed = true;
-        let mut released = Vec::new();
-        while self
-            .waiting
-            .front()
-            .is_some_and(|waiting| waiting.completed)
-        {
+        let mut releasable = Releasable::default();
+        while let Some(front) = self.waiting.front_mut() {
+            // Everything before the front is durable: its messages may go.
+            releasable.messages.append(&mut front.early_messages);
+            if !front.completed {
+                break;
+            }
             let waiting = self.waiting.pop_front().expect("front exists");
-            released.push(waiting.request);
+            releasable.requests.push(waiting.request);
         }
-        released
+        releasable
     }
 
     /// Batches handed out and not yet completed.
@@ -155,28 +189,61 @@ mod tests {
         replica.ready().persist
     }
 
+    fn message(round: u64) -> Envelope {
+        Envelope {
+            from: NodeId(1),
+            to: NodeId(2),
+            message: synod_paxos::Message::Heartbeat {
+                ballot: Ballot {
+                    round,
+                    node: NodeId(1),
+                },
+                committed: synod_paxos::Slot(0),
+                round: synod_paxos::ReadRound(1),
+            },
+        }
+    }
+
     #[test]
     fn a_request_with_nothing_to_write_is_released_at_once_when_nothing_waits() {
         let mut queue = PersistQueue::default();
-        let (batch, released) = queue.push(PersistRequest::default());
+        let (batch, released) = queue.push(PersistRequest::default(), vec![message(1)]);
         assert!(batch.is_none());
-        assert!(released.is_some());
+        assert_eq!(released.requests.len(), 1);
+        assert_eq!(released.messages, [message(1)]);
     }
 
     #[test]
     fn requests_are_released_in_order_behind_earlier_batches() {
         let mut queue = PersistQueue::default();
-        let (first, _) = queue.push(promise_request(1));
+        let (first, released) = queue.push(promise_request(1), vec![message(1)]);
         let first = first.expect("a promise is written");
         assert!(first.needs_sync);
-        let (second, released) = queue.push(promise_request(2));
+        assert_eq!(
+            released.messages,
+            [message(1)],
+            "nothing earlier to wait for"
+        );
+        let (second, released) = queue.push(promise_request(2), vec![message(2)]);
         let second = second.expect("a second promise is written");
-        assert!(released.is_none(), "it waits for its batch");
-        // Nothing to write and nothing gated: nothing to wait for either.
-        assert_eq!(queue.push(PersistRequest::default()), (None, None));
+        assert_eq!(
+            released,
+            Releasable::default(),
+            "it waits for the first batch"
+        );
+        // Nothing to write and nothing to hold: nothing to wait for either.
+        let (none, released) = queue.push(PersistRequest::default(), Vec::new());
+        assert_eq!((none, released), (None, Releasable::default()));
         assert_eq!(queue.outstanding(), 2);
-        assert_eq!(queue.completed(first.sequence).len(), 1);
-        assert_eq!(queue.completed(second.sequence).len(), 1);
+        let released = queue.completed(first.sequence);
+        assert_eq!(released.requests.len(), 1);
+        assert_eq!(
+            released.messages,
+            [message(2)],
+            "the second round may talk now"
+        );
+        let released = queue.completed(second.sequence);
+        assert_eq!((released.requests.len(), released.messages.len()), (1, 0));
         assert_eq!(queue.outstanding(), 0);
     }
 
@@ -184,8 +251,8 @@ mod tests {
     #[should_panic(expected = "complete in the order")]
     fn a_completion_out_of_order_is_a_bug() {
         let mut queue = PersistQueue::default();
-        let (_, _) = queue.push(promise_request(1));
-        let (second, _) = queue.push(promise_request(2));
+        let (_, _) = queue.push(promise_request(1), Vec::new());
+        let (second, _) = queue.push(promise_request(2), Vec::new());
         queue.completed(second.expect("written").sequence);
     }
 }

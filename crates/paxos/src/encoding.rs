@@ -9,7 +9,10 @@
 //! entry       = ballot value
 //! slot-entry  = slot entry
 //! snapshot    = end state:(length bytes)
-//! message     = version:u8=1 kind:u8 fields
+//! reject-reason = 0 (no leader) | 1 leader-present:u8 [leader] (not leader)
+//!               | 2 (overloaded)
+//! read-error  = 0 (no leader) | 1 (not leader) | 2 (timeout) | 3 (overloaded)
+//! message     = version:u8=2 kind:u8 fields
 //!   kind  1 prepare             ballot first_undecided
 //!         2 promise             ballot committed count slot-entry*
 //!         3 accept              ballot committed count (slot value)*
@@ -18,10 +21,10 @@
 //!         6 heartbeat-ack       ballot round committed
 //!         7 reject              rejected-ballot promised-ballot
 //!         8 forward             count command*
-//!         9 forward-rejected    count command* leader-present:u8 [leader]
-//!        10 read-index-request  request
+//!         9 forward-rejected    count command* reject-reason
+//!        10 read-index-request  request reads
 //!        11 read-index-reply    request ballot read_index committed
-//!        12 read-index-rejected request
+//!        12 read-index-rejected request read-error
 //!        13 catch-up-request    from
 //!        14 catch-up            count slot-entry* committed
 //!        15 install-snapshot    snapshot committed
@@ -36,12 +39,15 @@ use bytes::Bytes;
 use synod_codec::{decode_list, Decode, DecodeError, Encode, Reader, Writer};
 
 use crate::message::{Message, Proposal};
+use crate::ready::{ReadError, RejectReason};
 use crate::types::{
     Ballot, Entry, NodeId, ReadRequestId, ReadRound, Slot, SlotEntry, Snapshot, Value,
 };
 
 /// The version of the message encoding this build writes and reads.
-pub const MESSAGE_FORMAT_VERSION: u8 = 1;
+/// Version 2: a refused forward and a refused read batch say why, and a
+/// read batch says how many reads it holds.
+pub const MESSAGE_FORMAT_VERSION: u8 = 2;
 
 const VALUE_NOOP: u8 = 0;
 const VALUE_BATCH: u8 = 1;
@@ -182,6 +188,61 @@ impl Decode for Snapshot {
     }
 }
 
+impl Encode for RejectReason {
+    fn encode(&self, writer: &mut Writer) {
+        match self {
+            RejectReason::NoLeader => writer.put_u8(0),
+            RejectReason::NotLeader { leader } => {
+                writer.put_u8(1);
+                leader.encode(writer);
+            }
+            RejectReason::Overloaded => writer.put_u8(2),
+        }
+    }
+}
+
+impl Decode for RejectReason {
+    fn decode(reader: &mut Reader<'_>) -> Result<RejectReason, DecodeError> {
+        match reader.take_u8()? {
+            0 => Ok(RejectReason::NoLeader),
+            1 => Ok(RejectReason::NotLeader {
+                leader: Option::<NodeId>::decode(reader)?,
+            }),
+            2 => Ok(RejectReason::Overloaded),
+            tag => Err(DecodeError::TagUnknown {
+                field: "reject reason",
+                tag,
+            }),
+        }
+    }
+}
+
+impl Encode for ReadError {
+    fn encode(&self, writer: &mut Writer) {
+        writer.put_u8(match self {
+            ReadError::NoLeader => 0,
+            ReadError::NotLeader => 1,
+            ReadError::Timeout => 2,
+            ReadError::Overloaded => 3,
+        });
+    }
+}
+
+impl Decode for ReadError {
+    fn decode(reader: &mut Reader<'_>) -> Result<ReadError, DecodeError> {
+        match reader.take_u8()? {
+            0 => Ok(ReadError::NoLeader),
+            1 => Ok(ReadError::NotLeader),
+            2 => Ok(ReadError::Timeout),
+            3 => Ok(ReadError::Overloaded),
+            tag => Err(DecodeError::TagUnknown {
+                field: "read error",
+                tag,
+            }),
+        }
+    }
+}
+
 impl Encode for Proposal {
     fn encode(&self, writer: &mut Writer) {
         self.slot.encode(writer);
@@ -274,14 +335,15 @@ impl Encode for Message {
                 writer.put_u8(kind::FORWARD);
                 commands.encode(writer);
             }
-            Message::ForwardRejected { commands, leader } => {
+            Message::ForwardRejected { commands, reason } => {
                 writer.put_u8(kind::FORWARD_REJECTED);
                 commands.encode(writer);
-                leader.encode(writer);
+                reason.encode(writer);
             }
-            Message::ReadIndexRequest { request } => {
+            Message::ReadIndexRequest { request, reads } => {
                 writer.put_u8(kind::READ_INDEX_REQUEST);
                 request.encode(writer);
+                writer.put_u64(*reads);
             }
             Message::ReadIndexReply {
                 request,
@@ -295,9 +357,10 @@ impl Encode for Message {
                 read_index.encode(writer);
                 committed.encode(writer);
             }
-            Message::ReadIndexRejected { request } => {
+            Message::ReadIndexRejected { request, reason } => {
                 writer.put_u8(kind::READ_INDEX_REJECTED);
                 request.encode(writer);
+                reason.encode(writer);
             }
             Message::CatchUpRequest { from } => {
                 writer.put_u8(kind::CATCH_UP_REQUEST);
@@ -361,10 +424,11 @@ impl Decode for Message {
             },
             kind::FORWARD_REJECTED => Message::ForwardRejected {
                 commands: decode_commands(reader)?,
-                leader: Option::<NodeId>::decode(reader)?,
+                reason: RejectReason::decode(reader)?,
             },
             kind::READ_INDEX_REQUEST => Message::ReadIndexRequest {
                 request: ReadRequestId::decode(reader)?,
+                reads: reader.take_u64()?,
             },
             kind::READ_INDEX_REPLY => Message::ReadIndexReply {
                 request: ReadRequestId::decode(reader)?,
@@ -374,6 +438,7 @@ impl Decode for Message {
             },
             kind::READ_INDEX_REJECTED => Message::ReadIndexRejected {
                 request: ReadRequestId::decode(reader)?,
+                reason: ReadError::decode(reader)?,
             },
             kind::CATCH_UP_REQUEST => Message::CatchUpRequest {
                 from: Slot::decode(reader)?,
@@ -449,7 +514,10 @@ mod tests {
             first_undecided: Slot(5),
         };
         let encoded = encode_to_bytes(&message);
-        assert_eq!(encoded.as_ref(), &[1, kind::PREPARE, 0xac, 0x02, 2, 5]);
+        assert_eq!(
+            encoded.as_ref(),
+            &[MESSAGE_FORMAT_VERSION, kind::PREPARE, 0xac, 0x02, 2, 5]
+        );
         assert_eq!(decode_exactly(&encoded), Ok(message));
     }
 
@@ -468,17 +536,17 @@ mod tests {
     #[test]
     fn an_unknown_kind_and_another_version_are_refused() {
         assert_eq!(
-            decode_exactly::<Message>(&Bytes::from_static(&[1, 99])),
+            decode_exactly::<Message>(&Bytes::from_static(&[MESSAGE_FORMAT_VERSION, 99])),
             Err(DecodeError::TagUnknown {
                 field: "message kind",
                 tag: 99
             })
         );
         assert_eq!(
-            decode_exactly::<Message>(&Bytes::from_static(&[2, 1])),
+            decode_exactly::<Message>(&Bytes::from_static(&[1, 1])),
             Err(DecodeError::VersionUnsupported {
                 format: "message",
-                version: 2
+                version: 1
             })
         );
     }

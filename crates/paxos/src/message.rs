@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 
+use crate::ready::{ReadError, RejectReason};
 use crate::types::{Ballot, NodeId, ReadRequestId, ReadRound, Slot, SlotEntry, Snapshot, Value};
 
 /// A message with its addresses, as handed to the transport.
@@ -47,7 +48,11 @@ pub enum Message {
         /// Accepted entries the candidate must take into account.
         entries: Vec<SlotEntry>,
     },
-    /// Phase 2a, many slots at once, with the leader's commit index piggybacked.
+    /// Phase 2a, many slots at once, with the leader's commit index
+    /// piggybacked. An Accept without proposals only announces the commit
+    /// index: the leader sends one as soon as the index advances, so
+    /// followers apply (and answer their clients) without waiting for the
+    /// next heartbeat.
     Accept {
         /// The leader's ballot.
         ballot: Ballot,
@@ -93,18 +98,22 @@ pub enum Message {
         /// The commands, in the order the follower received them.
         commands: Vec<Bytes>,
     },
-    /// The receiver of a `Forward` is not the leader: the commands were not
-    /// proposed and go back to their origin to be reported as rejected.
+    /// The receiver of a `Forward` did not propose these commands (it is
+    /// not the leader, or its queue is full): they go back to their origin,
+    /// where their clients wait, to be reported as rejected.
     ForwardRejected {
         /// The commands that were not proposed.
         commands: Vec<Bytes>,
-        /// Who the receiver believes leads, if anyone.
-        leader: Option<NodeId>,
+        /// Why (a refusal names the leader the receiver knows, if any).
+        reason: RejectReason,
     },
     /// A follower asks the leader for a read index for a batch of reads.
     ReadIndexRequest {
         /// The follower's identifier for the batch.
         request: ReadRequestId,
+        /// How many reads the batch holds: the leader counts them against
+        /// its read limit while it confirms them.
+        reads: u64,
     },
     /// The leader confirmed its leadership after the request arrived; the
     /// reads may be served once the follower has applied below `read_index`.
@@ -118,10 +127,13 @@ pub enum Message {
         /// The leader's commit index.
         committed: Slot,
     },
-    /// The leader could not serve the read batch (it is not leader anymore).
+    /// The receiver will not confirm the read batch: it is not the leader,
+    /// or it holds as many reads as its limit allows.
     ReadIndexRejected {
         /// The follower's identifier for the batch.
         request: ReadRequestId,
+        /// Why: [`ReadError::NotLeader`] or [`ReadError::Overloaded`].
+        reason: ReadError,
     },
     /// A lagging replica asks for decided entries from `from` onward.
     CatchUpRequest {

@@ -140,14 +140,21 @@ pub struct Decided {
 }
 
 /// The output of one round of the core. Handle it in this order:
-/// 1. send [`Ready::messages`] (they may go out before anything is durable);
+/// 1. send [`Ready::messages`] once every *earlier* round's state is
+///    durable (they may overlap with this round's own write, not with an
+///    earlier one: a leader counts its own acceptance as it records it, so a
+///    commit index it announces may rest on an earlier round's write);
 /// 2. report [`Ready::rejected`] and [`Ready::failed_reads`];
 /// 3. make [`PersistRequest::state`] durable, then call
 ///    [`PersistRequest::persisted`] and send, apply and serve what it returns.
+///
+/// A driver that persists each round before taking the next input meets the
+/// first rule trivially; `synod-node` enforces it for drivers that do not.
 #[derive(Debug, Default)]
 #[must_use = "a Ready carries messages and decisions that must be handled"]
 pub struct Ready {
-    /// Messages that depend on no unpersisted state.
+    /// Messages that depend on no state of this round that is not durable
+    /// yet (but see the first rule above about earlier rounds).
     pub messages: Vec<Envelope>,
     /// Proposals handed back unproposed.
     pub rejected: Vec<Rejection>,

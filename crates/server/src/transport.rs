@@ -509,25 +509,37 @@ mod tests {
     #[test]
     fn a_handshake_is_judged_on_version_cluster_and_ids() {
         let identity = identity();
-        assert_eq!(judge(&identity, &hello(1, 7, 2, 1)), HelloReply::Accepted);
         assert_eq!(
-            judge(&identity, &hello(9, 7, 2, 1)),
-            HelloReply::Refused(Refusal::VersionUnsupported { supported: 1 })
+            judge(&identity, &hello(PROTOCOL_VERSION, 7, 2, 1)),
+            HelloReply::Accepted
         );
         assert_eq!(
-            judge(&identity, &hello(1, 8, 2, 1)),
+            judge(&identity, &hello(PROTOCOL_VERSION - 1, 7, 2, 1)),
+            HelloReply::Refused(Refusal::VersionUnsupported {
+                supported: PROTOCOL_VERSION
+            }),
+            "a peer of the previous protocol is refused with a reason"
+        );
+        assert_eq!(
+            judge(&identity, &hello(9, 7, 2, 1)),
+            HelloReply::Refused(Refusal::VersionUnsupported {
+                supported: PROTOCOL_VERSION
+            })
+        );
+        assert_eq!(
+            judge(&identity, &hello(PROTOCOL_VERSION, 8, 2, 1)),
             HelloReply::Refused(Refusal::ClusterMismatch { expected: 7 })
         );
         assert_eq!(
-            judge(&identity, &hello(1, 7, 4, 1)),
+            judge(&identity, &hello(PROTOCOL_VERSION, 7, 4, 1)),
             HelloReply::Refused(Refusal::NodeUnknown)
         );
         assert_eq!(
-            judge(&identity, &hello(1, 7, 1, 1)),
+            judge(&identity, &hello(PROTOCOL_VERSION, 7, 1, 1)),
             HelloReply::Refused(Refusal::NodeUnknown)
         );
         assert_eq!(
-            judge(&identity, &hello(1, 7, 2, 3)),
+            judge(&identity, &hello(PROTOCOL_VERSION, 7, 2, 3)),
             HelloReply::Refused(Refusal::WrongNode { actual: 1 })
         );
     }
@@ -537,17 +549,20 @@ mod tests {
         let queue = PeerQueue::default();
         for request in 0..PEER_QUEUE_MESSAGES_MAX as u64 {
             assert!(!queue.push(Message::ReadIndexRequest {
-                request: synod_paxos::ReadRequestId(request)
+                request: synod_paxos::ReadRequestId(request),
+                reads: 1,
             }));
         }
         assert!(queue.push(Message::ReadIndexRequest {
-            request: synod_paxos::ReadRequestId(1_000_000)
+            request: synod_paxos::ReadRequestId(1_000_000),
+            reads: 1,
         }));
         let first = queue.take_batch();
         assert_eq!(
             first[0],
             Message::ReadIndexRequest {
-                request: synod_paxos::ReadRequestId(1)
+                request: synod_paxos::ReadRequestId(1),
+                reads: 1,
             }
         );
         assert_eq!(first.len(), PEER_WRITE_BATCH_MESSAGES_MAX);

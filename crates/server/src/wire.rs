@@ -26,8 +26,9 @@ use thiserror::Error;
 pub const WIRE_FORMAT_VERSION: u8 = synod_paxos::MESSAGE_FORMAT_VERSION;
 
 /// The peer protocol version carried in the handshake. A peer that speaks
-/// another version is refused before any message is exchanged.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// another version is refused before any message is exchanged. Version 2
+/// speaks message format 2.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// The first bytes of every handshake, so that a stray client (say, a Redis
 /// client pointed at the peer port) is told apart from a peer at once.
@@ -391,6 +392,7 @@ mod tests {
     fn a_message_frame_is_a_length_and_the_core_encoding() {
         let message = Message::ReadIndexRequest {
             request: synod_paxos::ReadRequestId(3),
+            reads: 2,
         };
         let mut buffer = BytesMut::from(&b"earlier"[..]);
         put_message_frame(&mut buffer, &message).unwrap();

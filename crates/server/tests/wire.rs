@@ -7,8 +7,8 @@ use bytes::{Bytes, BytesMut};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use synod_paxos::{
-    Ballot, Entry, Message, NodeId, Proposal, ReadRequestId, ReadRound, Slot, SlotEntry, Snapshot,
-    Value,
+    Ballot, Entry, Message, NodeId, Proposal, ReadError, ReadRequestId, ReadRound, RejectReason,
+    Slot, SlotEntry, Snapshot, Value,
 };
 use synod_server::wire::{
     decode_hello, decode_hello_reply, decode_message, encode_message, put_frame, take_frame,
@@ -16,6 +16,25 @@ use synod_server::wire::{
 
 fn integer() -> impl Strategy<Value = u64> {
     prop_oneof![0..200u64, any::<u64>()]
+}
+
+fn reject_reason() -> impl Strategy<Value = RejectReason> {
+    prop_oneof![
+        Just(RejectReason::NoLeader),
+        Just(RejectReason::Overloaded),
+        proptest::option::of(integer()).prop_map(|leader| RejectReason::NotLeader {
+            leader: leader.map(NodeId)
+        }),
+    ]
+}
+
+fn read_error() -> impl Strategy<Value = ReadError> {
+    prop_oneof![
+        Just(ReadError::NoLeader),
+        Just(ReadError::NotLeader),
+        Just(ReadError::Timeout),
+        Just(ReadError::Overloaded),
+    ]
 }
 
 fn slot() -> impl Strategy<Value = Slot> {
@@ -94,14 +113,11 @@ fn message() -> impl Strategy<Value = Message> {
         (ballot(), ballot())
             .prop_map(|(rejected, promised)| Message::Reject { rejected, promised }),
         commands().prop_map(|commands| Message::Forward { commands }),
-        (commands(), proptest::option::of(integer())).prop_map(|(commands, leader)| {
-            Message::ForwardRejected {
-                commands,
-                leader: leader.map(NodeId),
-            }
-        }),
-        integer().prop_map(|request| Message::ReadIndexRequest {
-            request: ReadRequestId(request)
+        (commands(), reject_reason())
+            .prop_map(|(commands, reason)| Message::ForwardRejected { commands, reason }),
+        (integer(), integer()).prop_map(|(request, reads)| Message::ReadIndexRequest {
+            request: ReadRequestId(request),
+            reads,
         }),
         (integer(), ballot(), slot(), slot()).prop_map(
             |(request, ballot, read_index, committed)| Message::ReadIndexReply {
@@ -111,8 +127,9 @@ fn message() -> impl Strategy<Value = Message> {
                 committed,
             }
         ),
-        integer().prop_map(|request| Message::ReadIndexRejected {
-            request: ReadRequestId(request)
+        (integer(), read_error()).prop_map(|(request, reason)| Message::ReadIndexRejected {
+            request: ReadRequestId(request),
+            reason,
         }),
         slot().prop_map(|from| Message::CatchUpRequest { from }),
         (slot_entries(), slot())

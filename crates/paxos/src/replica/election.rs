@@ -131,8 +131,9 @@ impl Replica {
             queue: VecDeque::new(),
             followers,
             heartbeat_elapsed_ticks: 0,
+            commit_announced: Slot(0),
         }));
-        self.leader = Some(self.id());
+        self.set_leader(Some(self.id()));
         let ignore_values = self.runs(Mutation::LeaderIgnoresPromisedValues);
         let mut recovered = Vec::new();
         let mut slot = start;
@@ -161,6 +162,15 @@ impl Replica {
         }
     }
 
+    /// The one place the known leader changes: read batches forwarded to
+    /// another node go back to waiting, to be sent to this one.
+    fn set_leader(&mut self, leader: Option<NodeId>) {
+        if self.leader != leader {
+            self.leader = leader;
+            self.reads.leader_changed(leader, self.now_tick);
+        }
+    }
+
     /// Accepts `ballot`'s owner as leader (its ballot is at least our promise).
     pub(super) fn follow(&mut self, ballot: Ballot) {
         debug_assert!(ballot >= self.promised);
@@ -169,7 +179,7 @@ impl Replica {
         }
         self.election_elapsed_ticks = 0;
         if self.leader != Some(ballot.node) {
-            self.leader = Some(ballot.node);
+            self.set_leader(Some(ballot.node));
         }
     }
 
@@ -198,7 +208,7 @@ impl Replica {
             }
             self.fail_leader_reads();
         }
-        self.leader = leader;
+        self.set_leader(leader);
         self.election_elapsed_ticks = 0;
         self.election_timeout_ticks = random_election_timeout(&mut self.rng, &self.config);
     }

@@ -53,6 +53,9 @@ pub(super) struct Leadership {
     pub(super) queue: VecDeque<Bytes>,
     pub(super) followers: BTreeMap<NodeId, FollowerProgress>,
     pub(super) heartbeat_elapsed_ticks: u64,
+    /// The highest commit index broadcast to every follower (in an Accept
+    /// or a heartbeat).
+    pub(super) commit_announced: Slot,
 }
 
 impl Leadership {
@@ -69,16 +72,24 @@ impl Leadership {
 }
 
 impl Replica {
-    /// Queues a command for the next batch, or refuses it when the queue is
-    /// full (backpressure instead of unbounded memory).
+    /// Queues a command of a local client for the next batch, or hands it
+    /// back when the queue is full (backpressure instead of unbounded
+    /// memory).
     pub(super) fn leader_enqueue(&mut self, command: Bytes) {
+        if let Some(refused) = self.leader_try_enqueue(command) {
+            self.reject_proposal(refused, RejectReason::Overloaded);
+        }
+    }
+
+    /// Queues `command` unless the queue is full; then returns it.
+    fn leader_try_enqueue(&mut self, command: Bytes) -> Option<Bytes> {
         let queued_max = self.config.proposals_queued_max;
         let leadership = self.leadership_mut();
         if leadership.queue.len() >= queued_max {
-            self.reject_proposal(command, RejectReason::Overloaded);
-        } else {
-            leadership.queue.push_back(command);
+            return Some(command);
         }
+        leadership.queue.push_back(command);
+        None
     }
 
     /// The quorum acceptances are counted against.
@@ -122,8 +133,10 @@ impl Replica {
         if proposals.is_empty() {
             return;
         }
-        let ballot = self.leadership_mut().ballot;
         let committed = self.committed;
+        let leadership = self.leadership_mut();
+        let ballot = leadership.ballot;
+        leadership.commit_announced = committed;
         let per_message = self.config.accept_slots_per_message_max;
         for chunk in proposals.chunks(per_message) {
             self.broadcast_now(Message::Accept {
@@ -223,6 +236,25 @@ impl Replica {
         self.broadcast_accept(proposals);
     }
 
+    /// Followers learn a decision at once: when the commit index has moved
+    /// past what every follower was last told, an Accept without proposals
+    /// carries it (etcd's empty append). Called once per round of output,
+    /// so many decisions in one round cost one message per follower.
+    pub(super) fn announce_commit(&mut self) {
+        let committed = self.committed;
+        let leadership = self.leadership_mut();
+        if committed <= leadership.commit_announced {
+            return;
+        }
+        leadership.commit_announced = committed;
+        let ballot = leadership.ballot;
+        self.broadcast_now(Message::Accept {
+            ballot,
+            committed,
+            proposals: Vec::new(),
+        });
+    }
+
     /// Every heartbeat interval: check that a quorum is still heard from,
     /// retransmit unacknowledged accepts, and start a read-confirmation
     /// round (the heartbeat itself).
@@ -279,16 +311,31 @@ impl Replica {
         self.start_read_round();
     }
 
-    /// A follower hands us client commands: propose them if we lead, else
-    /// hand them back so they are reported where their clients wait.
+    /// A follower hands us client commands: propose them if we lead.
+    /// Whatever we do not propose goes back to the follower, where the
+    /// clients wait, with the reason: a refusal is never reported where
+    /// nobody waits for it.
     pub(super) fn handle_forward(&mut self, from: NodeId, commands: Vec<Bytes>) {
-        if matches!(self.role, RoleState::Leader(_)) {
-            for command in commands {
-                self.leader_enqueue(command);
-            }
-        } else {
-            let leader = self.leader;
-            self.send_now(from, Message::ForwardRejected { commands, leader });
+        if !matches!(self.role, RoleState::Leader(_)) {
+            let reason = RejectReason::NotLeader {
+                leader: self.leader,
+            };
+            self.send_now(from, Message::ForwardRejected { commands, reason });
+            return;
+        }
+        let refused: Vec<Bytes> = commands
+            .into_iter()
+            .filter_map(|command| self.leader_try_enqueue(command))
+            .collect();
+        if !refused.is_empty() {
+            let reason = RejectReason::Overloaded;
+            self.send_now(
+                from,
+                Message::ForwardRejected {
+                    commands: refused,
+                    reason,
+                },
+            );
         }
     }
 }

@@ -440,17 +440,21 @@ impl Replica {
             } => self.handle_heartbeat_ack(from, ballot, round, committed),
             Message::Reject { rejected, promised } => self.handle_reject(rejected, promised),
             Message::Forward { commands } => self.handle_forward(from, commands),
-            Message::ForwardRejected { commands, leader } => {
-                self.handle_forward_rejected(commands, leader)
+            Message::ForwardRejected { commands, reason } => {
+                self.handle_forward_rejected(commands, reason)
             }
-            Message::ReadIndexRequest { request } => self.handle_read_index_request(from, request),
+            Message::ReadIndexRequest { request, reads } => {
+                self.handle_read_index_request(from, request, reads)
+            }
             Message::ReadIndexReply {
                 request,
                 ballot,
                 read_index,
                 committed,
             } => self.handle_read_index_reply(from, request, ballot, read_index, committed),
-            Message::ReadIndexRejected { request } => self.handle_read_index_rejected(request),
+            Message::ReadIndexRejected { request, reason } => {
+                self.handle_read_index_rejected(request, reason)
+            }
             Message::CatchUpRequest { from: first } => self.handle_catch_up_request(from, first),
             Message::CatchUp { entries, committed } => {
                 self.handle_catch_up(from, entries, committed)
@@ -482,11 +486,12 @@ impl Replica {
     }
 
     /// Turns pending work into output: new slots, forwards, read rounds,
-    /// decided values and servable reads.
+    /// commit announcements, decided values and servable reads.
     fn flush(&mut self) {
         if matches!(self.role, RoleState::Leader(_)) {
             self.assign_slots();
             self.maybe_start_read_round();
+            self.announce_commit();
         } else {
             self.forward_waiting();
         }

@@ -10,7 +10,13 @@
 //! locally once it has applied past it.
 //!
 //! [`ReadState`] owns every read of the replica in every stage, together
-//! with the limit on how many may be held.
+//! with the one limit on how many may be held: reads waiting for a leader,
+//! reads forwarded to the leader, reads with a read index waiting to be
+//! applied, and, on a leader, the reads it confirms for itself and for its
+//! followers. A batch forwarded to a leader that stops being the one known
+//! goes back to waiting and is sent to the next leader as soon as one is
+//! known, instead of waiting for its timeout (the old leader's late answer
+//! to it is ignored).
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -29,7 +35,19 @@ enum ReadOrigin {
     Remote {
         node: NodeId,
         request: ReadRequestId,
+        /// Reads in the follower's batch.
+        reads: u64,
     },
+}
+
+impl ReadOrigin {
+    /// How many reads this stands for, against the limit.
+    fn reads(self) -> usize {
+        match self {
+            ReadOrigin::Local(_) => 1,
+            ReadOrigin::Remote { reads, .. } => usize::try_from(reads).unwrap_or(usize::MAX),
+        }
+    }
 }
 
 /// A read the leader is confirming.
@@ -55,6 +73,8 @@ struct ConfirmedRead {
 struct ReadBatch {
     reads: Vec<ReadId>,
     sent_tick: u64,
+    /// The leader it was sent to.
+    leader: NodeId,
 }
 
 /// The confirmation rounds of one leadership.
@@ -69,6 +89,25 @@ struct LeaderReads {
     acknowledged: BTreeMap<NodeId, ReadRound>,
     /// Reads waiting for a round to be confirmed.
     pending: Vec<LeaderRead>,
+    /// The reads `pending` stands for (a follower's batch counts each of
+    /// its reads).
+    pending_reads: usize,
+}
+
+impl LeaderReads {
+    fn push(&mut self, read: LeaderRead) {
+        self.pending_reads += read.origin.reads();
+        self.pending.push(read);
+    }
+
+    /// Takes the pending reads for which `taken` holds, in order.
+    fn take_where(&mut self, taken: impl Fn(&LeaderRead) -> bool) -> Vec<LeaderRead> {
+        let (taken, kept): (Vec<LeaderRead>, Vec<LeaderRead>) =
+            self.pending.drain(..).partition(taken);
+        self.pending = kept;
+        self.pending_reads -= taken.iter().map(|read| read.origin.reads()).sum::<usize>();
+        taken
+    }
 }
 
 /// Every read a replica holds, and the limit on how many.
@@ -80,6 +119,8 @@ pub(super) struct ReadState {
     waiting: VecDeque<(ReadId, u64)>,
     /// Batches sent to a leader, awaiting its read index.
     batches: BTreeMap<ReadRequestId, ReadBatch>,
+    /// The reads in `batches`.
+    batched_reads: usize,
     next_request: ReadRequestId,
     /// Reads with a read index, waiting for it to be applied.
     confirmed: Vec<ConfirmedRead>,
@@ -95,6 +136,7 @@ impl ReadState {
             limit,
             waiting: VecDeque::new(),
             batches: BTreeMap::new(),
+            batched_reads: 0,
             // Leave room below u64::MAX so the counter never wraps.
             next_request: ReadRequestId(rng.next_u64() >> 1),
             confirmed: Vec::new(),
@@ -102,13 +144,41 @@ impl ReadState {
         }
     }
 
-    /// Reads counted against the limit.
+    /// Every read held, in whatever stage: what the limit counts.
     pub(super) fn pending_count(&self) -> usize {
-        self.waiting.len() + self.confirmed.len()
+        let leading = self
+            .leading
+            .as_ref()
+            .map_or(0, |leading| leading.pending_reads);
+        self.waiting.len() + self.batched_reads + self.confirmed.len() + leading
     }
 
-    fn is_full(&self) -> bool {
-        self.pending_count() >= self.limit
+    /// True when `reads` more would break the limit.
+    fn has_no_room_for(&self, reads: usize) -> bool {
+        self.pending_count().saturating_add(reads) > self.limit
+    }
+
+    fn remove_batch(&mut self, request: ReadRequestId) -> Option<ReadBatch> {
+        let batch = self.batches.remove(&request)?;
+        self.batched_reads -= batch.reads.len();
+        Some(batch)
+    }
+
+    /// Batches sent to a node that is no longer the leader known go back to
+    /// waiting for a leader (a read has no effect, so asking again is safe;
+    /// a late answer to the old batch matches no batch any more).
+    pub(super) fn leader_changed(&mut self, leader: Option<NodeId>, now_tick: u64) {
+        let stale: Vec<ReadRequestId> = self
+            .batches
+            .iter()
+            .filter(|(_, batch)| Some(batch.leader) != leader)
+            .map(|(request, _)| *request)
+            .collect();
+        for request in stale {
+            let batch = self.remove_batch(request).expect("listed above");
+            self.waiting
+                .extend(batch.reads.into_iter().map(|id| (id, now_tick)));
+        }
     }
 
     /// A new leadership starts its rounds at zero.
@@ -120,6 +190,7 @@ impl ReadState {
             confirmed_round: ReadRound(0),
             acknowledged: followers.map(|node| (node, ReadRound(0))).collect(),
             pending: Vec::new(),
+            pending_reads: 0,
         });
     }
 
@@ -128,19 +199,34 @@ impl ReadState {
     }
 
     pub(super) fn check_invariants(&self) {
+        assert_eq!(
+            self.batched_reads,
+            self.batches
+                .values()
+                .map(|batch| batch.reads.len())
+                .sum::<usize>()
+        );
         if let Some(leading) = &self.leading {
             assert!(leading.confirmed_round <= leading.round);
             assert!(leading
                 .pending
                 .iter()
                 .all(|read| read.round_needed > leading.confirmed_round));
+            assert_eq!(
+                leading.pending_reads,
+                leading
+                    .pending
+                    .iter()
+                    .map(|read| read.origin.reads())
+                    .sum::<usize>()
+            );
         }
     }
 }
 
 impl Replica {
     pub(super) fn handle_local_read(&mut self, id: ReadId) {
-        if self.reads.is_full() {
+        if self.reads.has_no_room_for(1) {
             self.outbox.failed_reads.push((id, ReadError::Overloaded));
             return;
         }
@@ -173,7 +259,7 @@ impl Replica {
         } else {
             leading.round.next()
         };
-        leading.pending.push(LeaderRead {
+        leading.push(LeaderRead {
             origin,
             read_index,
             round_needed,
@@ -209,6 +295,7 @@ impl Replica {
         let round = leading.round;
         let leadership = self.leadership_mut();
         leadership.heartbeat_elapsed_ticks = 0;
+        leadership.commit_announced = committed;
         let ballot = leadership.ballot;
         self.broadcast_now(Message::Heartbeat {
             ballot,
@@ -258,11 +345,7 @@ impl Replica {
         let committed = self.committed;
         let leading = self.reads.leading_mut();
         let confirmed_round = leading.confirmed_round;
-        let (ready, waiting): (Vec<LeaderRead>, Vec<LeaderRead>) = leading
-            .pending
-            .drain(..)
-            .partition(|read| read.round_needed <= confirmed_round);
-        leading.pending = waiting;
+        let ready = leading.take_where(|read| read.round_needed <= confirmed_round);
         for read in ready {
             match read.origin {
                 ReadOrigin::Local(id) => self.reads.confirmed.push(ConfirmedRead {
@@ -270,7 +353,7 @@ impl Replica {
                     read_index: read.read_index,
                     deadline_tick: read.deadline_tick,
                 }),
-                ReadOrigin::Remote { node, request } => self.send_now(
+                ReadOrigin::Remote { node, request, .. } => self.send_now(
                     node,
                     Message::ReadIndexReply {
                         request,
@@ -295,21 +378,39 @@ impl Replica {
     fn fail_leader_read(&mut self, origin: ReadOrigin, error: ReadError) {
         match origin {
             ReadOrigin::Local(id) => self.outbox.failed_reads.push((id, error)),
-            ReadOrigin::Remote { node, request } => {
-                self.send_now(node, Message::ReadIndexRejected { request })
-            }
+            // A follower's batch fails there, retryable: not the leader any
+            // more (whatever the local reason was).
+            ReadOrigin::Remote { node, request, .. } => self.send_now(
+                node,
+                Message::ReadIndexRejected {
+                    request,
+                    reason: ReadError::NotLeader,
+                },
+            ),
         }
     }
 
-    pub(super) fn handle_read_index_request(&mut self, from: NodeId, request: ReadRequestId) {
-        if matches!(self.role, RoleState::Leader(_)) {
-            self.leader_add_read(ReadOrigin::Remote {
-                node: from,
-                request,
-            });
+    /// A follower asks us to confirm a batch of `reads`.
+    pub(super) fn handle_read_index_request(
+        &mut self,
+        from: NodeId,
+        request: ReadRequestId,
+        reads: u64,
+    ) {
+        let origin = ReadOrigin::Remote {
+            node: from,
+            request,
+            reads,
+        };
+        let reason = if !matches!(self.role, RoleState::Leader(_)) {
+            ReadError::NotLeader
+        } else if self.reads.has_no_room_for(origin.reads()) {
+            ReadError::Overloaded
         } else {
-            self.send_now(from, Message::ReadIndexRejected { request });
-        }
+            self.leader_add_read(origin);
+            return;
+        };
+        self.send_now(from, Message::ReadIndexRejected { request, reason });
     }
 
     pub(super) fn handle_read_index_reply(
@@ -320,7 +421,7 @@ impl Replica {
         read_index: Slot,
         committed: Slot,
     ) {
-        let Some(batch) = self.reads.batches.remove(&request) else {
+        let Some(batch) = self.reads.remove_batch(request) else {
             return;
         };
         let deadline_tick = self.now_tick + self.config.request_timeout_ticks;
@@ -337,10 +438,10 @@ impl Replica {
         }
     }
 
-    pub(super) fn handle_read_index_rejected(&mut self, request: ReadRequestId) {
-        if let Some(batch) = self.reads.batches.remove(&request) {
+    pub(super) fn handle_read_index_rejected(&mut self, request: ReadRequestId, reason: ReadError) {
+        if let Some(batch) = self.reads.remove_batch(request) {
             for id in batch.reads {
-                self.outbox.failed_reads.push((id, ReadError::NotLeader));
+                self.outbox.failed_reads.push((id, reason));
             }
         }
     }
@@ -353,15 +454,24 @@ impl Replica {
         }
         let request = self.reads.next_request;
         self.reads.next_request = ReadRequestId(request.0 + 1);
-        let reads = self.reads.waiting.drain(..).map(|(id, _)| id).collect();
+        let reads: Vec<ReadId> = self.reads.waiting.drain(..).map(|(id, _)| id).collect();
+        let count = reads.len() as u64;
+        self.reads.batched_reads += reads.len();
         self.reads.batches.insert(
             request,
             ReadBatch {
                 reads,
                 sent_tick: self.now_tick,
+                leader,
             },
         );
-        self.send_now(leader, Message::ReadIndexRequest { request });
+        self.send_now(
+            leader,
+            Message::ReadIndexRequest {
+                request,
+                reads: count,
+            },
+        );
     }
 
     /// Hands out confirmed reads whose read index is applied.
@@ -399,7 +509,7 @@ impl Replica {
             .map(|(request, _)| *request)
             .collect();
         for request in stale {
-            let batch = self.reads.batches.remove(&request).expect("listed above");
+            let batch = self.reads.remove_batch(request).expect("listed above");
             for id in batch.reads {
                 self.outbox.failed_reads.push((id, ReadError::Timeout));
             }
@@ -414,11 +524,7 @@ impl Replica {
             }
         }
         if let Some(leading) = &mut self.reads.leading {
-            let (expired_reads, live): (Vec<LeaderRead>, Vec<LeaderRead>) = leading
-                .pending
-                .drain(..)
-                .partition(|read| now_tick >= read.deadline_tick);
-            leading.pending = live;
+            let expired_reads = leading.take_where(|read| now_tick >= read.deadline_tick);
             for read in expired_reads {
                 self.fail_leader_read(read.origin, ReadError::Timeout);
             }

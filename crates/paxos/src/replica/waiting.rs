@@ -10,7 +10,6 @@ use bytes::Bytes;
 
 use crate::message::Message;
 use crate::ready::{RejectReason, Rejection};
-use crate::types::NodeId;
 
 use super::Replica;
 
@@ -48,11 +47,11 @@ impl Replica {
         }
     }
 
-    /// A leader refused our forwarded commands: they were not proposed and
+    /// A node refused our forwarded commands: they were not proposed and
     /// are reported as rejected here, where their clients wait.
-    pub(super) fn handle_forward_rejected(&mut self, commands: Vec<Bytes>, leader: Option<NodeId>) {
+    pub(super) fn handle_forward_rejected(&mut self, commands: Vec<Bytes>, reason: RejectReason) {
         for command in commands {
-            self.reject_proposal(command, RejectReason::NotLeader { leader });
+            self.reject_proposal(command, reason);
         }
     }
 

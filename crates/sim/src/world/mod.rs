@@ -185,6 +185,13 @@ pub struct World {
     pub fsync_failure_per_mille: u64,
 }
 
+/// With disk faults, one sync in this many stalls.
+const DISK_STALL_ONE_IN: u64 = 20;
+/// A stalled sync takes at least this many units (a few network round trips)…
+const DISK_STALL_MIN_UNITS: u64 = 10;
+/// …and at most this many.
+const DISK_STALL_MAX_UNITS: u64 = 60;
+
 /// Rounds of output one node may produce in one step before the world
 /// declares it runaway (a node that keeps talking to itself is a bug).
 const READY_ROUNDS_PER_STEP_MAX: usize = 1_000;
@@ -477,7 +484,7 @@ impl World {
                 {
                     self.nodes[index].disk.storage_mut().fail_next_sync();
                 }
-                self.rng.below(self.options.disk_latency_max_units + 1)
+                self.sync_latency()
             } else {
                 0
             };
@@ -488,6 +495,16 @@ impl World {
             });
         }
         self.complete_persists_of(index);
+    }
+
+    /// How long a sync takes: a few units, and with disk faults now and
+    /// then a stall many times longer (a disk busy with something else), so
+    /// that a node's messages outrun its own writes by whole round trips.
+    fn sync_latency(&mut self) -> u64 {
+        if self.options.disk_faults && self.rng.chance(1, DISK_STALL_ONE_IN) {
+            return self.rng.between(DISK_STALL_MIN_UNITS, DISK_STALL_MAX_UNITS);
+        }
+        self.rng.below(self.options.disk_latency_max_units + 1)
     }
 
     fn complete_persists(&mut self) {

@@ -59,13 +59,12 @@ pub(super) fn describe(envelope: &Envelope) -> String {
         }
         Message::Reject { rejected, promised } => format!("reject {rejected} promised {promised}"),
         Message::Forward { commands } => format!("forward {} commands", commands.len()),
-        Message::ForwardRejected { commands, leader } => {
-            format!(
-                "forward-rejected {} commands leader {leader:?}",
-                commands.len()
-            )
+        Message::ForwardRejected { commands, reason } => {
+            format!("forward-rejected {} commands {reason:?}", commands.len())
         }
-        Message::ReadIndexRequest { request } => format!("read-index-request {}", request.0),
+        Message::ReadIndexRequest { request, reads } => {
+            format!("read-index-request {} for {reads} reads", request.0)
+        }
         Message::ReadIndexReply {
             request,
             read_index,
@@ -73,7 +72,9 @@ pub(super) fn describe(envelope: &Envelope) -> String {
         } => {
             format!("read-index-reply {} index {}", request.0, read_index.0)
         }
-        Message::ReadIndexRejected { request } => format!("read-index-rejected {}", request.0),
+        Message::ReadIndexRejected { request, reason } => {
+            format!("read-index-rejected {} {reason:?}", request.0)
+        }
         Message::CatchUpRequest { from } => format!("catch-up-request from {}", from.0),
         Message::CatchUp { entries, committed } => {
             format!(

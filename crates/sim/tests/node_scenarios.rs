@@ -1,0 +1,156 @@
+//! Named scenarios of the node around the core: how a write or read sent to
+//! any node is routed, refused, confirmed and answered. Each was a defect
+//! found on the real binary (a new user's view) and fails without its fix.
+
+use bytes::Bytes;
+use synod_kv::Response;
+use synod_node::RequestError;
+use synod_paxos::{Config, NodeId, Role};
+use synod_sim::harness::{between, of_kind, Harness};
+
+const N1: NodeId = NodeId(1);
+const N2: NodeId = NodeId(2);
+const N3: NodeId = NodeId(3);
+
+/// A found value, as a read answers it.
+fn value(text: &str) -> Response {
+    Response::Value(Some(Bytes::copy_from_slice(text.as_bytes())))
+}
+
+/// Regression: a follower learned a commit only from the leader's next
+/// heartbeat, so a write through a follower took a heartbeat interval
+/// (50 ms on the server) where one through the leader took a round trip.
+#[test]
+fn a_write_through_a_follower_is_answered_without_waiting_for_a_heartbeat() {
+    let mut cluster = Harness::new(3, 101);
+    cluster.elect(N1);
+    let write = cluster.set(N2, "x", "1");
+    // Every message is delivered; no node ticks, so no heartbeat is sent.
+    cluster.stabilize();
+    assert_eq!(cluster.answer(write), Some(&Ok(Response::Stored(true))));
+    assert_eq!(cluster.applied_commands(N3), ["x=1"]);
+}
+
+/// Regression: the leader refused a forwarded write (its queue was full)
+/// and reported the refusal to itself, where no client waited; the
+/// follower's client heard "outcome unknown" only at the write timeout,
+/// for a write that certainly did not happen.
+#[test]
+fn a_forwarded_write_the_leader_refuses_is_answered_where_its_client_waits() {
+    fn one_slot_one_queued(config: &mut Config) {
+        config.pipeline_slots_max = 1;
+        config.batch_commands_max = 1;
+        config.proposals_queued_max = 1;
+    }
+    let mut cluster = Harness::with_config(3, 102, one_slot_one_queued);
+    cluster.elect(N1);
+    // The leader's only slot is in flight and its queue is full.
+    cluster.set(N1, "a", "1");
+    cluster.set(N1, "b", "2");
+    let refused = cluster.set(N2, "c", "3");
+    cluster.deliver(|envelope| between(N2, N1)(envelope) && of_kind("forward")(envelope));
+    cluster.deliver(|envelope| envelope.to == N2 && of_kind("forward-rejected")(envelope));
+    assert_eq!(
+        cluster.answer(refused),
+        Some(&Err(RequestError::Overloaded))
+    );
+    cluster.stabilize();
+    cluster.run(2);
+    assert_eq!(cluster.applied_commands(N2), ["a=1", "b=2"]);
+}
+
+/// Regression: the read limit counted only reads waiting for a leader and
+/// reads confirmed, not the batches a follower forwarded nor the reads a
+/// leader confirms for its followers, so forwarded reads bypassed it.
+#[test]
+fn every_read_a_node_holds_counts_against_its_read_limit() {
+    fn two_reads(config: &mut Config) {
+        config.reads_pending_max = 2;
+    }
+    let mut cluster = Harness::with_config(3, 103, two_reads);
+    cluster.elect(N1);
+    // N2 forwards each read to the leader; nothing reaches it yet.
+    let follower_reads: Vec<_> = (0..4).map(|_| cluster.get(N2, "x")).collect();
+    let overloaded = follower_reads
+        .iter()
+        .filter(|read| cluster.answer(**read) == Some(&Err(RequestError::Overloaded)))
+        .count();
+    assert_eq!(overloaded, 2, "a follower counts the reads it forwarded");
+    // The leader takes N2's two reads, which fill its limit; N3's is refused.
+    let third = cluster.get(N3, "x");
+    cluster.deliver(|envelope| envelope.to == N1 && of_kind("read-index-request")(envelope));
+    cluster.deliver(|envelope| envelope.to == N3 && of_kind("read-index-rejected")(envelope));
+    assert_eq!(
+        cluster.answer(third),
+        Some(&Err(RequestError::Overloaded)),
+        "a leader counts the reads its followers forwarded"
+    );
+    cluster.stabilize();
+    for read in follower_reads {
+        assert!(cluster.answer(read).is_some(), "every read is answered");
+    }
+}
+
+/// Regression: reads a follower forwarded to a leader that then froze
+/// waited for the whole request timeout (2 s on the server), though a new
+/// leader was known after half a second; writes already failed fast.
+#[test]
+fn a_read_forwarded_to_a_leader_that_froze_is_sent_to_the_next_leader() {
+    let mut cluster = Harness::new(3, 104);
+    cluster.elect(N1);
+    cluster.set(N1, "x", "1");
+    cluster.run(2);
+    let read = cluster.get(N3, "x");
+    // N1 freezes with the read request on its way: nothing reaches it.
+    cluster.isolated.insert(N1);
+    cluster.elect(N2);
+    cluster.stabilize();
+    assert_eq!(cluster.replica(N3).leader(), Some(N2));
+    assert_eq!(
+        cluster.answer(read),
+        Some(&Ok(value("1"))),
+        "re-sent to the new leader as soon as it was known"
+    );
+}
+
+/// Found while fixing the first scenario: a leader counted its own
+/// acceptance of a slot before it was durable, and announced the decision
+/// to its followers. If it then crashed and lost that write, a follower
+/// had applied a value that no majority had durably accepted, and a new
+/// leader could decide another one in the same slot.
+#[test]
+fn a_leader_announces_a_decision_only_once_its_own_acceptance_is_durable() {
+    let mut cluster = Harness::new(3, 105);
+    cluster.elect(N1);
+    // N1's disk is slow: its writes wait. Its accept reaches N2 only.
+    cluster.holding_writes.insert(N1);
+    cluster.set(N1, "x", "1");
+    cluster.drop_where(|envelope| between(N1, N3)(envelope) && of_kind("accept")(envelope));
+    cluster.deliver(|envelope| between(N1, N2)(envelope) && of_kind("accept")(envelope));
+    cluster.deliver(between(N2, N1));
+    // A heartbeat interval passes on N1; N2 hears whatever N1 sends.
+    let interval = cluster.replica(N1).config().heartbeat_interval_ticks;
+    for _ in 0..interval {
+        cluster.tick(N1);
+    }
+    cluster.deliver(between(N1, N2));
+    assert!(
+        cluster.applied_commands(N2).is_empty(),
+        "a decision was announced before the leader's acceptance was durable"
+    );
+    // N1 crashes, losing the write; N3 leads with N1's promise alone.
+    cluster.crash(N1);
+    cluster.holding_writes.clear();
+    cluster.restart(N1);
+    cluster.isolated.insert(N2);
+    cluster.elect(N3);
+    cluster.set(N3, "x", "2");
+    cluster.run(2);
+    cluster.isolated.clear();
+    cluster.run(3);
+    // The harness asserts agreement on every applied slot.
+    for node in cluster.members() {
+        assert_eq!(cluster.applied_commands(node), ["x=2"], "{node}");
+    }
+    assert_eq!(cluster.replica(N3).role(), Role::Leader);
+}
