@@ -62,6 +62,10 @@ pub struct Harness {
     pub installed: BTreeMap<NodeId, Vec<Slot>>,
     /// Every event of every node, in order, for golden tests.
     pub events: Vec<(NodeId, Event)>,
+    /// Every message sent, in order, for golden tests.
+    pub sent: Vec<Envelope>,
+    /// Requests in the order their answers arrived, for golden tests.
+    pub answered: Vec<RequestId>,
     next_request: u64,
 }
 
@@ -90,6 +94,8 @@ impl Harness {
             applied_base: BTreeMap::new(),
             installed: BTreeMap::new(),
             events: Vec::new(),
+            sent: Vec::new(),
+            answered: Vec::new(),
             next_request: 0,
         };
         for id in members {
@@ -139,8 +145,10 @@ impl Harness {
             if ready.is_empty() {
                 return;
             }
+            self.sent.extend(ready.messages.iter().cloned());
             self.queue.extend(ready.messages);
             for reply in ready.replies {
+                self.answered.push(reply.handle);
                 self.answers.insert(reply.handle, (id, reply.result));
             }
             for event in ready.events {
