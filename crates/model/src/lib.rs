@@ -1,63 +1,61 @@
-//! Model checking of synod's production consensus core and state machine.
+//! Model checking of synod's production node.
 //!
-//! This crate wraps [`synod_paxos::Replica`] and [`synod_kv::Store`] — the
-//! very code the server runs, not a re-implementation — as a [`stateright`]
-//! actor, so that the model checker can explore every interleaving of
-//! message deliveries, timer firings and (optionally) crashes within a bound,
-//! and check linearizability and agreement in every state it reaches.
+//! This crate wraps [`synod_node::Node`] — the very replica the server and
+//! the simulator run: the consensus core, the kv store, request routing,
+//! forwarding, rejection, reads and apply, not a re-implementation — as a
+//! [`stateright`] actor, so that the model checker can explore every
+//! interleaving of message deliveries, timer firings and (optionally)
+//! crashes within a bound, and check linearizability and agreement in every
+//! state it reaches.
 //!
 //! # What is modelled
 //!
-//! * **Servers** ([`ServerActor`]): one replica each, driven exactly as the
-//!   server drives it. After every input (a peer message, a client request
-//!   or a timer firing) the actor collects [`synod_paxos::Ready`], sends its
-//!   messages, makes the persist request durable (the actor's
-//!   [`DiskState`], saved as stateright storage so that a crash keeps it),
-//!   then sends the released messages, applies the decided values to a kv
-//!   [`Store`] in slot order and serves the released reads from it.
+//! * **Servers** ([`ServerActor`]): one node each, driven as the server's
+//!   drive loop drives it. After every input (a peer message, a client
+//!   request or a timer firing) the actor drains the node: it sends its
+//!   messages, writes each persist batch to the actor's [`DiskState`]
+//!   (saved as stateright storage so that a crash keeps it) and reports it
+//!   persisted, answers the clients, and records what was applied.
 //!   Persistence is synchronous within one handler, so the model never
-//!   crashes between a write and the messages it guards.
+//!   crashes between a write and the messages it guards (the simulator and
+//!   the scenario harness cover slow and lost writes).
 //! * **Clients**: stateright's [`RegisterActor`] clients. Each puts one
 //!   value, waits for the answer, then reads, each time at a different
-//!   server. A put becomes a kv `Set` of [`REGISTER_KEY`] proposed through
-//!   [`synod_paxos::Replica::propose`], prefixed with the request tag naming
-//!   the client and its request so that the server that received it can
-//!   answer once it applies the command. (The store's sessions are not
-//!   used: registering one would take a log entry of its own.) A get becomes
-//!   [`synod_paxos::Replica::read`] and is answered from the store when the
-//!   core releases it. Followers forward both to the leader: that logic is
-//!   inside the core.
-//! * **Time**: one stateright timer per server. A firing runs
-//!   [`synod_paxos::Replica::tick`] until the replica has output (at most
-//!   [`IDLE_TICKS_PER_FIRING_MAX`] ticks), so a firing of a follower is an
-//!   election timeout and a firing of a leader a heartbeat. Collapsing the
-//!   ticks without output into one step keeps the state space small; the
-//!   price is that a message never arrives between two silent ticks of one
-//!   firing, only before or after the firing. Every server has a budget of firings for the
-//!   whole run ([`ModelConfig::timer_firings_max`]), kept on its disk so
-//!   that restarts do not renew it. Every other step reacts to a message,
-//!   and once the budgets are spent the reactions die out, so the state
-//!   space is finite (every configuration in the tests is explored to the
-//!   end).
+//!   server. A put becomes a kv `Set` of [`REGISTER_KEY`] handed to the node
+//!   as a write, a get a linearizable read; the node tags, forwards,
+//!   proposes and answers them as the server does. (The store's sessions
+//!   are not used: registering one would take a log entry of its own.)
+//! * **Time**: one stateright timer per server. A firing ticks the node
+//!   until it has output (at most [`IDLE_TICKS_PER_FIRING_MAX`] ticks), so a
+//!   firing of a follower is an election timeout and a firing of a leader a
+//!   heartbeat. Collapsing the ticks without output into one step keeps the
+//!   state space small; the price is that a message never arrives between
+//!   two silent ticks of one firing, only before or after the firing. Every
+//!   server has a budget of firings for the whole run
+//!   ([`ModelConfig::timer_firings_max`]), kept on its disk so that
+//!   restarts do not renew it. Every other step reacts to a message, and
+//!   once the budgets are spent the reactions die out, so the state space is
+//!   finite (every configuration in the tests is explored to the end).
 //! * **Network**: stateright's per-channel FIFO or unordered network,
 //!   optionally bounded to a number of messages in flight at once
 //!   ([`ModelConfig::messages_in_flight_max`]). A message may stay
 //!   undelivered forever, which also covers its loss: no property looks at
 //!   the network.
-//! * **Snapshots**: when the core says one is due
-//!   ([`synod_paxos::Replica::snapshot_due`]), the server hands it
-//!   [`Store::snapshot`]; a snapshot the core releases (installed from a
-//!   peer) replaces the store. Due only if the replica configuration's
-//!   snapshot interval is small, as in two of the tests.
+//! * **Snapshots**: the node's compaction policy, with the replica
+//!   configuration's snapshot interval small in two of the tests; a
+//!   snapshot installed from a peer or the disk counts as applying the
+//!   slots it skips.
 //! * **Crashes** (optional): a crashed server loses everything but its
-//!   [`DiskState`]; on restart it builds a new replica from the durable
-//!   state and a new seed, restores the store from the durable snapshot (or
-//!   starts it empty), re-applies the decided log after it, and has
-//!   forgotten its clients' pending requests (they stay unanswered).
-//! * **Retries**: a rejected proposal certainly did not take effect and a
-//!   failed read had no effect (the core's contract), so the server hands
-//!   them to the replica again at its next timer firing. This checks that
-//!   contract too: a put applied twice would break linearizability.
+//!   [`DiskState`]; on restart it builds a new node from the durable state
+//!   and a new seed (the node restores its snapshot and re-applies the
+//!   decided log), and has forgotten its clients' pending requests (they
+//!   stay unanswered).
+//! * **Answers**: a request the node refused (a rejected write, a failed
+//!   read) certainly had no effect, so the server hands it to the node again
+//!   at its next timer firing. This checks that contract too: a put applied
+//!   twice would break linearizability. A write whose outcome the node calls
+//!   unknown (its leader changed) is never answered, as if the answer were
+//!   lost.
 //!
 //! # What is checked
 //!

@@ -3,7 +3,10 @@
 //! The core performs no IO and reads no clock: time is [`Replica::tick`],
 //! randomness is a seed handed to [`Replica::new`], and everything the
 //! replica wants done leaves through [`Replica::ready`]. The same code runs
-//! in the server, in the deterministic simulator and in the model checker.
+//! in the server, in the deterministic simulator and in the model checker,
+//! all through `synod-node`, which wraps it with the state machine, request
+//! routing and the in-order persist rule. Its only dependencies are `bytes`
+//! and `synod-codec` (the one encoding of its types, in `encoding.rs`).
 //!
 //! # Driving a replica
 //!

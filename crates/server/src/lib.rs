@@ -1,17 +1,19 @@
-//! synod's networked node: the tokio program around the sans-IO core.
+//! synod's networked node: the tokio program around the sans-IO node
+//! ([`synod_node::Node`]). Every protocol and routing decision is the
+//! node's; this crate owns sockets, files, threads and clocks.
 //!
-//! A node is made of these modules:
+//! A server is made of these modules:
 //!
 //! * [`transport`]: TCP connections to the other replicas, with a versioned
 //!   handshake, bounded per-peer send queues, batching and reconnection;
 //!   [`wire`] is the byte format on those connections.
-//! * [`node`]: the drive loop, the one task that owns the
-//!   [`synod_paxos::Replica`] and the [`synod_kv::Store`]. It ticks the core,
-//!   feeds it peer messages and client requests, persists each round's
-//!   changes in one group commit through a [`persistence::Persistence`], and
-//!   only then releases what waited for durability. [`durable`] keeps that
-//!   state in the data directory's write-ahead log; [`persistence`] also has
-//!   an in-memory one for tests.
+//! * [`drive`]: the drive loop, the one thread that owns the
+//!   [`synod_node::Node`]. It ticks the node, feeds it peer messages and
+//!   client requests, writes each round's batches with one sync for all of
+//!   them (group commit) through a [`persistence::Persistence`], and reports
+//!   them persisted so the node releases what waited for durability.
+//!   [`durable`] keeps that state in the data directory's write-ahead log;
+//!   [`persistence`] also has an in-memory one for tests.
 //! * [`client`]: the RESP2 client API (parsing by `synod-resp`); writes are
 //!   answered after they are decided and applied, reads through the core's
 //!   linearizable read path (or, behind unanswered writes of the same

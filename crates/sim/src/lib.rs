@@ -1,10 +1,12 @@
 //! Deterministic simulation of a synod cluster.
 //!
-//! N replicas run the production `synod-paxos` core and `synod-kv` state
-//! machine in one process, under virtual time, with one seed driving every
-//! choice: message delays, losses, duplicates, partitions (full and
-//! partial), crashes that lose whatever was not yet durable, and the
-//! leader crash in the middle of phase 2 from the seeds. Clients record a
+//! N replicas run the production node (`synod-node`: the consensus core,
+//! the kv state machine, request routing, forwarding, reads and apply) and
+//! the production storage code in one process, under virtual time, with one
+//! seed driving every choice: message delays, losses, duplicates,
+//! partitions (full and partial), disk latency and stalls, crashes that
+//! lose whatever was not yet durable, and the leader crash in the middle of
+//! phase 2 from the seeds. Clients record a
 //! history in the shared format; after every step the world checks
 //! agreement, in-order apply, identical state per slot and kept promises;
 //! after the faults heal it checks that every pending operation completes,

@@ -22,7 +22,7 @@
 //! and state), the promised ballot, the commit index, and the list of
 //! entries at or above the end. Kinds 1 to 3 and snapshot version 1 are
 //! record format 1, which earlier builds wrote; it is still read (see
-//! [`legacy`]), never written.
+//! `legacy.rs`), never written.
 //!
 //! The encoding is written by hand because it is part of the on-disk format:
 //! it must never change under us with a serialization crate's version.
