@@ -3,7 +3,7 @@
 
 use synod_kv::{Command, StoreConfig};
 use synod_paxos::{
-    Config, DurableState, Envelope, Message, NodeId, Released, Replica, Slot, SplitMix64,
+    Config, DurableState, Envelope, Message, Mutation, NodeId, Released, Replica, Slot, SplitMix64,
 };
 
 use crate::event::Event;
@@ -142,6 +142,7 @@ impl<H> Node<H> {
         let replica_seed = rng.next_u64();
         let tag_client = (id.0 << TAG_CLIENT_NODE_SHIFT_BITS)
             ^ (rng.next_u64() >> (64 - TAG_CLIENT_NODE_SHIFT_BITS));
+        let send_early = options.replica.mutation() == Mutation::SendBeforeEarlierWrites;
         let replica = Replica::new(options.replica, durable, replica_seed);
         assert_eq!(
             replica.applied(),
@@ -157,7 +158,7 @@ impl<H> Node<H> {
             waiters: Waiters::new(),
             known_leader: None,
             now_tick: 0,
-            persists: PersistQueue::default(),
+            persists: PersistQueue::new(send_early),
             output: Ready::default(),
         })
     }

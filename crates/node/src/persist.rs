@@ -70,9 +70,20 @@ pub(crate) struct Releasable {
 pub(crate) struct PersistQueue {
     waiting: VecDeque<Waiting>,
     next_sequence: u64,
+    /// The `SendBeforeEarlierWrites` mutation: messages never wait.
+    send_early: bool,
 }
 
 impl PersistQueue {
+    /// An empty queue; `send_early` breaks the rule on purpose (mutation
+    /// tests only).
+    pub(crate) fn new(send_early: bool) -> PersistQueue {
+        PersistQueue {
+            send_early,
+            ..PersistQueue::default()
+        }
+    }
+
     /// Queues `request` of one round of the core, with the messages the
     /// core produced to send at once. Returns the batch to hand to storage,
     /// if the request has anything to write, and what may be let go now.
@@ -83,7 +94,7 @@ impl PersistQueue {
     ) -> (Option<PersistBatch>, Releasable) {
         let nothing_earlier = self.waiting.is_empty();
         let mut releasable = Releasable::default();
-        let early_messages = if nothing_earlier {
+        let early_messages = if nothing_earlier || self.send_early {
             releasable.messages = messages;
             Vec::new()
         } else {

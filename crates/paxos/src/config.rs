@@ -56,16 +56,21 @@ pub enum Mutation {
     /// The leader serves reads at once, without a quorum confirming that no
     /// higher ballot exists.
     ReadWithoutConfirmation,
+    /// The node around the core (`synod-node`) sends a round's messages
+    /// before the writes of earlier rounds are durable, so a leader may
+    /// announce a decision that its own acceptance does not back yet.
+    SendBeforeEarlierWrites,
 }
 
 impl Mutation {
     /// Every broken variant, for the mutation test matrix.
-    pub const BROKEN: [Mutation; 5] = [
+    pub const BROKEN: [Mutation; 6] = [
         Mutation::AcceptQuorumTooSmall,
         Mutation::LeaderIgnoresPromisedValues,
         Mutation::AcceptBelowPromise,
         Mutation::ApplyOutOfOrder,
         Mutation::ReadWithoutConfirmation,
+        Mutation::SendBeforeEarlierWrites,
     ];
 }
 

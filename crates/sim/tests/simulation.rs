@@ -1,11 +1,11 @@
 //! Seeded simulation in the normal test run. `SYNOD_SIM_SEEDS` raises the
-//! number of seeds per cluster size (default 300) for longer soak runs;
+//! number of seeds per cluster size (default 1,000) for longer soak runs;
 //! `synod sim --seeds N` does the same from the command line.
 
 use synod_paxos::Mutation;
 use synod_sim::{run_seed, run_seeds, FaultSet, SimulationOptions};
 
-const SEEDS_DEFAULT: u64 = 300;
+const SEEDS_DEFAULT: u64 = 1_000;
 /// A broken variant must be caught within this many seeds.
 const MUTATION_SEEDS_MAX: u64 = 1_000;
 
@@ -83,6 +83,10 @@ fn every_deliberately_broken_variant_is_caught_within_a_bounded_number_of_seeds(
         // crashes and slow links mostly close it.
         let (faults, clients) = match mutation {
             Mutation::ReadWithoutConfirmation => ("partition", 6),
+            // A leader must announce a decision while its own write is
+            // stalled, crash, and lose it; then a new leader must win
+            // without the follower that applied the decision.
+            Mutation::SendBeforeEarlierWrites => ("drop,partition,leader-crash,disk", 8),
             _ => ("all", 4),
         };
         let options = SimulationOptions {

@@ -61,6 +61,8 @@ pub enum MutationName {
     ApplyOutOfOrder,
     /// Reads served without quorum confirmation.
     ReadWithoutConfirmation,
+    /// Messages sent before earlier rounds' writes are durable.
+    SendBeforeEarlierWrites,
 }
 
 impl MutationName {
@@ -71,6 +73,7 @@ impl MutationName {
             MutationName::AcceptBelowPromise => Mutation::AcceptBelowPromise,
             MutationName::ApplyOutOfOrder => Mutation::ApplyOutOfOrder,
             MutationName::ReadWithoutConfirmation => Mutation::ReadWithoutConfirmation,
+            MutationName::SendBeforeEarlierWrites => Mutation::SendBeforeEarlierWrites,
         }
     }
 }
