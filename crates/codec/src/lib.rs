@@ -63,7 +63,7 @@ pub const VARINT_SIZE_MAX_BYTES: usize = 10;
 /// synod writes (a batch holds at most a few thousand commands, a message a
 /// few hundred slots), it keeps input full of empty elements from
 /// inflating in memory: a decoded element is larger than its encoding.
-pub const LIST_LENGTH_MAX: usize = 1 << 22;
+pub const LIST_ELEMENTS_MAX: usize = 1 << 22;
 
 /// A type with one binary encoding.
 pub trait Encode {
@@ -160,7 +160,7 @@ impl<T: Decode> Decode for Vec<T> {
 }
 
 /// Takes a list whose every element takes at least `element_size_min_bytes`
-/// of input: the length is checked against [`LIST_LENGTH_MAX`] and against
+/// of input: the length is checked against [`LIST_ELEMENTS_MAX`] and against
 /// what the remaining input can hold before the vector is sized by it.
 ///
 /// # Errors

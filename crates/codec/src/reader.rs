@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use crate::{DecodeError, LIST_LENGTH_MAX, VARINT_SIZE_MAX_BYTES};
+use crate::{DecodeError, LIST_ELEMENTS_MAX, VARINT_SIZE_MAX_BYTES};
 
 /// Takes fields from the front of an input. Never panics and never
 /// allocates; every failure is a [`DecodeError`].
@@ -83,7 +83,7 @@ impl<'input> Reader<'input> {
     }
 
     /// The length of a list whose every element takes at least
-    /// `element_size_min_bytes`: a length above [`LIST_LENGTH_MAX`] or than
+    /// `element_size_min_bytes`: a length above [`LIST_ELEMENTS_MAX`] or than
     /// the remaining input can hold is refused before anything is sized by
     /// it.
     pub fn take_list_length(
@@ -94,7 +94,7 @@ impl<'input> Reader<'input> {
         usize::try_from(length)
             .ok()
             .filter(|length| {
-                *length <= LIST_LENGTH_MAX
+                *length <= LIST_ELEMENTS_MAX
                     && length.saturating_mul(element_size_min_bytes.max(1)) <= self.remaining.len()
             })
             .ok_or(DecodeError::ListTooLong { length })

@@ -234,9 +234,9 @@ fn catching_bounds(mutation: Mutation) -> (ModelConfig, Caught) {
         }
         // The model persists within each handler, so no round's messages
         // ever wait for an earlier write: the variant changes nothing here.
-        // The simulator's mutation matrix and the scenario
+        // The simulator's mutation matrix catches it, and the scenario
         // `a_leader_announces_a_decision_only_once_its_own_acceptance_is_durable`
-        // catch it.
+        // tests the rule it breaks.
         Mutation::SendBeforeEarlierWrites => unreachable!("not observable in the model"),
     }
 }
@@ -254,6 +254,7 @@ fn assert_caught(mutation: Mutation) {
             assert_eq!(broken, Some(property), "{mutation:?}");
         }
         Caught::NodeAssertion(text) => {
+            PANICS.lock().expect("no panic holds it").clear();
             let previous = std::panic::take_hook();
             std::panic::set_hook(Box::new(|info| {
                 PANICS

@@ -81,6 +81,6 @@ mod waiters;
 
 pub use event::Event;
 pub use machine::{untagged_commands, NodeError};
-pub use node::{Node, NodeOptions, Ready, WRITE_TIMEOUT_TICKS_DEFAULT};
+pub use node::{Node, NodeOptions, Ready, WRITES_PENDING_MAX_DEFAULT, WRITE_TIMEOUT_TICKS_DEFAULT};
 pub use persist::{PersistBatch, PersistSequence};
 pub use request::{Reply, Request, RequestError, RequestResult, UnknownReason};

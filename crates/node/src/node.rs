@@ -8,7 +8,7 @@ use synod_paxos::{
 
 use crate::event::Event;
 use crate::machine::{NodeError, StateMachine};
-use crate::persist::{PersistBatch, PersistQueue, PersistSequence};
+use crate::persist::{PersistBatch, PersistQueue, PersistSequence, Release};
 use crate::request::{read_error, rejection_error, Reply, Request, RequestError};
 use crate::tag::{self, RequestTag};
 use crate::waiters::Waiters;
@@ -18,8 +18,13 @@ use crate::waiters::Waiters;
 /// every 10 ms, so 5 s.
 pub const WRITE_TIMEOUT_TICKS_DEFAULT: u64 = 500;
 
-/// The bits of a request tag's client part that name the node; the rest is
-/// drawn at random per incarnation.
+/// Writes waiting for their slot on one node at most; more are refused as
+/// overloaded. The core bounds what it queues, but a write forwarded to the
+/// leader leaves the core's queue at once while its client still waits here.
+pub const WRITES_PENDING_MAX_DEFAULT: usize = 100_000;
+
+/// Where the node id sits in a request tag's client part: the top 16 bits
+/// name the node, the low 48 are drawn at random per incarnation.
 const TAG_CLIENT_NODE_SHIFT_BITS: u32 = 48;
 
 /// How a node is set up.
@@ -32,6 +37,8 @@ pub struct NodeOptions {
     pub store: StoreConfig,
     /// See [`WRITE_TIMEOUT_TICKS_DEFAULT`].
     pub write_timeout_ticks: u64,
+    /// See [`WRITES_PENDING_MAX_DEFAULT`].
+    pub writes_pending_max: usize,
     /// Report the store's digest with every applied slot and installed
     /// snapshot ([`Event::Applied`]), so a simulator can compare replicas.
     pub record_digests: bool,
@@ -44,6 +51,7 @@ impl NodeOptions {
             replica,
             store: StoreConfig::default(),
             write_timeout_ticks: WRITE_TIMEOUT_TICKS_DEFAULT,
+            writes_pending_max: WRITES_PENDING_MAX_DEFAULT,
             record_digests: false,
         }
     }
@@ -102,17 +110,19 @@ pub struct Node<H> {
     replica: Replica,
     machine: StateMachine,
     write_timeout_ticks: u64,
-    /// The client part of every request tag this incarnation proposes: the
-    /// node id in the top bits and a random number below, so that no other
-    /// node or earlier incarnation uses it and answers are never routed to
-    /// the wrong waiter.
+    writes_pending_max: usize,
+    /// The client part of every request tag this incarnation proposes (see
+    /// [`tag_client`]), so that answers are never routed to the wrong waiter.
     tag_client: u64,
+    /// The request part of the next tag: tags are never reused.
     next_request: u64,
     waiters: Waiters<H>,
-    /// The leader as of the last [`Node::ready`].
+    /// The leader as of the last [`Node::ready`], to notice a change.
     known_leader: Option<NodeId>,
+    /// Ticks since this incarnation started: the clock of write deadlines.
     now_tick: u64,
     persists: PersistQueue,
+    /// What the inputs produced since the last [`Node::ready`].
     output: Ready<H>,
 }
 
@@ -140,8 +150,7 @@ impl<H> Node<H> {
         let id = options.replica.id;
         let mut rng = SplitMix64::new(seed);
         let replica_seed = rng.next_u64();
-        let tag_client = (id.0 << TAG_CLIENT_NODE_SHIFT_BITS)
-            ^ (rng.next_u64() >> (64 - TAG_CLIENT_NODE_SHIFT_BITS));
+        let tag_client = tag_client(id, rng.next_u64());
         let send_early = options.replica.mutation() == Mutation::SendBeforeEarlierWrites;
         let replica = Replica::new(options.replica, durable, replica_seed);
         assert_eq!(
@@ -153,6 +162,7 @@ impl<H> Node<H> {
             replica,
             machine,
             write_timeout_ticks: options.write_timeout_ticks,
+            writes_pending_max: options.writes_pending_max,
             tag_client,
             next_request: 0,
             waiters: Waiters::new(),
@@ -197,6 +207,10 @@ impl<H> Node<H> {
             self.reply(handle, Err(error.into()));
             return;
         }
+        if self.waiters.writes_pending() >= self.writes_pending_max {
+            self.reply(handle, Err(RequestError::Overloaded));
+            return;
+        }
         let tag = RequestTag {
             client: self.tag_client,
             request: self.next_request,
@@ -235,10 +249,8 @@ impl<H> Node<H> {
     ///
     /// When `sequence` is not the oldest batch outstanding.
     pub fn persisted(&mut self, sequence: PersistSequence) -> Result<(), NodeError> {
-        let releasable = self.persists.completed(sequence);
-        self.output.messages.extend(releasable.messages);
-        for request in releasable.requests {
-            self.release(request.persisted())?;
+        for release in self.persists.completed(sequence) {
+            self.let_go(release)?;
         }
         Ok(())
     }
@@ -276,13 +288,23 @@ impl<H> Node<H> {
         if let Some(batch) = batch {
             self.output.persist.push(batch);
         }
-        self.output.messages.extend(releasable.messages);
-        for request in releasable.requests {
-            self.release(request.persisted())
+        for release in releasable {
+            self.let_go(release)
                 .expect("a request with nothing to write carries no snapshot");
         }
         self.observe_leader();
         std::mem::take(&mut self.output)
+    }
+
+    /// Sends held messages, or releases a completed request.
+    fn let_go(&mut self, release: Release) -> Result<(), NodeError> {
+        match release {
+            Release::Messages(messages) => {
+                self.output.messages.extend(messages);
+                Ok(())
+            }
+            Release::Request(request) => self.release(request.persisted()),
+        }
     }
 
     /// Sends, installs, applies and serves what a completed persist request
@@ -371,5 +393,34 @@ impl<H> Node<H> {
     /// Persist batches handed out and not yet reported completed.
     pub fn persists_outstanding(&self) -> usize {
         self.persists.outstanding()
+    }
+}
+
+/// The client part of this incarnation's request tags. A node id below
+/// 2^16 fills the top bits and a random number the rest, so no two nodes
+/// ever share it, whatever their seeds (the model starts every node with
+/// the same seed), and incarnations of one node collide with chance 2^-48.
+/// Larger ids mix into a random number instead: collisions are then only
+/// unlikely (2^-64).
+fn tag_client(id: NodeId, random: u64) -> u64 {
+    if id.0 < 1 << (64 - TAG_CLIENT_NODE_SHIFT_BITS) {
+        (id.0 << TAG_CLIENT_NODE_SHIFT_BITS) | (random >> (64 - TAG_CLIENT_NODE_SHIFT_BITS))
+    } else {
+        random ^ id.0.rotate_left(32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_node_ids_never_share_a_tag_client() {
+        assert_ne!(tag_client(NodeId(1), 7), tag_client(NodeId(2), 7));
+        assert_eq!(tag_client(NodeId(3), u64::MAX) >> 48, 3);
+        assert_ne!(
+            tag_client(NodeId(1 << 20), 7),
+            tag_client(NodeId(1 << 21), 7)
+        );
     }
 }

@@ -47,8 +47,11 @@ pub struct PersistBatch {
 /// A request waiting for its batch (or for the batches before it).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Waiting {
-    /// `None` for a request with nothing to write.
+    /// The batch it wrote; `None` for a request with nothing to write,
+    /// which waits only for the requests before it.
     sequence: Option<PersistSequence>,
+    /// Its batch is durable (always true without a batch): it is released
+    /// as soon as every request before it is.
     completed: bool,
     request: PersistRequest,
     /// The core's "send now" messages of the same round, held until every
@@ -56,19 +59,26 @@ struct Waiting {
     early_messages: Vec<Envelope>,
 }
 
-/// What the queue lets go, in order.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Releasable {
-    /// Messages that may be sent now.
-    pub(crate) messages: Vec<Envelope>,
-    /// Requests whose guarded output may be released now, in order.
-    pub(crate) requests: Vec<PersistRequest>,
+/// One thing the queue lets go.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Release {
+    /// A round's send-now messages: every earlier round is durable.
+    Messages(Vec<Envelope>),
+    /// A request whose guarded output may be released.
+    Request(PersistRequest),
 }
+
+/// What the queue lets go, in the order the core produced it.
+pub(crate) type Releasable = Vec<Release>;
 
 /// The requests not yet released, in the order the core produced them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) struct PersistQueue {
+    /// Requests not yet released, oldest first. A driver that persists
+    /// each round before the next input keeps at most one here; one that
+    /// persists asynchronously keeps as many as it has writes in flight.
     waiting: VecDeque<Waiting>,
+    /// The sequence of the next batch handed out.
     next_sequence: u64,
     /// The `SendBeforeEarlierWrites` mutation: messages never wait.
     send_early: bool,
@@ -93,16 +103,18 @@ impl PersistQueue {
         messages: Vec<Envelope>,
     ) -> (Option<PersistBatch>, Releasable) {
         let nothing_earlier = self.waiting.is_empty();
-        let mut releasable = Releasable::default();
+        let mut releasable = Releasable::new();
         let early_messages = if nothing_earlier || self.send_early {
-            releasable.messages = messages;
+            if !messages.is_empty() {
+                releasable.push(Release::Messages(messages));
+            }
             Vec::new()
         } else {
             messages
         };
         if request.state().is_empty() {
             if nothing_earlier {
-                releasable.requests.push(request);
+                releasable.push(Release::Request(request));
             } else if !request.is_empty() || !early_messages.is_empty() {
                 self.waiting.push_back(Waiting {
                     sequence: None,
@@ -130,9 +142,10 @@ impl PersistQueue {
         (Some(batch), releasable)
     }
 
-    /// Records that batch `sequence` is durable and returns, in order,
-    /// everything that may now be let go: the held messages of each round
-    /// whose earlier rounds are all durable, and each completed request.
+    /// Records that batch `sequence` is durable and returns, in the order
+    /// the core produced them, everything that may now be let go: each
+    /// completed request, and the held messages of each round whose earlier
+    /// rounds are all durable.
     ///
     /// # Panics
     ///
@@ -150,15 +163,18 @@ impl PersistQueue {
             "persist batches complete in the order they were handed out"
         );
         oldest.completed = true;
-        let mut releasable = Releasable::default();
+        let mut releasable = Releasable::new();
         while let Some(front) = self.waiting.front_mut() {
             // Everything before the front is durable: its messages may go.
-            releasable.messages.append(&mut front.early_messages);
+            if !front.early_messages.is_empty() {
+                let messages = std::mem::take(&mut front.early_messages);
+                releasable.push(Release::Messages(messages));
+            }
             if !front.completed {
                 break;
             }
             let waiting = self.waiting.pop_front().expect("front exists");
-            releasable.requests.push(waiting.request);
+            releasable.push(Release::Request(waiting.request));
         }
         releasable
     }
@@ -220,8 +236,13 @@ mod tests {
         let mut queue = PersistQueue::default();
         let (batch, released) = queue.push(PersistRequest::default(), vec![message(1)]);
         assert!(batch.is_none());
-        assert_eq!(released.requests.len(), 1);
-        assert_eq!(released.messages, [message(1)]);
+        assert_eq!(
+            released,
+            [
+                Release::Messages(vec![message(1)]),
+                Release::Request(PersistRequest::default())
+            ]
+        );
     }
 
     #[test]
@@ -231,30 +252,25 @@ mod tests {
         let first = first.expect("a promise is written");
         assert!(first.needs_sync);
         assert_eq!(
-            released.messages,
-            [message(1)],
+            released,
+            [Release::Messages(vec![message(1)])],
             "nothing earlier to wait for"
         );
         let (second, released) = queue.push(promise_request(2), vec![message(2)]);
         let second = second.expect("a second promise is written");
-        assert_eq!(
-            released,
-            Releasable::default(),
-            "it waits for the first batch"
-        );
+        assert!(released.is_empty(), "it waits for the first batch");
         // Nothing to write and nothing to hold: nothing to wait for either.
         let (none, released) = queue.push(PersistRequest::default(), Vec::new());
-        assert_eq!((none, released), (None, Releasable::default()));
+        assert_eq!((none, released), (None, Releasable::new()));
         assert_eq!(queue.outstanding(), 2);
+        // The first round's guarded output, then the second round's
+        // messages: in the order the core produced them.
         let released = queue.completed(first.sequence);
-        assert_eq!(released.requests.len(), 1);
-        assert_eq!(
-            released.messages,
-            [message(2)],
-            "the second round may talk now"
-        );
+        assert_eq!(released.len(), 2);
+        assert!(matches!(released[0], Release::Request(_)));
+        assert_eq!(released[1], Release::Messages(vec![message(2)]));
         let released = queue.completed(second.sequence);
-        assert_eq!((released.requests.len(), released.messages.len()), (1, 0));
+        assert!(matches!(released[..], [Release::Request(_)]));
         assert_eq!(queue.outstanding(), 0);
     }
 

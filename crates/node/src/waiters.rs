@@ -31,11 +31,16 @@ struct PendingWrite<H> {
 /// Every client waiting on this node.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Waiters<H> {
+    /// Writes by the tag proposed with them (bounded by the node's
+    /// `writes_pending_max`).
     writes: BTreeMap<RequestTag, PendingWrite<H>>,
     /// Write deadlines in tick order (a write may be answered before its
     /// deadline; then its entry here is stale and skipped).
     write_deadlines: VecDeque<(u64, RequestTag)>,
+    /// Reads by the id the core tracks them under; the core bounds how
+    /// many it holds, and fails the rest at once.
     reads: BTreeMap<ReadId, (Operation, H)>,
+    /// The id of the next read: ids are never reused.
     next_read: u64,
 }
 

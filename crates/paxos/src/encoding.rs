@@ -265,7 +265,13 @@ fn decode_commands(reader: &mut Reader<'_>) -> Result<Vec<Bytes>, DecodeError> {
     })
 }
 
-fn decode_slot_entries(reader: &mut Reader<'_>) -> Result<Vec<SlotEntry>, DecodeError> {
+/// Takes a list of slot entries (as a Promise, a catch-up batch or the
+/// write-ahead log's snapshot payload carry them).
+///
+/// # Errors
+///
+/// Why the bytes are not such a list.
+pub fn decode_slot_entries(reader: &mut Reader<'_>) -> Result<Vec<SlotEntry>, DecodeError> {
     decode_list(reader, SLOT_ENTRY_SIZE_MIN_BYTES, SlotEntry::decode)
 }
 

@@ -62,7 +62,7 @@ mod rng;
 mod types;
 
 pub use config::*;
-pub use encoding::MESSAGE_FORMAT_VERSION;
+pub use encoding::{decode_slot_entries, MESSAGE_FORMAT_VERSION};
 pub use message::{Envelope, Message, Proposal};
 pub use ready::{
     Decided, DurableState, PersistRequest, PersistentChanges, ReadError, Ready, RejectReason,

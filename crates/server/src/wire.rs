@@ -46,7 +46,7 @@ pub const FRAME_SIZE_MAX_BYTES: usize = 1024 * 1024 * 1024 + 64 * 1024;
 /// The most elements one list field may claim (commands in a batch, slots in
 /// an Accept, entries in a Promise). Far above what the core sends, it keeps
 /// a hostile frame full of empty elements from inflating in memory.
-pub const LIST_LENGTH_MAX: usize = synod_codec::LIST_LENGTH_MAX;
+pub const LIST_ELEMENTS_MAX: usize = synod_codec::LIST_ELEMENTS_MAX;
 
 /// Size of an encoded [`Hello`].
 pub const HELLO_SIZE_BYTES: usize = 4 + 2 + 8 + 8 + 8;

@@ -149,7 +149,13 @@ impl Harness {
             self.queue.extend(ready.messages);
             for reply in ready.replies {
                 self.answered.push(reply.handle);
-                self.answers.insert(reply.handle, (id, reply.result));
+                let previous = self.answers.insert(reply.handle, (id, reply.result));
+                assert!(
+                    previous.is_none(),
+                    "request {:?} answered twice: {previous:?}, then {:?}",
+                    reply.handle,
+                    self.answers[&reply.handle]
+                );
             }
             for event in ready.events {
                 self.observe(id, &event);

@@ -154,3 +154,33 @@ fn a_leader_announces_a_decision_only_once_its_own_acceptance_is_durable() {
     }
     assert_eq!(cluster.replica(N3).role(), Role::Leader);
 }
+
+/// Found in review: a leader that stepped down handed its queued commands
+/// back to itself, forwarded ones included, where no client waited; the
+/// follower's client heard "outcome unknown" (or nothing, until the write
+/// timeout) for a write that certainly was not proposed.
+#[test]
+fn a_forwarded_write_still_queued_when_the_leader_steps_down_is_refused_to_its_follower() {
+    fn one_slot(config: &mut Config) {
+        config.pipeline_slots_max = 1;
+        config.batch_commands_max = 1;
+    }
+    let mut cluster = Harness::with_config(3, 106, one_slot);
+    cluster.elect(N1);
+    // The leader's only slot is in flight; the forwarded write queues.
+    cluster.set(N1, "a", "1");
+    let queued = cluster.set(N2, "b", "2");
+    cluster.deliver(|envelope| between(N2, N1)(envelope) && of_kind("forward")(envelope));
+    // N3 campaigns; its Prepare deposes N1 before N2 hears of N3.
+    cluster.campaign(N3);
+    cluster.deliver(|envelope| between(N3, N1)(envelope) && of_kind("prepare")(envelope));
+    cluster.deliver(|envelope| envelope.to == N2 && of_kind("forward-rejected")(envelope));
+    assert!(
+        matches!(
+            cluster.answer(queued),
+            Some(Err(RequestError::NotLeader { .. }))
+        ),
+        "certainly not applied, and said so: {:?}",
+        cluster.answer(queued)
+    );
+}

@@ -101,11 +101,18 @@ fn duelling_proposers_converge_on_one_leader_and_drop_no_command() {
         let applied = cluster.applied_commands(N1);
         for (node, request) in requests {
             let command = format!("from {node}");
-            let answered = cluster.answer(request).is_some();
-            assert!(
-                applied.contains(&command) || answered,
-                "seed {seed}: {command} was neither decided nor answered"
-            );
+            let decided = applied.contains(&command);
+            // Every command is answered, and the answer is true: applied
+            // when it says so, never applied when it says "not applied".
+            match cluster.answer(request) {
+                None => panic!("seed {seed}: {command} was dropped unanswered"),
+                Some(Ok(_)) => assert!(decided, "seed {seed}: {command} answered but not decided"),
+                Some(Err(error)) if error.certainly_not_applied() => assert!(
+                    !decided,
+                    "seed {seed}: {command} refused ({error}) yet decided"
+                ),
+                Some(Err(_)) => {}
+            }
         }
     }
 }

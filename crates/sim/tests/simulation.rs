@@ -97,11 +97,23 @@ fn every_deliberately_broken_variant_is_caught_within_a_bounded_number_of_seeds(
         };
         let caught =
             (0..MUTATION_SEEDS_MAX).find(|seed| !run_seed(*seed, &options).violations.is_empty());
-        assert!(
-            caught.is_some(),
-            "{mutation:?} survived {MUTATION_SEEDS_MAX} seeds: the simulator cannot see it"
-        );
-        eprintln!("{mutation:?} caught at seed {}", caught.expect("checked"));
+        let Some(caught) = caught else {
+            panic!("{mutation:?} survived {MUTATION_SEEDS_MAX} seeds: the simulator cannot see it");
+        };
+        // The control: the correct protocol under the same faults and seeds
+        // breaks nothing, so it was the broken variant that was caught.
+        let correct = SimulationOptions {
+            mutation: Mutation::None,
+            ..options
+        };
+        for seed in 0..=caught {
+            let violations = run_seed(seed, &correct).violations;
+            assert!(
+                violations.is_empty(),
+                "the correct protocol fails seed {seed} under {faults}: {violations:?}"
+            );
+        }
+        eprintln!("{mutation:?} caught at seed {caught}");
     }
     let _ = std::panic::take_hook();
 }

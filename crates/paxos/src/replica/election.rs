@@ -7,7 +7,6 @@ use crate::config::{Config, Mutation};
 use crate::message::Message;
 use crate::rng::SplitMix64;
 use crate::types::{Ballot, Entry, NodeId, Slot, SlotEntry, Value};
-use crate::RejectReason;
 
 use super::leader::{FollowerProgress, Leadership};
 use super::{Replica, RoleState};
@@ -167,7 +166,7 @@ impl Replica {
     fn set_leader(&mut self, leader: Option<NodeId>) {
         if self.leader != leader {
             self.leader = leader;
-            self.reads.leader_changed(leader, self.now_tick);
+            self.reads.leader_changed(leader);
         }
     }
 
@@ -203,9 +202,7 @@ impl Replica {
     pub(super) fn become_follower(&mut self, leader: Option<NodeId>) {
         let previous = std::mem::replace(&mut self.role, RoleState::Follower);
         if let RoleState::Leader(leadership) = previous {
-            for command in leadership.queue {
-                self.reject_proposal(command, RejectReason::NotLeader { leader });
-            }
+            self.return_queued(leadership.queue, leader);
             self.fail_leader_reads();
         }
         self.set_leader(leader);

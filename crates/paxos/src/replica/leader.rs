@@ -41,6 +41,14 @@ impl FollowerProgress {
     }
 }
 
+/// A command waiting for a slot, and where its client waits.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) struct Queued {
+    pub(super) command: Bytes,
+    /// The follower that forwarded it; `None` for a local client's.
+    pub(super) origin: Option<NodeId>,
+}
+
 /// Proposer state of an elected leader.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(super) struct Leadership {
@@ -50,7 +58,8 @@ pub(super) struct Leadership {
     /// Slots below this were recovered in phase 1; reads wait for them.
     pub(super) recovery_end: Slot,
     pub(super) votes: BTreeMap<Slot, Votes>,
-    pub(super) queue: VecDeque<Bytes>,
+    /// Commands waiting for a slot (not proposed yet).
+    pub(super) queue: VecDeque<Queued>,
     pub(super) followers: BTreeMap<NodeId, FollowerProgress>,
     pub(super) heartbeat_elapsed_ticks: u64,
     /// The highest commit index broadcast to every follower (in an Accept
@@ -76,20 +85,38 @@ impl Replica {
     /// back when the queue is full (backpressure instead of unbounded
     /// memory).
     pub(super) fn leader_enqueue(&mut self, command: Bytes) {
-        if let Some(refused) = self.leader_try_enqueue(command) {
+        if let Some(refused) = self.leader_try_enqueue(command, None) {
             self.reject_proposal(refused, RejectReason::Overloaded);
         }
     }
 
-    /// Queues `command` unless the queue is full; then returns it.
-    fn leader_try_enqueue(&mut self, command: Bytes) -> Option<Bytes> {
+    /// Queues `command` (forwarded by `origin`, if any) unless the queue is
+    /// full; then returns it.
+    fn leader_try_enqueue(&mut self, command: Bytes, origin: Option<NodeId>) -> Option<Bytes> {
         let queued_max = self.config.proposals_queued_max;
         let leadership = self.leadership_mut();
         if leadership.queue.len() >= queued_max {
             return Some(command);
         }
-        leadership.queue.push_back(command);
+        leadership.queue.push_back(Queued { command, origin });
         None
+    }
+
+    /// Hands back every command still queued when leadership ends: a local
+    /// client's here, a forwarded one to the follower it came from, where
+    /// its client waits. None of them was proposed.
+    pub(super) fn return_queued(&mut self, queue: VecDeque<Queued>, leader: Option<NodeId>) {
+        let reason = RejectReason::NotLeader { leader };
+        let mut forwarded: BTreeMap<NodeId, Vec<Bytes>> = BTreeMap::new();
+        for Queued { command, origin } in queue {
+            match origin {
+                None => self.reject_proposal(command, reason),
+                Some(node) => forwarded.entry(node).or_default().push(command),
+            }
+        }
+        for (node, commands) in forwarded {
+            self.send_now(node, Message::ForwardRejected { commands, reason });
+        }
     }
 
     /// The quorum acceptances are counted against.
@@ -218,14 +245,16 @@ impl Replica {
             }
             let mut batch = Vec::new();
             let mut size_bytes = 0;
-            while let Some(command) = leadership.queue.front() {
+            while let Some(queued) = leadership.queue.front() {
+                let length = queued.command.len();
                 let fits = batch.len() < batch_commands_max
-                    && (batch.is_empty() || size_bytes + command.len() <= batch_size_max_bytes);
+                    && (batch.is_empty() || size_bytes + length <= batch_size_max_bytes);
                 if !fits {
                     break;
                 }
-                size_bytes += command.len();
-                batch.push(leadership.queue.pop_front().expect("front exists"));
+                size_bytes += length;
+                let queued = leadership.queue.pop_front().expect("front exists");
+                batch.push(queued.command);
             }
             assert!(!batch.is_empty(), "a batch takes at least one command");
             let slot = leadership.next_slot;
@@ -325,7 +354,7 @@ impl Replica {
         }
         let refused: Vec<Bytes> = commands
             .into_iter()
-            .filter_map(|command| self.leader_try_enqueue(command))
+            .filter_map(|command| self.leader_try_enqueue(command, Some(from)))
             .collect();
         if !refused.is_empty() {
             let reason = RejectReason::Overloaded;

@@ -16,7 +16,10 @@
 //! followers. A batch forwarded to a leader that stops being the one known
 //! goes back to waiting and is sent to the next leader as soon as one is
 //! known, instead of waiting for its timeout (the old leader's late answer
-//! to it is ignored).
+//! to it is ignored). Each stage has the request timeout, counted for the
+//! wait for a leader from the read's arrival however often it is sent
+//! again, so a read lives at most three timeouts (waiting, confirming,
+//! applying).
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -71,7 +74,8 @@ struct ConfirmedRead {
 /// A batch of reads a follower sent to the leader for a read index.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct ReadBatch {
-    reads: Vec<ReadId>,
+    /// The reads, with the tick each arrived.
+    reads: Vec<(ReadId, u64)>,
     sent_tick: u64,
     /// The leader it was sent to.
     leader: NodeId,
@@ -115,7 +119,8 @@ impl LeaderReads {
 pub(super) struct ReadState {
     /// See [`crate::Config::reads_pending_max`].
     limit: usize,
-    /// Reads waiting for a leader to be known, with their arrival tick.
+    /// Reads waiting for a leader to be known, with their arrival tick, in
+    /// order of arrival.
     waiting: VecDeque<(ReadId, u64)>,
     /// Batches sent to a leader, awaiting its read index.
     batches: BTreeMap<ReadRequestId, ReadBatch>,
@@ -164,20 +169,29 @@ impl ReadState {
         Some(batch)
     }
 
-    /// Batches sent to a node that is no longer the leader known go back to
-    /// waiting for a leader (a read has no effect, so asking again is safe;
-    /// a late answer to the old batch matches no batch any more).
-    pub(super) fn leader_changed(&mut self, leader: Option<NodeId>, now_tick: u64) {
+    /// When another node becomes the leader known, batches sent elsewhere
+    /// go back to waiting, in arrival order, to be sent to it (a read has no
+    /// effect, so asking again is safe; a late answer to the old batch
+    /// matches no batch any more). While no leader is known they stay: the
+    /// same leader may answer yet.
+    pub(super) fn leader_changed(&mut self, leader: Option<NodeId>) {
+        let Some(leader) = leader else {
+            return;
+        };
         let stale: Vec<ReadRequestId> = self
             .batches
             .iter()
-            .filter(|(_, batch)| Some(batch.leader) != leader)
+            .filter(|(_, batch)| batch.leader != leader)
             .map(|(request, _)| *request)
             .collect();
         for request in stale {
             let batch = self.remove_batch(request).expect("listed above");
-            self.waiting
-                .extend(batch.reads.into_iter().map(|id| (id, now_tick)));
+            for (id, arrival_tick) in batch.reads {
+                let position = self
+                    .waiting
+                    .partition_point(|(_, tick)| *tick <= arrival_tick);
+                self.waiting.insert(position, (id, arrival_tick));
+            }
         }
     }
 
@@ -425,7 +439,7 @@ impl Replica {
             return;
         };
         let deadline_tick = self.now_tick + self.config.request_timeout_ticks;
-        for id in batch.reads {
+        for (id, _) in batch.reads {
             self.reads.confirmed.push(ConfirmedRead {
                 id,
                 read_index,
@@ -440,7 +454,7 @@ impl Replica {
 
     pub(super) fn handle_read_index_rejected(&mut self, request: ReadRequestId, reason: ReadError) {
         if let Some(batch) = self.reads.remove_batch(request) {
-            for id in batch.reads {
+            for (id, _) in batch.reads {
                 self.outbox.failed_reads.push((id, reason));
             }
         }
@@ -454,7 +468,7 @@ impl Replica {
         }
         let request = self.reads.next_request;
         self.reads.next_request = ReadRequestId(request.0 + 1);
-        let reads: Vec<ReadId> = self.reads.waiting.drain(..).map(|(id, _)| id).collect();
+        let reads: Vec<(ReadId, u64)> = self.reads.waiting.drain(..).collect();
         let count = reads.len() as u64;
         self.reads.batched_reads += reads.len();
         self.reads.batches.insert(
@@ -510,7 +524,7 @@ impl Replica {
             .collect();
         for request in stale {
             let batch = self.reads.remove_batch(request).expect("listed above");
-            for id in batch.reads {
+            for (id, _) in batch.reads {
                 self.outbox.failed_reads.push((id, ReadError::Timeout));
             }
         }

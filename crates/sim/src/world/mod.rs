@@ -16,7 +16,7 @@ mod checks;
 mod clients;
 mod trace;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use synod_kv::{Command, Response};
 use synod_node::{Node, NodeOptions, PersistSequence, Reply};
@@ -161,6 +161,8 @@ pub struct World {
     /// The clients.
     pub clients: Vec<SimClient>,
     client_events: BTreeMap<(u64, u64), ClientEvent>,
+    /// Every request a node has answered: a node answers each once.
+    answered: BTreeSet<ClientHandle>,
     decided: BTreeMap<Slot, synod_paxos::Value>,
     digests: BTreeMap<Slot, u64>,
     /// Safety violations found so far.
@@ -235,6 +237,7 @@ impl World {
             nodes,
             clients,
             client_events: BTreeMap::new(),
+            answered: BTreeSet::new(),
             decided: BTreeMap::new(),
             digests: BTreeMap::new(),
             violations: Vec::new(),
@@ -456,6 +459,11 @@ impl World {
             self.network.send(&mut self.rng, self.now, envelope);
         }
         for Reply { handle, result } in ready.replies {
+            if !self.answered.insert(handle) {
+                self.violations.push(format!(
+                    "{id} answered {handle:?} twice, the second time {result:?}"
+                ));
+            }
             let reply = ClientReply::of(result);
             self.schedule_client_event(ClientEvent::Reply {
                 handle,

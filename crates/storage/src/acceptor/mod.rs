@@ -30,7 +30,7 @@
 mod legacy;
 
 use bytes::Bytes;
-use synod_codec::{decode_list, Decode, DecodeError, Encode, Reader, Writer};
+use synod_codec::{Decode, DecodeError, Encode, Reader, Writer};
 use synod_paxos::{Ballot, DurableState, Entry, PersistentChanges, Slot, SlotEntry, Snapshot};
 use thiserror::Error;
 
@@ -42,8 +42,6 @@ const RECORD_ENTRY: u8 = 5;
 const RECORD_COMMIT: u8 = 6;
 const SNAPSHOT_MAGIC: [u8; 4] = *b"SYNA";
 const SNAPSHOT_VERSION: u8 = 2;
-/// A slot, a round, a node and a value tag.
-const SLOT_ENTRY_SIZE_MIN_BYTES: usize = 4;
 
 /// A record or snapshot payload whose checksum was fine but whose content
 /// makes no sense: written by another version, or a bug. Never guessed at.
@@ -233,7 +231,7 @@ fn decode_snapshot(bytes: &[u8]) -> Result<DurableState, DecodeError> {
             let snapshot = Snapshot::decode(&mut reader)?;
             let promised = Ballot::decode(&mut reader)?;
             let committed = Slot::decode(&mut reader)?;
-            let entries = decode_list(&mut reader, SLOT_ENTRY_SIZE_MIN_BYTES, SlotEntry::decode)?;
+            let entries = synod_paxos::decode_slot_entries(&mut reader)?;
             DurableState {
                 promised,
                 entries: entries
