@@ -13,6 +13,7 @@
 //! that the replicas converge, and that the history is linearizable.
 #![deny(missing_docs)]
 
+pub mod describe;
 pub mod harness;
 pub mod history;
 pub mod network;

@@ -34,8 +34,9 @@ use std::fmt::Write as _;
 
 use datadriven::{walk, TestCase};
 use synod_node::{Event, Request};
-use synod_paxos::{Ballot, Config, Envelope, Message, NodeId, Role, Slot, SlotEntry, Value};
-use synod_sim::harness::{set_command, value_texts, Harness, RequestId};
+use synod_paxos::{Ballot, Config, Envelope, NodeId, Role, Slot};
+use synod_sim::describe::{describe, value_text};
+use synod_sim::harness::{set_command, Harness, RequestId};
 
 /// What a step may change of a node, compared before and after it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,116 +82,6 @@ fn describe_state(state: &Option<NodeState>) -> String {
             state.log_start.0
         ),
     }
-}
-
-fn value_text(value: &Value) -> String {
-    match value {
-        Value::Noop => "no-op".to_string(),
-        Value::Batch(_) => format!("[{}]", value_texts(value).join(", ")),
-    }
-}
-
-fn entries_text(entries: &[SlotEntry]) -> String {
-    let entries: Vec<String> = entries
-        .iter()
-        .map(|entry| {
-            format!(
-                "{}@{} {}",
-                entry.slot.0,
-                entry.entry.ballot,
-                value_text(&entry.entry.value)
-            )
-        })
-        .collect();
-    format!("[{}]", entries.join(", "))
-}
-
-/// One message, with the fields that matter for following the protocol.
-fn describe(envelope: &Envelope) -> String {
-    let detail = match &envelope.message {
-        Message::Prepare {
-            ballot,
-            first_undecided,
-        } => format!("prepare {ballot} from slot {}", first_undecided.0),
-        Message::Promise {
-            ballot,
-            committed,
-            entries,
-        } => format!(
-            "promise {ballot} committed {} entries {}",
-            committed.0,
-            entries_text(entries)
-        ),
-        Message::Accept {
-            ballot,
-            committed,
-            proposals,
-        } => {
-            let proposals: Vec<String> = proposals
-                .iter()
-                .map(|proposal| format!("{} {}", proposal.slot.0, value_text(&proposal.value)))
-                .collect();
-            format!(
-                "accept {ballot} committed {} slots [{}]",
-                committed.0,
-                proposals.join(", ")
-            )
-        }
-        Message::Accepted { ballot, slots } => {
-            let slots: Vec<u64> = slots.iter().map(|slot| slot.0).collect();
-            format!("accepted {ballot} slots {slots:?}")
-        }
-        Message::Heartbeat {
-            ballot,
-            committed,
-            round,
-        } => format!(
-            "heartbeat {ballot} committed {} round {}",
-            committed.0, round.0
-        ),
-        Message::HeartbeatAck {
-            ballot,
-            round,
-            committed,
-        } => format!(
-            "heartbeat-ack {ballot} round {} committed {}",
-            round.0, committed.0
-        ),
-        Message::Reject { rejected, promised } => {
-            format!("reject {rejected} promised {promised}")
-        }
-        Message::Forward { commands } => format!("forward {} commands", commands.len()),
-        Message::ForwardRejected { commands, reason } => {
-            format!("forward-rejected {} commands: {reason:?}", commands.len())
-        }
-        // Read request numbers start at a random point per incarnation;
-        // only their count and outcome matter here.
-        Message::ReadIndexRequest { reads, .. } => format!("read-index-request for {reads} reads"),
-        Message::ReadIndexReply {
-            ballot,
-            read_index,
-            committed,
-            ..
-        } => format!(
-            "read-index-reply {ballot} read index {} committed {}",
-            read_index.0, committed.0
-        ),
-        Message::ReadIndexRejected { reason, .. } => format!("read-index-rejected: {reason:?}"),
-        Message::CatchUpRequest { from } => format!("catch-up-request from slot {}", from.0),
-        Message::CatchUp { entries, committed } => format!(
-            "catch-up committed {} entries {}",
-            committed.0,
-            entries_text(entries)
-        ),
-        Message::InstallSnapshot {
-            snapshot,
-            committed,
-        } => format!(
-            "install-snapshot up to slot {} committed {}",
-            snapshot.end.0, committed.0
-        ),
-    };
-    format!("{} -> {} {detail}", envelope.from, envelope.to)
 }
 
 fn describe_event(node: NodeId, event: &Event) -> String {

@@ -14,7 +14,6 @@
 
 mod checks;
 mod clients;
-mod trace;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -392,7 +391,7 @@ impl World {
                 continue;
             }
             if self.options.trace {
-                let description = trace::describe(&envelope);
+                let description = crate::describe::describe(&envelope);
                 self.log(|| description);
             }
             let node = self.nodes[index].node.as_mut().expect("checked above");

@@ -1,0 +1,118 @@
+//! Readable one-line descriptions of peer messages, for the simulator's
+//! traces and the golden tests: the fields that matter for following the
+//! protocol (ballots, slots, commit indexes, the commands of each value).
+
+use synod_paxos::{Envelope, Message, SlotEntry, Value};
+
+use crate::harness::value_texts;
+
+/// A value as text: `no-op`, or its commands (see [`value_texts`]).
+pub fn value_text(value: &Value) -> String {
+    match value {
+        Value::Noop => "no-op".to_string(),
+        Value::Batch(_) => format!("[{}]", value_texts(value).join(", ")),
+    }
+}
+
+fn entries_text(entries: &[SlotEntry]) -> String {
+    let entries: Vec<String> = entries
+        .iter()
+        .map(|entry| {
+            format!(
+                "{}@{} {}",
+                entry.slot.0,
+                entry.entry.ballot,
+                value_text(&entry.entry.value)
+            )
+        })
+        .collect();
+    format!("[{}]", entries.join(", "))
+}
+
+/// One message: `from -> to kind details`.
+pub fn describe(envelope: &Envelope) -> String {
+    let detail = match &envelope.message {
+        Message::Prepare {
+            ballot,
+            first_undecided,
+        } => format!("prepare {ballot} from slot {}", first_undecided.0),
+        Message::Promise {
+            ballot,
+            committed,
+            entries,
+        } => format!(
+            "promise {ballot} committed {} entries {}",
+            committed.0,
+            entries_text(entries)
+        ),
+        Message::Accept {
+            ballot,
+            committed,
+            proposals,
+        } => {
+            let proposals: Vec<String> = proposals
+                .iter()
+                .map(|proposal| format!("{} {}", proposal.slot.0, value_text(&proposal.value)))
+                .collect();
+            format!(
+                "accept {ballot} committed {} slots [{}]",
+                committed.0,
+                proposals.join(", ")
+            )
+        }
+        Message::Accepted { ballot, slots } => {
+            let slots: Vec<u64> = slots.iter().map(|slot| slot.0).collect();
+            format!("accepted {ballot} slots {slots:?}")
+        }
+        Message::Heartbeat {
+            ballot,
+            committed,
+            round,
+        } => format!(
+            "heartbeat {ballot} committed {} round {}",
+            committed.0, round.0
+        ),
+        Message::HeartbeatAck {
+            ballot,
+            round,
+            committed,
+        } => format!(
+            "heartbeat-ack {ballot} round {} committed {}",
+            round.0, committed.0
+        ),
+        Message::Reject { rejected, promised } => {
+            format!("reject {rejected} promised {promised}")
+        }
+        Message::Forward { commands } => format!("forward {} commands", commands.len()),
+        Message::ForwardRejected { commands, reason } => {
+            format!("forward-rejected {} commands: {reason:?}", commands.len())
+        }
+        // Read request numbers start at a random point per incarnation;
+        // only their count and outcome matter here.
+        Message::ReadIndexRequest { reads, .. } => format!("read-index-request for {reads} reads"),
+        Message::ReadIndexReply {
+            ballot,
+            read_index,
+            committed,
+            ..
+        } => format!(
+            "read-index-reply {ballot} read index {} committed {}",
+            read_index.0, committed.0
+        ),
+        Message::ReadIndexRejected { reason, .. } => format!("read-index-rejected: {reason:?}"),
+        Message::CatchUpRequest { from } => format!("catch-up-request from slot {}", from.0),
+        Message::CatchUp { entries, committed } => format!(
+            "catch-up committed {} entries {}",
+            committed.0,
+            entries_text(entries)
+        ),
+        Message::InstallSnapshot {
+            snapshot,
+            committed,
+        } => format!(
+            "install-snapshot up to slot {} committed {}",
+            snapshot.end.0, committed.0
+        ),
+    };
+    format!("{} -> {} {detail}", envelope.from, envelope.to)
+}
