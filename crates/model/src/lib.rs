@@ -336,6 +336,9 @@ impl ModelConfig {
         config.election_timeout_ticks = 2;
         config.request_timeout_ticks = 4;
         config.catch_up_retry_ticks = 2;
+        // Pre-votes would multiply the states without adding a behaviour
+        // of the acceptors (see `Config::pre_vote`); the simulator runs them.
+        config.pre_vote = false;
         (self.configure)(&mut config);
         config
     }

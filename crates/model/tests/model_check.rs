@@ -238,6 +238,8 @@ fn catching_bounds(mutation: Mutation) -> (ModelConfig, Caught) {
         // `a_leader_announces_a_decision_only_once_its_own_acceptance_is_durable`
         // tests the rule it breaks.
         Mutation::SendBeforeEarlierWrites => unreachable!("not observable in the model"),
+        // Safe by design: only the simulator's availability check sees it.
+        Mutation::PreVoteDisabled => unreachable!("breaks availability, not safety"),
     }
 }
 

@@ -235,6 +235,11 @@ impl<H> Node<H> {
             .expire_writes(self.now_tick, &mut self.output.replies);
     }
 
+    /// Campaigns now, skipping the pre-vote; see [`Replica::campaign_now`].
+    pub fn campaign_now(&mut self) {
+        self.replica.campaign_now();
+    }
+
     /// Batch `sequence` of [`Ready::persist`] is written (and synced, if it
     /// had to be). Completions must come in the order the batches were
     /// handed out. What they guarded is released: collect it with the next

@@ -7,7 +7,10 @@ use crate::types::NodeId;
 /// unacknowledged accepts).
 pub const HEARTBEAT_INTERVAL_TICKS_DEFAULT: u64 = 2;
 /// A follower that hears nothing from a leader for a random time in
-/// `[timeout, 2 × timeout)` ticks starts an election.
+/// `[timeout, 2 × timeout)` ticks starts an election (with a pre-vote). The
+/// same length bounds the two leases of check-quorum and stickiness: a
+/// leader that heard from no quorum within it steps down, and a follower
+/// that heard from its leader within it refuses pre-votes.
 pub const ELECTION_TIMEOUT_TICKS_DEFAULT: u64 = 10;
 /// Undecided slots a leader may have in flight at once (the pipeline window).
 pub const PIPELINE_SLOTS_MAX_DEFAULT: u64 = 256;
@@ -60,10 +63,19 @@ pub enum Mutation {
     /// before the writes of earlier rounds are durable, so a leader may
     /// announce a decision that its own acceptance does not back yet.
     SendBeforeEarlierWrites,
+    /// A replica whose election timeout expires raises its ballot at once,
+    /// without asking for pre-votes first. Safe, but a node that can send
+    /// and not receive deposes every new leader: the simulator's
+    /// availability check must catch it.
+    PreVoteDisabled,
 }
 
 impl Mutation {
-    /// Every broken variant, for the mutation test matrix.
+    /// Variants that break availability only; the availability check of
+    /// the simulator catches them, not the safety checks.
+    pub const UNAVAILABLE: [Mutation; 1] = [Mutation::PreVoteDisabled];
+
+    /// Every variant that breaks safety, for the mutation test matrix.
     pub const BROKEN: [Mutation; 6] = [
         Mutation::AcceptQuorumTooSmall,
         Mutation::LeaderIgnoresPromisedValues,
@@ -107,6 +119,13 @@ pub struct Config {
     pub snapshot_interval_slots: u64,
     /// See [`SNAPSHOT_LOG_SIZE_MAX_BYTES_DEFAULT`].
     pub snapshot_log_size_max_bytes: u64,
+    /// Ask for pre-votes before raising the ballot (on by default). Off is
+    /// safe but lets a node that can send and not receive depose every
+    /// leader. Only the model check turns it off, to keep its state space
+    /// small: a pre-vote changes no promise and no accepted value, so every
+    /// behaviour of the acceptors with pre-votes is also one without them,
+    /// where a timeout may fire at any moment.
+    pub pre_vote: bool,
     /// Broken variant to run, for mutation tests only.
     #[cfg(feature = "mutations")]
     pub mutation: Mutation,
@@ -131,6 +150,7 @@ impl Config {
             catch_up_retry_ticks: CATCH_UP_RETRY_TICKS_DEFAULT,
             snapshot_interval_slots: SNAPSHOT_INTERVAL_SLOTS_DEFAULT,
             snapshot_log_size_max_bytes: SNAPSHOT_LOG_SIZE_MAX_BYTES_DEFAULT,
+            pre_vote: true,
             #[cfg(feature = "mutations")]
             mutation: Mutation::None,
         }

@@ -12,7 +12,7 @@
 //! reject-reason = 0 (no leader) | 1 leader-present:u8 [leader] (not leader)
 //!               | 2 (overloaded)
 //! read-error  = 0 (no leader) | 1 (not leader) | 2 (timeout) | 3 (overloaded)
-//! message     = version:u8=2 kind:u8 fields
+//! message     = version:u8=3 kind:u8 fields
 //!   kind  1 prepare             ballot first_undecided
 //!         2 promise             ballot committed count slot-entry*
 //!         3 accept              ballot committed count (slot value)*
@@ -28,6 +28,9 @@
 //!        13 catch-up-request    from
 //!        14 catch-up            count slot-entry* committed
 //!        15 install-snapshot    snapshot committed
+//!        16 pre-vote            ballot
+//!        17 pre-vote-reply      ballot granted:u8 promised-ballot
+//!        18 resign              ballot
 //! ```
 //!
 //! Decoding never panics, and commands and snapshot states decoded from a
@@ -46,8 +49,9 @@ use crate::types::{
 
 /// The version of the message encoding this build writes and reads.
 /// Version 2: a refused forward and a refused read batch say why, and a
-/// read batch says how many reads it holds.
-pub const MESSAGE_FORMAT_VERSION: u8 = 2;
+/// read batch says how many reads it holds. Version 3: pre-vote and
+/// resignation messages.
+pub const MESSAGE_FORMAT_VERSION: u8 = 3;
 
 const VALUE_NOOP: u8 = 0;
 const VALUE_BATCH: u8 = 1;
@@ -78,6 +82,9 @@ mod kind {
     pub(super) const CATCH_UP_REQUEST: u8 = 13;
     pub(super) const CATCH_UP: u8 = 14;
     pub(super) const INSTALL_SNAPSHOT: u8 = 15;
+    pub(super) const PRE_VOTE: u8 = 16;
+    pub(super) const PRE_VOTE_REPLY: u8 = 17;
+    pub(super) const RESIGN: u8 = 18;
 }
 
 /// Implements the codec for a newtype over a `u64`.
@@ -368,6 +375,24 @@ impl Encode for Message {
                 request.encode(writer);
                 reason.encode(writer);
             }
+            Message::PreVote { ballot } => {
+                writer.put_u8(kind::PRE_VOTE);
+                ballot.encode(writer);
+            }
+            Message::PreVoteReply {
+                ballot,
+                granted,
+                promised,
+            } => {
+                writer.put_u8(kind::PRE_VOTE_REPLY);
+                ballot.encode(writer);
+                writer.put_bool(*granted);
+                promised.encode(writer);
+            }
+            Message::Resign { ballot } => {
+                writer.put_u8(kind::RESIGN);
+                ballot.encode(writer);
+            }
             Message::CatchUpRequest { from } => {
                 writer.put_u8(kind::CATCH_UP_REQUEST);
                 from.encode(writer);
@@ -445,6 +470,17 @@ impl Decode for Message {
             kind::READ_INDEX_REJECTED => Message::ReadIndexRejected {
                 request: ReadRequestId::decode(reader)?,
                 reason: ReadError::decode(reader)?,
+            },
+            kind::PRE_VOTE => Message::PreVote {
+                ballot: Ballot::decode(reader)?,
+            },
+            kind::PRE_VOTE_REPLY => Message::PreVoteReply {
+                ballot: Ballot::decode(reader)?,
+                granted: reader.take_bool("pre-vote granted")?,
+                promised: Ballot::decode(reader)?,
+            },
+            kind::RESIGN => Message::Resign {
+                ballot: Ballot::decode(reader)?,
             },
             kind::CATCH_UP_REQUEST => Message::CatchUpRequest {
                 from: Slot::decode(reader)?,

@@ -135,6 +135,32 @@ pub enum Message {
         /// Why: [`ReadError::NotLeader`] or [`ReadError::Overloaded`].
         reason: ReadError,
     },
+    /// Pre-vote: "would you support a campaign of mine with `ballot`?",
+    /// asked before a replica raises its ballot. It changes nothing at the
+    /// receiver, so a replica that can send but not hear (or sits in a
+    /// minority) never raises a ballot that would depose a working leader.
+    PreVote {
+        /// The ballot the asker would campaign with.
+        ballot: Ballot,
+    },
+    /// The answer to a pre-vote. A replica that heard from a live leader
+    /// within the election timeout refuses (leader stickiness).
+    PreVoteReply {
+        /// The ballot asked about.
+        ballot: Ballot,
+        /// Whether the campaign has this replica's support.
+        granted: bool,
+        /// The replica's promise, so that the campaign starts above it.
+        promised: Ballot,
+    },
+    /// The leader stopped leading because it no longer hears from a quorum
+    /// (check-quorum). Its followers may campaign at once instead of waiting
+    /// out an election timeout: a leader that can send but not receive
+    /// would otherwise keep them loyal for that long.
+    Resign {
+        /// The ballot the leader led with.
+        ballot: Ballot,
+    },
     /// A lagging replica asks for decided entries from `from` onward.
     CatchUpRequest {
         /// The first slot the requester has not decided.
@@ -173,6 +199,9 @@ impl Message {
             Message::ReadIndexRequest { .. } => "read-index-request",
             Message::ReadIndexReply { .. } => "read-index-reply",
             Message::ReadIndexRejected { .. } => "read-index-rejected",
+            Message::PreVote { .. } => "pre-vote",
+            Message::PreVoteReply { .. } => "pre-vote-reply",
+            Message::Resign { .. } => "resign",
             Message::CatchUpRequest { .. } => "catch-up-request",
             Message::CatchUp { .. } => "catch-up",
             Message::InstallSnapshot { .. } => "install-snapshot",

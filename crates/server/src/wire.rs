@@ -27,8 +27,9 @@ pub const WIRE_FORMAT_VERSION: u8 = synod_paxos::MESSAGE_FORMAT_VERSION;
 
 /// The peer protocol version carried in the handshake. A peer that speaks
 /// another version is refused before any message is exchanged. Version 2
-/// speaks message format 2.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// speaks message format 2; version 3 adds pre-votes and resignations
+/// (message format 3).
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// The first bytes of every handshake, so that a stray client (say, a Redis
 /// client pointed at the peer port) is told apart from a peer at once.

@@ -132,6 +132,15 @@ fn message() -> impl Strategy<Value = Message> {
             reason,
         }),
         slot().prop_map(|from| Message::CatchUpRequest { from }),
+        ballot().prop_map(|ballot| Message::PreVote { ballot }),
+        (ballot(), any::<bool>(), ballot()).prop_map(|(ballot, granted, promised)| {
+            Message::PreVoteReply {
+                ballot,
+                granted,
+                promised,
+            }
+        }),
+        ballot().prop_map(|ballot| Message::Resign { ballot }),
         (slot_entries(), slot())
             .prop_map(|(entries, committed)| Message::CatchUp { entries, committed }),
         (slot(), command(), slot()).prop_map(|(end, state, committed)| {

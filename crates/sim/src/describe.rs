@@ -100,6 +100,16 @@ pub fn describe(envelope: &Envelope) -> String {
             read_index.0, committed.0
         ),
         Message::ReadIndexRejected { reason, .. } => format!("read-index-rejected: {reason:?}"),
+        Message::PreVote { ballot } => format!("pre-vote {ballot}"),
+        Message::PreVoteReply {
+            ballot,
+            granted,
+            promised,
+        } => {
+            let answer = if *granted { "granted" } else { "refused" };
+            format!("pre-vote-reply {ballot} {answer} promised {promised}")
+        }
+        Message::Resign { ballot } => format!("resign {ballot}"),
         Message::CatchUpRequest { from } => format!("catch-up-request from slot {}", from.0),
         Message::CatchUp { entries, committed } => format!(
             "catch-up committed {} entries {}",

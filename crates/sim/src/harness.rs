@@ -291,8 +291,8 @@ impl Harness {
         panic!("the cluster did not go quiet within {STABILIZE_ROUNDS_MAX} rounds");
     }
 
-    /// Ticks only `id` until it starts an election, then delivers everything
-    /// until the election settles. Returns the leader's ballot.
+    /// Makes `id` campaign, then delivers everything until the election
+    /// settles. Returns the leader's ballot.
     pub fn elect(&mut self, id: NodeId) -> Ballot {
         self.campaign(id);
         self.stabilize();
@@ -304,15 +304,25 @@ impl Harness {
         self.replica(id).promised()
     }
 
-    /// Ticks only `id` until it starts an election (its Prepares queued).
+    /// Makes `id` campaign now, skipping the pre-vote (its Prepares queued),
+    /// as a leader transfer does: the scenarios that need a given replica to
+    /// raise its ballot over a live leader's followers use this.
     pub fn campaign(&mut self, id: NodeId) {
+        assert!(self.is_running(id), "{id} is not running");
+        self.node_mut(id).campaign_now();
+        self.collect(id);
+    }
+
+    /// Ticks only `id` until its election timeout expires and it asks for
+    /// pre-votes (queued).
+    pub fn time_out(&mut self, id: NodeId) {
         for _ in 0..1_000 {
             self.tick(id);
             if self.replica(id).role() != Role::Follower {
                 return;
             }
         }
-        panic!("{id} never started an election");
+        panic!("{id} never timed out");
     }
 
     /// Ticks every node and delivers everything, `rounds` times.

@@ -13,6 +13,7 @@
 //! that the replicas converge, and that the history is linearizable.
 #![deny(missing_docs)]
 
+pub mod availability;
 pub mod describe;
 pub mod harness;
 pub mod history;
@@ -45,11 +46,36 @@ pub fn run_seeds(
     threads: usize,
     on_outcome: &(dyn Fn(&SeedOutcome) + Sync),
 ) -> Summary {
+    let outcomes = for_each_seed(first, count, threads, |seed| {
+        let outcome = run_seed(seed, options);
+        on_outcome(&outcome);
+        (seed, outcome.operations_checked, outcome.violations.len())
+    });
+    let mut summary = Summary::default();
+    for (seed, operations_checked, violations) in outcomes {
+        summary.seeds += 1;
+        summary.operations_checked += operations_checked as u64;
+        if violations > 0 {
+            summary.violations += violations as u64;
+            summary.failing_seeds.push(seed);
+        }
+    }
+    summary
+}
+
+/// Runs `run` for seeds `first..first + count` on `threads` threads and
+/// returns the results in seed order.
+pub fn for_each_seed<T: Send>(
+    first: u64,
+    count: u64,
+    threads: usize,
+    run: impl Fn(u64) -> T + Sync,
+) -> Vec<T> {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Mutex;
 
     let next = AtomicU64::new(first);
-    let summary = Mutex::new(Summary::default());
+    let results = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..threads.max(1) {
             scope.spawn(|| loop {
@@ -57,19 +83,29 @@ pub fn run_seeds(
                 if seed >= first + count {
                     break;
                 }
-                let outcome = run_seed(seed, options);
-                on_outcome(&outcome);
-                let mut summary = summary.lock().expect("no panics while holding the lock");
-                summary.seeds += 1;
-                summary.operations_checked += outcome.operations_checked as u64;
-                if !outcome.violations.is_empty() {
-                    summary.violations += outcome.violations.len() as u64;
-                    summary.failing_seeds.push(seed);
-                }
+                let result = run(seed);
+                results
+                    .lock()
+                    .expect("no panic while holding the lock")
+                    .push((seed, result));
             });
         }
     });
-    let mut summary = summary.into_inner().expect("threads finished");
-    summary.failing_seeds.sort_unstable();
-    summary
+    let mut results = results.into_inner().expect("threads finished");
+    results.sort_by_key(|(seed, _)| *seed);
+    results.into_iter().map(|(_, result)| result).collect()
+}
+
+/// The seeds per scenario a test runs: `SYNOD_SIM_SEEDS` when set (for
+/// longer soaks), `default` otherwise.
+pub fn seeds_from_env(default: u64) -> u64 {
+    std::env::var("SYNOD_SIM_SEEDS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(default)
+}
+
+/// One worker thread per core.
+pub fn threads_default() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }

@@ -57,6 +57,16 @@ impl Network {
         }
     }
 
+    /// Cuts or restores the one direction `from → to` (a one-way cut: `to`
+    /// still reaches `from`).
+    pub fn set_direction(&mut self, from: NodeId, to: NodeId, up: bool) {
+        if up {
+            self.cut.remove(&(from, to));
+        } else {
+            self.cut.insert((from, to));
+        }
+    }
+
     /// Restores every link.
     pub fn heal(&mut self) {
         self.cut.clear();
@@ -111,6 +121,13 @@ impl Network {
             }
         }
         delivered
+    }
+
+    /// Puts `envelope` back in flight, to arrive at `at` (its receiver was
+    /// paused when it was due).
+    pub fn defer(&mut self, rng: &mut SplitMix64, at: u64, envelope: Envelope) {
+        let order = rng.next_u64();
+        self.in_flight.insert((at, order), envelope);
     }
 
     /// Loses every message in flight to `node` (it crashed).

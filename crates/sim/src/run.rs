@@ -28,6 +28,9 @@ pub struct FaultSet {
     pub crash: bool,
     /// Crash the leader while its accepts are leaving (the seeds' example).
     pub leader_crash: bool,
+    /// Pause a node (half the time the leader) as SIGSTOP or a long garbage
+    /// collection would; it resumes believing what it believed before.
+    pub pause: bool,
     /// Disk faults: a crash may tear the write in progress; an fsync may
     /// fail, which stops the node until it is restarted.
     pub disk: bool,
@@ -43,6 +46,7 @@ impl FaultSet {
         partial: true,
         crash: true,
         leader_crash: true,
+        pause: true,
         disk: true,
     };
 
@@ -55,11 +59,12 @@ impl FaultSet {
         partial: false,
         crash: false,
         leader_crash: false,
+        pause: false,
         disk: false,
     };
 
     /// The names accepted by [`FaultSet::parse`].
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 9] = [
         "drop",
         "duplicate",
         "reorder",
@@ -67,6 +72,7 @@ impl FaultSet {
         "partial",
         "crash",
         "leader-crash",
+        "pause",
         "disk",
     ];
 
@@ -88,6 +94,7 @@ impl FaultSet {
                 "partial" => set.partial = true,
                 "crash" => set.crash = true,
                 "leader-crash" => set.leader_crash = true,
+                "pause" => set.pause = true,
                 "disk" => set.disk = true,
                 other => {
                     return Err(format!(
@@ -110,6 +117,7 @@ impl FaultSet {
             self.partial,
             self.crash,
             self.leader_crash,
+            self.pause,
             self.disk,
         ];
         if flags.iter().all(|flag| *flag) {
@@ -186,11 +194,7 @@ pub fn run_seed(seed: u64, options: &SimulationOptions) -> SeedOutcome {
     match result {
         Ok(outcome) => outcome,
         Err(payload) => {
-            let message = payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|text| text.to_string()))
-                .unwrap_or_else(|| "unknown panic".into());
+            let message = panic_message(payload.as_ref());
             SeedOutcome {
                 seed,
                 violations: vec![format!("panic: {message}")],
@@ -200,6 +204,15 @@ pub fn run_seed(seed: u64, options: &SimulationOptions) -> SeedOutcome {
             }
         }
     }
+}
+
+/// The text a caught panic carried.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|text| text.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// Where the partition schedule stands.
@@ -244,6 +257,16 @@ fn run_seed_unguarded(seed: u64, options: &SimulationOptions) -> SeedOutcome {
                 restarts.push((now + downtime, victim));
             }
         }
+        if faults.pause && world.rng().chance(1, 700) {
+            let victim = match world.leader() {
+                Some(leader) if world.rng().chance(1, 2) => leader,
+                _ => members[world.rng().below(members.len() as u64) as usize],
+            };
+            if !world.is_paused(victim) {
+                let units = world.rng().between(50, 1_500);
+                world.pause(victim, units);
+            }
+        }
         {
             // Restart nodes that other faults took down: leaders crashed mid
             // phase 2, nodes stopped by a disk error.
@@ -284,7 +307,22 @@ fn run_seed_unguarded(seed: u64, options: &SimulationOptions) -> SeedOutcome {
         world.step();
     }
 
-    // Heal everything; from here on the cluster must make progress.
+    let violations = heal_and_check(&mut world, options.liveness_units_max);
+    SeedOutcome {
+        seed,
+        violations,
+        operations_checked: world.history.len(),
+        history: std::mem::take(&mut world.history),
+        trace: std::mem::take(&mut world.trace),
+    }
+}
+
+/// Heals every fault, stops new client operations, and checks that every
+/// pending operation completes (liveness), that the replicas converge, and
+/// that the history is linearizable. Returns every violation found in the
+/// whole run.
+pub(crate) fn heal_and_check(world: &mut World, liveness_units_max: u64) -> Vec<String> {
+    let members = world.members();
     world.network.heal();
     world.network.faults = MessageFaults {
         drop_per_mille: 0,
@@ -299,7 +337,7 @@ fn run_seed_unguarded(seed: u64, options: &SimulationOptions) -> SeedOutcome {
     world.clients_active = false;
     world.attempts_max = None;
     let healed_at = world.now;
-    while world.busy_clients() > 0 && world.now - healed_at < options.liveness_units_max {
+    while world.busy_clients() > 0 && world.now - healed_at < liveness_units_max {
         // An fsync failure armed before the heal may still stop a node; the
         // operator restarts it.
         for node in &members {
@@ -310,12 +348,11 @@ fn run_seed_unguarded(seed: u64, options: &SimulationOptions) -> SeedOutcome {
     let busy = world.busy_clients();
     if busy > 0 {
         world.violations.push(format!(
-            "liveness: {busy} client operations still pending {} units after the faults healed",
-            options.liveness_units_max
+            "liveness: {busy} client operations still pending {liveness_units_max} units after the faults healed"
         ));
     }
     let settle_started = world.now;
-    while !world.replicas_converged() && world.now - settle_started < options.liveness_units_max {
+    while !world.replicas_converged() && world.now - settle_started < liveness_units_max {
         for node in &members {
             world.restart(*node);
         }
@@ -323,19 +360,12 @@ fn run_seed_unguarded(seed: u64, options: &SimulationOptions) -> SeedOutcome {
     }
     if !world.replicas_converged() {
         world.violations.push(format!(
-            "convergence: replicas still apply different logs {} units after the clients finished",
-            options.liveness_units_max
+            "convergence: replicas still apply different logs {liveness_units_max} units after the clients finished"
         ));
     }
     let mut violations = std::mem::take(&mut world.violations);
     violations.extend(check_records(&world.history));
-    SeedOutcome {
-        seed,
-        violations,
-        operations_checked: world.history.len(),
-        history: std::mem::take(&mut world.history),
-        trace: std::mem::take(&mut world.trace),
-    }
+    violations
 }
 
 #[derive(Clone, Copy, Debug)]

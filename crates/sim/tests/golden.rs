@@ -17,7 +17,8 @@
 //! | directive | what it does |
 //! |---|---|
 //! | `cluster nodes=3 seed=1 [batch=1] [snapshot-interval=N]` | a new cluster |
-//! | `campaign id=1` | tick node 1 alone until it starts an election |
+//! | `campaign id=1` | node 1 campaigns now, skipping the pre-vote (as in a leader transfer) |
+//! | `time-out id=1` | tick node 1 alone until its election timeout expires and it asks for pre-votes |
 //! | `tick id=1 [times=N]`, `tick-all [times=N]` | logical time passes |
 //! | `set id=2 key=x value=1`, `get id=3 key=x` | a client request |
 //! | `deliver [from=1] [to=2] [kind=accept]` | deliver the queued messages that match |
@@ -149,6 +150,7 @@ fn step(harness: &mut Option<Harness>, case: &mut TestCase) -> String {
     let mut output = String::new();
     match case.directive.as_str() {
         "campaign" => harness.campaign(node(case)),
+        "time-out" => harness.time_out(node(case)),
         "tick" => {
             let id = node(case);
             let times: usize = case.try_take_arg("times").expect("times=N").unwrap_or(1);

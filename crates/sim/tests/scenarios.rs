@@ -396,9 +396,7 @@ fn a_lagging_leader_whose_catch_up_source_restarted_behind_asks_another_peer() {
     // restarted with an older durable commit index and could not answer.
     let members = vec![N1, N2, N3];
     let mut replica = Replica::new(Config::new(N1, members), DurableState::default(), 5);
-    while replica.role() != Role::Candidate {
-        replica.tick();
-    }
+    replica.campaign_now();
     let _ = replica.ready().persist.persisted();
     let ballot = replica.promised();
     for peer in [N2, N3] {

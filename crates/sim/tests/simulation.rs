@@ -10,14 +10,11 @@ const SEEDS_DEFAULT: u64 = 1_000;
 const MUTATION_SEEDS_MAX: u64 = 1_000;
 
 fn seeds() -> u64 {
-    std::env::var("SYNOD_SIM_SEEDS")
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(SEEDS_DEFAULT)
+    synod_sim::seeds_from_env(SEEDS_DEFAULT)
 }
 
 fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    synod_sim::threads_default()
 }
 
 fn run_clean(nodes: usize) {
@@ -79,10 +76,13 @@ fn every_deliberately_broken_variant_is_caught_within_a_bounded_number_of_seeds(
     std::panic::set_hook(Box::new(|_| {}));
     for mutation in Mutation::BROKEN {
         // A stale read needs a deposed leader that still believes it leads
-        // while the new one completes a write: partitions make that window,
-        // crashes and slow links mostly close it.
+        // while the new one completes a write. Check-quorum and stickiness
+        // close that window for a leader that is merely cut off (it resigns
+        // before anyone can win a pre-vote), so a pause must open it: the
+        // leader stops, a new one is elected and writes, and the old one
+        // resumes believing it leads.
         let (faults, clients) = match mutation {
-            Mutation::ReadWithoutConfirmation => ("partition", 6),
+            Mutation::ReadWithoutConfirmation => ("partition,pause", 6),
             // A leader must announce a decision while its own write is
             // stalled, crash, and lose it; then a new leader must win
             // without the follower that applied the decision.

@@ -1,6 +1,7 @@
 //! The `synod` command: the server, the local cluster, the client CLI, the
 //! simulator and the history checker behind one binary.
 
+mod availability;
 mod http;
 mod kv;
 mod limits;

@@ -27,7 +27,7 @@ pub struct SimArguments {
     #[arg(long, default_value_t = 4)]
     clients: usize,
     /// Fault classes, comma separated: all, none, drop, duplicate, reorder,
-    /// partition, partial, crash, leader-crash, disk.
+    /// partition, partial, crash, leader-crash, pause, disk.
     #[arg(long, default_value = "all")]
     faults: String,
     /// Length of the fault phase, in time units (10 units per tick).
@@ -46,6 +46,13 @@ pub struct SimArguments {
     /// Worker threads (defaults to the number of cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Measure availability instead: run every fault scenario (one-way
+    /// cuts of the leader and of a follower, quorum-loss, constrained,
+    /// chained, a flapping link, a leader crash, a rejoin) `--seeds` times
+    /// at `--nodes` and print a table of how long the cluster went without
+    /// completing an operation.
+    #[arg(long)]
+    availability: bool,
 }
 
 /// Names of the broken variants on the command line.
@@ -63,6 +70,8 @@ pub enum MutationName {
     ReadWithoutConfirmation,
     /// Messages sent before earlier rounds' writes are durable.
     SendBeforeEarlierWrites,
+    /// Elections without a pre-vote (breaks availability, not safety).
+    PreVoteDisabled,
 }
 
 impl MutationName {
@@ -74,6 +83,7 @@ impl MutationName {
             MutationName::ApplyOutOfOrder => Mutation::ApplyOutOfOrder,
             MutationName::ReadWithoutConfirmation => Mutation::ReadWithoutConfirmation,
             MutationName::SendBeforeEarlierWrites => Mutation::SendBeforeEarlierWrites,
+            MutationName::PreVoteDisabled => Mutation::PreVoteDisabled,
         }
     }
 }
@@ -98,14 +108,28 @@ pub fn run(arguments: SimArguments) -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    let threads = arguments.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let mutation = arguments
+        .mutation
+        .map_or(Mutation::None, MutationName::mutation);
+    if arguments.availability {
+        std::panic::set_hook(Box::new(|_| {}));
+        return crate::availability::run(
+            arguments.nodes,
+            arguments.first_seed,
+            arguments.seeds,
+            mutation,
+            threads,
+        );
+    }
     let options = SimulationOptions {
         nodes: arguments.nodes,
         clients: arguments.clients,
         faults,
         fault_phase_units: arguments.fault_units,
-        mutation: arguments
-            .mutation
-            .map_or(Mutation::None, MutationName::mutation),
+        mutation,
         trace: arguments.trace,
         ..SimulationOptions::default()
     };
@@ -168,9 +192,6 @@ pub fn run(arguments: SimArguments) -> ExitCode {
     // A panic in a seed is caught and reported as a violation with its
     // replay command; the default hook's backtrace would only bury it.
     std::panic::set_hook(Box::new(|_| {}));
-    let threads = arguments.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
     let summary = run_seeds(
         arguments.first_seed,
         arguments.seeds,

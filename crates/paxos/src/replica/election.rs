@@ -1,5 +1,27 @@
-//! Elections: when a replica campaigns, phase 1, how a new leader takes over
-//! the open slots (the seeds' recovery round), and stepping down.
+//! Elections: when a replica campaigns, the pre-vote before it, phase 1,
+//! how a new leader takes over the open slots (the seeds' recovery round),
+//! stepping down and resigning.
+//!
+//! Three rules keep a leader in office while it can serve, and replace it
+//! quickly when it cannot. None of them touches a promise or an accepted
+//! value, so none of them can affect safety: they only decide *when* a
+//! replica runs phase 1, and phase 1 is safe at any time.
+//!
+//! * **Pre-vote.** A replica whose election timeout expires first asks
+//!   every peer whether it would support a campaign; only with a majority
+//!   of yeses does it raise its ballot. A node that can send but not
+//!   receive, or that sits in a minority, never raises its ballot, so it
+//!   cannot depose a leader that a majority follows (the one-way cut).
+//! * **Stickiness.** A replica that heard from its leader within the
+//!   election timeout refuses pre-votes, and a leader refuses them while it
+//!   leads. A restarted or rejoining node therefore finds no support.
+//! * **Check-quorum.** A leader that heard from no majority within the
+//!   election timeout resigns, and says so: its followers campaign at once
+//!   instead of staying loyal to a leader that hears nobody. Together with
+//!   the pre-vote, which needs answers from a majority, the replica that
+//!   wins is one connected to a majority both ways, whenever one exists
+//!   (the quorum-loss, constrained and chained cases of the OmniPaxos
+//!   paper).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -23,6 +45,14 @@ pub(super) struct Candidacy {
     pub(super) elapsed_ticks: u64,
 }
 
+/// A pre-vote in progress: phase 1 starts once a majority supports it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) struct PreCandidacy {
+    ballot: Ballot,
+    granted_by: BTreeSet<NodeId>,
+    pub(super) elapsed_ticks: u64,
+}
+
 /// A follower that hears nothing from a leader for a random time in
 /// `[timeout, 2 × timeout)` ticks starts an election; the spread breaks
 /// duels between candidates.
@@ -31,7 +61,118 @@ pub(super) fn random_election_timeout(rng: &mut SplitMix64, config: &Config) -> 
     rng.between(base, base * 2 - 1)
 }
 
+/// After its leader resigns, a follower campaigns within `[1, 2 ×
+/// heartbeat interval]` ticks: soon, and spread so that one of them usually
+/// wins the first round.
+fn random_campaign_delay_after_resign(rng: &mut SplitMix64, config: &Config) -> u64 {
+    rng.between(1, config.heartbeat_interval_ticks * 2)
+}
+
 impl Replica {
+    /// The election timeout expired: ask for pre-votes (or, without them,
+    /// raise the ballot at once).
+    pub(super) fn campaign(&mut self) {
+        if !self.config.pre_vote || self.runs(Mutation::PreVoteDisabled) {
+            self.start_election();
+        } else {
+            self.start_pre_vote();
+        }
+    }
+
+    /// Asks every peer whether it would support a campaign. Nothing durable
+    /// changes, here or at the peers.
+    fn start_pre_vote(&mut self) {
+        let ballot = Ballot {
+            round: self.highest_round_seen.max(self.promised.round) + 1,
+            node: self.id(),
+        };
+        self.become_follower(None);
+        self.role = RoleState::PreCandidate(PreCandidacy {
+            ballot,
+            granted_by: BTreeSet::from([self.id()]),
+            elapsed_ticks: 0,
+        });
+        self.broadcast_now(Message::PreVote { ballot });
+        if self.majority().is_reached(1) {
+            self.start_election();
+        }
+    }
+
+    /// Whether this replica supports `from`'s campaign: not while it leads,
+    /// and not while it hears from a live leader other than `from` (a
+    /// leader that restarted and asks is no longer leading).
+    pub(super) fn handle_pre_vote(&mut self, from: NodeId, ballot: Ballot) {
+        let granted = match self.role {
+            RoleState::Leader(_) => false,
+            _ => !self.hears_leader_other_than(from),
+        };
+        let promised = self.promised;
+        self.send_now(
+            from,
+            Message::PreVoteReply {
+                ballot,
+                granted,
+                promised,
+            },
+        );
+    }
+
+    pub(super) fn handle_pre_vote_reply(
+        &mut self,
+        from: NodeId,
+        ballot: Ballot,
+        granted: bool,
+        promised: Ballot,
+    ) {
+        // The campaign will start above every promise reported.
+        self.observe_ballot(promised);
+        let majority = self.majority();
+        let RoleState::PreCandidate(pre_candidacy) = &mut self.role else {
+            return;
+        };
+        if ballot != pre_candidacy.ballot || !granted {
+            return;
+        }
+        pre_candidacy.granted_by.insert(from);
+        if majority.is_reached(pre_candidacy.granted_by.len()) {
+            self.start_election();
+        }
+    }
+
+    /// True while the leader lease holds: this replica heard from its
+    /// leader, other than `asker`, within the election timeout.
+    fn hears_leader_other_than(&self, asker: NodeId) -> bool {
+        let Some(heard_tick) = self.leader_heard_tick else {
+            return false;
+        };
+        self.leader.is_some_and(|leader| leader != asker)
+            && self.now_tick.saturating_sub(heard_tick) < self.config.election_timeout_ticks
+    }
+
+    /// Check-quorum failed: stop leading and tell the followers, so that
+    /// they campaign now rather than after an election timeout.
+    pub(super) fn resign(&mut self) {
+        let RoleState::Leader(leadership) = &self.role else {
+            unreachable!("only a leader resigns");
+        };
+        let ballot = leadership.ballot;
+        self.broadcast_now(Message::Resign { ballot });
+        self.become_follower(None);
+    }
+
+    /// Our leader resigned: campaign soon. A resignation from anyone else,
+    /// or for an older ballot, changes nothing.
+    pub(super) fn handle_resign(&mut self, from: NodeId, ballot: Ballot) {
+        if self.leader != Some(from) || ballot != self.promised {
+            return;
+        }
+        self.set_leader(None);
+        self.leader_heard_tick = None;
+        self.election_elapsed_ticks = 0;
+        self.election_timeout_ticks =
+            random_campaign_delay_after_resign(&mut self.rng, &self.config);
+    }
+
     /// Campaigns with a ballot above every round seen or promised.
     pub(super) fn start_election(&mut self) {
         let round = self.highest_round_seen.max(self.promised.round) + 1;
@@ -176,17 +317,23 @@ impl Replica {
         if ballot.node == self.id() {
             return;
         }
+        if matches!(self.role, RoleState::PreCandidate(_)) {
+            self.role = RoleState::Follower;
+        }
         self.election_elapsed_ticks = 0;
+        self.leader_heard_tick = Some(self.now_tick);
         if self.leader != Some(ballot.node) {
             self.set_leader(Some(ballot.node));
         }
     }
 
-    /// Leaves candidacy or leadership because `ballot` outranks ours.
+    /// Leaves candidacy or leadership because `ballot` outranks ours. A
+    /// pre-candidate gives up too: someone else won a pre-vote first.
     pub(super) fn step_down_below(&mut self, ballot: Ballot) {
         let own_ballot = match &self.role {
             RoleState::Leader(leadership) => Some(leadership.ballot),
             RoleState::Candidate(candidacy) => Some(candidacy.ballot),
+            RoleState::PreCandidate(_) => Some(self.promised),
             RoleState::Follower => None,
         };
         if let Some(own_ballot) = own_ballot {
@@ -206,6 +353,7 @@ impl Replica {
             self.fail_leader_reads();
         }
         self.set_leader(leader);
+        self.leader_heard_tick = None;
         self.election_elapsed_ticks = 0;
         self.election_timeout_ticks = random_election_timeout(&mut self.rng, &self.config);
     }

@@ -207,6 +207,33 @@ impl Replica {
         }
     }
 
+    /// True while this leader heard, within the election timeout, from
+    /// enough followers to make a majority with itself (the lease of
+    /// check-quorum). Called only while leading.
+    pub(super) fn hears_quorum(&self) -> bool {
+        let RoleState::Leader(leadership) = &self.role else {
+            unreachable!("called only while leading");
+        };
+        let heard = 1 + leadership
+            .followers
+            .keys()
+            .filter(|follower| self.heard_recently(**follower))
+            .count();
+        self.majority().is_reached(heard)
+    }
+
+    /// True when this leader heard from `follower` within the election
+    /// timeout. Called only while leading.
+    pub(super) fn heard_recently(&self, follower: NodeId) -> bool {
+        let RoleState::Leader(leadership) = &self.role else {
+            unreachable!("called only while leading");
+        };
+        leadership.followers.get(&follower).is_some_and(|progress| {
+            self.now_tick.saturating_sub(progress.last_heard_tick)
+                < self.config.election_timeout_ticks
+        })
+    }
+
     /// Records a follower's commit index from its heartbeat acknowledgement.
     pub(super) fn note_follower_committed(&mut self, from: NodeId, committed: Slot) {
         if let Some(progress) = self.leadership_mut().followers.get_mut(&from) {
@@ -288,24 +315,17 @@ impl Replica {
     /// retransmit unacknowledged accepts, and start a read-confirmation
     /// round (the heartbeat itself).
     pub(super) fn leader_heartbeat(&mut self) {
+        // Check-quorum: a leader that hears no majority resigns, so that
+        // clients get a clear answer and a connected replica can take over.
+        if !self.hears_quorum() {
+            self.resign();
+            return;
+        }
         let now_tick = self.now_tick;
-        let majority = self.majority();
-        let timeout = self.config.election_timeout_ticks;
         let heartbeat_interval = self.config.heartbeat_interval_ticks;
         let per_message = self.config.accept_slots_per_message_max;
         let committed = self.committed;
         let leadership = self.leadership_mut();
-        // Check quorum: a leader cut off from a majority steps down so that
-        // clients get a clear answer instead of waiting on it.
-        let heard = 1 + leadership
-            .followers
-            .values()
-            .filter(|progress| now_tick.saturating_sub(progress.last_heard_tick) <= timeout * 2)
-            .count();
-        if !majority.is_reached(heard) {
-            self.become_follower(None);
-            return;
-        }
         // Retransmit accepts a follower has not acknowledged.
         let ballot = leadership.ballot;
         let mut retransmit: Vec<(NodeId, Vec<Proposal>)> = Vec::new();

@@ -13,8 +13,8 @@
 //! | file | rules |
 //! |---|---|
 //! | `acceptor.rs` | promises and acceptances, and the one admission rule for ballots |
-//! | `election.rs` | timeouts, phase 1, taking over the open slots, stepping down |
-//! | `leader.rs` | phase 2: slots, batches, votes, heartbeats, retransmission |
+//! | `election.rs` | timeouts, pre-vote, stickiness, phase 1, taking over the open slots, stepping down, resigning |
+//! | `leader.rs` | phase 2: slots, batches, votes, heartbeats, check-quorum, retransmission |
 //! | `learner.rs` | which slots are decided, in-order hand-out for apply |
 //! | `catch_up.rs` | learning decided slots from peers, snapshots and compaction |
 //! | `reads.rs` | linearizable reads: read index, confirmation rounds, the read limit |
@@ -42,7 +42,7 @@ use crate::ready::{
 use crate::rng::SplitMix64;
 use crate::types::{Ballot, Entry, NodeId, ReadId, Slot, Snapshot};
 
-use self::election::Candidacy;
+use self::election::{Candidacy, PreCandidacy};
 use self::leader::Leadership;
 use self::reads::ReadState;
 use self::waiting::WaitingProposals;
@@ -52,6 +52,9 @@ use self::waiting::WaitingProposals;
 pub enum Role {
     /// Accepts what a leader proposes; forwards client requests to it.
     Follower,
+    /// Heard from no leader for an election timeout and asks its peers
+    /// whether they would support a campaign (the pre-vote).
+    PreCandidate,
     /// Runs phase 1 to become leader.
     Candidate,
     /// Runs phase 2 for every new slot.
@@ -63,6 +66,7 @@ impl Role {
     pub fn name(self) -> &'static str {
         match self {
             Role::Follower => "follower",
+            Role::PreCandidate => "pre-candidate",
             Role::Candidate => "candidate",
             Role::Leader => "leader",
         }
@@ -91,6 +95,7 @@ pub struct Status {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum RoleState {
     Follower,
+    PreCandidate(PreCandidacy),
     Candidate(Candidacy),
     Leader(Box<Leadership>),
 }
@@ -146,6 +151,9 @@ pub struct Replica {
     // Leadership.
     role: RoleState,
     leader: Option<NodeId>,
+    /// When this replica last heard from `leader` as its follower: while
+    /// less than an election timeout ago, it refuses pre-votes.
+    leader_heard_tick: Option<u64>,
     highest_round_seen: u64,
     election_elapsed_ticks: u64,
     election_timeout_ticks: u64,
@@ -206,6 +214,7 @@ impl Replica {
             catch_up_attempts: 0,
             role: RoleState::Follower,
             leader: None,
+            leader_heard_tick: None,
             election_elapsed_ticks: 0,
             election_timeout_ticks,
             proposals_waiting: WaitingProposals::default(),
@@ -229,6 +238,7 @@ impl Replica {
     pub fn role(&self) -> Role {
         match self.role {
             RoleState::Follower => Role::Follower,
+            RoleState::PreCandidate(_) => Role::PreCandidate,
             RoleState::Candidate(_) => Role::Candidate,
             RoleState::Leader(_) => Role::Leader,
         }
@@ -367,16 +377,22 @@ impl Replica {
                     self.leader_heartbeat();
                 }
             }
+            RoleState::PreCandidate(pre_candidacy) => {
+                pre_candidacy.elapsed_ticks += 1;
+                if pre_candidacy.elapsed_ticks >= self.election_timeout_ticks {
+                    self.campaign();
+                }
+            }
             RoleState::Candidate(candidacy) => {
                 candidacy.elapsed_ticks += 1;
                 if candidacy.elapsed_ticks >= self.election_timeout_ticks {
-                    self.start_election();
+                    self.campaign();
                 }
             }
             RoleState::Follower => {
                 self.election_elapsed_ticks += 1;
                 if self.election_elapsed_ticks >= self.election_timeout_ticks {
-                    self.start_election();
+                    self.campaign();
                 }
             }
         }
@@ -384,6 +400,14 @@ impl Replica {
         if self.catch_up_due() {
             self.request_catch_up();
         }
+    }
+
+    /// Raises the ballot and runs phase 1 now, without a pre-vote and
+    /// whatever the peers' leases say: for a leader transfer (the chosen
+    /// successor campaigns at the old leader's request) and for tests that
+    /// need this replica to campaign. Safe at any time, like every phase 1.
+    pub fn campaign_now(&mut self) {
+        self.start_election();
     }
 
     /// Hands a client command to the cluster. The outcome arrives later: as
@@ -438,7 +462,7 @@ impl Replica {
                 round,
                 committed,
             } => self.handle_heartbeat_ack(from, ballot, round, committed),
-            Message::Reject { rejected, promised } => self.handle_reject(rejected, promised),
+            Message::Reject { rejected, promised } => self.handle_reject(from, rejected, promised),
             Message::Forward { commands } => self.handle_forward(from, commands),
             Message::ForwardRejected { commands, reason } => {
                 self.handle_forward_rejected(commands, reason)
@@ -455,6 +479,13 @@ impl Replica {
             Message::ReadIndexRejected { request, reason } => {
                 self.handle_read_index_rejected(request, reason)
             }
+            Message::PreVote { ballot } => self.handle_pre_vote(from, ballot),
+            Message::PreVoteReply {
+                ballot,
+                granted,
+                promised,
+            } => self.handle_pre_vote_reply(from, ballot, granted, promised),
+            Message::Resign { ballot } => self.handle_resign(from, ballot),
             Message::CatchUpRequest { from: first } => self.handle_catch_up_request(from, first),
             Message::CatchUp { entries, committed } => {
                 self.handle_catch_up(from, entries, committed)

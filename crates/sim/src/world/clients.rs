@@ -20,6 +20,16 @@ pub enum RecordStatus {
     Info,
 }
 
+/// A client operation that completed successfully: what availability is
+/// measured by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// When the answer arrived.
+    pub at_units: u64,
+    /// When the attempt that was answered was sent.
+    pub attempt_sent_units: u64,
+}
+
 /// One client operation in the history (the shared history format).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
@@ -53,6 +63,8 @@ struct ClientOperation {
     /// Request numbers of every attempt (any answer to one of them counts).
     attempts: Vec<u64>,
     attempt_deadline_units: u64,
+    /// When the latest attempt was sent.
+    attempt_sent_units: u64,
     /// True once an attempt may have been proposed (timed out unanswered).
     maybe_applied: bool,
     sequence: Option<Sequence>,
@@ -125,9 +137,20 @@ impl World {
 
     fn node_receive_request(&mut self, id: NodeId, handle: ClientHandle, command: Command) {
         let index = self.node_index(id);
-        let Some(node) = self.nodes[index].node.as_mut() else {
+        if self.nodes[index].node.is_none() {
             return; // A crashed node loses the request; the client times out.
-        };
+        }
+        if let Some(at) = self.after_pause(index) {
+            let order = self.rng.next_u64();
+            let event = ClientEvent::Request {
+                node: id,
+                handle,
+                command,
+            };
+            self.client_events.insert((at, order), event);
+            return;
+        }
+        let node = self.nodes[index].node.as_mut().expect("checked above");
         let request = if command.operation.is_read() {
             Request::Read(command.operation)
         } else {
@@ -221,6 +244,7 @@ impl World {
             call_units: self.now,
             attempts: vec![request],
             attempt_deadline_units: self.now + self.options.attempt_timeout_units,
+            attempt_sent_units: self.now,
             maybe_applied: false,
             sequence: None,
         });
@@ -274,6 +298,7 @@ impl World {
             call_units: self.now,
             attempts: Vec::new(),
             attempt_deadline_units: 0,
+            attempt_sent_units: 0,
             maybe_applied: false,
             sequence,
         }
@@ -297,6 +322,7 @@ impl World {
         let current = self.clients[client].current.as_mut().expect("checked");
         current.attempts.push(request);
         current.attempt_deadline_units = deadline;
+        current.attempt_sent_units = self.now;
     }
 
     fn client_receive(&mut self, client: usize, request: u64, node: NodeId, reply: ClientReply) {
@@ -394,6 +420,12 @@ impl World {
         let current = state.current.take().expect("an operation is current");
         state.completed += 1;
         let is_read = current.operation.is_read();
+        if status == RecordStatus::Ok {
+            self.completions.push(Completion {
+                at_units: self.now,
+                attempt_sent_units: current.attempt_sent_units,
+            });
+        }
         if is_read && status != RecordStatus::Ok {
             return; // A read that never completed had no effect: nothing to check.
         }

@@ -26,7 +26,7 @@ use synod_storage::{AcceptorStore, CrashFault, MemoryStorage, StorageError, Stor
 
 use crate::network::{MessageFaults, Network};
 
-pub use clients::{Record, RecordStatus, SimClient};
+pub use clients::{Completion, Record, RecordStatus, SimClient};
 
 /// Virtual nanoseconds per time unit, for the recorded history.
 pub const NANOSECONDS_PER_UNIT: u64 = 1_000_000;
@@ -145,6 +145,9 @@ pub struct SimNode {
     pub incarnation: u64,
     /// The highest ballot this node ever announced a promise for.
     promise_high_water: Ballot,
+    /// While paused (a stopped process, a long garbage collection), the
+    /// node neither ticks nor handles anything until this time.
+    paused_until: Option<u64>,
 }
 
 /// The whole simulated cluster.
@@ -168,6 +171,8 @@ pub struct World {
     pub violations: Vec<String>,
     /// The client history.
     pub history: Vec<Record>,
+    /// Every operation that completed successfully, in completion order.
+    pub completions: Vec<Completion>,
     /// Readable event trace (when enabled).
     pub trace: Vec<String>,
     /// Whether clients start new operations.
@@ -221,6 +226,7 @@ impl World {
                     tick_offset_units,
                     incarnation: 0,
                     promise_high_water: Ballot::ZERO,
+                    paused_until: None,
                 }
             })
             .collect();
@@ -241,6 +247,7 @@ impl World {
             digests: BTreeMap::new(),
             violations: Vec::new(),
             history: Vec::new(),
+            completions: Vec::new(),
             trace: Vec::new(),
             clients_active: true,
             attempts_max: None,
@@ -328,8 +335,46 @@ impl World {
         let node = &mut self.nodes[index];
         node.node = None;
         node.pending.clear();
+        node.paused_until = None;
         self.network.drop_to(id);
         self.log(|| format!("{id} CRASH (torn write kept {torn} bytes)"));
+    }
+
+    /// Pauses `id` for `units`, as SIGSTOP or a long garbage collection
+    /// would: it does not tick, and messages, client requests and disk
+    /// completions wait until it resumes. Its clock does not catch up
+    /// afterwards, so a paused leader resumes believing it still leads;
+    /// whatever it answers then must still be linearizable.
+    pub fn pause(&mut self, id: NodeId, units: u64) {
+        let index = self.node_index(id);
+        if self.nodes[index].node.is_none() || units == 0 {
+            return;
+        }
+        let until = self.now + units;
+        self.nodes[index].paused_until = Some(until);
+        self.log(|| format!("{id} PAUSE until {until}"));
+    }
+
+    /// True while `id` is paused.
+    pub fn is_paused(&self, id: NodeId) -> bool {
+        self.nodes[self.node_index(id)]
+            .paused_until
+            .is_some_and(|until| until > self.now)
+    }
+
+    /// When a paused node's held input arrives: soon after it resumes, in
+    /// a random order.
+    fn after_pause(&mut self, index: usize) -> Option<u64> {
+        let until = self.nodes[index].paused_until?;
+        if until <= self.now {
+            return None;
+        }
+        Some(
+            until
+                + self
+                    .rng
+                    .between(1, self.options.client_delay_max_units.max(1)),
+        )
     }
 
     /// Restarts `id` from its durable state: the node restores its state
@@ -390,6 +435,10 @@ impl World {
             if self.nodes[index].node.is_none() {
                 continue;
             }
+            if let Some(at) = self.after_pause(index) {
+                self.network.defer(&mut self.rng, at, envelope);
+                continue;
+            }
             if self.options.trace {
                 let description = crate::describe::describe(&envelope);
                 self.log(|| description);
@@ -401,7 +450,10 @@ impl World {
         for index in 0..self.nodes.len() {
             let due =
                 (self.now + self.nodes[index].tick_offset_units) % self.options.tick_units == 0;
-            if due {
+            let paused = self.nodes[index]
+                .paused_until
+                .is_some_and(|until| until > self.now);
+            if due && !paused {
                 if let Some(node) = self.nodes[index].node.as_mut() {
                     node.tick();
                 }
@@ -525,6 +577,9 @@ impl World {
     fn complete_persists_of(&mut self, index: usize) {
         loop {
             let sim_node = &mut self.nodes[index];
+            if sim_node.paused_until.is_some_and(|until| until > self.now) {
+                return;
+            }
             let Some(pending) = sim_node.pending.front().copied() else {
                 return;
             };
