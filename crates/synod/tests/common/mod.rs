@@ -1,5 +1,6 @@
 //! A cluster of real `synod server` processes on loopback, for tests that
-//! kill, restart and attack nodes. Ports are picked free per node, so test
+//! kill, restart and attack nodes. `SYNOD_SERVER_BIN` points them at
+//! another build of the binary. Ports are picked free per node, so test
 //! binaries and tests run in parallel. Every process is killed when the
 //! cluster is dropped; a failing test prints the tail of each node's log.
 #![allow(dead_code)]
@@ -8,10 +9,14 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant};
 
+use redis::Value as RedisValue;
 use serde_json::Value;
+use synod_proxy::LinkProxies;
 
 /// How long a cluster may take to elect a leader before a test fails.
 pub const ELECTION_WAIT: Duration = Duration::from_secs(15);
@@ -34,7 +39,8 @@ pub struct Cluster {
     pub nodes: Vec<Node>,
     pub cluster_id: u64,
     pub directory: PathBuf,
-    peers: String,
+    /// Each node's `--peers` list (it differs per node behind proxies).
+    peers: Vec<String>,
 }
 
 /// Ports handed out to nodes: below Linux's ephemeral range (32768 and
@@ -60,6 +66,58 @@ pub fn free_address() -> SocketAddr {
 impl Cluster {
     /// Starts `size` nodes and waits for a leader.
     pub fn start(size: u64) -> Cluster {
+        let mut cluster = Cluster::prepare(size);
+        let peers = cluster
+            .nodes
+            .iter()
+            .map(|node| format!("{}={}", node.id, node.peer))
+            .collect::<Vec<_>>()
+            .join(",");
+        cluster.peers = vec![peers; cluster.nodes.len()];
+        cluster.spawn_all();
+        cluster
+    }
+
+    /// Starts `size` nodes whose every directed peer link goes through a
+    /// proxy of its own (node `i` names node `j` at the proxy of `i → j`),
+    /// and waits for a leader. The proxies cut, stall or refuse links one
+    /// way, without root.
+    pub fn start_behind_proxies(size: u64) -> (Cluster, LinkProxies) {
+        let mut cluster = Cluster::prepare(size);
+        let mut links = Vec::new();
+        for from in &cluster.nodes {
+            for to in &cluster.nodes {
+                if from.id != to.id {
+                    links.push((from.id, to.id, to.peer));
+                }
+            }
+        }
+        let proxies = LinkProxies::start(&links).expect("the proxies start");
+        cluster.peers = cluster
+            .nodes
+            .iter()
+            .map(|from| {
+                cluster
+                    .nodes
+                    .iter()
+                    .map(|to| {
+                        let address = if from.id == to.id {
+                            to.peer
+                        } else {
+                            proxies.address(from.id, to.id)
+                        };
+                        format!("{}={address}", to.id)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect();
+        cluster.spawn_all();
+        (cluster, proxies)
+    }
+
+    /// Picks addresses and a directory for `size` nodes; starts nothing.
+    fn prepare(size: u64) -> Cluster {
         let sequence = NEXT_CLUSTER.fetch_add(1, Ordering::Relaxed);
         let directory =
             std::env::temp_dir().join(format!("synod-test-{}-{sequence}", std::process::id()));
@@ -76,26 +134,24 @@ impl Cluster {
                 starts: 0,
             })
             .collect();
-        let peers = nodes
-            .iter()
-            .map(|node| format!("{}={}", node.id, node.peer))
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut cluster = Cluster {
+        Cluster {
             nodes,
             cluster_id: 1_000 + sequence,
             directory,
-            peers,
-        };
-        for index in 0..cluster.nodes.len() {
-            cluster.spawn(index);
+            peers: Vec::new(),
         }
-        cluster.wait_for_leader(ELECTION_WAIT);
-        cluster
+    }
+
+    fn spawn_all(&mut self) {
+        for index in 0..self.nodes.len() {
+            self.spawn(index);
+        }
+        self.wait_for_leader(ELECTION_WAIT);
     }
 
     /// Starts (or restarts) the node at `index`.
     pub fn spawn(&mut self, index: usize) {
+        let peers = &self.peers[index];
         let node = &mut self.nodes[index];
         assert!(node.process.is_none(), "node {} is running", node.id);
         let log = std::fs::OpenOptions::new()
@@ -103,13 +159,17 @@ impl Cluster {
             .append(true)
             .open(&node.log)
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_synod"))
+        // SYNOD_SERVER_BIN runs these tests against another build of the
+        // server (an older release, to compare).
+        let binary = std::env::var("SYNOD_SERVER_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_synod").to_string());
+        let child = Command::new(binary)
             .arg("server")
             .args(["--id", &node.id.to_string()])
             .args(["--client", &node.client.to_string()])
             .args(["--peer", &node.peer.to_string()])
             .args(["--admin", &node.admin.to_string()])
-            .args(["--peers", &self.peers])
+            .args(["--peers", peers])
             .args(["--cluster-id", &self.cluster_id.to_string()])
             .arg("--data")
             .arg(self.directory.join(format!("node-{}", node.id)))
@@ -272,4 +332,146 @@ pub fn resident_kibibytes(pid: u32) -> u64 {
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmRSS in /proc/PID/status")
+}
+
+/// An acknowledged write: when it was sent and answered, its key and value.
+pub struct Acknowledged {
+    pub sent: Instant,
+    pub answered: Instant,
+    pub key: String,
+    pub value: String,
+}
+
+/// What one client saw.
+#[derive(Default)]
+pub struct Seen {
+    /// Writes answered `OK`.
+    pub acknowledged: Vec<Acknowledged>,
+    /// Keys of writes answered with an error that says the write was not
+    /// applied (`TRYAGAIN`, `CLUSTERDOWN`): they must never appear.
+    pub refused: Vec<String>,
+    /// Writes answered `UNKNOWN`, or not answered (connection lost): they
+    /// may or may not have been applied, so they prove nothing either way.
+    pub unknown: u64,
+}
+
+/// Writes unique keys until `stop`, moving to the next node on any error.
+pub fn write_until(client: usize, nodes: Vec<SocketAddr>, stop: Arc<AtomicBool>) -> Seen {
+    let mut seen = Seen::default();
+    let mut node = client % nodes.len();
+    let mut connection: Option<redis::Connection> = None;
+    let mut sequence = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let Some(open) = connection.as_mut() else {
+            let opened = redis::Client::open(format!("redis://{}/", nodes[node]))
+                .and_then(|client| client.get_connection_with_timeout(Duration::from_millis(500)));
+            match opened {
+                Ok(opened) => {
+                    opened
+                        .set_read_timeout(Some(Duration::from_secs(8)))
+                        .unwrap();
+                    connection = Some(opened);
+                }
+                Err(_) => {
+                    node = (node + 1) % nodes.len();
+                    thread::sleep(Duration::from_millis(10));
+                }
+            }
+            continue;
+        };
+        sequence += 1;
+        let key = format!("client-{client}-{sequence}");
+        let value = format!("{sequence}");
+        let sent = Instant::now();
+        let result: redis::RedisResult<()> = redis::cmd("SET").arg(&key).arg(&value).query(open);
+        match result {
+            Ok(()) => seen.acknowledged.push(Acknowledged {
+                sent,
+                answered: Instant::now(),
+                key,
+                value,
+            }),
+            Err(error) => {
+                match error.code() {
+                    Some("TRYAGAIN" | "CLUSTERDOWN") => seen.refused.push(key),
+                    Some("UNKNOWN") | None => seen.unknown += 1,
+                    Some(other) => panic!("unexpected error {other}: {error}"),
+                }
+                connection = None;
+                node = (node + 1) % nodes.len();
+                thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+    seen
+}
+
+/// Reads every acknowledged write back from the node at `index`, and
+/// checks that no refused write was applied.
+pub fn check_readable(
+    cluster: &Cluster,
+    index: usize,
+    writes: &[Acknowledged],
+    refused: &[String],
+) {
+    let mut connection = cluster.redis(index);
+    for key in refused {
+        let value: Option<String> = redis::cmd("GET").arg(key).query(&mut connection).unwrap();
+        assert_eq!(
+            value,
+            None,
+            "write {key} was refused but applied (node {})",
+            index + 1
+        );
+    }
+    for chunk in writes.chunks(1_000) {
+        let mut pipeline = redis::pipe();
+        for write in chunk {
+            pipeline.cmd("GET").arg(&write.key);
+        }
+        let values: Vec<RedisValue> = pipeline.query(&mut connection).unwrap();
+        for (write, value) in chunk.iter().zip(values) {
+            assert_eq!(
+                value,
+                RedisValue::BulkString(write.value.clone().into_bytes()),
+                "acknowledged write {} lost on node {}",
+                write.key,
+                index + 1
+            );
+        }
+    }
+}
+
+/// Client threads that each write unique keys until stopped.
+pub struct Writers {
+    stop: Arc<AtomicBool>,
+    threads: Vec<thread::JoinHandle<Seen>>,
+}
+
+impl Writers {
+    /// Starts `count` writers, client `i` first at node `i mod n`.
+    pub fn start(cluster: &Cluster, count: usize) -> Writers {
+        let nodes: Vec<SocketAddr> = cluster.nodes.iter().map(|node| node.client).collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..count)
+            .map(|client| {
+                let (nodes, stop) = (nodes.clone(), stop.clone());
+                thread::spawn(move || write_until(client, nodes, stop))
+            })
+            .collect();
+        Writers { stop, threads }
+    }
+
+    /// Stops every writer and merges what they saw.
+    pub fn stop(self) -> Seen {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut merged = Seen::default();
+        for thread in self.threads {
+            let seen = thread.join().expect("a client thread");
+            merged.acknowledged.extend(seen.acknowledged);
+            merged.refused.extend(seen.refused);
+            merged.unknown += seen.unknown;
+        }
+        merged
+    }
 }
