@@ -16,11 +16,11 @@
 //! assert is that it does within two maximum election timeouts
 //! ([`AvailabilityBounds`]).
 
-use synod_paxos::{Ballot, Mutation, NodeId, ELECTION_TIMEOUT_TICKS_DEFAULT};
+use synod_paxos::{Mutation, NodeId, ELECTION_TIMEOUT_TICKS_DEFAULT};
 
 use crate::network::MessageFaults;
 use crate::run::heal_and_check;
-use crate::world::{World, WorldOptions};
+use crate::world::{Completion, World, WorldOptions};
 
 /// How long each fault lasts.
 pub const FAULT_DURATION_UNITS: u64 = 1_500;
@@ -39,6 +39,8 @@ const CLIENTS: usize = 10;
 const ATTEMPT_TIMEOUT_UNITS: u64 = 100;
 /// After the faults heal, every pending operation must complete within this.
 const LIVENESS_UNITS_MAX: u64 = 5_000;
+/// In the constrained scenario, the hub falls behind for this long first.
+const HUB_LAG_UNITS: u64 = 500;
 /// A partitioned node stays away this long before it rejoins.
 const REJOIN_AWAY_UNITS: u64 = 1_000;
 
@@ -55,7 +57,10 @@ pub enum Scenario {
     FollowerOutboundCut,
     /// Every replica reaches only one hub, which is not the leader.
     QuorumLoss,
-    /// The leader reaches one follower only; the others stay connected.
+    /// As quorum-loss, but the hub, the only replica connected to a
+    /// majority, first falls behind (cut off while the others write): the
+    /// OmniPaxos paper's constrained election, where Raft's log check
+    /// deadlocks. A Paxos candidate learns what it lacks from the promises.
     Constrained,
     /// The replicas form a chain with the leader at one end.
     Chained,
@@ -100,6 +105,33 @@ impl Scenario {
         }
     }
 
+    /// The name on the command line (`synod sim --availability --scenario`).
+    pub fn argument(self) -> &'static str {
+        match self {
+            Scenario::LeaderInboundCut => "leader-inbound-cut",
+            Scenario::LeaderOutboundCut => "leader-outbound-cut",
+            Scenario::FollowerInboundCut => "follower-inbound-cut",
+            Scenario::FollowerOutboundCut => "follower-outbound-cut",
+            Scenario::QuorumLoss => "quorum-loss",
+            Scenario::Constrained => "constrained",
+            Scenario::Chained => "chained",
+            Scenario::FlappingLink => "flapping-link",
+            Scenario::LeaderCrashRestart => "leader-crash-restart",
+            Scenario::RejoinAfterPartition => "rejoin-after-partition",
+        }
+    }
+
+    /// The scenario named `text` (see [`Scenario::argument`]).
+    pub fn parse(text: &str) -> Result<Scenario, String> {
+        Scenario::ALL
+            .into_iter()
+            .find(|scenario| scenario.argument() == text)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Scenario::ALL.iter().map(|s| s.argument()).collect();
+                format!("unknown scenario {text:?}; known: {}", known.join(", "))
+            })
+    }
+
     /// True when the fault leaves the leader with a majority that follows
     /// it, so that no leader change is needed: then the leader must stay.
     fn keeps_leader(self, nodes: usize) -> bool {
@@ -141,6 +173,8 @@ pub struct AvailabilityOutcome {
     /// From the fault's start to the first completed operation (the whole
     /// fault's length when none completed).
     pub time_to_progress_units: u64,
+    /// The same for the first completed write.
+    pub write_time_to_progress_units: u64,
     /// The longest stretch of the fault without a completed operation.
     pub longest_gap_units: u64,
     /// Windows of the fault with at least one completed operation, out of
@@ -160,12 +194,34 @@ pub fn run_availability(
     seed: u64,
     mutation: Mutation,
 ) -> AvailabilityOutcome {
+    run(scenario, nodes, seed, mutation, false).0
+}
+
+/// Runs `scenario` like [`run_availability`] and also returns a readable
+/// trace of every event, to replay a failing seed.
+pub fn run_availability_traced(
+    scenario: Scenario,
+    nodes: usize,
+    seed: u64,
+    mutation: Mutation,
+) -> (AvailabilityOutcome, Vec<String>) {
+    run(scenario, nodes, seed, mutation, true)
+}
+
+fn run(
+    scenario: Scenario,
+    nodes: usize,
+    seed: u64,
+    mutation: Mutation,
+    trace: bool,
+) -> (AvailabilityOutcome, Vec<String>) {
     let options = WorldOptions {
         nodes,
         clients: CLIENTS,
         keys: 5,
         attempt_timeout_units: ATTEMPT_TIMEOUT_UNITS,
         mutation,
+        trace,
         ..WorldOptions::default()
     };
     let bounds = AvailabilityBounds::for_world(&options);
@@ -182,15 +238,21 @@ pub fn run_availability(
         ));
     }
     // Taken before the fault starts: a crash takes the leader with it.
-    let mut leading = leading_ballot(&world);
+    let mut leading = world.leader();
     let mut leader_changes = 0;
     let mut fault = Fault::start(&mut world, scenario);
     let fault_start = world.now;
+    if trace {
+        let line = format!("t={fault_start:>6} FAULT {} begins", scenario.name());
+        world.trace.push(line);
+    }
     let fault_end = fault_start + FAULT_DURATION_UNITS;
     while world.now < fault_end {
         fault.step(&mut world);
         world.step();
-        let now_leading = leading_ballot(&world);
+        // The node, not its ballot: a leader that runs phase 1 again above
+        // a rejoining acceptor's promise stays the same leader.
+        let now_leading = world.leader();
         if now_leading.is_some() && now_leading != leading {
             if leading.is_some() {
                 leader_changes += 1;
@@ -198,17 +260,26 @@ pub fn run_availability(
             leading = now_leading;
         }
     }
-    let progress: Vec<u64> = world
+    let during_fault: Vec<Completion> = world
         .completions
         .iter()
+        .copied()
         .filter(|completion| {
             completion.attempt_sent_units >= fault_start && completion.at_units < fault_end
         })
+        .collect();
+    let progress: Vec<u64> = during_fault
+        .iter()
         .map(|completion| completion.at_units)
         .collect();
     let time_to_progress_units = progress
         .first()
         .map_or(FAULT_DURATION_UNITS, |first| first - fault_start);
+    // Reads alone could hide stalled writes: writes get their own clock.
+    let write_time_to_progress_units = during_fault
+        .iter()
+        .find(|completion| completion.is_write)
+        .map_or(FAULT_DURATION_UNITS, |first| first.at_units - fault_start);
     let mut longest_gap_units = 0;
     let mut previous = fault_start;
     for at in progress.iter().copied().chain([fault_end]) {
@@ -232,6 +303,13 @@ pub fn run_availability(
             bounds.progress_gap_max_units
         ));
     }
+    if write_time_to_progress_units > bounds.progress_gap_max_units {
+        violations.push(format!(
+            "availability: {write_time_to_progress_units} units from the fault's start to the \
+             first completed write (bound {})",
+            bounds.progress_gap_max_units
+        ));
+    }
     if longest_gap_units > bounds.progress_gap_max_units {
         violations.push(format!(
             "availability: {longest_gap_units} units without a completed operation during the \
@@ -244,15 +322,21 @@ pub fn run_availability(
             "availability: the leader changed {leader_changes} times although it kept a majority"
         ));
     }
+    if trace {
+        let line = format!("t={fault_end:>6} FAULT ends; healing");
+        world.trace.push(line);
+    }
     violations.extend(heal_and_check(&mut world, LIVENESS_UNITS_MAX));
-    AvailabilityOutcome {
+    let outcome = AvailabilityOutcome {
         seed,
         time_to_progress_units,
+        write_time_to_progress_units,
         longest_gap_units,
         progress_per_mille,
         leader_changes,
         violations,
-    }
+    };
+    (outcome, std::mem::take(&mut world.trace))
 }
 
 /// Runs until a leader has served a client operation, at least
@@ -270,12 +354,6 @@ fn warm_up(world: &mut World) -> bool {
         }
     }
     false
-}
-
-/// The ballot of the replica that leads with the highest ballot.
-fn leading_ballot(world: &World) -> Option<Ballot> {
-    let leader = world.leader()?;
-    world.replica(leader).map(|replica| replica.promised())
 }
 
 /// The running fault: what was cut, and what changes while it lasts.
@@ -335,15 +413,17 @@ impl Fault {
                 network.connect_only(&members, &links);
             }
             Scenario::Constrained => {
-                let mut links = vec![(leader, follower)];
-                for first in &others {
-                    for second in &others {
-                        if first < second {
-                            links.push((*first, *second));
-                        }
-                    }
+                let hub = follower;
+                for other in members.iter().filter(|node| **node != hub) {
+                    world.network.set_link(hub, *other, false);
                 }
-                network.connect_only(&members, &links);
+                world.run_for(HUB_LAG_UNITS);
+                let links: Vec<(NodeId, NodeId)> = members
+                    .iter()
+                    .filter(|node| **node != hub)
+                    .map(|node| (hub, *node))
+                    .collect();
+                world.network.connect_only(&members, &links);
             }
             Scenario::Chained => {
                 let chain: Vec<NodeId> = std::iter::once(leader).chain(others).collect();
@@ -420,6 +500,8 @@ pub struct ScenarioSummary {
     pub time_to_progress_worst_units: u64,
     /// The median time to progress.
     pub time_to_progress_median_units: u64,
+    /// The worst time to the first completed write.
+    pub write_time_to_progress_worst_units: u64,
     /// The worst longest stretch without progress.
     pub longest_gap_worst_units: u64,
     /// The mean share of the fault's windows with progress, per mille.
@@ -456,6 +538,11 @@ pub fn summarize(
         seeds,
         time_to_progress_worst_units: times.last().copied().unwrap_or(0),
         time_to_progress_median_units: times.get(times.len() / 2).copied().unwrap_or(0),
+        write_time_to_progress_worst_units: outcomes
+            .iter()
+            .map(|outcome| outcome.write_time_to_progress_units)
+            .max()
+            .unwrap_or(0),
         longest_gap_worst_units: outcomes
             .iter()
             .map(|outcome| outcome.longest_gap_units)
@@ -501,6 +588,7 @@ fn run_guarded(
         AvailabilityOutcome {
             seed,
             time_to_progress_units: FAULT_DURATION_UNITS,
+            write_time_to_progress_units: FAULT_DURATION_UNITS,
             longest_gap_units: FAULT_DURATION_UNITS,
             progress_per_mille: 0,
             leader_changes: 0,

@@ -515,3 +515,93 @@ fn a_replica_behind_the_compacted_log_installs_a_snapshot_then_the_suffix() {
 fn value(text: &str) -> Response {
     Response::Value(Some(Bytes::copy_from_slice(text.as_bytes())))
 }
+
+#[test]
+fn a_follower_that_promises_after_its_leader_resigned_does_not_depose_the_candidate() {
+    // Regression (availability seed 99, leader inbound cut): a follower
+    // whose leader resigned runs a short election timer. It promised
+    // another candidate and then, with that short timer still running,
+    // campaigned itself and deposed the candidate it had just supported.
+    let mut cluster = Harness::new(3, 11);
+    cluster.elect(N1);
+    // N1 hears nothing for an election timeout and resigns.
+    for _ in 0..12 {
+        cluster.tick(N1);
+    }
+    assert_eq!(cluster.replica(N1).role(), Role::Follower, "N1 resigned");
+    cluster.deliver(|envelope| envelope.to != N1);
+    cluster.drop_where(|envelope| envelope.to == N1);
+    assert_eq!(
+        cluster.replica(N3).leader(),
+        None,
+        "N3 heard the resignation"
+    );
+    // N2 campaigns first; N3 promises.
+    cluster.campaign(N2);
+    cluster.deliver(|envelope| between(N2, N3)(envelope) && of_kind("prepare")(envelope));
+    let promised = cluster.replica(N3).promised();
+    // The short timer N3 ran after the resignation is gone: it waits a
+    // whole election timeout for N2.
+    let election_timeout = Config::new(N3, vec![N1, N2, N3]).election_timeout_ticks;
+    for _ in 0..election_timeout - 1 {
+        cluster.tick(N3);
+    }
+    assert_eq!(cluster.replica(N3).role(), Role::Follower);
+    assert_eq!(cluster.replica(N3).promised(), promised);
+}
+
+#[test]
+fn a_heartbeat_that_arrives_after_its_leaders_resignation_renews_no_lease() {
+    // Regression (availability seed 216, leader inbound cut): a heartbeat
+    // the deaf leader sent just before it resigned arrived after the
+    // resignation, renewed the follower's lease on the gone leader, and
+    // the follower refused the pre-vote of the replica that could have
+    // led, for a whole election timeout.
+    let mut cluster = Harness::new(3, 12);
+    cluster.elect(N1);
+    // N1 hears nothing for an election timeout; its heartbeats queue up,
+    // then its resignation.
+    for _ in 0..12 {
+        cluster.tick(N1);
+    }
+    assert_eq!(cluster.replica(N1).role(), Role::Follower, "N1 resigned");
+    cluster.deliver(|envelope| envelope.to == N2 && of_kind("resign")(envelope));
+    assert_eq!(cluster.replica(N2).leader(), None);
+    cluster.deliver(|envelope| envelope.to == N2 && of_kind("heartbeat")(envelope));
+    assert_eq!(cluster.replica(N2).leader(), None, "a stale heartbeat");
+    cluster.drop_where(|_| true);
+    // N3 asks for pre-votes; N2 supports it.
+    cluster.time_out(N3);
+    cluster.deliver(|envelope| between(N3, N2)(envelope) && of_kind("pre-vote")(envelope));
+    cluster.deliver(|envelope| between(N2, N3)(envelope));
+    assert_eq!(cluster.replica(N3).role(), Role::Candidate);
+}
+
+#[test]
+fn a_leader_that_a_majority_follows_outbids_a_rejoining_acceptors_stale_promise() {
+    // N3 promised a higher ballot in an election that never finished (its
+    // Prepares were lost), then rejoins. The leader, which still hears N2,
+    // confirms that a majority follows it and runs phase 1 again above
+    // N3's promise rather than stepping down for an election.
+    let mut cluster = Harness::new(3, 13);
+    let first = cluster.elect(N1);
+    cluster.isolated.insert(N3);
+    cluster.campaign(N3);
+    cluster.stabilize();
+    let stale = cluster.replica(N3).promised();
+    assert!(stale > first, "N3 promised itself a higher ballot");
+    // An election timeout passes in which N1 hears only N2.
+    for _ in 0..12 {
+        cluster.tick(N1);
+        cluster.tick(N2);
+        cluster.stabilize();
+    }
+    cluster.isolated.clear();
+    cluster.tick(N1);
+    cluster.tick(N1);
+    cluster.stabilize();
+    assert_eq!(cluster.replica(N1).role(), Role::Leader, "N1 still leads");
+    assert!(cluster.replica(N1).promised() > stale, "above N3's promise");
+    assert_eq!(cluster.replica(N3).leader(), Some(N1));
+    assert_eq!(cluster.replica(N2).leader(), Some(N1));
+}

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use synod_paxos::Mutation;
+use synod_sim::availability::Scenario;
 use synod_sim::{run_seed, run_seeds, FaultSet, SeedOutcome, SimulationOptions};
 
 /// Arguments of `synod sim`.
@@ -53,6 +54,13 @@ pub struct SimArguments {
     /// completing an operation.
     #[arg(long)]
     availability: bool,
+    /// With --availability: run only this scenario (with --seed, replay
+    /// one seed of it with a trace): leader-inbound-cut,
+    /// leader-outbound-cut, follower-inbound-cut, follower-outbound-cut,
+    /// quorum-loss, constrained, chained, flapping-link,
+    /// leader-crash-restart, rejoin-after-partition.
+    #[arg(long, requires = "availability")]
+    scenario: Option<String>,
 }
 
 /// Names of the broken variants on the command line.
@@ -116,10 +124,22 @@ pub fn run(arguments: SimArguments) -> ExitCode {
         .map_or(Mutation::None, MutationName::mutation);
     if arguments.availability {
         std::panic::set_hook(Box::new(|_| {}));
+        let scenarios = match arguments.scenario.as_deref().map(Scenario::parse) {
+            Some(Ok(scenario)) => vec![scenario],
+            Some(Err(reason)) => {
+                eprintln!("synod sim: --scenario: {reason}");
+                return ExitCode::from(2);
+            }
+            None => Scenario::ALL.to_vec(),
+        };
+        if let Some(seed) = arguments.seed {
+            return crate::availability::replay(arguments.nodes, seed, &scenarios, mutation);
+        }
         return crate::availability::run(
             arguments.nodes,
             arguments.first_seed,
             arguments.seeds,
+            &scenarios,
             mutation,
             threads,
         );

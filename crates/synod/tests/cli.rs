@@ -183,3 +183,29 @@ fn up_starts_a_cluster_that_the_cli_reads_and_writes_and_stops_on_sigterm() {
         started.elapsed()
     );
 }
+
+#[test]
+fn sim_availability_prints_a_row_per_scenario_and_refuses_an_unknown_one() {
+    let output = synod(&[
+        "sim",
+        "--availability",
+        "--scenario",
+        "rejoin-after-partition",
+        "--seeds",
+        "4",
+    ]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("| rejoin after partition | 4 |"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("sim --availability: 0 failing seeds\n"),
+        "{stdout}"
+    );
+
+    let output = synod(&["sim", "--availability", "--scenario", "nowhere"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("unknown scenario \"nowhere\""));
+}

@@ -10,7 +10,7 @@ use crate::config::Mutation;
 use crate::message::{Message, Proposal};
 use crate::types::{Ballot, Entry, NodeId, ReadRound, Slot, SlotEntry};
 
-use super::{Replica, RoleState};
+use super::Replica;
 
 impl Replica {
     /// Remembers the highest round seen anywhere, so that our next ballot
@@ -55,7 +55,7 @@ impl Replica {
         self.set_promised(ballot);
         // Granting a promise defers our own candidacy: duelling proposers
         // converge because only one of them keeps getting promises.
-        self.election_elapsed_ticks = 0;
+        self.defer_campaign();
         let from_slot = first_undecided.max(self.committed);
         let entries = self
             .log
@@ -152,30 +152,11 @@ impl Replica {
         );
     }
 
-    /// An acceptor promised above our ballot. Normally we step down: a
-    /// replica that followed us until recently moved to a higher ballot, so
-    /// someone won a pre-vote and campaigns. But when the acceptor is one
-    /// we had not heard from for an election timeout (it is rejoining after
-    /// a partition, during which it promised in an election that never
-    /// finished) and a majority still follows us, we run phase 1 again
-    /// right away, above its promise: deposing a leader that a majority
-    /// follows would cost clients a whole election (stickiness). Two live
-    /// leaders cannot keep re-running phase 1 against each other: a new
-    /// leader counts every follower as heard from, so the first follower
-    /// that moves to the other's higher ballot makes it step down.
+    /// An acceptor refused `rejected` because it promised `promised`.
     pub(super) fn handle_reject(&mut self, from: NodeId, rejected: Ballot, promised: Ballot) {
         self.observe_ballot(promised);
-        if promised <= rejected {
-            return;
-        }
-        let leads_under_rejected = matches!(
-            &self.role,
-            RoleState::Leader(leadership) if leadership.ballot == rejected
-        );
-        if leads_under_rejected && self.hears_quorum() && !self.heard_recently(from) {
-            self.start_election();
-        } else {
-            self.step_down_below(promised);
+        if promised > rejected {
+            self.answer_higher_promise(from, rejected, promised);
         }
     }
 }

@@ -53,6 +53,20 @@ pub(super) struct PreCandidacy {
     pub(super) elapsed_ticks: u64,
 }
 
+impl PreCandidacy {
+    pub(super) fn check_invariants(&self, id: NodeId, promised: Ballot) {
+        assert!(
+            self.granted_by.contains(&id),
+            "a pre-candidate supports itself"
+        );
+        assert_eq!(self.ballot.node, id, "a pre-vote asks for our own ballot");
+        assert!(
+            self.ballot > promised,
+            "a pre-vote asks for a ballot above our promise"
+        );
+    }
+}
+
 /// A follower that hears nothing from a leader for a random time in
 /// `[timeout, 2 × timeout)` ticks starts an election; the spread breaks
 /// duels between candidates.
@@ -86,7 +100,10 @@ impl Replica {
             round: self.highest_round_seen.max(self.promised.round) + 1,
             node: self.id(),
         };
-        self.become_follower(None);
+        // The next attempt asks with a higher ballot, so that a late answer
+        // to this one is not counted for it.
+        self.observe_ballot(ballot);
+        self.become_follower();
         self.role = RoleState::PreCandidate(PreCandidacy {
             ballot,
             granted_by: BTreeSet::from([self.id()]),
@@ -117,6 +134,8 @@ impl Replica {
         );
     }
 
+    /// Counts a supporter of our pre-vote; with a majority, campaigns.
+    /// Refusals count for nothing: the pre-vote simply times out.
     pub(super) fn handle_pre_vote_reply(
         &mut self,
         from: NodeId,
@@ -145,8 +164,61 @@ impl Replica {
         let Some(heard_tick) = self.leader_heard_tick else {
             return false;
         };
-        self.leader.is_some_and(|leader| leader != asker)
-            && self.now_tick.saturating_sub(heard_tick) < self.config.election_timeout_ticks
+        self.leader.is_some_and(|leader| leader != asker) && self.within_lease(heard_tick)
+    }
+
+    /// True while less than an election timeout has passed since
+    /// `heard_tick`: the one length of both leases, the follower's
+    /// (stickiness) and the leader's (check-quorum).
+    pub(super) fn within_lease(&self, heard_tick: u64) -> bool {
+        self.now_tick.saturating_sub(heard_tick) < self.config.election_timeout_ticks
+    }
+
+    /// An acceptor refused our ballot because it promised a higher one.
+    /// Normally we stop leading or campaigning: a replica that followed us
+    /// moved to a higher ballot, so someone won a pre-vote. But when we
+    /// lead, still hear a majority, and the acceptor is one we had not
+    /// heard from for an election timeout (it is rejoining after a
+    /// partition during which it promised in an election that never
+    /// finished), deposing ourselves would cost clients a whole election.
+    /// Instead we check that a majority still follows us *now*, with a
+    /// confirmation round started after the refusal, and then run phase 1
+    /// again above the acceptor's promise (see `reprepare_when_confirmed`).
+    /// If a majority has moved on, their refusals depose us instead. The
+    /// round matters for a leader that was paused: its clock stood still,
+    /// so its view of who it heard recently is stale.
+    pub(super) fn answer_higher_promise(
+        &mut self,
+        from: NodeId,
+        rejected: Ballot,
+        promised: Ballot,
+    ) {
+        let leads_under_rejected = matches!(
+            &self.role,
+            RoleState::Leader(leadership) if leadership.ballot == rejected
+        );
+        if !(leads_under_rejected && self.hears_quorum() && !self.heard_recently(from)) {
+            self.step_down_below(promised);
+            return;
+        }
+        if self.leadership_mut().reprepare_after.is_none() {
+            self.start_read_round();
+            let (round, _) = self.reads.rounds();
+            self.leadership_mut().reprepare_after = Some(round);
+        }
+    }
+
+    /// Runs phase 1 again once the confirmation round that followed a
+    /// rejoining acceptor's refusal is acknowledged by a majority. Called
+    /// at every round of output while leading.
+    pub(super) fn reprepare_when_confirmed(&mut self) {
+        let Some(round) = self.leadership_mut().reprepare_after else {
+            return;
+        };
+        let (_, confirmed) = self.reads.rounds();
+        if confirmed >= round {
+            self.start_election();
+        }
     }
 
     /// Check-quorum failed: stop leading and tell the followers, so that
@@ -157,7 +229,7 @@ impl Replica {
         };
         let ballot = leadership.ballot;
         self.broadcast_now(Message::Resign { ballot });
-        self.become_follower(None);
+        self.become_follower();
     }
 
     /// Our leader resigned: campaign soon. A resignation from anyone else,
@@ -166,11 +238,22 @@ impl Replica {
         if self.leader != Some(from) || ballot != self.promised {
             return;
         }
+        self.resigned = self.resigned.max(ballot);
         self.set_leader(None);
         self.leader_heard_tick = None;
         self.election_elapsed_ticks = 0;
         self.election_timeout_ticks =
             random_campaign_delay_after_resign(&mut self.rng, &self.config);
+    }
+
+    /// Restarts the election timer with a full random timeout. After a
+    /// promise to another candidate this matters: a follower whose leader
+    /// resigned runs a short timer, and would otherwise campaign right
+    /// after promising and depose the candidate it just supported
+    /// (regression: availability seed 99, leader inbound cut).
+    pub(super) fn defer_campaign(&mut self) {
+        self.election_elapsed_ticks = 0;
+        self.election_timeout_ticks = random_election_timeout(&mut self.rng, &self.config);
     }
 
     /// Campaigns with a ballot above every round seen or promised.
@@ -181,7 +264,7 @@ impl Replica {
             node: self.id(),
         };
         self.observe_ballot(ballot);
-        self.become_follower(None);
+        self.become_follower();
         self.set_promised(ballot);
         let entries = self
             .log
@@ -272,6 +355,7 @@ impl Replica {
             followers,
             heartbeat_elapsed_ticks: 0,
             commit_announced: Slot(0),
+            reprepare_after: None,
         }));
         self.set_leader(Some(self.id()));
         let ignore_values = self.runs(Mutation::LeaderIgnoresPromisedValues);
@@ -317,6 +401,12 @@ impl Replica {
         if ballot.node == self.id() {
             return;
         }
+        // A leadership message that left before the resignation and
+        // arrived after it must not renew the lease on a leader that is
+        // gone (regression: availability seed 216, leader inbound cut).
+        if ballot <= self.resigned {
+            return;
+        }
         if matches!(self.role, RoleState::PreCandidate(_)) {
             self.role = RoleState::Follower;
         }
@@ -324,6 +414,8 @@ impl Replica {
         self.leader_heard_tick = Some(self.now_tick);
         if self.leader != Some(ballot.node) {
             self.set_leader(Some(ballot.node));
+            // A new leader ends the short timer of a resignation.
+            self.defer_campaign();
         }
     }
 
@@ -333,28 +425,29 @@ impl Replica {
         let own_ballot = match &self.role {
             RoleState::Leader(leadership) => Some(leadership.ballot),
             RoleState::Candidate(candidacy) => Some(candidacy.ballot),
+            // A pre-vote has no ballot of its own yet: any ballot above
+            // our promise means someone else campaigns, and ends it.
             RoleState::PreCandidate(_) => Some(self.promised),
             RoleState::Follower => None,
         };
         if let Some(own_ballot) = own_ballot {
             if ballot > own_ballot {
-                self.become_follower(None);
+                self.become_follower();
             }
         }
     }
 
-    /// Becomes a follower of `leader` (or of nobody yet). A leader hands
-    /// back every queued command and fails every read it was confirming:
-    /// nothing it held is dropped silently.
-    pub(super) fn become_follower(&mut self, leader: Option<NodeId>) {
+    /// Becomes a follower of nobody yet. A leader hands back every queued
+    /// command and fails every read it was confirming: nothing it held is
+    /// dropped silently.
+    pub(super) fn become_follower(&mut self) {
         let previous = std::mem::replace(&mut self.role, RoleState::Follower);
         if let RoleState::Leader(leadership) = previous {
-            self.return_queued(leadership.queue, leader);
+            self.return_queued(leadership.queue, None);
             self.fail_leader_reads();
         }
-        self.set_leader(leader);
+        self.set_leader(None);
         self.leader_heard_tick = None;
-        self.election_elapsed_ticks = 0;
-        self.election_timeout_ticks = random_election_timeout(&mut self.rng, &self.config);
+        self.defer_campaign();
     }
 }

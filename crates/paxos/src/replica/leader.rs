@@ -65,6 +65,10 @@ pub(super) struct Leadership {
     /// The highest commit index broadcast to every follower (in an Accept
     /// or a heartbeat).
     pub(super) commit_announced: Slot,
+    /// A rejoining acceptor promised above our ballot: once this
+    /// confirmation round is acknowledged by a majority, run phase 1 again
+    /// above that promise (see `answer_higher_promise`).
+    pub(super) reprepare_after: Option<crate::types::ReadRound>,
 }
 
 impl Leadership {
@@ -228,10 +232,10 @@ impl Replica {
         let RoleState::Leader(leadership) = &self.role else {
             unreachable!("called only while leading");
         };
-        leadership.followers.get(&follower).is_some_and(|progress| {
-            self.now_tick.saturating_sub(progress.last_heard_tick)
-                < self.config.election_timeout_ticks
-        })
+        leadership
+            .followers
+            .get(&follower)
+            .is_some_and(|progress| self.within_lease(progress.last_heard_tick))
     }
 
     /// Records a follower's commit index from its heartbeat acknowledgement.

@@ -154,6 +154,9 @@ pub struct Replica {
     /// When this replica last heard from `leader` as its follower: while
     /// less than an election timeout ago, it refuses pre-votes.
     leader_heard_tick: Option<u64>,
+    /// The highest ballot whose leader told us it resigned: messages of
+    /// that leadership still in flight are not followed.
+    resigned: Ballot,
     highest_round_seen: u64,
     election_elapsed_ticks: u64,
     election_timeout_ticks: u64,
@@ -215,6 +218,7 @@ impl Replica {
             role: RoleState::Follower,
             leader: None,
             leader_heard_tick: None,
+            resigned: Ballot::ZERO,
             election_elapsed_ticks: 0,
             election_timeout_ticks,
             proposals_waiting: WaitingProposals::default(),
@@ -403,9 +407,9 @@ impl Replica {
     }
 
     /// Raises the ballot and runs phase 1 now, without a pre-vote and
-    /// whatever the peers' leases say: for a leader transfer (the chosen
-    /// successor campaigns at the old leader's request) and for tests that
-    /// need this replica to campaign. Safe at any time, like every phase 1.
+    /// whatever the peers' leases say; this is safe at any time, as every
+    /// phase 1 is. Tests use it to make a given replica campaign over a
+    /// live leader's followers; a leader transfer would use it the same way.
     pub fn campaign_now(&mut self) {
         self.start_election();
     }
@@ -520,6 +524,9 @@ impl Replica {
     /// commit announcements, decided values and servable reads.
     fn flush(&mut self) {
         if matches!(self.role, RoleState::Leader(_)) {
+            self.reprepare_when_confirmed();
+        }
+        if matches!(self.role, RoleState::Leader(_)) {
             self.assign_slots();
             self.maybe_start_read_round();
             self.announce_commit();
@@ -542,6 +549,22 @@ impl Replica {
             assert!(
                 *first > self.committed,
                 "decided slots are folded into committed"
+            );
+        }
+        match &self.role {
+            RoleState::PreCandidate(pre_candidacy) => {
+                assert_eq!(self.leader, None, "a pre-candidate knows no leader");
+                pre_candidacy.check_invariants(self.id(), self.promised);
+            }
+            RoleState::Candidate(_) => {
+                assert_eq!(self.leader, None, "a candidate knows no leader");
+            }
+            RoleState::Follower | RoleState::Leader(_) => {}
+        }
+        if self.leader_heard_tick.is_some() {
+            assert!(
+                matches!(self.role, RoleState::Follower) && self.leader.is_some(),
+                "only a follower of a known leader holds a lease on it"
             );
         }
         if let RoleState::Leader(leadership) = &self.role {

@@ -208,6 +208,13 @@ impl ReadState {
         });
     }
 
+    /// The latest confirmation round started, and the latest a quorum
+    /// acknowledged. Called only while leading.
+    pub(super) fn rounds(&self) -> (ReadRound, ReadRound) {
+        let leading = self.leading.as_ref().expect("called only while leading");
+        (leading.round, leading.confirmed_round)
+    }
+
     fn leading_mut(&mut self) -> &mut LeaderReads {
         self.leading.as_mut().expect("called only while leading")
     }

@@ -28,6 +28,8 @@ pub struct Completion {
     pub at_units: u64,
     /// When the attempt that was answered was sent.
     pub attempt_sent_units: u64,
+    /// True for a write (set, remove), false for a read.
+    pub is_write: bool,
 }
 
 /// One client operation in the history (the shared history format).
@@ -424,6 +426,7 @@ impl World {
             self.completions.push(Completion {
                 at_units: self.now,
                 attempt_sent_units: current.attempt_sent_units,
+                is_write: !is_read,
             });
         }
         if is_read && status != RecordStatus::Ok {

@@ -198,6 +198,10 @@ const DISK_STALL_MIN_UNITS: u64 = 10;
 /// …and at most this many.
 const DISK_STALL_MAX_UNITS: u64 = 60;
 
+/// What a paused node was sent arrives within this long after it resumes,
+/// in a random order (messages and client requests alike).
+const PAUSE_RELEASE_SPREAD_UNITS: u64 = 5;
+
 /// Rounds of output one node may produce in one step before the world
 /// declares it runaway (a node that keeps talking to itself is a bug).
 const READY_ROUNDS_PER_STEP_MAX: usize = 1_000;
@@ -350,14 +354,19 @@ impl World {
         if self.nodes[index].node.is_none() || units == 0 {
             return;
         }
-        let until = self.now + units;
+        // A second pause never shortens the first.
+        let until = (self.now + units).max(self.nodes[index].paused_until.unwrap_or(0));
         self.nodes[index].paused_until = Some(until);
         self.log(|| format!("{id} PAUSE until {until}"));
     }
 
     /// True while `id` is paused.
     pub fn is_paused(&self, id: NodeId) -> bool {
-        self.nodes[self.node_index(id)]
+        self.is_paused_at(self.node_index(id))
+    }
+
+    fn is_paused_at(&self, index: usize) -> bool {
+        self.nodes[index]
             .paused_until
             .is_some_and(|until| until > self.now)
     }
@@ -365,16 +374,11 @@ impl World {
     /// When a paused node's held input arrives: soon after it resumes, in
     /// a random order.
     fn after_pause(&mut self, index: usize) -> Option<u64> {
-        let until = self.nodes[index].paused_until?;
-        if until <= self.now {
+        if !self.is_paused_at(index) {
             return None;
         }
-        Some(
-            until
-                + self
-                    .rng
-                    .between(1, self.options.client_delay_max_units.max(1)),
-        )
+        let until = self.nodes[index].paused_until?;
+        Some(until + self.rng.between(1, PAUSE_RELEASE_SPREAD_UNITS))
     }
 
     /// Restarts `id` from its durable state: the node restores its state
@@ -450,10 +454,7 @@ impl World {
         for index in 0..self.nodes.len() {
             let due =
                 (self.now + self.nodes[index].tick_offset_units) % self.options.tick_units == 0;
-            let paused = self.nodes[index]
-                .paused_until
-                .is_some_and(|until| until > self.now);
-            if due && !paused {
+            if due && !self.is_paused_at(index) {
                 if let Some(node) = self.nodes[index].node.as_mut() {
                     node.tick();
                 }
@@ -576,10 +577,10 @@ impl World {
     /// tells the node.
     fn complete_persists_of(&mut self, index: usize) {
         loop {
-            let sim_node = &mut self.nodes[index];
-            if sim_node.paused_until.is_some_and(|until| until > self.now) {
+            if self.is_paused_at(index) {
                 return;
             }
+            let sim_node = &mut self.nodes[index];
             let Some(pending) = sim_node.pending.front().copied() else {
                 return;
             };
