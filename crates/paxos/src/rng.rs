@@ -42,6 +42,15 @@ impl SplitMix64 {
         low + self.below(high - low + 1)
     }
 
+    /// Shuffles `items` in place (Fisher–Yates), so that a simulator's
+    /// choice of nodes follows from the seed.
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for index in (1..items.len()).rev() {
+            let other = self.below(index as u64 + 1) as usize;
+            items.swap(index, other);
+        }
+    }
+
     /// True with probability `numerator / denominator`.
     pub fn chance(&mut self, numerator: u64, denominator: u64) -> bool {
         assert!(denominator > 0 && numerator <= denominator);

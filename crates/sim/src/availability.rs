@@ -18,7 +18,7 @@
 
 use synod_paxos::{Mutation, NodeId, ELECTION_TIMEOUT_TICKS_DEFAULT};
 
-use crate::network::MessageFaults;
+use crate::network::{MessageFaults, Network};
 use crate::run::heal_and_check;
 use crate::world::{Completion, World, WorldOptions};
 
@@ -358,7 +358,6 @@ fn warm_up(world: &mut World) -> bool {
 
 /// The running fault: what was cut, and what changes while it lasts.
 struct Fault {
-    members: Vec<NodeId>,
     /// A flapping link and when it next changes.
     flapping: Option<(NodeId, NodeId, u64)>,
     /// A crashed node and when it restarts.
@@ -374,62 +373,40 @@ impl Fault {
             .copied()
             .filter(|node| *node != leader)
             .collect();
-        shuffle(world, &mut others);
+        world.rng().shuffle(&mut others);
         let follower = others[0];
         let mut fault = Fault {
-            members: members.clone(),
             flapping: None,
             restart: None,
+        };
+        let victim = match scenario {
+            Scenario::LeaderInboundCut | Scenario::LeaderOutboundCut => leader,
+            _ => follower,
         };
         let network = &mut world.network;
         match scenario {
             Scenario::LeaderInboundCut | Scenario::FollowerInboundCut => {
-                let victim = if scenario == Scenario::LeaderInboundCut {
-                    leader
-                } else {
-                    follower
-                };
                 for other in members.iter().filter(|node| **node != victim) {
                     network.set_direction(*other, victim, false);
                 }
             }
             Scenario::LeaderOutboundCut | Scenario::FollowerOutboundCut => {
-                let victim = if scenario == Scenario::LeaderOutboundCut {
-                    leader
-                } else {
-                    follower
-                };
                 for other in members.iter().filter(|node| **node != victim) {
                     network.set_direction(victim, *other, false);
                 }
             }
             Scenario::QuorumLoss => {
-                let hub = follower;
-                let links: Vec<(NodeId, NodeId)> = members
-                    .iter()
-                    .filter(|node| **node != hub)
-                    .map(|node| (hub, *node))
-                    .collect();
-                network.connect_only(&members, &links);
+                network.connect_only(&members, &Network::star(&members, follower));
             }
             Scenario::Constrained => {
-                let hub = follower;
-                for other in members.iter().filter(|node| **node != hub) {
-                    world.network.set_link(hub, *other, false);
-                }
+                network.isolate(&members, follower);
                 world.run_for(HUB_LAG_UNITS);
-                let links: Vec<(NodeId, NodeId)> = members
-                    .iter()
-                    .filter(|node| **node != hub)
-                    .map(|node| (hub, *node))
-                    .collect();
-                world.network.connect_only(&members, &links);
+                let star = Network::star(&members, follower);
+                world.network.connect_only(&members, &star);
             }
             Scenario::Chained => {
                 let chain: Vec<NodeId> = std::iter::once(leader).chain(others).collect();
-                let links: Vec<(NodeId, NodeId)> =
-                    chain.windows(2).map(|pair| (pair[0], pair[1])).collect();
-                network.connect_only(&members, &links);
+                network.connect_only(&members, &Network::chain(&chain));
             }
             Scenario::FlappingLink => {
                 network.set_link(leader, follower, false);
@@ -442,9 +419,7 @@ impl Fault {
                 fault.restart = Some((leader, world.now + downtime));
             }
             Scenario::RejoinAfterPartition => {
-                for other in members.iter().filter(|node| **node != follower) {
-                    world.network.set_link(follower, *other, false);
-                }
+                network.isolate(&members, follower);
                 world.run_for(REJOIN_AWAY_UNITS);
                 world.network.heal();
             }
@@ -468,7 +443,6 @@ impl Fault {
                 self.restart = None;
             }
         }
-        debug_assert!(!self.members.is_empty());
     }
 }
 
@@ -477,14 +451,6 @@ impl Fault {
 fn flap_interval(world: &mut World) -> u64 {
     let tick_units = world.options().tick_units;
     world.rng().between(2 * tick_units, 30 * tick_units)
-}
-
-/// Fisher–Yates on the world's seeded generator.
-fn shuffle(world: &mut World, nodes: &mut [NodeId]) {
-    for index in (1..nodes.len()).rev() {
-        let other = world.rng().below(index as u64 + 1) as usize;
-        nodes.swap(index, other);
-    }
 }
 
 /// The table row of one scenario over many seeds.
@@ -532,37 +498,25 @@ pub fn summarize(
         .collect();
     times.sort_unstable();
     let seeds = outcomes.len() as u64;
+    let values = |measure: fn(&AvailabilityOutcome) -> u64| outcomes.iter().map(measure);
     ScenarioSummary {
         scenario,
         nodes,
         seeds,
         time_to_progress_worst_units: times.last().copied().unwrap_or(0),
         time_to_progress_median_units: times.get(times.len() / 2).copied().unwrap_or(0),
-        write_time_to_progress_worst_units: outcomes
-            .iter()
-            .map(|outcome| outcome.write_time_to_progress_units)
+        write_time_to_progress_worst_units: values(|outcome| outcome.write_time_to_progress_units)
             .max()
             .unwrap_or(0),
-        longest_gap_worst_units: outcomes
-            .iter()
-            .map(|outcome| outcome.longest_gap_units)
+        longest_gap_worst_units: values(|outcome| outcome.longest_gap_units)
             .max()
             .unwrap_or(0),
-        progress_mean_per_mille: outcomes
-            .iter()
-            .map(|outcome| outcome.progress_per_mille)
-            .sum::<u64>()
+        progress_mean_per_mille: values(|outcome| outcome.progress_per_mille).sum::<u64>()
             / seeds.max(1),
-        progress_worst_per_mille: outcomes
-            .iter()
-            .map(|outcome| outcome.progress_per_mille)
+        progress_worst_per_mille: values(|outcome| outcome.progress_per_mille)
             .min()
             .unwrap_or(0),
-        leader_changes_max: outcomes
-            .iter()
-            .map(|outcome| outcome.leader_changes)
-            .max()
-            .unwrap_or(0),
+        leader_changes_max: values(|outcome| outcome.leader_changes).max().unwrap_or(0),
         failing: outcomes
             .iter()
             .filter_map(|outcome| {

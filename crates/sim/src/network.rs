@@ -67,6 +67,13 @@ impl Network {
         }
     }
 
+    /// Cuts `node` off from every other of `nodes`, both ways.
+    pub fn isolate(&mut self, nodes: &[NodeId], node: NodeId) {
+        for other in nodes.iter().filter(|other| **other != node) {
+            self.set_link(node, *other, false);
+        }
+    }
+
     /// Restores every link.
     pub fn heal(&mut self) {
         self.cut.clear();
@@ -83,6 +90,20 @@ impl Network {
                 }
             }
         }
+    }
+
+    /// The links of a star: every other of `nodes` reaches only `hub`.
+    pub fn star(nodes: &[NodeId], hub: NodeId) -> Vec<(NodeId, NodeId)> {
+        nodes
+            .iter()
+            .filter(|node| **node != hub)
+            .map(|node| (hub, *node))
+            .collect()
+    }
+
+    /// The links of a chain through `nodes`, in order.
+    pub fn chain(nodes: &[NodeId]) -> Vec<(NodeId, NodeId)> {
+        nodes.windows(2).map(|pair| (pair[0], pair[1])).collect()
     }
 
     /// Hands a message to the network at time `now`.

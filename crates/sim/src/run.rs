@@ -7,7 +7,7 @@ use std::panic::{self, AssertUnwindSafe};
 use synod_paxos::{Mutation, NodeId};
 
 use crate::history::check_records;
-use crate::network::MessageFaults;
+use crate::network::{MessageFaults, Network};
 use crate::world::{Record, World, WorldOptions};
 
 /// The classes of faults a run may inject.
@@ -400,11 +400,8 @@ fn apply_partition(world: &mut World, members: &[NodeId], kind: Partition) {
         order.retain(|node| *node != leader);
         order.insert(0, leader);
     }
-    // Shuffle the rest (Fisher–Yates on the seeded generator).
-    for index in (2..count).rev() {
-        let other = 1 + world.rng().below(index as u64) as usize;
-        order.swap(index, other);
-    }
+    // Shuffle the rest.
+    world.rng().shuffle(&mut order[1..]);
     let mut links = Vec::new();
     match kind {
         Partition::IsolateOne => {
@@ -438,12 +435,7 @@ fn apply_partition(world: &mut World, members: &[NodeId], kind: Partition) {
         }
         Partition::QuorumLoss => {
             // Everyone reaches only one hub, which is not the leader.
-            let hub = order[count - 1];
-            for node in &order {
-                if *node != hub {
-                    links.push((hub, *node));
-                }
-            }
+            links = Network::star(&order, order[count - 1]);
         }
         Partition::Constrained => {
             // The leader reaches one follower only; the rest stay connected
@@ -460,11 +452,7 @@ fn apply_partition(world: &mut World, members: &[NodeId], kind: Partition) {
                 }
             }
         }
-        Partition::Chained => {
-            for pair in order.windows(2) {
-                links.push((pair[0], pair[1]));
-            }
-        }
+        Partition::Chained => links = Network::chain(&order),
     }
     world.network.connect_only(members, &links);
     if world.options().trace {

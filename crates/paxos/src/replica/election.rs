@@ -239,9 +239,7 @@ impl Replica {
             return;
         }
         self.resigned = self.resigned.max(ballot);
-        self.set_leader(None);
-        self.leader_heard_tick = None;
-        self.election_elapsed_ticks = 0;
+        self.become_follower();
         self.election_timeout_ticks =
             random_campaign_delay_after_resign(&mut self.rng, &self.config);
     }
@@ -443,7 +441,7 @@ impl Replica {
     pub(super) fn become_follower(&mut self) {
         let previous = std::mem::replace(&mut self.role, RoleState::Follower);
         if let RoleState::Leader(leadership) = previous {
-            self.return_queued(leadership.queue, None);
+            self.return_queued(leadership.queue);
             self.fail_leader_reads();
         }
         self.set_leader(None);

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use crate::message::{Message, Proposal};
 use crate::quorum::Majority;
-use crate::types::{Ballot, NodeId, Slot, Value};
+use crate::types::{Ballot, NodeId, ReadRound, Slot, Value};
 use crate::RejectReason;
 
 use super::{Replica, RoleState};
@@ -68,7 +68,7 @@ pub(super) struct Leadership {
     /// A rejoining acceptor promised above our ballot: once this
     /// confirmation round is acknowledged by a majority, run phase 1 again
     /// above that promise (see `answer_higher_promise`).
-    pub(super) reprepare_after: Option<crate::types::ReadRound>,
+    pub(super) reprepare_after: Option<ReadRound>,
 }
 
 impl Leadership {
@@ -108,9 +108,10 @@ impl Replica {
 
     /// Hands back every command still queued when leadership ends: a local
     /// client's here, a forwarded one to the follower it came from, where
-    /// its client waits. None of them was proposed.
-    pub(super) fn return_queued(&mut self, queue: VecDeque<Queued>, leader: Option<NodeId>) {
-        let reason = RejectReason::NotLeader { leader };
+    /// its client waits. None of them was proposed, and no leader is known
+    /// yet to send them to.
+    pub(super) fn return_queued(&mut self, queue: VecDeque<Queued>) {
+        let reason = RejectReason::NotLeader { leader: None };
         let mut forwarded: BTreeMap<NodeId, Vec<Bytes>> = BTreeMap::new();
         for Queued { command, origin } in queue {
             match origin {
