@@ -1,18 +1,18 @@
 //! The drive loop: the tokio adapter around the sans-IO [`Node`].
 //!
-//! One thread owns the node and the [`Persistence`]. Each iteration waits
-//! for one input (a peer message, a client request or a tick), takes every
-//! other input already waiting (up to [`INPUTS_PER_ROUND_MAX`]), and then
-//! drains the node: send its messages, answer its replies, write every
-//! batch it wants persisted with one sync for all of them (group commit),
-//! report the batches persisted, and repeat until the node has nothing
-//! more to say. No protocol or routing decision lives here: what a client
-//! is told, and when, is the node's (see `synod_node`).
+//! One thread owns the node. Each iteration waits for one input (a peer
+//! message, a client request, a tick, or batches the disk thread made
+//! durable), takes every other input already waiting (up to
+//! [`INPUTS_PER_ROUND_MAX`]), and then drains the node: send its messages,
+//! answer its replies, hand the batches it wants persisted to the disk
+//! thread ([`crate::disk`]), and repeat until the node has nothing more to
+//! say. No protocol or routing decision lives here: what a client is told,
+//! and when, is the node's (see `synod_node`).
 //!
-//! Persistence is synchronous, so batches complete strictly in the order
-//! the node handed them out. The loop runs on a thread of its own (see
-//! [`crate::server`]), so a slow fsync stalls only the loop, whose inputs
-//! wait in bounded channels meanwhile: they are the next group commit.
+//! The disk thread writes and syncs batches in the order handed over and
+//! reports them in that order, several per sync (group commit). Meanwhile
+//! the loop goes on: a leader's own write overlaps its Accepts and their
+//! answers, and the next batch gathers while the last one syncs.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
@@ -31,6 +31,7 @@ use tracing::{error, info, warn};
 pub use synod_node::{NodeError, RequestError, RequestResult, UnknownReason};
 
 use crate::config::TICK_INTERVAL_MILLISECONDS;
+use crate::disk::{Completion, Disk};
 use crate::metrics::Metrics;
 use crate::persistence::Persistence;
 use crate::transport::{PeerMessage, Transport};
@@ -75,6 +76,9 @@ pub enum DriveError {
     /// The node cannot continue (a snapshot does not restore).
     #[error(transparent)]
     Node(#[from] NodeError),
+    /// The disk thread could not be started.
+    #[error("the disk thread could not start: {0}")]
+    Thread(String),
 }
 
 /// What `/status` shows; published by the drive loop after every change.
@@ -137,7 +141,8 @@ pub struct Waiter {
 /// The drive loop's state.
 pub struct DriveLoop {
     node: Node<Waiter>,
-    persistence: Box<dyn Persistence>,
+    disk: Disk,
+    durable: Option<mpsc::UnboundedReceiver<Completion>>,
     transport: Transport,
     metrics: Arc<Metrics>,
     status: watch::Sender<NodeStatus>,
@@ -149,7 +154,8 @@ impl DriveLoop {
     ///
     /// # Errors
     ///
-    /// [`DriveError::Node`] when the recovered snapshot does not restore.
+    /// [`DriveError::Node`] when the recovered snapshot does not restore,
+    /// [`DriveError::Thread`] when the disk thread cannot start.
     pub fn new(
         config: Config,
         mut persistence: Box<dyn Persistence>,
@@ -165,11 +171,15 @@ impl DriveLoop {
             entries = durable.entries.len(),
             "recovered durable state"
         );
+        let id = config.id;
         let node = Node::new(NodeOptions::new(config), durable, random_u64())?;
         let (status, receiver) = watch::channel(status_of(node.replica(), node.applied()));
+        let (disk, durable) = Disk::start(format!("synod-disk-{id}"), persistence, metrics.clone())
+            .map_err(|failure| DriveError::Thread(failure.to_string()))?;
         let drive = DriveLoop {
             node,
-            persistence,
+            disk,
+            durable: Some(durable),
             transport,
             metrics,
             status,
@@ -191,21 +201,37 @@ impl DriveLoop {
     ) -> Result<(), DriveError> {
         let mut ticker = tokio::time::interval(Duration::from_millis(TICK_INTERVAL_MILLISECONDS));
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut durable = self.durable.take().expect("run is called once");
         let result = loop {
-            tokio::select! {
+            let input = tokio::select! {
                 biased;
                 _ = shutdown.changed() => break Ok(()),
-                _ = ticker.tick() => self.node.tick(),
-                Some(input) = peers.recv() => self.node.step(input.from, input.message),
-                Some(request) = clients.recv() => self.handle_client(request),
-            }
-            self.gather(&mut peers, &mut clients);
-            if let Err(failure) = self.drain() {
+                Some(completion) = durable.recv() => self.persisted(completion),
+                _ = ticker.tick() => {
+                    self.node.tick();
+                    Ok(())
+                }
+                Some(input) = peers.recv() => {
+                    self.node.step(input.from, input.message);
+                    Ok(())
+                }
+                Some(request) = clients.recv() => {
+                    self.handle_client(request);
+                    Ok(())
+                }
+            };
+            let outcome = input
+                .and_then(|()| self.gather(&mut durable, &mut peers, &mut clients))
+                .and_then(|()| self.drain());
+            if let Err(failure) = outcome {
                 error!(%failure, "the node stops");
                 break Err(failure);
             }
             self.publish_status();
         };
+        // Writes handed over are finished (or fail) before the loop ends,
+        // so the data directory is released when `run` returns.
+        self.disk.stop();
         for reply in self.node.stop() {
             self.answer(reply);
         }
@@ -216,12 +242,18 @@ impl DriveLoop {
     /// so that one group commit covers them all.
     fn gather(
         &mut self,
+        durable: &mut mpsc::UnboundedReceiver<Completion>,
         peers: &mut mpsc::Receiver<PeerMessage>,
         clients: &mut mpsc::Receiver<ClientRequest>,
-    ) {
+    ) -> Result<(), DriveError> {
         let mut gathered = 1;
         while gathered < INPUTS_PER_ROUND_MAX {
             let mut progressed = false;
+            if let Ok(completion) = durable.try_recv() {
+                self.persisted(completion)?;
+                gathered += 1;
+                progressed = true;
+            }
             if let Ok(input) = peers.try_recv() {
                 self.node.step(input.from, input.message);
                 gathered += 1;
@@ -233,9 +265,18 @@ impl DriveLoop {
                 progressed = true;
             }
             if !progressed {
-                return;
+                return Ok(());
             }
         }
+        Ok(())
+    }
+
+    /// Tells the node which batches the disk thread made durable.
+    fn persisted(&mut self, completion: Completion) -> Result<(), DriveError> {
+        for sequence in completion? {
+            self.node.persisted(sequence)?;
+        }
+        Ok(())
     }
 
     fn handle_client(&mut self, request: ClientRequest) {
@@ -275,18 +316,8 @@ impl DriveLoop {
             for event in &ready.events {
                 self.observe(event);
             }
-            // Group commit: every batch written, one sync for all of them.
-            let mut sync = false;
-            for batch in &ready.persist {
-                self.persistence.write(&batch.changes)?;
-                sync |= batch.needs_sync;
-            }
-            if sync {
-                self.persistence.sync()?;
-                self.metrics.fsyncs.increment();
-            }
             for batch in ready.persist {
-                self.node.persisted(batch.sequence)?;
+                self.disk.write(batch);
             }
         }
     }

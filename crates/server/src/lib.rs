@@ -9,9 +9,10 @@
 //!   [`wire`] is the byte format on those connections.
 //! * [`drive`]: the drive loop, the one thread that owns the
 //!   [`synod_node::Node`]. It ticks the node, feeds it peer messages and
-//!   client requests, writes each round's batches with one sync for all of
-//!   them (group commit) through a [`persistence::Persistence`], and reports
-//!   them persisted so the node releases what waited for durability.
+//!   client requests, hands the batches the node wants persisted to the
+//!   [`disk`] thread, and reports them persisted when that thread has
+//!   written and synced them (several per sync: group commit), so the node
+//!   releases what waited for durability. The loop never waits for a sync.
 //!   [`durable`] keeps that state in the data directory's write-ahead log;
 //!   [`persistence`] also has an in-memory one for tests.
 //! * [`client`]: the RESP2 client API (parsing by `synod-resp`); writes are
@@ -50,6 +51,7 @@
 pub mod admin;
 pub mod client;
 pub mod config;
+pub mod disk;
 pub mod drive;
 pub mod durable;
 pub mod metrics;
