@@ -2,6 +2,7 @@
 //! simulator and the history checker behind one binary.
 
 mod availability;
+mod bench;
 mod http;
 mod kv;
 mod limits;
@@ -36,6 +37,10 @@ enum Command {
     Status(status::StatusArguments),
     /// Run the deterministic simulator over many seeds (or replay one).
     Sim(simulate::SimArguments),
+    /// Measure synod, Redis or etcd under one workload definition.
+    Bench(bench::BenchArguments),
+    /// Turn `synod bench --json` results into a Markdown table and a plot.
+    BenchReport(bench::ReportArguments),
     /// Check a client history (JSON Lines or a JSON array) for linearizability.
     ///
     /// Exit status: 0 linearizable, 1 not linearizable, 2 malformed input.
@@ -53,6 +58,8 @@ fn main() -> ExitCode {
         Command::Status(arguments) => status::run(arguments),
         Command::Kv(command) => kv::run(command),
         Command::Sim(arguments) => simulate::run(arguments),
+        Command::Bench(arguments) => bench::run(arguments),
+        Command::BenchReport(arguments) => bench::report(arguments),
         Command::CheckHistory { file } => {
             let code = synod_history::check_history_cli(&file);
             ExitCode::from(u8::try_from(code).unwrap_or(2))

@@ -3,9 +3,11 @@
 
 mod common;
 
+use common::{synod, text};
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The whole test must finish within this.
@@ -67,17 +69,6 @@ fn stop(mut up: Up) {
         assert!(Instant::now() < deadline, "synod up did not stop");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn synod(arguments: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_synod"))
-        .args(arguments)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]
