@@ -40,6 +40,14 @@ pub const SNAPSHOT_FORMAT_VERSION: u8 = 1;
 
 /// Magic, version, body length and body checksum.
 const HEADER_SIZE_BYTES: usize = 4 + 1 + 8 + 4;
+/// The longest LEB128 length prefix (of a 64-bit length).
+const LENGTH_PREFIX_SIZE_MAX_BYTES: usize = 10;
+/// The counters after the header, at most: four LEB128 numbers, the entry
+/// count and the session count.
+const COUNTERS_SIZE_MAX_BYTES: usize = 6 * LENGTH_PREFIX_SIZE_MAX_BYTES;
+/// A session's share of a snapshot, for sizing the buffer (its last
+/// response may make it longer; the buffer then grows).
+const SESSION_SIZE_ESTIMATE_BYTES: usize = 64;
 
 /// Why bytes could not be restored as a store.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -91,7 +99,17 @@ impl Store {
     /// configuration. Identical states give identical bytes.
     #[must_use]
     pub fn snapshot(&self) -> Bytes {
-        let mut writer = Writer::new();
+        // Sized up front: grown by doubling, the buffer of a 12 MiB
+        // snapshot passed through allocations of 38 MiB in all (heaptrack).
+        let entries_size_bytes: usize = self
+            .entries
+            .iter()
+            .map(|(key, value)| key.len() + value.len() + 2 * LENGTH_PREFIX_SIZE_MAX_BYTES)
+            .sum();
+        let sessions_size_bytes = self.sessions.len() * SESSION_SIZE_ESTIMATE_BYTES;
+        let mut writer = Writer::with_capacity(
+            HEADER_SIZE_BYTES + COUNTERS_SIZE_MAX_BYTES + entries_size_bytes + sessions_size_bytes,
+        );
         writer.put_raw(&[0; HEADER_SIZE_BYTES]);
         writer.put_length(self.sessions.sessions_max());
         writer.put_u64(self.applied_commands);

@@ -127,7 +127,15 @@ pub fn take_frame(buffer: &mut BytesMut) -> Result<Option<Bytes>, WireError> {
         return Ok(None);
     }
     buffer.advance(FRAME_HEADER_SIZE_BYTES);
-    Ok(Some(buffer.split_to(size_bytes).freeze()))
+    // Copied out, not split off. The messages decoded from a frame keep
+    // views of it (a log entry's commands live as long as the entry), and a
+    // view into the read buffer keeps that whole buffer alive, so every read
+    // needed a fresh one: followers held 137 MiB of read buffers for a
+    // 16 MiB log (heaptrack, 100,000 keys under writes). A copy costs one
+    // memcpy per frame and lets the read buffer be reused.
+    let frame = Bytes::copy_from_slice(&buffer[..size_bytes]);
+    buffer.advance(size_bytes);
+    Ok(Some(frame))
 }
 
 // --------------------------------------------------------------------------
@@ -337,6 +345,21 @@ pub fn decode_message(payload: Bytes) -> Result<Message, WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_taken_frame_does_not_keep_the_read_buffer_alive() {
+        let mut buffer = BytesMut::with_capacity(4096);
+        put_frame(&mut buffer, b"payload").unwrap();
+        let start = buffer.as_ptr();
+        let frame = take_frame(&mut buffer).unwrap().unwrap();
+        assert!(buffer.is_empty());
+        // While the frame lives, the emptied buffer is reused in place: a
+        // frame that viewed it would force a new allocation per read.
+        // (4,090 bytes fit only if the consumed front is reclaimed.)
+        buffer.reserve(4090);
+        assert_eq!(buffer.as_ptr(), start);
+        assert_eq!(&frame[..], b"payload");
+    }
 
     #[test]
     fn a_frame_waits_for_all_its_bytes() {
