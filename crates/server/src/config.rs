@@ -233,6 +233,8 @@ pub struct FileConfig {
     pub new_cluster: Option<bool>,
     /// `--peers`, as a table from id to address.
     pub peers: Option<BTreeMap<String, String>>,
+    /// `--threads`.
+    pub threads: Option<usize>,
 }
 
 impl FileConfig {

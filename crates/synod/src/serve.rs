@@ -53,6 +53,37 @@ pub struct ServerArguments {
     /// Log format.
     #[arg(long, value_enum)]
     log_format: Option<LogFormat>,
+    /// Threads of the node's runtime (network and the drive loop). One,
+    /// the default, puts the whole node on one thread besides its disk
+    /// thread: the fewest wake-ups per request, and the drive loop, which
+    /// is one task anyway, bounds a node's throughput at one core either
+    /// way. More let connections be parsed and answered in parallel.
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+/// Threads of a node's runtime unless `--threads` says otherwise.
+pub const RUNTIME_THREADS_DEFAULT: usize = 1;
+/// The most `--threads` accepts.
+pub const RUNTIME_THREADS_MAX: usize = 256;
+
+/// What `synod server` runs with, from the command line and the file.
+#[derive(Debug)]
+struct Resolved {
+    config: ServerConfig,
+    log_format: LogFormat,
+    new_cluster: bool,
+    threads: usize,
+}
+
+fn runtime_builder(threads: usize) -> tokio::runtime::Builder {
+    if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(threads);
+        builder
+    }
 }
 
 /// How logs are written to standard error.
@@ -76,7 +107,12 @@ impl LogFormat {
 
 /// Runs `synod server`.
 pub fn run(arguments: ServerArguments) -> ExitCode {
-    let (config, log_format, new_cluster) = match resolve(arguments) {
+    let Resolved {
+        config,
+        log_format,
+        new_cluster,
+        threads,
+    } = match resolve(arguments) {
         Ok(resolved) => resolved,
         Err(problem) => {
             eprintln!("synod server: {problem}");
@@ -85,10 +121,7 @@ pub fn run(arguments: ServerArguments) -> ExitCode {
     };
     init_logging(log_format);
     crate::limits::raise_open_files_limit();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime_builder(threads).enable_all().build() {
         Ok(runtime) => runtime,
         Err(failure) => {
             error!(%failure, "cannot start the runtime");
@@ -178,7 +211,7 @@ impl StopSignals {
 
 /// Merges the command line over the configuration file; returns the
 /// configuration, the log format and whether the cluster is being created.
-fn resolve(arguments: ServerArguments) -> Result<(ServerConfig, LogFormat, bool), ConfigError> {
+fn resolve(arguments: ServerArguments) -> Result<Resolved, ConfigError> {
     let file = match &arguments.config {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
@@ -219,7 +252,22 @@ fn resolve(arguments: ServerArguments) -> Result<(ServerConfig, LogFormat, bool)
     };
     config.validate()?;
     let new_cluster = arguments.new_cluster || file.new_cluster.unwrap_or(false);
-    Ok((config, log_format, new_cluster))
+    let threads = arguments
+        .threads
+        .or(file.threads)
+        .unwrap_or(RUNTIME_THREADS_DEFAULT);
+    if !(1..=RUNTIME_THREADS_MAX).contains(&threads) {
+        return Err(ConfigError::File {
+            path: PathBuf::from("--threads"),
+            reason: format!("{threads} threads: expected 1 to {RUNTIME_THREADS_MAX}"),
+        });
+    }
+    Ok(Resolved {
+        config,
+        log_format,
+        new_cluster,
+        threads,
+    })
 }
 
 /// Logs to standard error; `RUST_LOG` filters (default `info`).
@@ -257,7 +305,13 @@ mod tests {
             config: Some(path),
             ..ServerArguments::default()
         };
-        let (config, format, new_cluster) = resolve(arguments).unwrap();
+        let Resolved {
+            config,
+            log_format: format,
+            new_cluster,
+            threads,
+        } = resolve(arguments).unwrap();
+        assert_eq!(threads, RUNTIME_THREADS_DEFAULT);
         assert!(new_cluster);
         assert_eq!(config.id, NodeId(2));
         assert_eq!(config.cluster_id, 9);
