@@ -1,7 +1,7 @@
 //! The store: the key-value map, the session table and the counters, and the
 //! one deterministic function, [`Store::apply`], that changes them.
 
-use std::collections::BTreeMap;
+use std::collections::{btree_map, BTreeMap};
 use std::fmt;
 
 use bytes::Bytes;
@@ -139,7 +139,7 @@ impl Store {
     /// [`Command::decode`] copies them into buffers of their own.
     pub fn apply(&mut self, command: &Command) -> Response {
         let now = self.count_applied();
-        self.apply_counted(command, now)
+        self.apply_counted(command.clone(), now)
     }
 
     /// Applies one log entry as it was replicated. Bytes that do not decode
@@ -149,7 +149,7 @@ impl Store {
     pub fn apply_encoded(&mut self, bytes: &[u8]) -> Response {
         let now = self.count_applied();
         match Command::decode(bytes) {
-            Ok(command) => self.apply_counted(&command, now),
+            Ok(command) => self.apply_counted(command, now),
             Err(_) => Response::InvalidCommand,
         }
     }
@@ -164,24 +164,27 @@ impl Store {
         self.applied_commands
     }
 
-    fn apply_counted(&mut self, command: &Command, now: u64) -> Response {
+    /// Takes the command by value, so that its key and value move into the
+    /// map instead of being cloned (a clone of a freshly decoded `Bytes`
+    /// allocates).
+    fn apply_counted(&mut self, command: Command, now: u64) -> Response {
         if command.validate().is_err() {
             return Response::InvalidCommand;
         }
         let Some(tag) = command.session else {
-            return self.execute(&command.operation, now);
+            return self.execute(command.operation, now);
         };
-        let operation = &command.operation;
-        if *operation == Operation::RegisterSession {
+        let operation = command.operation;
+        if operation == Operation::RegisterSession {
             return Response::InvalidCommand;
         }
-        match self.sessions.admit(tag, operation.is_read(), now) {
+        let is_read = operation.is_read();
+        match self.sessions.admit(tag, is_read, now) {
             Admission::Answer(response) => response,
-            Admission::EvaluateAgain => self.read(operation),
+            Admission::EvaluateAgain => self.read(&operation),
             Admission::Apply => {
                 let response = self.execute(operation, now);
-                self.sessions
-                    .record(tag, operation.is_read(), response.clone());
+                self.sessions.record(tag, is_read, response.clone());
                 response
             }
         }
@@ -293,17 +296,17 @@ impl Store {
     }
 
     /// Applies an operation that the session rules (if any) let through.
-    fn execute(&mut self, operation: &Operation, now: u64) -> Response {
+    fn execute(&mut self, operation: Operation, now: u64) -> Response {
         match operation {
             Operation::Get { .. }
             | Operation::Contains { .. }
-            | Operation::CountExisting { .. } => self.read(operation),
+            | Operation::CountExisting { .. } => self.read(&operation),
             Operation::Set {
                 key,
                 value,
                 condition,
-            } => Response::Stored(self.set(key, value, *condition)),
-            Operation::Remove { key } => Response::Removed(self.remove(key)),
+            } => Response::Stored(self.set(key, value, condition)),
+            Operation::Remove { key } => Response::Removed(self.remove(&key)),
             Operation::RemoveMany { keys } => {
                 let removed = keys.iter().filter(|key| self.remove(key)).count();
                 Response::Count(removed as u64)
@@ -313,25 +316,31 @@ impl Store {
     }
 
     /// Stores `value` under `key` when `condition` holds; tells whether it
-    /// stored.
-    fn set(&mut self, key: &Bytes, value: &Bytes, condition: SetCondition) -> bool {
-        let exists = self.entries.contains_key(key);
-        let stores = match condition {
-            SetCondition::Always => true,
-            SetCondition::IfAbsent => !exists,
-            SetCondition::IfPresent => exists,
-        };
-        if stores {
-            self.entries_digest = self
-                .entries_digest
-                .wrapping_add(entry_fingerprint(key, value));
-            if let Some(previous) = self.entries.insert(key.clone(), value.clone()) {
+    /// stored. One search of the map: the flame graph of a leader under
+    /// writes had a fifth of its loop's time in apply, most of it in the
+    /// key comparisons of a lookup followed by an insert.
+    fn set(&mut self, key: Bytes, value: Bytes, condition: SetCondition) -> bool {
+        let fingerprint = entry_fingerprint(&key, &value);
+        match self.entries.entry(key) {
+            btree_map::Entry::Occupied(mut occupied) => {
+                if condition == SetCondition::IfAbsent {
+                    return false;
+                }
+                let previous = occupied.insert(value);
                 self.entries_digest = self
                     .entries_digest
-                    .wrapping_sub(entry_fingerprint(key, &previous));
+                    .wrapping_add(fingerprint)
+                    .wrapping_sub(entry_fingerprint(occupied.key(), &previous));
+            }
+            btree_map::Entry::Vacant(vacant) => {
+                if condition == SetCondition::IfPresent {
+                    return false;
+                }
+                vacant.insert(value);
+                self.entries_digest = self.entries_digest.wrapping_add(fingerprint);
             }
         }
-        stores
+        true
     }
 
     /// Removes `key`; tells whether it existed.
