@@ -64,6 +64,7 @@
 
 mod command;
 mod fingerprint;
+mod key;
 pub mod limits;
 mod response;
 mod session;

@@ -25,6 +25,7 @@ use bytes::Bytes;
 use thiserror::Error;
 
 use crate::command::{Sequence, SessionId};
+use crate::key::StoredKey;
 use crate::limits::{check_key, check_value};
 use crate::response::Response;
 use crate::session::{Session, SessionTable};
@@ -104,7 +105,7 @@ impl Store {
         let entries_size_bytes: usize = self
             .entries
             .iter()
-            .map(|(key, value)| key.len() + value.len() + 2 * LENGTH_PREFIX_SIZE_MAX_BYTES)
+            .map(|(key, value)| key.bytes().len() + value.len() + 2 * LENGTH_PREFIX_SIZE_MAX_BYTES)
             .sum();
         let sessions_size_bytes = self.sessions.len() * SESSION_SIZE_ESTIMATE_BYTES;
         let mut writer = Writer::with_capacity(
@@ -117,7 +118,7 @@ impl Store {
         writer.put_u64(self.sessions.sessions_evicted());
         writer.put_length(self.entries.len());
         for (key, value) in &self.entries {
-            writer.put_bytes(key);
+            writer.put_bytes(key.bytes());
             writer.put_bytes(value);
         }
         writer.put_length(self.sessions.len());
@@ -207,7 +208,7 @@ fn check_header(bytes: &[u8]) -> Result<&[u8], SnapshotError> {
     Ok(body)
 }
 
-fn take_entries(reader: &mut Reader<'_>) -> Result<BTreeMap<Bytes, Bytes>, SnapshotError> {
+fn take_entries(reader: &mut Reader<'_>) -> Result<BTreeMap<StoredKey, Bytes>, SnapshotError> {
     // No allocation is sized by the count: a forged count runs out of input.
     let count = reader.take_length()?;
     let mut entries = BTreeMap::new();
@@ -218,13 +219,16 @@ fn take_entries(reader: &mut Reader<'_>) -> Result<BTreeMap<Bytes, Bytes>, Snaps
         check_value(value).map_err(DecodeError::from)?;
         if entries
             .last_key_value()
-            .is_some_and(|(last, _): (&Bytes, _)| last.as_ref() >= key)
+            .is_some_and(|(last, _): (&StoredKey, _)| last.bytes().as_ref() >= key)
         {
             return Err(SnapshotError::StateInconsistent(
                 "entries are not in strictly increasing key order",
             ));
         }
-        entries.insert(Bytes::copy_from_slice(key), Bytes::copy_from_slice(value));
+        entries.insert(
+            StoredKey::new(Bytes::copy_from_slice(key)),
+            Bytes::copy_from_slice(value),
+        );
     }
     Ok(entries)
 }

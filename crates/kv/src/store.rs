@@ -8,6 +8,7 @@ use bytes::Bytes;
 
 use crate::command::{Command, Operation, SetCondition};
 use crate::fingerprint::Fingerprint;
+use crate::key::StoredKey;
 use crate::limits::{check_key, check_value};
 use crate::response::Response;
 use crate::session::{Admission, SessionTable};
@@ -99,7 +100,7 @@ impl Default for StoreConfig {
 /// stores share, so a model checker can keep stores in its state set.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Store {
-    pub(crate) entries: BTreeMap<Bytes, Bytes>,
+    pub(crate) entries: BTreeMap<StoredKey, Bytes>,
     pub(crate) sessions: SessionTable,
     pub(crate) applied_commands: u64,
     /// The wrapping sum of the fingerprints of all entries, kept up to date
@@ -200,12 +201,12 @@ impl Store {
             return Response::InvalidCommand;
         }
         match operation {
-            Operation::Get { key } => Response::Value(self.entries.get(key).cloned()),
-            Operation::Contains { key } => Response::Found(self.entries.contains_key(key)),
+            Operation::Get { key } => Response::Value(self.entries.get(&lookup(key)).cloned()),
+            Operation::Contains { key } => Response::Found(self.entries.contains_key(&lookup(key))),
             Operation::CountExisting { keys } => {
                 let count = keys
                     .iter()
-                    .filter(|key| self.entries.contains_key(*key))
+                    .filter(|key| self.entries.contains_key(&lookup(key)))
                     .count();
                 Response::Count(count as u64)
             }
@@ -286,7 +287,7 @@ impl Store {
 
     pub(crate) fn check_invariants(&self) -> Result<(), &'static str> {
         for (key, value) in &self.entries {
-            check_key(key).map_err(|_| "a stored key breaks the key size limit")?;
+            check_key(key.bytes()).map_err(|_| "a stored key breaks the key size limit")?;
             check_value(value).map_err(|_| "a stored value breaks the value size limit")?;
         }
         if entries_digest(&self.entries) != self.entries_digest {
@@ -321,7 +322,7 @@ impl Store {
     /// key comparisons of a lookup followed by an insert.
     fn set(&mut self, key: Bytes, value: Bytes, condition: SetCondition) -> bool {
         let fingerprint = entry_fingerprint(&key, &value);
-        match self.entries.entry(key) {
+        match self.entries.entry(StoredKey::new(key)) {
             btree_map::Entry::Occupied(mut occupied) => {
                 if condition == SetCondition::IfAbsent {
                     return false;
@@ -330,7 +331,7 @@ impl Store {
                 self.entries_digest = self
                     .entries_digest
                     .wrapping_add(fingerprint)
-                    .wrapping_sub(entry_fingerprint(occupied.key(), &previous));
+                    .wrapping_sub(entry_fingerprint(occupied.key().bytes(), &previous));
             }
             btree_map::Entry::Vacant(vacant) => {
                 if condition == SetCondition::IfPresent {
@@ -345,7 +346,7 @@ impl Store {
 
     /// Removes `key`; tells whether it existed.
     fn remove(&mut self, key: &Bytes) -> bool {
-        match self.entries.remove(key) {
+        match self.entries.remove(&lookup(key)) {
             Some(previous) => {
                 self.entries_digest = self
                     .entries_digest
@@ -378,8 +379,14 @@ fn entry_fingerprint(key: &[u8], value: &[u8]) -> u64 {
 }
 
 /// The entries digest computed from scratch.
-pub(crate) fn entries_digest(entries: &BTreeMap<Bytes, Bytes>) -> u64 {
+pub(crate) fn entries_digest(entries: &BTreeMap<StoredKey, Bytes>) -> u64 {
     entries.iter().fold(0u64, |sum, (key, value)| {
-        sum.wrapping_add(entry_fingerprint(key, value))
+        sum.wrapping_add(entry_fingerprint(key.bytes(), value))
     })
+}
+
+/// The map key to look `key` up by (a clone of a `Bytes` is a reference
+/// count, or one small allocation the first time a decoded one is shared).
+fn lookup(key: &Bytes) -> StoredKey {
+    StoredKey::new(key.clone())
 }
