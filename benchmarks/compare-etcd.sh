@@ -52,30 +52,8 @@ install_missing() {
     fi
 }
 
-PIDS=()
-stop_all() {
-    for pid in "${PIDS[@]}"; do
-        kill -INT "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-    done
-}
-trap stop_all EXIT
-
-wait_for_port() {
-    local port=$1
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on 127.0.0.1:$port" >&2
-    return 1
-}
+# shellcheck source=benchmarks/processes.sh
+source "$ROOT/benchmarks/processes.sh"
 
 install_missing
 log "building synod (release, with the etcd client)"
