@@ -285,6 +285,7 @@ mod tests {
             concurrency,
             connections: 1,
             mode: Mode::Closed,
+            stale_reads: false,
             seconds: 1.0,
             operations: throughput as u64,
             errors: 0,

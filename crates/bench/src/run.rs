@@ -72,6 +72,8 @@ pub struct Cell {
     pub seed: u64,
     /// Admin addresses whose `/metrics` are read around the measurement.
     pub metrics: Vec<String>,
+    /// The connections ask for possibly stale reads (see [`connect`]).
+    pub stale_reads: bool,
 }
 
 /// Latency percentiles, in microseconds.
@@ -122,6 +124,9 @@ pub struct CellResult {
     pub connections: usize,
     /// Closed or open loop.
     pub mode: Mode,
+    /// Reads were asked for as possibly stale, not linearizable.
+    #[serde(default)]
+    pub stale_reads: bool,
     /// Seconds measured.
     pub seconds: f64,
     /// Operations answered successfully in the measured time.
@@ -170,16 +175,21 @@ impl Tally {
     }
 }
 
-/// Opens `per_endpoint` connections to each endpoint of `target`.
+/// Opens `per_endpoint` connections to each endpoint of `target`, asking
+/// for stale reads on them when `stale_reads` (see [`Connection::open`]).
 ///
 /// # Errors
 ///
 /// The first endpoint that cannot be reached.
-pub async fn connect(target: &Target, per_endpoint: usize) -> Result<Vec<Connection>, TargetError> {
+pub async fn connect(
+    target: &Target,
+    per_endpoint: usize,
+    stale_reads: bool,
+) -> Result<Vec<Connection>, TargetError> {
     let mut connections = Vec::new();
     for _ in 0..per_endpoint.max(1) {
         for endpoint in &target.endpoints {
-            connections.push(Connection::open(target.protocol, endpoint).await?);
+            connections.push(Connection::open(target.protocol, endpoint, stale_reads).await?);
         }
     }
     Ok(connections)
@@ -289,6 +299,7 @@ pub async fn run_cell(cell: &Cell, connections: &[Connection], recorder: &Record
         concurrency: cell.concurrency,
         connections: connections.len(),
         mode: cell.mode,
+        stale_reads: cell.stale_reads,
         seconds,
         operations: all.len(),
         errors: total.errors,

@@ -110,16 +110,29 @@ pub enum Connection {
     Redis(MultiplexedConnection),
     /// etcd's KV service over one HTTP/2 channel.
     #[cfg(feature = "etcd")]
-    Etcd(Box<etcd_client::KvClient>),
+    Etcd {
+        /// The client.
+        client: Box<etcd_client::KvClient>,
+        /// Reads are serializable (served by the member asked, possibly
+        /// stale) rather than linearizable.
+        serializable: bool,
+    },
 }
 
 impl Connection {
-    /// Connects to `endpoint` of a target speaking `protocol`.
+    /// Connects to `endpoint` of a target speaking `protocol`. With
+    /// `stale_reads`, reads are asked for as possibly stale: `READONLY` on
+    /// a RESP connection (synod serves them from the node's applied state),
+    /// serializable reads on etcd.
     ///
     /// # Errors
     ///
     /// [`TargetError::Connect`], or [`TargetError::EtcdNotBuilt`].
-    pub async fn open(protocol: Protocol, endpoint: &str) -> Result<Connection, TargetError> {
+    pub async fn open(
+        protocol: Protocol,
+        endpoint: &str,
+        stale_reads: bool,
+    ) -> Result<Connection, TargetError> {
         let failed = |reason: String| TargetError::Connect {
             endpoint: endpoint.to_string(),
             reason,
@@ -132,10 +145,16 @@ impl Connection {
                 let config = redis::AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(timeout))
                     .set_response_timeout(None);
-                let connection = client
+                let mut connection = client
                     .get_multiplexed_async_connection_with_config(&config)
                     .await
                     .map_err(|error| failed(error.to_string()))?;
+                if stale_reads {
+                    redis::cmd("READONLY")
+                        .query_async::<()>(&mut connection)
+                        .await
+                        .map_err(|error| failed(format!("READONLY: {error}")))?;
+                }
                 Ok(Connection::Redis(connection))
             }
             #[cfg(feature = "etcd")]
@@ -144,7 +163,10 @@ impl Connection {
                 let client = etcd_client::Client::connect([endpoint], Some(options))
                     .await
                     .map_err(|error| failed(error.to_string()))?;
-                Ok(Connection::Etcd(Box::new(client.kv_client())))
+                Ok(Connection::Etcd {
+                    client: Box::new(client.kv_client()),
+                    serializable: stale_reads,
+                })
             }
             #[cfg(not(feature = "etcd"))]
             Protocol::Etcd => Err(TargetError::EtcdNotBuilt),
@@ -161,8 +183,17 @@ impl Connection {
                 .await
                 .map_err(redis_error),
             #[cfg(feature = "etcd")]
-            Connection::Etcd(client) => {
-                let response = client.get(key, None).await.map_err(etcd_error)?;
+            Connection::Etcd {
+                client,
+                serializable,
+            } => {
+                let options = etcd_client::GetOptions::new();
+                let options = if *serializable {
+                    options.with_serializable()
+                } else {
+                    options
+                };
+                let response = client.get(key, Some(options)).await.map_err(etcd_error)?;
                 Ok(response.kvs().first().map(|pair| pair.value().to_vec()))
             }
         }
@@ -178,7 +209,7 @@ impl Connection {
                 .await
                 .map_err(redis_error),
             #[cfg(feature = "etcd")]
-            Connection::Etcd(client) => {
+            Connection::Etcd { client, .. } => {
                 client.put(key, value, None).await.map_err(etcd_error)?;
                 Ok(())
             }

@@ -184,17 +184,16 @@ impl<H> Node<H> {
         match request {
             Request::Write(command) => self.write(handle, command),
             Request::Read(operation) => {
-                if !operation.is_read() {
-                    let reason = "a write operation cannot be served as a read".to_string();
-                    self.reply(handle, Err(RequestError::Invalid { reason }));
-                    return;
-                }
-                if let Err(error) = operation.validate() {
-                    self.reply(handle, Err(error.into()));
+                if let Err(error) = check_read(&operation) {
+                    self.reply(handle, Err(error));
                     return;
                 }
                 let id = self.waiters.add_read(operation, handle);
                 self.replica.read(id);
+            }
+            Request::StaleRead(operation) => {
+                let result = check_read(&operation).map(|()| self.machine.read(&operation));
+                self.reply(handle, result);
             }
         }
     }
@@ -413,6 +412,15 @@ fn tag_client(id: NodeId, random: u64) -> u64 {
     } else {
         random ^ id.0.rotate_left(32)
     }
+}
+
+/// A read request must name a read operation within the limits.
+fn check_read(operation: &synod_kv::Operation) -> Result<(), RequestError> {
+    if !operation.is_read() {
+        let reason = "a write operation cannot be served as a read".to_string();
+        return Err(RequestError::Invalid { reason });
+    }
+    operation.validate().map_err(RequestError::from)
 }
 
 #[cfg(test)]

@@ -11,6 +11,13 @@ pub enum Request {
     Write(Command),
     /// A linearizable read through the core's read path (no log entry).
     Read(Operation),
+    /// A read of this node's state as applied now, with no round to any
+    /// other node: it answers at once, even without a quorum, but may miss
+    /// writes decided elsewhere that this node has not applied yet. What it
+    /// returns was decided (only decided commands are applied), and reads
+    /// of one running node never go back in time. Served only when a
+    /// client asks for it by name (RESP `READONLY`).
+    StaleRead(Operation),
 }
 
 /// The answer to a request.

@@ -153,6 +153,8 @@ pub fn local_reply(request: &Request) -> Option<Frame> {
         | Request::ClientGetName
         | Request::ClientId
         | Request::ClientInfo
+        | Request::ReadOnly
+        | Request::ReadWrite
         | Request::SessionRegister
         | Request::Tagged { .. } => None,
     }

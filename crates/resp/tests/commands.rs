@@ -307,6 +307,14 @@ fn client_subcommands_parse_and_names_are_checked() {
 #[test]
 fn select_accepts_database_zero_only() {
     assert_eq!(parse(&[b"SELECT", b"0"]), Ok(Request::Select));
+    assert_eq!(parse(&[b"readonly"]), Ok(Request::ReadOnly));
+    assert_eq!(parse(&[b"READWRITE"]), Ok(Request::ReadWrite));
+    assert!(
+        parse(&[b"READONLY", b"extra"]).is_err(),
+        "READONLY takes no argument"
+    );
+    // The connection, not the parser, answers them: they change its reads.
+    assert_eq!(reply::local_reply(&Request::ReadOnly), None);
     assert_eq!(reply::local_reply(&Request::Select), Some(reply::ok()));
     assert_eq!(
         parse(&[b"SELECT", b"1"]),

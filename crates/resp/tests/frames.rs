@@ -233,6 +233,8 @@ fn request() -> impl Strategy<Value = Request> {
         (attribute, name())
             .prop_map(|(attribute, value)| Request::ClientSetInfo { attribute, value }),
         Just(Request::Select),
+        Just(Request::ReadOnly),
+        Just(Request::ReadWrite),
         Just(Request::SessionRegister),
         (any::<u64>(), 1..=u64::MAX, write()).prop_map(|(session, sequence, write)| {
             Request::Tagged {

@@ -233,6 +233,9 @@ struct Connection {
     remote: SocketAddr,
     name: Option<Bytes>,
     outstanding: Arc<Outstanding>,
+    /// `READONLY` was sent: reads are served from this node's applied state
+    /// (stale, available without a quorum) until `READWRITE`.
+    stale_reads: bool,
 }
 
 async fn serve_connection(stream: TcpStream, remote: SocketAddr, id: u64, context: &ClientContext) {
@@ -243,6 +246,7 @@ async fn serve_connection(stream: TcpStream, remote: SocketAddr, id: u64, contex
         remote,
         name: None,
         outstanding: Arc::new(Outstanding::default()),
+        stale_reads: false,
     };
     let mut writer = Some(writer);
     let mut answers: Option<(mpsc::Sender<Pending>, tokio::task::JoinHandle<()>)> = None;
@@ -329,6 +333,7 @@ async fn handle_frame(
         let client_request = match kind {
             InFlight::IndexRead => ClientRequest::Read {
                 operation: command.operation,
+                stale: connection.stale_reads,
                 reply,
             },
             InFlight::LogRead | InFlight::Write => ClientRequest::Write { command, reply },
@@ -387,6 +392,14 @@ fn connection_reply(
             connection.name.as_deref(),
         ),
         Request::Info { .. } => reply::info(&info_sections(context)),
+        Request::ReadOnly => {
+            connection.stale_reads = true;
+            reply::ok()
+        }
+        Request::ReadWrite => {
+            connection.stale_reads = false;
+            reply::ok()
+        }
         other => reply::error(format_args!(
             "internal error: '{}' has no handler",
             other.name()

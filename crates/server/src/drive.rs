@@ -58,10 +58,14 @@ pub enum ClientRequest {
         /// Where the answer goes.
         reply: oneshot::Sender<RequestResult>,
     },
-    /// A linearizable read through the core's read path.
+    /// A read: linearizable through the core's read path, or, when the
+    /// connection asked for it by name (`READONLY`), stale from this node's
+    /// applied state.
     Read {
         /// A read operation.
         operation: Operation,
+        /// Served from the applied state without a quorum round.
+        stale: bool,
         /// Where the answer goes.
         reply: oneshot::Sender<RequestResult>,
     },
@@ -289,12 +293,21 @@ impl DriveLoop {
                 };
                 (waiter, Request::Write(command))
             }
-            ClientRequest::Read { operation, reply } => {
+            ClientRequest::Read {
+                operation,
+                stale,
+                reply,
+            } => {
                 let waiter = Waiter {
                     reply,
                     is_read: true,
                 };
-                (waiter, Request::Read(operation))
+                let request = if stale {
+                    Request::StaleRead(operation)
+                } else {
+                    Request::Read(operation)
+                };
+                (waiter, request)
             }
         };
         self.node.request(waiter, request);

@@ -394,6 +394,17 @@ impl Harness {
         handle
     }
 
+    /// Reads `key` from `id`'s applied state, asking no other node (a
+    /// stale read), and collects the output.
+    pub fn stale_get(&mut self, id: NodeId, key: &str) -> RequestId {
+        let operation = Operation::Get {
+            key: Bytes::copy_from_slice(key.as_bytes()),
+        };
+        let handle = self.request(id, Request::StaleRead(operation));
+        self.collect(id);
+        handle
+    }
+
     /// The answer to `request`, once it arrived.
     pub fn answer(&self, request: RequestId) -> Option<&RequestResult> {
         self.answers.get(&request).map(|(_, result)| result)

@@ -184,3 +184,49 @@ fn a_forwarded_write_still_queued_when_the_leader_steps_down_is_refused_to_its_f
         cluster.answer(queued)
     );
 }
+
+/// A stale read, asked for by name, answers at once from what the node
+/// applied, even cut off from every other node, where a linearizable read
+/// can only wait for a quorum. It never shows an undecided write: a value
+/// the leader proposed but no majority accepted is not applied anywhere.
+#[test]
+fn a_stale_read_answers_from_the_applied_state_without_a_quorum() {
+    let mut cluster = Harness::new(3, 109);
+    cluster.elect(N1);
+    cluster.set(N1, "x", "1");
+    cluster.stabilize();
+    // N3 is cut off; the others go on and decide x=2 without it.
+    cluster.isolated.insert(N3);
+    cluster.set(N1, "x", "2");
+    cluster.stabilize_except(N3);
+    assert_eq!(cluster.applied_commands(N2), ["x=1", "x=2"]);
+    let stale = cluster.stale_get(N3, "x");
+    assert_eq!(
+        cluster.answer(stale),
+        Some(&Ok(value("1"))),
+        "stale, but decided"
+    );
+    let linearizable = cluster.get(N3, "x");
+    cluster.run(3);
+    assert_eq!(cluster.answer(linearizable), None, "no quorum confirms it");
+    // A write decided nowhere is never read, stale or not.
+    cluster.isolated.clear();
+    cluster.isolated.insert(N2);
+    cluster.isolated.insert(N3);
+    cluster.set(N1, "x", "3");
+    cluster.run(3);
+    let leader_stale = cluster.stale_get(N1, "x");
+    assert_eq!(cluster.answer(leader_stale), Some(&Ok(value("2"))));
+    // Writes a read is about are refused as reads.
+    let write_as_read = cluster.request(
+        N2,
+        synod_node::Request::StaleRead(synod_kv::Operation::Remove {
+            key: Bytes::from_static(b"x"),
+        }),
+    );
+    cluster.collect(N2);
+    assert!(matches!(
+        cluster.answer(write_as_read),
+        Some(Err(RequestError::Invalid { .. }))
+    ));
+}

@@ -51,6 +51,12 @@ pub struct BenchArguments {
     /// Connections per endpoint; the workers share them, pipelining.
     #[arg(long, default_value_t = 1)]
     connections_per_endpoint: usize,
+    /// Ask for possibly stale reads by name: `READONLY` on RESP targets
+    /// (synod serves them from the node's applied state, without a quorum
+    /// round), serializable reads on etcd. Reads are linearizable without it.
+    /// A history recorded with stale reads is not expected to check.
+    #[arg(long)]
+    stale_reads: bool,
     /// A request unanswered this long counts as an error.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     request_timeout: Duration,
@@ -211,9 +217,13 @@ async fn run_plan(arguments: &BenchArguments, plan: &Plan) -> Result<(), String>
         "BATCH"
     );
     for (system, target, metrics) in &plan.targets {
-        let connections = connect(target, arguments.connections_per_endpoint)
-            .await
-            .map_err(|error| format!("{system}: {error}"))?;
+        let connections = connect(
+            target,
+            arguments.connections_per_endpoint,
+            arguments.stale_reads,
+        )
+        .await
+        .map_err(|error| format!("{system}: {error}"))?;
         if !arguments.no_preload {
             eprintln!("{system}: writing {} keys", plan.workload.keys);
             preload(&connections, &plan.workload, &recorder)
@@ -237,6 +247,7 @@ async fn run_plan(arguments: &BenchArguments, plan: &Plan) -> Result<(), String>
                     request_timeout: arguments.request_timeout,
                     seed: arguments.seed,
                     metrics: metrics.clone(),
+                    stale_reads: arguments.stale_reads,
                 };
                 let result = run_cell(&cell, &connections, &recorder).await;
                 print_row(&result);

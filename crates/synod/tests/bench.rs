@@ -238,3 +238,34 @@ fn an_unreachable_target_fails_with_exit_status_1() {
         text(&output.stderr)
     );
 }
+
+#[test]
+fn stale_reads_are_asked_for_by_name_and_recorded_in_the_results() {
+    let cluster = Cluster::start(3);
+    cluster.wait_for_leader(common::ELECTION_WAIT);
+    let target = format!("redis://{}", cluster.nodes[1].client);
+    let output = synod(&[
+        "bench",
+        "--target",
+        &target,
+        "--workload",
+        "read",
+        "--concurrency",
+        "4",
+        "--keys",
+        "10",
+        "--stale-reads",
+        "--duration",
+        "500ms",
+        "--warm-up",
+        "0s",
+        "--json",
+        "-",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    let results: Vec<Value> = serde_json::from_str(&stdout[stdout.find('[').unwrap()..]).unwrap();
+    assert_eq!(results[0]["stale_reads"], true);
+    assert_eq!(results[0]["errors"], 0);
+    assert!(results[0]["operations"].as_u64().unwrap() > 0);
+}

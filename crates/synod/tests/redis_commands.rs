@@ -260,3 +260,46 @@ fn a_pipeline_of_a_thousand_requests_on_one_connection_is_answered_in_order() {
         started.elapsed()
     );
 }
+
+/// `READONLY` asks for stale reads by name: a follower whose peers are all
+/// gone still answers them from what it applied, while a linearizable read
+/// there fails for want of a quorum; `READWRITE` turns them off again.
+#[test]
+fn readonly_reads_are_served_without_a_quorum_and_readwrite_ends_them() {
+    let started = Instant::now();
+    let mut cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(common::ELECTION_WAIT);
+    let follower = (leader + 1) % 3;
+    let mut at_leader = cluster.redis(leader);
+    let _: () = at_leader.set("k", "v1").unwrap();
+    let mut at_follower = cluster.redis(follower);
+    // The follower has applied the write once a linearizable read there
+    // sees it.
+    let seen: String = at_follower.get("k").unwrap();
+    assert_eq!(seen, "v1");
+    let ok: String = redis::cmd("READONLY").query(&mut at_follower).unwrap();
+    assert_eq!(ok, "OK");
+
+    // Only the follower is left: no quorum.
+    for index in 0..3 {
+        if index != follower {
+            cluster.kill(index);
+        }
+    }
+    let stale: String = at_follower.get("k").unwrap();
+    assert_eq!(stale, "v1", "served from the applied state");
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg("k")
+        .query(&mut at_follower)
+        .unwrap();
+    assert_eq!(exists, 1);
+
+    let ok: String = redis::cmd("READWRITE").query(&mut at_follower).unwrap();
+    assert_eq!(ok, "OK");
+    let linearizable: RedisResult<Value> = redis::cmd("GET").arg("k").query(&mut at_follower);
+    assert!(
+        linearizable.is_err(),
+        "a linearizable read needs a quorum: {linearizable:?}"
+    );
+    assert!(started.elapsed() < TEST_TIME_MAX);
+}

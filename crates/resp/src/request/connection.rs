@@ -1,5 +1,5 @@
 //! The commands about the connection: `PING`, `ECHO`, `QUIT`, `SELECT`,
-//! `HELLO`, `CLIENT`.
+//! `HELLO`, `CLIENT`, `READONLY`, `READWRITE`.
 
 use bytes::Bytes;
 
@@ -20,6 +20,20 @@ pub(super) const QUIT: CommandSpecification =
 
 pub(super) const SELECT: CommandSpecification =
     CommandSpecification::without_keys("select", 2, &["loading", "stale", "fast"], parse_select);
+
+pub(super) const READONLY: CommandSpecification = CommandSpecification::without_keys(
+    "readonly",
+    1,
+    &["loading", "stale", "fast"],
+    parse_read_only,
+);
+
+pub(super) const READWRITE: CommandSpecification = CommandSpecification::without_keys(
+    "readwrite",
+    1,
+    &["loading", "stale", "fast"],
+    parse_read_write,
+);
 
 pub(super) const HELLO: CommandSpecification =
     CommandSpecification::without_keys("hello", -1, &["loading", "stale", "fast"], parse_hello);
@@ -44,6 +58,14 @@ fn parse_echo(arguments: &mut Arguments) -> Result<Request, CommandError> {
 fn parse_quit(arguments: &mut Arguments) -> Result<Request, CommandError> {
     arguments.rest();
     Ok(Request::Quit)
+}
+
+fn parse_read_only(_: &mut Arguments) -> Result<Request, CommandError> {
+    Ok(Request::ReadOnly)
+}
+
+fn parse_read_write(_: &mut Arguments) -> Result<Request, CommandError> {
+    Ok(Request::ReadWrite)
 }
 
 fn parse_select(arguments: &mut Arguments) -> Result<Request, CommandError> {

@@ -102,6 +102,14 @@ pub enum Request {
     },
     /// `SELECT 0`: synod has a single database, so only 0 parses.
     Select,
+    /// `READONLY`: from now on this connection's reads are served from the
+    /// node's applied state without confirming with a quorum: available
+    /// without one, possibly stale. Redis Cluster's word for reads a replica
+    /// may serve.
+    ReadOnly,
+    /// `READWRITE`: this connection's reads are linearizable again (the
+    /// default).
+    ReadWrite,
     /// `SYNOD.SESSION`: register a session for exactly-once writes; answered
     /// with its id.
     SessionRegister,
@@ -188,6 +196,8 @@ impl Request {
             | Request::ClientInfo
             | Request::ClientSetInfo { .. } => connection::CLIENT.name,
             Request::Select => connection::SELECT.name,
+            Request::ReadOnly => connection::READONLY.name,
+            Request::ReadWrite => connection::READWRITE.name,
             Request::SessionRegister => synod::SESSION.name,
             Request::Tagged { .. } => synod::TAGGED.name,
         }
@@ -226,7 +236,9 @@ impl Request {
             | Request::ClientId
             | Request::ClientInfo
             | Request::ClientSetInfo { .. }
-            | Request::Select => None,
+            | Request::Select
+            | Request::ReadOnly
+            | Request::ReadWrite => None,
         }
     }
 
@@ -315,6 +327,8 @@ impl Request {
                 push("SELECT");
                 push("0");
             }
+            Request::ReadOnly => push("READONLY"),
+            Request::ReadWrite => push("READWRITE"),
             Request::SessionRegister => push("SYNOD.SESSION"),
             Request::Tagged { tag, write } => {
                 push("SYNOD.TAGGED");
@@ -393,6 +407,8 @@ pub(crate) const COMMANDS: &[CommandSpecification] = &[
     connection::ECHO,
     connection::QUIT,
     connection::SELECT,
+    connection::READONLY,
+    connection::READWRITE,
     connection::HELLO,
     connection::CLIENT,
     server::INFO,
