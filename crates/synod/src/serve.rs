@@ -121,6 +121,7 @@ pub fn run(arguments: ServerArguments) -> ExitCode {
     };
     init_logging(log_format);
     crate::limits::raise_open_files_limit();
+    crate::limits::return_large_allocations_to_the_system();
     let runtime = match runtime_builder(threads).enable_all().build() {
         Ok(runtime) => runtime,
         Err(failure) => {
