@@ -386,21 +386,17 @@ impl Harness {
 
     /// Reads `key` through `id` and collects the output.
     pub fn get(&mut self, id: NodeId, key: &str) -> RequestId {
-        let operation = Operation::Get {
-            key: Bytes::copy_from_slice(key.as_bytes()),
-        };
-        let handle = self.request(id, Request::Read(operation));
-        self.collect(id);
-        handle
+        self.read(id, Request::Read(get_operation(key)))
     }
 
     /// Reads `key` from `id`'s applied state, asking no other node (a
     /// stale read), and collects the output.
     pub fn stale_get(&mut self, id: NodeId, key: &str) -> RequestId {
-        let operation = Operation::Get {
-            key: Bytes::copy_from_slice(key.as_bytes()),
-        };
-        let handle = self.request(id, Request::StaleRead(operation));
+        self.read(id, Request::StaleRead(get_operation(key)))
+    }
+
+    fn read(&mut self, id: NodeId, request: Request) -> RequestId {
+        let handle = self.request(id, request);
         self.collect(id);
         handle
     }
@@ -481,4 +477,10 @@ pub fn of_kind(kind: &'static str) -> impl Fn(&Envelope) -> bool {
 /// Selects `Accepted` messages that acknowledge `slot`.
 pub fn accepted_for(slot: Slot) -> impl Fn(&Envelope) -> bool {
     move |envelope| matches!(&envelope.message, Message::Accepted { slots, .. } if slots.contains(&slot))
+}
+
+fn get_operation(key: &str) -> Operation {
+    Operation::Get {
+        key: Bytes::copy_from_slice(key.as_bytes()),
+    }
 }

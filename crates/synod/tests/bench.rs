@@ -127,15 +127,26 @@ fn a_bench_run_measures_every_cell_and_records_a_linearizable_history() {
     assert!(std::fs::read_to_string(&plot).unwrap().starts_with("<svg"));
 }
 
-#[test]
-fn an_open_loop_run_paces_requests_at_the_asked_rate() {
+/// Runs `synod bench` with `arguments` (and `--json -`) against node 0 of
+/// a new three-node cluster and returns the one cell it measured.
+fn one_cell_on_a_new_cluster(arguments: &[&str]) -> Value {
     let cluster = Cluster::start(3);
     cluster.wait_for_leader(common::ELECTION_WAIT);
     let target = format!("redis://{}", cluster.nodes[0].client);
-    let output = synod(&[
-        "bench",
-        "--target",
-        &target,
+    let mut all = vec!["bench", "--target", &target, "--json", "-"];
+    all.extend_from_slice(arguments);
+    let output = synod(&all);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    let json = &stdout[stdout.find('[').unwrap()..];
+    let mut results: Vec<Value> = serde_json::from_str(json).unwrap();
+    assert_eq!(results.len(), 1, "one workload at one concurrency");
+    results.remove(0)
+}
+
+#[test]
+fn an_open_loop_run_paces_requests_at_the_asked_rate() {
+    let cell = one_cell_on_a_new_cluster(&[
         "--workload",
         "read",
         "--concurrency",
@@ -148,14 +159,7 @@ fn an_open_loop_run_paces_requests_at_the_asked_rate() {
         "1s",
         "--warm-up",
         "0s",
-        "--json",
-        "-",
     ]);
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let stdout = text(&output.stdout);
-    let json = &stdout[stdout.find('[').unwrap()..];
-    let results: Vec<Value> = serde_json::from_str(json).unwrap();
-    let cell = &results[0];
     assert_eq!(cell["mode"]["kind"], "open");
     // 200 requests are due in the second; the store keeps up with that,
     // so nearly all complete in it.
@@ -241,13 +245,7 @@ fn an_unreachable_target_fails_with_exit_status_1() {
 
 #[test]
 fn stale_reads_are_asked_for_by_name_and_recorded_in_the_results() {
-    let cluster = Cluster::start(3);
-    cluster.wait_for_leader(common::ELECTION_WAIT);
-    let target = format!("redis://{}", cluster.nodes[1].client);
-    let output = synod(&[
-        "bench",
-        "--target",
-        &target,
+    let cell = one_cell_on_a_new_cluster(&[
         "--workload",
         "read",
         "--concurrency",
@@ -259,13 +257,8 @@ fn stale_reads_are_asked_for_by_name_and_recorded_in_the_results() {
         "500ms",
         "--warm-up",
         "0s",
-        "--json",
-        "-",
     ]);
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let stdout = text(&output.stdout);
-    let results: Vec<Value> = serde_json::from_str(&stdout[stdout.find('[').unwrap()..]).unwrap();
-    assert_eq!(results[0]["stale_reads"], true);
-    assert_eq!(results[0]["errors"], 0);
-    assert!(results[0]["operations"].as_u64().unwrap() > 0);
+    assert_eq!(cell["stale_reads"], true);
+    assert_eq!(cell["errors"], 0);
+    assert!(cell["operations"].as_u64().unwrap() > 0);
 }
