@@ -216,6 +216,11 @@ async fn run_plan(arguments: &BenchArguments, plan: &Plan) -> Result<(), String>
         "FSYNC/S",
         "BATCH"
     );
+    // Every target is connected and preloaded first; then each cell runs
+    // against every target in turn, so that the targets of one cell are
+    // measured minutes apart at most: on a machine whose speed drifts, the
+    // ratios of one row stay comparable.
+    let mut connected = Vec::with_capacity(plan.targets.len());
     for (system, target, metrics) in &plan.targets {
         let connections = connect(
             target,
@@ -230,11 +235,14 @@ async fn run_plan(arguments: &BenchArguments, plan: &Plan) -> Result<(), String>
                 .await
                 .map_err(|error| format!("{system}: {error}"))?;
         }
-        for mix in &plan.mixes {
-            for concurrency in &plan.concurrencies {
+        connected.push((system, target, metrics, connections));
+    }
+    for mix in &plan.mixes {
+        for concurrency in &plan.concurrencies {
+            for (system, target, metrics, connections) in &connected {
                 let cell = Cell {
-                    system: system.clone(),
-                    target: target.clone(),
+                    system: (*system).clone(),
+                    target: (*target).clone(),
                     workload: Workload {
                         mix: *mix,
                         ..plan.workload.clone()
@@ -246,10 +254,10 @@ async fn run_plan(arguments: &BenchArguments, plan: &Plan) -> Result<(), String>
                     duration: arguments.duration,
                     request_timeout: arguments.request_timeout,
                     seed: arguments.seed,
-                    metrics: metrics.clone(),
+                    metrics: (*metrics).clone(),
                     stale_reads: arguments.stale_reads,
                 };
-                let result = run_cell(&cell, &connections, &recorder).await;
+                let result = run_cell(&cell, connections, &recorder).await;
                 print_row(&result);
                 results.push(result);
             }
