@@ -54,7 +54,7 @@ pub struct BenchArguments {
     /// Ask for possibly stale reads by name: `READONLY` on RESP targets
     /// (synod serves them from the node's applied state, without a quorum
     /// round), serializable reads on etcd. Reads are linearizable without it.
-    /// A history recorded with stale reads is not expected to check.
+    /// Refused with `--history`: stale reads are not linearizable.
     #[arg(long)]
     stale_reads: bool,
     /// A request unanswered this long counts as an error.
@@ -142,6 +142,13 @@ fn plan(arguments: &BenchArguments) -> Result<Plan, String> {
                 "--rate {rate}: expected a positive number of requests per second"
             ));
         }
+    }
+    if arguments.stale_reads && arguments.history.is_some() {
+        return Err(
+            "--history records a run to check for linearizability, and --stale-reads asks for \
+             reads that are not linearizable: use one or the other"
+                .into(),
+        );
     }
     if arguments.duration.is_zero() {
         return Err("--duration must be positive".into());

@@ -172,7 +172,7 @@ fn an_open_loop_run_paces_requests_at_the_asked_rate() {
 
 #[test]
 fn bad_arguments_get_a_clear_error_and_exit_status_2() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["--target", "127.0.0.1:1"], "expected redis://host:port"),
         (
             &["--target", "redis://127.0.0.1:1", "--workload", "80-20"],
@@ -210,6 +210,16 @@ fn bad_arguments_get_a_clear_error_and_exit_status_2() {
                 "b=127.0.0.1:2",
             ],
             "no --target is called",
+        ),
+        (
+            &[
+                "--target",
+                "redis://127.0.0.1:1",
+                "--stale-reads",
+                "--history",
+                "h.jsonl",
+            ],
+            "use one or the other",
         ),
     ];
     for (arguments, expected) in cases {
