@@ -1,20 +1,8 @@
 //! What synod's nodes say about a measurement: fsyncs and the batch size,
 //! read from each node's `/metrics` before and after it, to show that the
 //! durability is real and how much each fsync carried.
-//!
-//! A plain HTTP/1.0 GET by hand: two lines of protocol on loopback, where
-//! an HTTP client library would add a dependency tree for nothing.
-
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-/// Time limit of one scrape.
-pub const SCRAPE_TIMEOUT_MILLISECONDS: u64 = 2_000;
-/// The largest `/metrics` page read.
-pub const SCRAPE_SIZE_MAX_BYTES: u64 = 1024 * 1024;
 
 /// The counters read from every node, summed.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -69,40 +57,24 @@ impl Counters {
 }
 
 /// Reads and sums the counters of every admin address; `None` if any node
-/// cannot be read (a partial sum would mislead).
+/// cannot be read (a partial sum would mislead). The GET is the CLI's
+/// blocking one (`synod_client::admin`, with its own time limits), run off
+/// the runtime's threads.
 pub async fn scrape(admin_addresses: &[String]) -> Option<Counters> {
-    let mut counters = Counters::default();
-    for address in admin_addresses {
-        let page = tokio::time::timeout(
-            Duration::from_millis(SCRAPE_TIMEOUT_MILLISECONDS),
-            get_metrics(address),
-        )
-        .await
-        .ok()?
-        .ok()?;
-        counters.add_page(&page);
-    }
-    Some(counters)
-}
-
-async fn get_metrics(address: &str) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect(address).await?;
-    stream
-        .write_all(format!("GET /metrics HTTP/1.0\r\nHost: {address}\r\n\r\n").as_bytes())
-        .await?;
-    let mut response = String::new();
-    stream
-        .take(SCRAPE_SIZE_MAX_BYTES)
-        .read_to_string(&mut response)
-        .await?;
-    match response.split_once("\r\n\r\n") {
-        Some((head, body)) if head.starts_with("HTTP/1.") && head.get(9..12) == Some("200") => {
-            Ok(body.to_string())
+    let addresses = admin_addresses.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let mut counters = Counters::default();
+        for address in &addresses {
+            match synod_client::admin::get(address, "/metrics") {
+                Ok((200, page)) => counters.add_page(&page),
+                _ => return None,
+            }
         }
-        _ => Err(std::io::Error::other(format!(
-            "{address}: not a 200 response"
-        ))),
-    }
+        Some(counters)
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@
 
 #![deny(missing_docs)]
 
+pub mod admin;
 mod client;
 mod connection;
 mod error;

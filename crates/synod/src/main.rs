@@ -3,7 +3,6 @@
 
 mod availability;
 mod bench;
-mod http;
 mod kv;
 mod limits;
 mod serve;

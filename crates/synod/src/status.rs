@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde_json::Value;
 
-use crate::http;
+use synod_client::admin;
 
 /// Arguments of `synod status`.
 #[derive(Args, Debug)]
@@ -79,7 +79,7 @@ pub fn run(arguments: StatusArguments) -> ExitCode {
 
 /// The parsed `/status` of one node.
 pub fn fetch(endpoint: &str) -> Result<Value, String> {
-    let (code, body) = http::get(endpoint, "/status").map_err(|failure| failure.to_string())?;
+    let (code, body) = admin::get(endpoint, "/status").map_err(|failure| failure.to_string())?;
     if code != 200 {
         return Err(format!("HTTP {code}"));
     }
