@@ -57,8 +57,6 @@ pub struct Cell {
     pub workload: Workload,
     /// Workers, each with one request in flight at most.
     pub concurrency: usize,
-    /// Connections per endpoint (workers share them, pipelining).
-    pub connections_per_endpoint: usize,
     /// Closed or open loop.
     pub mode: Mode,
     /// Unmeasured load first, so connections and caches are warm.

@@ -1,6 +1,7 @@
 //! The drive loop: the tokio adapter around the sans-IO [`Node`].
 //!
-//! One thread owns the node. Each iteration waits for one input (a peer
+//! One task of the node's runtime owns the node (see [`crate::server`]).
+//! Each iteration waits for one input (a peer
 //! message, a client request, a tick, or batches the disk thread made
 //! durable), takes every other input already waiting (up to
 //! [`INPUTS_PER_ROUND_MAX`]), and then drains the node: send its messages,

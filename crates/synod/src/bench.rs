@@ -255,7 +255,6 @@ async fn run_plan(arguments: &BenchArguments, plan: &Plan) -> Result<(), String>
                         ..plan.workload.clone()
                     },
                     concurrency: *concurrency,
-                    connections_per_endpoint: arguments.connections_per_endpoint,
                     mode,
                     warm_up: arguments.warm_up,
                     duration: arguments.duration,
