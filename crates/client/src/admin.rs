@@ -13,7 +13,20 @@ pub const RESPONSE_SIZE_MAX_BYTES: u64 = 1024 * 1024;
 
 /// `GET path` from `address`; returns the status code and the body.
 pub fn get(address: &str, path: &str) -> std::io::Result<(u16, String)> {
-    let timeout = Duration::from_millis(REQUEST_TIMEOUT_MILLISECONDS);
+    get_with_timeout(
+        address,
+        path,
+        Duration::from_millis(REQUEST_TIMEOUT_MILLISECONDS),
+    )
+}
+
+/// [`get`] with another limit on connecting, reading and writing: an
+/// observer polling many nodes, some paused, needs a short one.
+pub fn get_with_timeout(
+    address: &str,
+    path: &str,
+    timeout: Duration,
+) -> std::io::Result<(u16, String)> {
     let socket_address = address
         .to_socket_addrs()?
         .next()

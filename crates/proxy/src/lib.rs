@@ -6,7 +6,10 @@
 //! `transport`). So if node `i`'s `--peers` map names node `j` at a proxy
 //! that forwards to `j`, that proxy carries exactly the link `i → j`, and
 //! cutting it is a one-way cut. [`LinkProxies`] starts one proxy per
-//! ordered pair and switches each link between three states:
+//! ordered pair and sets each link's [`LinkFaults`]: a [`LinkState`], an
+//! added delay and a loss probability.
+//!
+//! The states:
 //!
 //! * [`LinkState::Up`]: bytes flow both ways.
 //! * [`LinkState::Stalled`]: connections stay open and freeze, as silent
@@ -14,41 +17,70 @@
 //!   link is up again; then what was held flows on, late.
 //! * [`LinkState::Refused`]: connections are closed and new ones are
 //!   accepted and closed at once, as a rebooted host or a firewall reject.
+//! * [`LinkState::BlackHole`]: connections, old and new, stay open and
+//!   every byte is read and discarded, as a firewall drop or a dead route:
+//!   the sender's writes succeed and nothing arrives or comes back. Unlike
+//!   a stall nothing is held, so when the link leaves the black hole, every
+//!   connection that lived through it is closed: a TCP stream never has a
+//!   gap in the middle, and forwarding what follows the discarded bytes
+//!   would hand the receiver a corrupt stream. (Real TCP would retransmit
+//!   what a short outage dropped, which is what a stall models; a black
+//!   hole models the connections that do not survive one, such as those
+//!   whose retransmissions ran out or whose firewall or NAT entry was
+//!   forgotten.) Connections made afterwards work normally.
+//!
+//! Delay and loss apply to each direction of a proxied connection (the
+//! link `i → j` carries `i`'s bytes to `j` and whatever `j` writes back on
+//! that connection), to every chunk a proxy reads at once:
+//!
+//! * Delay: each chunk is forwarded no earlier than its read time plus the
+//!   link's delay, in order. Reading goes on meanwhile, so delay adds
+//!   latency without capping throughput (up to a bounded queue).
+//! * Loss: TCP never delivers a gap, so what loss does to a live stream is
+//!   make it late. With the link's probability, a chunk is "lost" and held
+//!   back for [`RETRANSMISSION_DELAY_MILLISECONDS`] more, as if its first
+//!   transmission was dropped and the retransmission arrived after Linux's
+//!   minimum retransmission timeout; every later chunk waits behind it, as
+//!   the receiver's TCP holds out-of-order segments. This is a model, not
+//!   a simulation: a chunk is whatever one read returned (perhaps several
+//!   segments, perhaps several messages), a retransmission is never lost
+//!   again (no exponential backoff), and fast retransmit, tail-loss probes
+//!   and congestion-window shrinkage are left out. Which chunks are lost is
+//!   drawn from a generator seeded by [`LinkProxies::start_with_seed`], so
+//!   a run is reproducible as far as the timing of reads allows.
 //!
 //! Hand-rolled on tokio because the tools made for this (toxiproxy and
 //! friends) are separate services in other languages; this is a few
-//! hundred lines with no state beyond the switch per link.
+//! hundred lines with no state beyond the faults per link.
+
+#![deny(missing_docs)]
+
+mod faults;
+mod pump;
+mod serve;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// Bytes a pump reads at once.
-const PUMP_BUFFER_SIZE_BYTES: usize = 64 * 1024;
-/// A proxy gives up connecting to its target after this long (the target
-/// is down: the dialer sees the connection close and retries).
-const CONNECT_TIMEOUT_MILLISECONDS: u64 = 1_000;
+pub use faults::{LinkFaults, LinkState, RETRANSMISSION_DELAY_MILLISECONDS};
 
-/// What a link does with traffic.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum LinkState {
-    /// Traffic flows.
-    Up,
-    /// Connections stay open and freeze; held bytes flow when it is up again.
-    Stalled,
-    /// Connections are closed and new ones refused.
-    Refused,
-}
+/// The loss seed of [`LinkProxies::start`]: fixed, so that runs which do
+/// not choose a seed still draw the same losses.
+pub const LOSS_SEED_DEFAULT: u64 = 0;
 
-/// One proxied link: where its dialer connects, and its switch.
+/// One proxied link: where its dialer connects, and its faults.
 struct Link {
     address: SocketAddr,
-    state: watch::Sender<LinkState>,
+    faults: watch::Sender<LinkFaults>,
 }
 
 /// One proxy per directed link `(from, to)`, running on a runtime of its
@@ -61,29 +93,66 @@ pub struct LinkProxies {
 impl LinkProxies {
     /// Starts a proxy on a free loopback port for each `(from, to, target)`:
     /// the dialer `from` connects to [`LinkProxies::address`] and reaches
-    /// `target`, the peer address of `to`.
+    /// `target`, the peer address of `to`. Losses are drawn with
+    /// [`LOSS_SEED_DEFAULT`].
     ///
     /// # Errors
     ///
     /// When the runtime cannot start or a port cannot be bound.
     pub fn start(links: &[(u64, u64, SocketAddr)]) -> io::Result<LinkProxies> {
+        LinkProxies::start_with_seed(links, LOSS_SEED_DEFAULT)
+    }
+
+    /// Starts the proxies as [`LinkProxies::start`] does, drawing losses
+    /// from generators seeded by `seed`: one per link in the order given,
+    /// and from it one per connection in the order accepted.
+    ///
+    /// # Errors
+    ///
+    /// When the runtime cannot start or a port cannot be bound.
+    pub fn start_with_seed(links: &[(u64, u64, SocketAddr)], seed: u64) -> io::Result<LinkProxies> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("synod-proxy")
             .enable_all()
             .build()?;
+        let mut seeds = StdRng::seed_from_u64(seed);
         let mut started = BTreeMap::new();
         for (from, to, target) in links {
             let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0"))?;
             let address = listener.local_addr()?;
-            let (state, watcher) = watch::channel(LinkState::Up);
-            runtime.spawn(serve(listener, *target, watcher));
-            started.insert((*from, *to), Link { address, state });
+            let (faults, watcher) = watch::channel(LinkFaults::HEALTHY);
+            let random = StdRng::seed_from_u64(seeds.random());
+            runtime.spawn(serve::serve(listener, *target, watcher, random));
+            let previous = started.insert((*from, *to), Link { address, faults });
+            assert!(previous.is_none(), "link {from} -> {to} given twice");
         }
         Ok(LinkProxies {
             links: started,
             runtime: Some(runtime),
         })
+    }
+
+    /// Node `from`'s `--peers` list (`id=host:port,…`) for a cluster whose
+    /// nodes listen for peers at `peers`: itself at its own address, every
+    /// other node at the proxy of the link `from → it`.
+    ///
+    /// # Panics
+    ///
+    /// When a link from `from` to one of `peers` was not started.
+    pub fn peers_list(&self, from: u64, peers: &[(u64, SocketAddr)]) -> String {
+        peers
+            .iter()
+            .map(|(to, address)| {
+                let address = if *to == from {
+                    *address
+                } else {
+                    self.address(from, *to)
+                };
+                format!("{to}={address}")
+            })
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// Where the dialer of link `from → to` connects.
@@ -95,33 +164,82 @@ impl LinkProxies {
         self.link(from, to).address
     }
 
-    /// Switches link `from → to`.
+    /// The faults link `from → to` has now.
+    ///
+    /// # Panics
+    ///
+    /// When no such link was started.
+    pub fn faults(&self, from: u64, to: u64) -> LinkFaults {
+        *self.link(from, to).faults.borrow()
+    }
+
+    /// Switches link `from → to`, keeping its delay and loss.
+    ///
+    /// # Panics
+    ///
+    /// When no such link was started.
     pub fn set(&self, from: u64, to: u64, state: LinkState) {
-        self.link(from, to).state.send_replace(state);
+        self.link(from, to)
+            .faults
+            .send_modify(|faults| faults.state = state);
     }
 
     /// Switches every link into `to` (`to` no longer hears anyone).
     pub fn set_inbound(&self, to: u64, state: LinkState) {
-        for ((_, receiver), link) in &self.links {
-            if *receiver == to {
-                link.state.send_replace(state);
-            }
-        }
+        self.modify_where(|_, receiver| receiver == to, |faults| faults.state = state);
     }
 
     /// Switches every link out of `from` (nobody hears `from`).
     pub fn set_outbound(&self, from: u64, state: LinkState) {
-        for ((sender, _), link) in &self.links {
-            if *sender == from {
-                link.state.send_replace(state);
-            }
-        }
+        self.modify_where(|sender, _| sender == from, |faults| faults.state = state);
     }
 
-    /// Brings every link up.
+    /// Adds `delay` to each direction of link `from → to`, for chunks read
+    /// from now on (chunks already read keep their time).
+    ///
+    /// # Panics
+    ///
+    /// When no such link was started.
+    pub fn set_delay(&self, from: u64, to: u64, delay: Duration) {
+        self.link(from, to)
+            .faults
+            .send_modify(|faults| faults.delay = delay);
+    }
+
+    /// Adds `delay` to each direction of every link.
+    pub fn set_delay_all(&self, delay: Duration) {
+        self.modify_where(|_, _| true, |faults| faults.delay = delay);
+    }
+
+    /// Loses each chunk on link `from → to` with `probability`, in the
+    /// crate documentation's sense: holds it back for
+    /// [`RETRANSMISSION_DELAY_MILLISECONDS`].
+    ///
+    /// # Panics
+    ///
+    /// When no such link was started, or `probability` is not in `[0, 1]`.
+    pub fn set_loss(&self, from: u64, to: u64, probability: f64) {
+        assert_probability(probability);
+        self.link(from, to)
+            .faults
+            .send_modify(|faults| faults.loss_probability = probability);
+    }
+
+    /// Loses each chunk on every link with `probability`.
+    ///
+    /// # Panics
+    ///
+    /// When `probability` is not in `[0, 1]`.
+    pub fn set_loss_all(&self, probability: f64) {
+        assert_probability(probability);
+        self.modify_where(|_, _| true, |faults| faults.loss_probability = probability);
+    }
+
+    /// Clears every fault of every link: up, no delay, no loss. Chunks
+    /// already read keep the time they were given.
     pub fn heal(&self) {
         for link in self.links.values() {
-            link.state.send_replace(LinkState::Up);
+            link.faults.send_replace(LinkFaults::HEALTHY);
         }
     }
 
@@ -129,6 +247,16 @@ impl LinkProxies {
         self.links
             .get(&(from, to))
             .unwrap_or_else(|| panic!("no proxied link {from} -> {to}"))
+    }
+
+    /// Applies `change` to the faults of every link `(from, to)` for which
+    /// `selected(from, to)` holds.
+    fn modify_where(&self, selected: impl Fn(u64, u64) -> bool, change: impl Fn(&mut LinkFaults)) {
+        for ((from, to), link) in &self.links {
+            if selected(*from, *to) {
+                link.faults.send_modify(&change);
+            }
+        }
     }
 }
 
@@ -140,161 +268,10 @@ impl Drop for LinkProxies {
     }
 }
 
-/// Accepts connections for one link until the runtime stops.
-async fn serve(listener: TcpListener, target: SocketAddr, state: watch::Receiver<LinkState>) {
-    loop {
-        let Ok((inbound, _)) = listener.accept().await else {
-            continue;
-        };
-        if *state.borrow() == LinkState::Refused {
-            drop(inbound);
-            continue;
-        }
-        let state = state.clone();
-        tokio::spawn(async move {
-            let connect = TcpStream::connect(target);
-            let timeout = Duration::from_millis(CONNECT_TIMEOUT_MILLISECONDS);
-            let Ok(Ok(outbound)) = tokio::time::timeout(timeout, connect).await else {
-                return;
-            };
-            let _ = inbound.set_nodelay(true);
-            let _ = outbound.set_nodelay(true);
-            let (inbound_read, inbound_write) = inbound.into_split();
-            let (outbound_read, outbound_write) = outbound.into_split();
-            // Either direction ending (a close, a refusal) ends both.
-            tokio::select! {
-                _ = pump(inbound_read, outbound_write, state.clone()) => {}
-                _ = pump(outbound_read, inbound_write, state) => {}
-            }
-        });
-    }
-}
-
-/// Copies bytes from `source` to `sink` while the link is up; holds them
-/// while it is stalled; returns when either side closes or the link is
-/// refused.
-async fn pump(
-    mut source: tokio::net::tcp::OwnedReadHalf,
-    mut sink: tokio::net::tcp::OwnedWriteHalf,
-    mut state: watch::Receiver<LinkState>,
-) {
-    let mut buffer = vec![0u8; PUMP_BUFFER_SIZE_BYTES];
-    loop {
-        if !wait_until_up(&mut state).await {
-            return;
-        }
-        let read = tokio::select! {
-            read = source.read(&mut buffer) => read,
-            changed = state.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                continue;
-            }
-        };
-        let length = match read {
-            Ok(0) | Err(_) => return,
-            Ok(length) => length,
-        };
-        // Bytes read just as the link stalled are held, not lost.
-        if !wait_until_up(&mut state).await {
-            return;
-        }
-        if sink.write_all(&buffer[..length]).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// Waits while the link is stalled. Returns false when it is refused (or
-/// the proxies are gone): the connection must close.
-async fn wait_until_up(state: &mut watch::Receiver<LinkState>) -> bool {
-    loop {
-        match *state.borrow_and_update() {
-            LinkState::Up => return true,
-            LinkState::Refused => return false,
-            LinkState::Stalled => {}
-        }
-        if state.changed().await.is_err() {
-            return false;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
-    use std::time::Duration;
-
-    use super::{LinkProxies, LinkState};
-
-    fn echo_server() -> std::net::SocketAddr {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { return };
-                std::thread::spawn(move || {
-                    let mut buffer = [0u8; 1024];
-                    while let Ok(length) = stream.read(&mut buffer) {
-                        if length == 0 || stream.write_all(&buffer[..length]).is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        address
-    }
-
-    fn round_trip(stream: &mut TcpStream, text: &[u8]) -> std::io::Result<Vec<u8>> {
-        stream.write_all(text)?;
-        let mut answer = vec![0u8; text.len()];
-        stream.read_exact(&mut answer)?;
-        Ok(answer)
-    }
-
-    #[test]
-    fn a_stalled_link_holds_bytes_and_delivers_them_when_up_again() {
-        let proxies = LinkProxies::start(&[(1, 2, echo_server())]).unwrap();
-        let mut stream = TcpStream::connect(proxies.address(1, 2)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_millis(300)))
-            .unwrap();
-        assert_eq!(round_trip(&mut stream, b"one").unwrap(), b"one");
-        proxies.set(1, 2, LinkState::Stalled);
-        let stalled = round_trip(&mut stream, b"two");
-        assert!(stalled.is_err(), "nothing passes a stalled link");
-        proxies.set(1, 2, LinkState::Up);
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        let mut answer = [0u8; 3];
-        stream.read_exact(&mut answer).unwrap();
-        assert_eq!(&answer, b"two", "what was held arrives late");
-    }
-
-    #[test]
-    fn a_refused_link_closes_connections_and_refuses_new_ones() {
-        let proxies = LinkProxies::start(&[(1, 2, echo_server())]).unwrap();
-        let mut stream = TcpStream::connect(proxies.address(1, 2)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        assert_eq!(round_trip(&mut stream, b"one").unwrap(), b"one");
-        proxies.set_inbound(2, LinkState::Refused);
-        assert!(round_trip(&mut stream, b"two").is_err());
-        let mut again = TcpStream::connect(proxies.address(1, 2)).unwrap();
-        again
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        assert!(round_trip(&mut again, b"three").is_err());
-        proxies.heal();
-        let mut healed = TcpStream::connect(proxies.address(1, 2)).unwrap();
-        healed
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        assert_eq!(round_trip(&mut healed, b"four").unwrap(), b"four");
-    }
+/// A loss probability outside `[0, 1]` is a bug in the caller.
+fn assert_probability(probability: f64) {
+    assert!(
+        (0.0..=1.0).contains(&probability),
+        "a loss probability is in [0, 1], not {probability}"
+    );
 }

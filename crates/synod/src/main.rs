@@ -3,6 +3,7 @@
 
 mod availability;
 mod bench;
+mod chaos;
 mod kv;
 mod limits;
 mod serve;
@@ -40,6 +41,12 @@ enum Command {
     Bench(bench::BenchArguments),
     /// Turn `synod bench --json` results into a Markdown table and a plot.
     BenchReport(bench::ReportArguments),
+    /// Run a real cluster under kills, pauses, partitions and disk damage,
+    /// and check every client operation for linearizability.
+    ///
+    /// Exit status: 0 linearizable with nothing lost, 1 a violation, 2 an
+    /// error.
+    Chaos(chaos::ChaosArguments),
     /// Check a client history (JSON Lines or a JSON array) for linearizability.
     ///
     /// Exit status: 0 linearizable, 1 not linearizable, 2 malformed input.
@@ -59,6 +66,7 @@ fn main() -> ExitCode {
         Command::Sim(arguments) => simulate::run(arguments),
         Command::Bench(arguments) => bench::run(arguments),
         Command::BenchReport(arguments) => bench::report(arguments),
+        Command::Chaos(arguments) => chaos::run(arguments),
         Command::CheckHistory { file } => {
             let code = synod_history::check_history_cli(&file);
             ExitCode::from(u8::try_from(code).unwrap_or(2))

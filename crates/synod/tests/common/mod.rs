@@ -93,24 +93,15 @@ impl Cluster {
             }
         }
         let proxies = LinkProxies::start(&links).expect("the proxies start");
+        let listening: Vec<(u64, SocketAddr)> = cluster
+            .nodes
+            .iter()
+            .map(|node| (node.id, node.peer))
+            .collect();
         cluster.peers = cluster
             .nodes
             .iter()
-            .map(|from| {
-                cluster
-                    .nodes
-                    .iter()
-                    .map(|to| {
-                        let address = if from.id == to.id {
-                            to.peer
-                        } else {
-                            proxies.address(from.id, to.id)
-                        };
-                        format!("{}={address}", to.id)
-                    })
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
+            .map(|from| proxies.peers_list(from.id, &listening))
             .collect();
         cluster.spawn_all();
         (cluster, proxies)
