@@ -229,7 +229,7 @@ pub fn run(options: &ChaosOptions, progress: &dyn Fn(&str)) -> Result<ChaosOutco
     let violations: Vec<String> = outcome
         .violations
         .iter()
-        .map(|violation| format!("{violation:?}"))
+        .map(|violation| format!("key {}: {}", violation.key, violation.explanation))
         .collect();
     let lost = verdict::lost_writes(&operations, &final_values);
     let linearizable = outcome.is_linearizable();

@@ -150,6 +150,10 @@ impl ServerConfig {
         config.catch_up_slots_per_message_max = CATCH_UP_SLOTS_PER_MESSAGE_MAX;
         config.snapshot_interval_slots = self.snapshot_interval_slots;
         config.snapshot_log_size_max_bytes = SNAPSHOT_LOG_SIZE_MAX_BYTES;
+        #[cfg(feature = "mutations")]
+        {
+            config.mutation = mutation_from_environment()?;
+        }
         config.validate().map_err(ConfigError::Core)?;
         Ok(config)
     }
@@ -165,6 +169,26 @@ impl ServerConfig {
         }
         self.core_config().map(|_| ())
     }
+}
+
+/// Names the broken variant a test build runs (`synod chaos` shows that it
+/// catches them on real processes).
+#[cfg(feature = "mutations")]
+pub const MUTATION_VARIABLE: &str = "SYNOD_MUTATION";
+
+/// The broken variant named by [`MUTATION_VARIABLE`], by its Rust name
+/// (`ReadWithoutConfirmation`, …); the correct protocol when it is unset.
+#[cfg(feature = "mutations")]
+fn mutation_from_environment() -> Result<synod_paxos::Mutation, ConfigError> {
+    use synod_paxos::Mutation;
+    let Ok(name) = std::env::var(MUTATION_VARIABLE) else {
+        return Ok(Mutation::None);
+    };
+    Mutation::BROKEN
+        .into_iter()
+        .chain(Mutation::UNAVAILABLE)
+        .find(|mutation| format!("{mutation:?}") == name)
+        .ok_or_else(|| ConfigError::Core(format!("{MUTATION_VARIABLE}={name} names no mutation")))
 }
 
 /// Parses `1=host:port,2=host:port,…`.
