@@ -1,12 +1,15 @@
 //! The clients: concurrent, each on its own connection to a random node,
 //! recording every operation in the shared history format.
 //!
-//! A client runs one operation at a time. A write that times out or loses
-//! its connection may still take effect at any later moment, so it is
-//! recorded as `info` and the client goes on under a new id (as Jepsen does
-//! with a crashed process): the abandoned write stays concurrent with
-//! everything after it, and no checker may order the client's next
-//! operation after it. A read that fails changed nothing and is `fail`.
+//! A client runs one operation at a time. A write that times out, loses its
+//! connection or is answered `-UNKNOWN` may still take effect at any later
+//! moment, so it is recorded as `info` and the client goes on under a new id
+//! (as Jepsen does with a crashed process): the abandoned write stays
+//! concurrent with everything after it, and no checker may order the
+//! client's next operation after it. A write answered `-TRYAGAIN` or
+//! `-CLUSTERDOWN` certainly took no effect and is `fail`, as is any read that
+//! failed. Any other error, or a reply of the wrong shape, is a finding that
+//! fails the run: a correct server never gives it to these commands.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,6 +20,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use synod_history::{Operation, OperationKind, Status};
 
+/// Stands for "no leader" in [`Shared::leader`] (node ids start at 1).
+pub const NO_LEADER: u64 = 0;
 /// How long one operation may take before it is abandoned as `info`.
 pub const OPERATION_TIMEOUT_MILLISECONDS: u64 = 1_000;
 /// How long a client waits before reconnecting after a failure.
@@ -38,6 +43,11 @@ pub struct Shared {
     pub info: AtomicU64,
     /// Set to stop the clients after their current operation.
     pub stop: AtomicBool,
+    /// The leader as the observer last saw it; [`NO_LEADER`] for none.
+    pub leader: AtomicU64,
+    /// Answers no correct server gives (an error for a valid command, a
+    /// reply of the wrong shape): each fails the run.
+    pub findings: Mutex<Vec<String>>,
 }
 
 impl Shared {
@@ -51,12 +61,30 @@ impl Shared {
             fail: AtomicU64::new(0),
             info: AtomicU64::new(0),
             stop: AtomicBool::new(false),
+            findings: Mutex::new(Vec::new()),
+            leader: AtomicU64::new(NO_LEADER),
         }
     }
 
     /// Nanoseconds since the run began.
     pub fn nanoseconds(&self, at: Instant) -> u64 {
         u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// The leader as the observer last saw it.
+    pub fn leader(&self) -> Option<u64> {
+        match self.leader.load(Ordering::Relaxed) {
+            NO_LEADER => None,
+            leader => Some(leader),
+        }
+    }
+
+    /// Notes an answer no correct server gives.
+    pub fn find(&self, finding: String) {
+        self.findings
+            .lock()
+            .expect("no client panics holding the findings")
+            .push(finding);
     }
 
     /// Keeps `operation` and counts it.
@@ -148,13 +176,22 @@ pub async fn run_client(plan: ClientPlan, shared: Arc<Shared>) {
     }
 }
 
-async fn connect(address: SocketAddr) -> Option<redis::aio::MultiplexedConnection> {
+/// A connection to `address`, or `None` if none is had within the
+/// operation timeout. The redis crate's own response timeout (500 ms by
+/// default) is turned off: [`perform`] applies the run's.
+pub async fn connect(address: SocketAddr) -> Option<redis::aio::MultiplexedConnection> {
     let client = redis::Client::open(format!("redis://{address}")).ok()?;
     let timeout = Duration::from_millis(OPERATION_TIMEOUT_MILLISECONDS);
-    tokio::time::timeout(timeout, client.get_multiplexed_async_connection())
-        .await
-        .ok()?
-        .ok()
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(None);
+    tokio::time::timeout(
+        timeout,
+        client.get_multiplexed_async_connection_with_config(&config),
+    )
+    .await
+    .ok()?
+    .ok()
 }
 
 /// Sends one operation and records what came of it.
@@ -180,40 +217,80 @@ pub async fn perform(
         return_time: 0,
         node: Some(node),
     };
-    let mut command = redis::cmd(match kind {
-        OperationKind::Get => "GET",
-        OperationKind::Set => "SET",
-        OperationKind::Contains => "EXISTS",
-        OperationKind::Remove => "DEL",
-    });
+    let mut command = redis::cmd(kind_name(kind));
     command.arg(&key);
     if kind == OperationKind::Set {
         command.arg(&value);
     }
     let reply =
         tokio::time::timeout(timeout, command.query_async::<redis::Value>(connection)).await;
-    let answered = match reply {
-        Ok(Ok(reply)) => interpret(kind, &value, reply),
-        _ => None,
+    let is_read = matches!(kind, OperationKind::Get | OperationKind::Contains);
+    let outcome = match reply {
+        Ok(Ok(reply)) => match interpret(kind, &value, reply.clone()) {
+            Some(answer) => Outcome::Answered(answer),
+            None => {
+                shared.find(format!("{} {key} answered {reply:?}", kind_name(kind)));
+                Outcome::Unknown
+            }
+        },
+        Ok(Err(error)) => match error.code() {
+            // synod's words for "certainly not applied" (see
+            // `synod_node::RequestError::certainly_not_applied`).
+            Some("TRYAGAIN" | "CLUSTERDOWN") => Outcome::NotApplied,
+            Some("UNKNOWN") => Outcome::Unknown,
+            Some(_) => {
+                shared.find(format!(
+                    "{} {key} answered the error {error}",
+                    kind_name(kind)
+                ));
+                Outcome::Unknown
+            }
+            // A lost connection.
+            None => Outcome::Unknown,
+        },
+        Err(_elapsed) => Outcome::Unknown,
     };
-    let reads_only = matches!(kind, OperationKind::Get | OperationKind::Contains);
-    match answered {
-        Some((found, value)) => {
+    match outcome {
+        Outcome::Answered((found, answer)) => {
             operation.status = Status::Ok;
             operation.found = found;
-            operation.value = value;
+            operation.value = answer;
             operation.return_time = shared.nanoseconds(Instant::now());
         }
-        // A read that failed or timed out changed nothing.
-        _ if reads_only => {
+        // A read that failed changed nothing, whatever the reason; a write
+        // certainly did not take effect only when the server says so.
+        Outcome::NotApplied | Outcome::Unknown
+            if is_read || matches!(outcome, Outcome::NotApplied) =>
+        {
             operation.status = Status::Fail;
-            operation.value = String::new();
+            if is_read {
+                operation.value = String::new();
+            }
             operation.return_time = shared.nanoseconds(Instant::now());
         }
-        // A write whose answer did not come may still take effect.
-        _ => {}
+        // A write whose fate is unknown may still take effect.
+        Outcome::NotApplied | Outcome::Unknown => {}
     }
     operation
+}
+
+/// What became of an operation.
+enum Outcome {
+    /// Answered: found (or removed), and the value read or written.
+    Answered((bool, String)),
+    /// The server said it certainly did not apply it.
+    NotApplied,
+    /// No answer, or an answer that leaves its fate open.
+    Unknown,
+}
+
+fn kind_name(kind: OperationKind) -> &'static str {
+    match kind {
+        OperationKind::Get => "GET",
+        OperationKind::Set => "SET",
+        OperationKind::Contains => "EXISTS",
+        OperationKind::Remove => "DEL",
+    }
 }
 
 /// What a reply says for `kind`: whether the key was found (or removed), and

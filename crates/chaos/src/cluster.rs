@@ -7,6 +7,7 @@
 //! drop, and by the kernel (`PR_SET_PDEATHSIG`) if the chaos command itself
 //! dies.
 
+use std::collections::HashSet;
 use std::net::{SocketAddr, TcpListener};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -41,10 +42,15 @@ pub struct Node {
     pub log: PathBuf,
     process: Option<Child>,
     paused: bool,
+    /// Taken out of the run (its log may be unusable): heals leave it down.
+    retired: bool,
     starts: u64,
 }
 
 /// A cluster of `synod server` processes behind per-link proxies.
+///
+/// Start and restart its nodes from one thread, the one that created it:
+/// each node dies with the thread that started it (see `stop_with_parent`).
 pub struct Cluster {
     /// The nodes, `nodes[i].id == i + 1`.
     pub nodes: Vec<Node>,
@@ -71,16 +77,18 @@ impl Cluster {
         std::fs::create_dir_all(directory)
             .map_err(|failure| format!("cannot create {}: {failure}", directory.display()))?;
         let mut nodes = Vec::new();
+        let mut taken = HashSet::new();
         for id in 1..=size {
             nodes.push(Node {
                 id,
-                client: free_address()?,
-                peer: free_address()?,
-                admin: free_address()?,
+                client: free_address(&mut taken)?,
+                peer: free_address(&mut taken)?,
+                admin: free_address(&mut taken)?,
                 data: directory.join(format!("node-{id}")),
                 log: directory.join(format!("node-{id}.log")),
                 process: None,
                 paused: false,
+                retired: false,
                 starts: 0,
             });
         }
@@ -240,29 +248,46 @@ impl Cluster {
         self.nodes[index].process.is_some()
     }
 
-    /// Heals every process fault: paused nodes continue, stopped ones start.
+    /// Heals every process fault: paused nodes continue, stopped ones start
+    /// (except retired ones). Every node is tried, whatever fails.
     ///
     /// # Errors
     ///
-    /// A node cannot be restarted.
+    /// Every node that cannot be restarted, or exited by itself.
     pub fn heal_processes(&mut self) -> Result<(), String> {
+        let mut problems = Vec::new();
         for index in 0..self.nodes.len() {
             if self.nodes[index].paused {
                 self.resume(index);
             }
             if let Some(status) = self.nodes[index].exit_status() {
-                return Err(format!(
+                problems.push(format!(
                     "node {} exited on its own ({status}); see {}",
                     self.nodes[index].id,
                     self.nodes[index].log.display()
                 ));
             }
-            if !self.is_running(index) {
-                self.spawn(index)?;
-                self.wait_until_serving(index)?;
+            if !self.is_running(index) && !self.nodes[index].retired {
+                if let Err(problem) = self
+                    .spawn(index)
+                    .and_then(|()| self.wait_until_serving(index))
+                {
+                    problems.push(problem);
+                }
             }
         }
-        Ok(())
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+
+    /// Takes the stopped node at `index` out of the run: heals leave it
+    /// down.
+    pub fn retire(&mut self, index: usize) {
+        assert!(!self.is_running(index), "only a stopped node is retired");
+        self.nodes[index].retired = true;
     }
 
     /// The node whose status says it leads with the highest ballot, among
@@ -342,15 +367,21 @@ pub fn admin_get(address: SocketAddr, path: &str) -> std::io::Result<String> {
     }
 }
 
-/// A loopback address with a port that was free a moment ago.
-fn free_address() -> Result<SocketAddr, String> {
+/// A loopback address with a port that was free a moment ago and is not
+/// in `taken` (the probe's listener closes at once, so the next probe could
+/// otherwise find the same port free), which it joins.
+fn free_address(taken: &mut HashSet<u16>) -> Result<SocketAddr, String> {
     use std::hash::{BuildHasher, Hasher};
     for attempt in 0..1_000_u32 {
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
         hasher.write_u32(std::process::id() ^ attempt);
         let span = u64::from(PORTS.end - PORTS.start);
         let port = PORTS.start + u16::try_from(hasher.finish() % span).expect("span fits u16");
+        if taken.contains(&port) {
+            continue;
+        }
         if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            taken.insert(port);
             return listener.local_addr().map_err(|failure| failure.to_string());
         }
     }
@@ -359,12 +390,23 @@ fn free_address() -> Result<SocketAddr, String> {
 
 /// Has the kernel kill the node if the chaos command dies without stopping
 /// it, so no orphan keeps ports or disk.
+///
+/// The signal fires when the *thread* that started the node ends, so every
+/// node is started from the thread that runs [`crate::run`]; and a parent
+/// that died between the fork and the `prctl` is caught by comparing the
+/// parent's pid.
 fn stop_with_parent(command: &mut Command) {
-    // SAFETY: prctl is async-signal-safe and touches no memory of ours.
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: prctl and getppid are async-signal-safe and touch no memory of
+    // ours.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                return Err(std::io::Error::other("the chaos command exited"));
             }
             Ok(())
         });

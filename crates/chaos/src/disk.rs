@@ -21,12 +21,9 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::Rng;
 
-use crate::cluster::Cluster;
+use synod_storage::format::{parse_frame, FrameKind, FrameParse, SEGMENT_HEADER_SIZE_BYTES};
 
-/// Segment header and frame header sizes (`synod_storage::format`); the
-/// nemesis needs only these two numbers to find a frame.
-const SEGMENT_HEADER_SIZE_BYTES: usize = 24;
-const FRAME_HEADER_SIZE_BYTES: usize = 24;
+use crate::cluster::Cluster;
 /// The most garbage bytes a torn write leaves.
 const TORN_TAIL_SIZE_MAX_BYTES: usize = 200;
 /// How long a node with a damaged log may take to refuse.
@@ -101,8 +98,13 @@ fn flip_and_check(
     let original = bytes[offset];
     bytes[offset] ^= 1 << random.random_range(0..8);
     write(segment, bytes)?;
-    let log_before = std::fs::metadata(&cluster.nodes[index].log).map_or(0, |meta| meta.len());
-    cluster.spawn(index)?;
+    let log_before =
+        std::fs::metadata(&cluster.nodes[index].log).map_or(0, |metadata| metadata.len());
+    if let Err(problem) = cluster.spawn(index) {
+        bytes[offset] = original;
+        write(segment, bytes)?;
+        return Err(problem);
+    }
     let exit = cluster.wait_for_exit(index, Duration::from_millis(REFUSAL_WAIT_MILLISECONDS));
     let mut finding = None;
     match exit {
@@ -129,8 +131,16 @@ fn flip_and_check(
             }
         }
     }
-    bytes[offset] = original;
-    write(segment, bytes)?;
+    if finding.is_none() {
+        bytes[offset] = original;
+        write(segment, bytes)?;
+    } else {
+        // A node that started on the damaged log may have cut it and
+        // written since: putting the old bytes back would erase promises
+        // it gave, and the harness would cause a violation of its own. It
+        // stays down for the rest of the run; the finding fails it anyway.
+        cluster.retire(index);
+    }
     Ok(DiskOutcome {
         description: format!(
             "bit flipped at byte {offset} of {name} mid-log: {}; byte restored",
@@ -144,24 +154,21 @@ fn flip_and_check(
     })
 }
 
-/// A byte inside the payload of the first frame of the segment whose
-/// payload is not empty and which another frame header follows.
+/// A byte inside the payload of a random record frame of the segment that
+/// a valid frame follows, found with the store's own parser, so that the
+/// damage is certainly "data completely written" and never a torn tail.
 fn payload_byte_with_frame_after(bytes: &[u8], random: &mut StdRng) -> Option<usize> {
+    let mut candidates = Vec::new();
     let mut offset = SEGMENT_HEADER_SIZE_BYTES;
-    while offset + FRAME_HEADER_SIZE_BYTES <= bytes.len() {
-        let length_field: [u8; 4] = bytes.get(offset..offset + 4)?.try_into().ok()?;
-        let length = u32::from_le_bytes(length_field) as usize;
-        let payload = offset + FRAME_HEADER_SIZE_BYTES;
-        let next = payload.checked_add(length)?;
-        if next + FRAME_HEADER_SIZE_BYTES > bytes.len() {
-            return None;
+    while let FrameParse::Valid(frame) = parse_frame(bytes, offset) {
+        let followed = matches!(parse_frame(bytes, frame.end_offset), FrameParse::Valid(_));
+        if followed && frame.kind == Some(FrameKind::Record) && !frame.payload.is_empty() {
+            candidates.push(frame.payload.clone());
         }
-        if length > 0 {
-            return Some(payload + random.random_range(0..length));
-        }
-        offset = next;
+        offset = frame.end_offset;
     }
-    None
+    let payload = candidates.get(random.random_range(0..candidates.len().max(1)))?;
+    Some(random.random_range(payload.clone()))
 }
 
 /// The segment file with the highest first position under `data`.

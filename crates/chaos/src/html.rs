@@ -28,7 +28,7 @@
 //! | a client lane, one per client `0..clients` plus any other id in the history | `g.client-lane` | `data-client` (id), `data-operations` (count); contains `text.lane-label` "client N" |
 //! | one operation (drawing `operations`) | `g.client-lane rect.operation` | classes: status `ok`/`fail`/`info` and kind `read`/`write` |
 //! | a bucket of operations (drawing `buckets`) | `g.client-lane rect.bucket` | classes: worst status and `read`/`write` (any write); `data-operations` (count) |
-//! | a fault window, in the timeline's order | `g.fault` (inside `g.fault-lane`) | `data-index`, `data-nemesis`, `data-description`, `data-nodes` (space-separated ids), `data-start`, `data-end` (ns or `none`: not healed, drawn to the run's end), `data-recovery` (ns or `none`); contains `text.fault-label` "nemesis: description" (shortened to fit) and a `title` with all of it |
+//! | a fault window, in the timeline's order | `g.fault` (inside `g.fault-lane`) | `data-index`, `data-nemesis`, `data-description`, `data-nodes` (space-separated ids), `data-start`, `data-end` (ns: when the heal began), `data-recovery` (ns or `none`); contains `text.fault-label` "nemesis: description" (shortened to fit) and a `title` with all of it |
 //! | the leader lane | `g.leader-lane` | `data-changes` (count) |
 //! | a leader change, in order | `g.leader-change` (class `none` added when no node led) | `data-index`, `data-leader` (node id or `none`), `data-at`; contains `text.leader-change-label` "leader N" or "no leader" |
 //! | a leader's term | `rect.leader-term` | `data-leader` (node id or `none`) |
@@ -65,7 +65,7 @@ const LEGEND: &str = r#"<div class="legend">
 <span><span class="swatch fail"></span>fail (certainly not applied)</span>
 <span><span class="swatch info"></span>info (outcome unknown; may take effect until the end of the run)</span>
 <span><span class="swatch read"></span>thin, light: read (get, contains); tall: write (set, remove)</span>
-<span><span class="swatch fault"></span>fault window (dashed outline: never healed; pale tail: recovery)</span>
+<span><span class="swatch fault"></span>fault window (pale tail: until the first write acknowledged after the heal)</span>
 <span><span class="swatch no-leader"></span>no leader</span>
 </div>
 "#;
@@ -197,44 +197,44 @@ mod tests {
             seed: 42,
             nodes: 3,
             clients: 4,
-            duration: 10 * SECOND,
+            duration_nanoseconds: 10 * SECOND,
             faults: vec![
                 FaultWindow {
                     nemesis: "kill".to_string(),
                     description: "SIGKILL node 2 (the leader)".to_string(),
                     nodes: vec![2],
-                    start: SECOND,
-                    end: Some(3 * SECOND),
-                    recovery: Some(250 * MILLISECOND),
+                    start_nanoseconds: SECOND,
+                    end_nanoseconds: 3 * SECOND,
+                    recovery_nanoseconds: Some(250 * MILLISECOND),
                 },
                 FaultWindow {
                     nemesis: "partition".to_string(),
                     description: "<script>alert('fault')</script> isolate node 1".to_string(),
                     nodes: vec![1],
-                    start: 2 * SECOND,
-                    end: Some(4 * SECOND),
-                    recovery: None,
+                    start_nanoseconds: 2 * SECOND,
+                    end_nanoseconds: 4 * SECOND,
+                    recovery_nanoseconds: None,
                 },
                 FaultWindow {
                     nemesis: "pause".to_string(),
                     description: "SIGSTOP node 3".to_string(),
                     nodes: vec![3],
-                    start: 8 * SECOND,
-                    end: None,
-                    recovery: None,
+                    start_nanoseconds: 8 * SECOND,
+                    end_nanoseconds: 10 * SECOND,
+                    recovery_nanoseconds: None,
                 },
             ],
             leader_changes: vec![
                 LeaderChange {
-                    at: 200 * MILLISECOND,
+                    at_nanoseconds: 200 * MILLISECOND,
                     leader: Some(2),
                 },
                 LeaderChange {
-                    at: SECOND,
+                    at_nanoseconds: SECOND,
                     leader: None,
                 },
                 LeaderChange {
-                    at: 1_400 * MILLISECOND,
+                    at_nanoseconds: 1_400 * MILLISECOND,
                     leader: Some(1),
                 },
             ],
@@ -310,12 +310,12 @@ mod tests {
                 fault.nemesis,
                 Escaped(&fault.description),
                 fault.nodes[0],
-                fault.start,
+                fault.start_nanoseconds,
             );
             assert!(page.contains(&hook), "missing {hook}");
             assert!(page.contains(&format!(r#"<tr class="fault-row" data-index="{index}">"#)));
         }
-        assert!(page.contains(r#"data-end="none" data-recovery="none""#));
+        assert!(page.contains(r#"data-end="4000000000" data-recovery="none""#));
         assert!(page.contains(r#"data-end="3000000000" data-recovery="250000000""#));
         assert!(page.contains("SIGKILL node 2 (the leader)</text>"));
     }
@@ -329,7 +329,7 @@ mod tests {
             let label = text::LeaderName(change.leader);
             assert!(page.contains(&format!(
                 r#"data-index="{index}" data-leader="{leader}" data-at="{}""#,
-                change.at
+                change.at_nanoseconds
             )));
             assert!(page.contains(&format!(">{label}</text>")));
             assert!(page.contains(&format!(
@@ -395,7 +395,7 @@ mod tests {
         let clients = 16;
         let mut timeline = small_timeline();
         timeline.clients = clients;
-        timeline.duration = 30 * SECOND;
+        timeline.duration_nanoseconds = 30 * SECOND;
         let history = large_history(100_000, clients);
         assert!(history.len() > OPERATIONS_DRAWN_MAX);
         let page = render(&timeline, &history);

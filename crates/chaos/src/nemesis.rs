@@ -267,22 +267,22 @@ fn mode_name(mode: LinkState) -> &'static str {
 /// Cuts both directions between every node of `left` and every node of
 /// `right`.
 fn cut_between(cluster: &Cluster, left: &[u64], right: &[u64], mode: LinkState) {
-    for a in left {
-        for b in right {
-            cluster.proxies.set(*a, *b, mode);
-            cluster.proxies.set(*b, *a, mode);
+    for one in left {
+        for other in right {
+            cluster.proxies.set(*one, *other, mode);
+            cluster.proxies.set(*other, *one, mode);
         }
     }
 }
 
 /// Leaves only the links in `kept` (pairs, both directions) up.
 fn keep_only(cluster: &Cluster, size: u64, kept: &[(u64, u64)], mode: LinkState) {
-    for a in 1..=size {
-        for b in (a + 1)..=size {
-            let is_kept = kept.contains(&(a, b)) || kept.contains(&(b, a));
+    for one in 1..=size {
+        for other in (one + 1)..=size {
+            let is_kept = kept.contains(&(one, other)) || kept.contains(&(other, one));
             if !is_kept {
-                cluster.proxies.set(a, b, mode);
-                cluster.proxies.set(b, a, mode);
+                cluster.proxies.set(one, other, mode);
+                cluster.proxies.set(other, one, mode);
             }
         }
     }
@@ -339,8 +339,10 @@ fn partial(cluster: &Cluster, leader: Option<u64>, random: &mut StdRng, injected
             // leader keeps a link but loses its quorum, and only the hub
             // can gather one.
             let hub = followers[0];
-            let kept: Vec<(u64, u64)> =
-                others(size, &[hub]).into_iter().map(|n| (hub, n)).collect();
+            let kept: Vec<(u64, u64)> = others(size, &[hub])
+                .into_iter()
+                .map(|node| (hub, node))
+                .collect();
             keep_only(cluster, size, &kept, mode);
             injected.description = format!(
                 "quorum-loss: only hub node {hub} reaches everyone, leader {leader} reaches only it ({})",

@@ -2,24 +2,21 @@
 //! leader on the history's clock, for the report and the progress line.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::clients::Shared;
+use crate::clients::{Shared, NO_LEADER};
 use crate::cluster::{admin_get, leader_of, Cluster};
 use crate::timeline::LeaderChange;
 
 /// Time between two polls of every node.
 const POLL_INTERVAL_MILLISECONDS: u64 = 100;
-/// Stands for "no leader" in the atomic that holds the current leader.
-const NO_LEADER: u64 = 0;
 
 /// A running observer; [`Observer::stop`] returns what it saw.
 pub struct Observer {
     stop: Arc<AtomicBool>,
-    leader: Arc<AtomicU64>,
     changes: Arc<Mutex<Vec<LeaderChange>>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -29,29 +26,18 @@ impl Observer {
     pub fn start(cluster: &Cluster, shared: Arc<Shared>) -> Observer {
         let admins: Vec<SocketAddr> = cluster.nodes.iter().map(|node| node.admin).collect();
         let stop = Arc::new(AtomicBool::new(false));
-        let leader = Arc::new(AtomicU64::new(NO_LEADER));
         let changes = Arc::new(Mutex::new(Vec::new()));
         let thread = {
-            let (stop, leader, changes) =
-                (Arc::clone(&stop), Arc::clone(&leader), Arc::clone(&changes));
+            let (stop, changes) = (Arc::clone(&stop), Arc::clone(&changes));
             std::thread::Builder::new()
                 .name("synod-chaos-observer".into())
-                .spawn(move || observe(&admins, &shared, &stop, &leader, &changes))
+                .spawn(move || observe(&admins, &shared, &stop, &changes))
                 .expect("the observer thread starts")
         };
         Observer {
             stop,
-            leader,
             changes,
             thread: Some(thread),
-        }
-    }
-
-    /// The leader as last observed.
-    pub fn leader(&self) -> Option<u64> {
-        match self.leader.load(Ordering::Relaxed) {
-            NO_LEADER => None,
-            leader => Some(leader),
         }
     }
 
@@ -69,7 +55,6 @@ fn observe(
     admins: &[SocketAddr],
     shared: &Shared,
     stop: &AtomicBool,
-    current: &AtomicU64,
     changes: &Mutex<Vec<LeaderChange>>,
 ) {
     let mut last: Option<Option<u64>> = None;
@@ -96,9 +81,11 @@ fn observe(
         let leader = leader_of(&statuses);
         if last != Some(leader) {
             last = Some(leader);
-            current.store(leader.unwrap_or(NO_LEADER), Ordering::Relaxed);
+            shared
+                .leader
+                .store(leader.unwrap_or(NO_LEADER), Ordering::Relaxed);
             changes.lock().expect("not poisoned").push(LeaderChange {
-                at: shared.nanoseconds(polled),
+                at_nanoseconds: shared.nanoseconds(polled),
                 leader,
             });
         }

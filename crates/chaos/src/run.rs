@@ -1,34 +1,42 @@
 //! One chaos run: start the cluster, let the clients loose, inject faults on
-//! the seeded schedule, heal, read every key from every node, and judge.
+//! the seeded schedule ([`crate::schedule`]), heal, read every key from
+//! every node, and judge.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use synod_history::{check_history, Operation, OperationKind, Status};
 
 use crate::clients::{self, key_name, ClientPlan, Shared};
 use crate::cluster::{leader_of, Cluster};
-use crate::nemesis::{self, Nemesis};
+use crate::nemesis::Nemesis;
 use crate::observer::Observer;
-use crate::timeline::{FaultWindow, Timeline};
+use crate::schedule;
+use crate::timeline::Timeline;
 use crate::verdict::{self, Availability};
 
-/// Quiet time between two faults, in milliseconds.
-const QUIET_MILLISECONDS: std::ops::RangeInclusive<u64> = 1_000..=3_000;
-/// How long a fault is held, in milliseconds.
-const FAULT_MILLISECONDS: std::ops::RangeInclusive<u64> = 2_000..=6_000;
-/// How long the healed cluster has to elect a leader and answer the final
-/// reads.
+/// How long the healed cluster has to elect a leader, and each final read
+/// to be answered.
 pub const RECOVERY_WAIT_MILLISECONDS: u64 = 30_000;
-/// Progress lines are this far apart.
-const PROGRESS_INTERVAL_MILLISECONDS: u64 = 5_000;
-/// Client ids of the final readers start here, apart from the clients'.
-const FINAL_READER_CLIENT_BASE: u64 = 1_000_000;
+/// After the final heal, how long the cluster is left alone before the
+/// final reads. A write a client gave up on can still be on its way (held by
+/// a stalled link, queued to a peer); this gives it time to land, so that
+/// the final reads through different nodes see the same state. A write that
+/// lands even later is still handled correctly by the checker, which treats
+/// it as concurrent with everything after its call.
+const SETTLE_MILLISECONDS: u64 = 3_000;
+/// Client ids of the final readers start here, apart from the clients':
+/// the reader through node `n` is `FINAL_READER_CLIENT_BASE + n`.
+pub const FINAL_READER_CLIENT_BASE: u64 = 1_000_000;
+/// Seeds of the clients are spread from the run's seed by this stride.
+const CLIENT_SEED_STRIDE: u64 = 0xD1B5_4A32_D192_ED03;
+
+/// The smallest cluster a chaos run starts: with fewer nodes no fault
+/// leaves a quorum, and the partial-connectivity shapes need two followers.
+pub const NODES_MIN: u64 = 3;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -88,7 +96,10 @@ impl ChaosOutcome {
 ///
 /// The cluster could not be set up at all.
 pub fn run(options: &ChaosOptions, progress: &dyn Fn(&str)) -> Result<ChaosOutcome, String> {
-    let mut random = StdRng::seed_from_u64(options.seed);
+    assert!(
+        options.nodes >= NODES_MIN,
+        "chaos needs at least {NODES_MIN} nodes"
+    );
     let mut cluster = Cluster::start(
         &options.executable,
         &options.work,
@@ -109,96 +120,31 @@ pub fn run(options: &ChaosOptions, progress: &dyn Fn(&str)) -> Result<ChaosOutco
     } else {
         Duration::from_secs_f64(options.clients as f64 / options.rate as f64)
     };
-    let mut handles = Vec::new();
-    for lane in 0..options.clients {
-        let plan = ClientPlan {
-            addresses: cluster.client_addresses(),
-            keys: options.keys,
-            think,
-            seed: options.seed ^ (lane + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-        };
-        handles.push(runtime.spawn(clients::run_client(plan, Arc::clone(&shared))));
-    }
+    let handles: Vec<_> = (0..options.clients)
+        .map(|lane| {
+            let plan = ClientPlan {
+                addresses: cluster.client_addresses(),
+                keys: options.keys,
+                think,
+                seed: options.seed ^ (lane + 1).wrapping_mul(CLIENT_SEED_STRIDE),
+            };
+            runtime.spawn(clients::run_client(plan, Arc::clone(&shared)))
+        })
+        .collect();
 
-    let current: Arc<Mutex<String>> = Arc::new(Mutex::new("none".into()));
-    let mut faults: Vec<FaultWindow> = Vec::new();
-    let mut findings = Vec::new();
-    let started = Instant::now();
-    let mut next_progress = started + Duration::from_millis(PROGRESS_INTERVAL_MILLISECONDS);
-    let report = |shared: &Shared, now: Instant, fault: &str| {
-        progress(&format!(
-            "[{:>4.0}s/{}s] ok {} fail {} info {} | leader {} | fault: {fault}",
-            now.duration_since(started).as_secs_f64(),
-            options.duration.as_secs(),
-            shared.ok.load(Ordering::Relaxed),
-            shared.fail.load(Ordering::Relaxed),
-            shared.info.load(Ordering::Relaxed),
-            observer
-                .leader()
-                .map_or("none".into(), |leader| leader.to_string()),
-        ));
-    };
-    let sleep_until =
-        |until: Instant, next_progress: &mut Instant, report: &mut dyn FnMut(Instant)| {
-            while Instant::now() < until {
-                let now = Instant::now();
-                if now >= *next_progress {
-                    report(now);
-                    *next_progress = now + Duration::from_millis(PROGRESS_INTERVAL_MILLISECONDS);
-                }
-                std::thread::sleep(
-                    until
-                        .saturating_duration_since(now)
-                        .min(Duration::from_millis(100)),
-                );
-            }
-        };
-    let end = started + options.duration;
-    while Instant::now() < end {
-        let quiet = Duration::from_millis(random.random_range(QUIET_MILLISECONDS));
-        let quiet_end = (Instant::now() + quiet).min(end);
-        sleep_until(quiet_end, &mut next_progress, &mut |now| {
-            report(&shared, now, "none")
-        });
-        if Instant::now() >= end {
-            break;
-        }
-        let nemesis = options.nemeses[random.random_range(0..options.nemeses.len())];
-        let start = shared.nanoseconds(Instant::now());
-        let injected = match nemesis::inject(nemesis, &mut cluster, &mut random) {
-            Ok(injected) => injected,
-            Err(problem) => {
-                findings.push(format!("{nemesis}: {problem}"));
-                break;
-            }
-        };
-        progress(&format!("fault: {}: {}", nemesis, injected.description));
-        *current.lock().expect("not poisoned") = injected.description.clone();
-        findings.extend(injected.finding.clone());
-        let hold = Duration::from_millis(random.random_range(FAULT_MILLISECONDS));
-        let hold_end = (Instant::now() + hold).min(end);
-        let description = injected.description.clone();
-        sleep_until(hold_end, &mut next_progress, &mut |now| {
-            report(&shared, now, &description);
-        });
-        let healed = nemesis::heal(&mut cluster);
-        let end_time = shared.nanoseconds(Instant::now());
-        faults.push(FaultWindow {
-            nemesis: nemesis.name().into(),
-            description: injected.description,
-            nodes: injected.nodes,
-            start,
-            end: Some(end_time),
-            recovery: None,
-        });
-        progress(&format!("healed: {nemesis}"));
-        if let Err(problem) = healed {
-            findings.push(format!("after {nemesis}: {problem}"));
-            break;
-        }
-    }
-    let faulty_end = shared.nanoseconds(Instant::now());
-    if let Err(problem) = nemesis::heal(&mut cluster) {
+    let injections = schedule::inject_until(
+        &mut cluster,
+        &options.nemeses,
+        options.seed,
+        Instant::now(),
+        options.duration,
+        &shared,
+        progress,
+    );
+    let mut faults = injections.faults;
+    let mut findings = injections.findings;
+    let faulty_end_nanoseconds = shared.nanoseconds(Instant::now());
+    if let Err(problem) = crate::nemesis::heal(&mut cluster) {
         findings.push(format!("final heal: {problem}"));
     }
     shared.stop.store(true, Ordering::Relaxed);
@@ -207,55 +153,50 @@ pub fn run(options: &ChaosOptions, progress: &dyn Fn(&str)) -> Result<ChaosOutco
             let _ = handle.await;
         }
     });
-    progress("healed everything; reading every key from every node");
+    progress("healed everything; waiting for a leader, then reading every key from every node");
+    if let Err(problem) = wait_for_leader(&cluster) {
+        findings.push(format!("after the final heal: {problem}"));
+    }
+    std::thread::sleep(Duration::from_millis(SETTLE_MILLISECONDS));
     let final_values = final_reads(&cluster, options.keys, &shared, &runtime, &mut findings);
     let leader_changes = observer.stop();
     drop(runtime);
     drop(cluster);
 
+    findings.extend(std::mem::take(
+        &mut *shared.findings.lock().expect("not poisoned"),
+    ));
     let operations = std::mem::take(&mut *shared.operations.lock().expect("not poisoned"));
     for fault in &mut faults {
-        if let Some(end) = fault.end {
-            fault.recovery = verdict::recovery_after(&operations, end);
-        }
+        fault.recovery_nanoseconds = verdict::recovery_after(&operations, fault.end_nanoseconds);
     }
     let client_operations: Vec<Operation> = operations
         .iter()
         .filter(|operation| operation.client < FINAL_READER_CLIENT_BASE)
         .cloned()
         .collect();
-    let availability = verdict::availability(&client_operations, 0, faulty_end);
+    let availability = verdict::availability(&client_operations, 0, faulty_end_nanoseconds);
     let outcome = check_history(&operations);
     let violations: Vec<String> = outcome
         .violations
         .iter()
         .map(|violation| format!("key {}: {}", violation.key, violation.explanation))
         .collect();
-    let lost = verdict::lost_writes(&operations, &final_values);
+    let mut lost: Vec<String> = final_values
+        .iter()
+        .flat_map(|values| verdict::lost_writes(&operations, values))
+        .collect();
+    lost.sort();
+    lost.dedup();
     let linearizable = outcome.is_linearizable();
-    let verdict = if linearizable && lost.is_empty() && findings.is_empty() {
-        "linearizable, nothing acknowledged lost".to_string()
-    } else {
-        let mut problems = Vec::new();
-        if !linearizable {
-            problems.push("NOT linearizable".to_string());
-        }
-        if !lost.is_empty() {
-            problems.push(format!("{} acknowledged writes lost", lost.len()));
-        }
-        if !findings.is_empty() {
-            problems.push(format!("{} findings", findings.len()));
-        }
-        problems.join(", ")
-    };
     let timeline = Timeline {
         seed: options.seed,
         nodes: options.nodes,
         clients: shared.next_client.load(Ordering::Relaxed),
-        duration: faulty_end,
+        duration_nanoseconds: faulty_end_nanoseconds,
         faults,
         leader_changes,
-        verdict,
+        verdict: verdict_words(linearizable, lost.len(), findings.len()),
         rerun: options.rerun.clone(),
     };
     Ok(ChaosOutcome {
@@ -267,6 +208,25 @@ pub fn run(options: &ChaosOptions, progress: &dyn Fn(&str)) -> Result<ChaosOutco
         lost,
         findings,
     })
+}
+
+/// The verdict in a few words.
+fn verdict_words(linearizable: bool, lost: usize, findings: usize) -> String {
+    let mut problems = Vec::new();
+    if !linearizable {
+        problems.push("NOT linearizable".to_string());
+    }
+    if lost > 0 {
+        problems.push(format!("{lost} acknowledged writes lost"));
+    }
+    if findings > 0 {
+        problems.push(format!("{findings} findings"));
+    }
+    if problems.is_empty() {
+        "linearizable, nothing acknowledged lost".to_string()
+    } else {
+        problems.join(", ")
+    }
 }
 
 fn wait_for_leader(cluster: &Cluster) -> Result<u64, String> {
@@ -285,32 +245,35 @@ fn wait_for_leader(cluster: &Cluster) -> Result<u64, String> {
 }
 
 /// Reads every key through every node (linearizable reads), recording them
-/// in the history as operations of one final reader per node. Returns what
-/// the reads saw per key; a node that disagrees with the others, or a key
-/// no node would read in time, is a finding.
+/// in the history as operations of one final reader per node. Returns, per
+/// node, what its reads saw per key. A key a node would not read in time is
+/// a finding. Nodes need not agree with each other here: a write abandoned
+/// by its client may land between two nodes' reads, and the checker judges
+/// that; each read must only be one the last writes could explain.
 fn final_reads(
     cluster: &Cluster,
     keys: u64,
     shared: &Arc<Shared>,
     runtime: &tokio::runtime::Runtime,
     findings: &mut Vec<String>,
-) -> BTreeMap<String, Option<String>> {
+) -> Vec<BTreeMap<String, Option<String>>> {
     let deadline = Instant::now() + Duration::from_millis(RECOVERY_WAIT_MILLISECONDS);
-    let mut seen: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let mut per_node = Vec::new();
     for (index, address) in cluster.client_addresses().into_iter().enumerate() {
         let node = index as u64 + 1;
         let reader = FINAL_READER_CLIENT_BASE + node;
+        let mut seen = BTreeMap::new();
+        let mut connection = None;
         for key_index in 0..keys {
             let key = key_name(key_index);
             let read = runtime.block_on(async {
-                loop {
-                    if Instant::now() > deadline {
-                        return None;
+                while Instant::now() < deadline {
+                    if connection.is_none() {
+                        connection = clients::connect(address).await;
                     }
-                    let client = redis::Client::open(format!("redis://{address}")).ok()?;
-                    if let Ok(mut connection) = client.get_multiplexed_async_connection().await {
+                    if let Some(open) = connection.as_mut() {
                         let operation = clients::perform(
-                            &mut connection,
+                            open,
                             reader,
                             node,
                             OperationKind::Get,
@@ -325,25 +288,22 @@ fn final_reads(
                         if status == Status::Ok {
                             return Some(value);
                         }
+                        connection = None;
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
+                None
             });
             match read {
+                Some(value) => {
+                    seen.insert(key, value);
+                }
                 None => findings.push(format!(
                     "node {node} did not answer a read of {key} in time"
                 )),
-                Some(value) => match seen.get(&key) {
-                    Some(earlier) if *earlier != value => findings.push(format!(
-                        "{key}: node {node} reads {value:?}, an earlier node read {earlier:?}"
-                    )),
-                    Some(_) => {}
-                    None => {
-                        seen.insert(key, value);
-                    }
-                },
             }
         }
+        per_node.push(seen);
     }
-    seen
+    per_node
 }

@@ -15,13 +15,12 @@ pub struct FaultWindow {
     /// The nodes it touched.
     pub nodes: Vec<u64>,
     /// When it began, in nanoseconds since the run began.
-    pub start: u64,
-    /// When it was healed; `None` if the run ended first (the final heal
-    /// then ended it).
-    pub end: Option<u64>,
-    /// How long after the heal the cluster answered a write again, in
-    /// nanoseconds; `None` when it was not measured.
-    pub recovery: Option<u64>,
+    pub start_nanoseconds: u64,
+    /// When its heal began, in nanoseconds since the run began.
+    pub end_nanoseconds: u64,
+    /// From the heal to the acknowledgement of the first write called after
+    /// it, in nanoseconds; `None` when no write was acknowledged after it.
+    pub recovery_nanoseconds: Option<u64>,
 }
 
 /// A change of the leader as the observer saw it (polling every node's
@@ -29,7 +28,7 @@ pub struct FaultWindow {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaderChange {
     /// When it was observed, in nanoseconds since the run began.
-    pub at: u64,
+    pub at_nanoseconds: u64,
     /// The new leader, or `None` when no node claimed to lead.
     pub leader: Option<u64>,
 }
@@ -44,7 +43,7 @@ pub struct Timeline {
     /// Number of clients (ids `0..clients` in the history).
     pub clients: u64,
     /// How long the faulty part of the run lasted, in nanoseconds.
-    pub duration: u64,
+    pub duration_nanoseconds: u64,
     /// Every fault, in the order injected.
     pub faults: Vec<FaultWindow>,
     /// Every leader change observed, in order.

@@ -13,9 +13,9 @@ pub struct Availability {
     pub percent: f64,
     /// The longest stretch with no operation completing `ok`, in
     /// nanoseconds, and where it began.
-    pub longest_gap: u64,
+    pub longest_gap_nanoseconds: u64,
     /// Start of that stretch, in nanoseconds since the run began.
-    pub longest_gap_start: u64,
+    pub longest_gap_start_nanoseconds: u64,
 }
 
 /// Availability of the client operations that ended before `end`.
@@ -27,8 +27,8 @@ pub fn availability(operations: &[Operation], start: u64, end: u64) -> Availabil
     if considered.is_empty() {
         return Availability {
             percent: 0.0,
-            longest_gap: end.saturating_sub(start),
-            longest_gap_start: start,
+            longest_gap_nanoseconds: end.saturating_sub(start),
+            longest_gap_start_nanoseconds: start,
         };
     }
     let ok = considered
@@ -43,19 +43,19 @@ pub fn availability(operations: &[Operation], start: u64, end: u64) -> Availabil
     completions.sort_unstable();
     let mut previous = start;
     let mut longest_gap = 0;
-    let mut longest_gap_start = start;
+    let mut longest_gap_start_nanoseconds = start;
     for completion in completions.into_iter().chain(std::iter::once(end)) {
         let completion = completion.min(end);
         if completion.saturating_sub(previous) > longest_gap {
             longest_gap = completion - previous;
-            longest_gap_start = previous;
+            longest_gap_start_nanoseconds = previous;
         }
         previous = previous.max(completion);
     }
     Availability {
         percent: 100.0 * ok as f64 / considered.len() as f64,
-        longest_gap,
-        longest_gap_start,
+        longest_gap_nanoseconds: longest_gap,
+        longest_gap_start_nanoseconds,
     }
 }
 
@@ -86,7 +86,7 @@ pub struct NemesisFigures {
     /// The longest stretch without an `ok` answer inside one of its windows
     /// (each window running from injection to the first acknowledged write
     /// after the heal), in nanoseconds.
-    pub worst_gap: u64,
+    pub worst_gap_nanoseconds: u64,
 }
 
 /// Availability and the worst unavailability window per nemesis.
@@ -106,12 +106,12 @@ pub fn per_nemesis(
             let mut count = 0;
             for fault in faults.iter().filter(|fault| fault.nemesis == name) {
                 count += 1;
-                let healed = fault.end.unwrap_or(u64::MAX);
-                let window_end = healed.saturating_add(fault.recovery.unwrap_or(0));
-                let inside = availability(operations, fault.start, window_end);
-                worst_gap = worst_gap.max(inside.longest_gap);
+                let healed = fault.end_nanoseconds;
+                let window_end = healed.saturating_add(fault.recovery_nanoseconds.unwrap_or(0));
+                let inside = availability(operations, fault.start_nanoseconds, window_end);
+                worst_gap = worst_gap.max(inside.longest_gap_nanoseconds);
                 for operation in operations {
-                    if operation.call >= fault.start && operation.call < healed {
+                    if operation.call >= fault.start_nanoseconds && operation.call < healed {
                         called += 1;
                         ok += usize::from(operation.status == Status::Ok);
                     }
@@ -125,7 +125,7 @@ pub fn per_nemesis(
                 } else {
                     100.0 * ok as f64 / called as f64
                 },
-                worst_gap,
+                worst_gap_nanoseconds: worst_gap,
             }
         })
         .collect()
@@ -255,8 +255,8 @@ mod tests {
             write("2", Status::Ok, 20, 500),
         ];
         let figures = availability(&history, 0, 600);
-        assert_eq!(figures.longest_gap, 490);
-        assert_eq!(figures.longest_gap_start, 10);
+        assert_eq!(figures.longest_gap_nanoseconds, 490);
+        assert_eq!(figures.longest_gap_start_nanoseconds, 10);
         assert!((figures.percent - 100.0).abs() < 1e-9);
         assert_eq!(recovery_after(&history, 15), Some(485));
     }

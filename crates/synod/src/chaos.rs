@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
+use synod_chaos::run::NODES_MIN;
 use synod_chaos::{ChaosOptions, ChaosOutcome, Nemesis};
 use synod_history::HistoryWriter;
 
@@ -71,8 +72,10 @@ pub fn run(arguments: ChaosArguments) -> ExitCode {
 }
 
 fn chaos(arguments: ChaosArguments) -> Result<bool, String> {
-    if !(1..=NODES_MAX).contains(&arguments.nodes) {
-        return Err(format!("--nodes must be between 1 and {NODES_MAX}"));
+    if !(NODES_MIN..=NODES_MAX).contains(&arguments.nodes) {
+        return Err(format!(
+            "--nodes must be between {NODES_MIN} and {NODES_MAX}"
+        ));
     }
     if arguments.clients == 0 || arguments.keys == 0 {
         return Err("--clients and --keys must be at least 1".into());
@@ -189,20 +192,20 @@ fn print_summary(outcome: &ChaosOutcome) {
     say(&format!(
         "availability: {:.1} % of operations ok; longest unavailability {:.2} s (from {:.1} s)",
         outcome.availability.percent,
-        seconds(outcome.availability.longest_gap),
-        seconds(outcome.availability.longest_gap_start),
+        seconds(outcome.availability.longest_gap_nanoseconds),
+        seconds(outcome.availability.longest_gap_start_nanoseconds),
     ));
     say(&format!("faults: {}", timeline.faults.len()));
     for fault in &timeline.faults {
-        let held = fault.end.map_or(0, |end| end - fault.start);
+        let held = fault.end_nanoseconds - fault.start_nanoseconds;
         let recovery = fault
-            .recovery
+            .recovery_nanoseconds
             .map_or("no write after the heal".to_string(), |recovery| {
                 format!("a write {:.0} ms after the heal", recovery as f64 / 1e6)
             });
         say(&format!(
             "  {:>6.1} s  {:<9} held {:.1} s, {}: {}",
-            seconds(fault.start),
+            seconds(fault.start_nanoseconds),
             fault.nemesis,
             seconds(held),
             recovery,
@@ -215,7 +218,7 @@ fn print_summary(outcome: &ChaosOutcome) {
             figures.nemesis,
             figures.faults,
             figures.availability_percent,
-            seconds(figures.worst_gap)
+            seconds(figures.worst_gap_nanoseconds)
         ));
     }
     say(&format!(

@@ -201,12 +201,12 @@ fn check_report(directory: &Path) {
     }
     let faults = strings(&shown["faults"]);
     for fault in timeline["faults"].as_array().unwrap() {
-        let start = fault["start"].as_u64().unwrap().to_string();
+        let start = fault["start_nanoseconds"].as_u64().unwrap().to_string();
         assert!(faults.contains(&start), "fault {fault} not shown: {shown}");
     }
     let leaders = strings(&shown["leaders"]);
     for change in timeline["leader_changes"].as_array().unwrap() {
-        let at = change["at"].as_u64().unwrap().to_string();
+        let at = change["at_nanoseconds"].as_u64().unwrap().to_string();
         assert!(
             leaders.contains(&at),
             "leader change {change} not shown: {shown}"

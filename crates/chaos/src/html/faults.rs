@@ -44,9 +44,9 @@ fn write_fault(
     row: usize,
 ) -> fmt::Result {
     let colour = nemesis_colour(&fault.nemesis);
-    let healed = fault.end.unwrap_or(layout.run_end).max(fault.start);
-    let x = layout.x(fault.start);
-    let width = layout.width(fault.start, healed);
+    let healed = fault.end_nanoseconds.max(fault.start_nanoseconds);
+    let x = layout.x(fault.start_nanoseconds);
+    let width = layout.width(fault.start_nanoseconds, healed);
     let bar_top = layout.fault_lane_top() + row as f64 * FAULT_ROW_HEIGHT_PIXELS + 2.0;
     let bar_height = FAULT_ROW_HEIGHT_PIXELS - 4.0;
     let band_top = layout.leader_lane_top();
@@ -56,9 +56,9 @@ fn write_fault(
         Escaped(&fault.nemesis),
         Escaped(&fault.description),
         NodeList(&fault.nodes),
-        fault.start,
-        TimeOrNone(fault.end),
-        TimeOrNone(fault.recovery),
+        fault.start_nanoseconds,
+        fault.end_nanoseconds,
+        TimeOrNone(fault.recovery_nanoseconds),
     )?;
     write_fault_title(out, fault)?;
     writeln!(
@@ -66,13 +66,12 @@ fn write_fault(
         r#"<rect class="fault-band" x="{x:.1}" y="{band_top:.1}" width="{width:.1}" height="{:.1}" fill="{colour}"/>"#,
         layout.height() - band_top,
     )?;
-    let unhealed = if fault.end.is_none() { " unhealed" } else { "" };
     writeln!(
         out,
-        r#"<rect class="fault-bar{unhealed}" x="{x:.1}" y="{bar_top:.1}" width="{width:.1}" height="{bar_height:.1}" fill="{colour}"/>"#,
+        r#"<rect class="fault-bar" x="{x:.1}" y="{bar_top:.1}" width="{width:.1}" height="{bar_height:.1}" fill="{colour}"/>"#,
     )?;
-    if let Some(recovery) = fault.recovery {
-        let recovered = fault_drawn_end(fault, layout.run_end);
+    if let Some(recovery) = fault.recovery_nanoseconds {
+        let recovered = fault_drawn_end(fault);
         writeln!(
             out,
             r#"<rect class="fault-recovery" x="{:.1}" y="{bar_top:.1}" width="{:.1}" height="{bar_height:.1}" fill="{colour}"><title>recovered {} ms after the heal</title></rect>"#,
@@ -99,13 +98,10 @@ fn write_fault_title(out: &mut String, fault: &FaultWindow) -> fmt::Result {
         Escaped(&fault.nemesis),
         Escaped(&fault.description),
         NodeList(&fault.nodes),
-        Seconds(fault.start),
+        Seconds(fault.start_nanoseconds),
     )?;
-    match fault.end {
-        Some(end) => write!(out, " to {} s", Seconds(end))?,
-        None => write!(out, " to the end of the run (not healed)")?,
-    }
-    if let Some(recovery) = fault.recovery {
+    write!(out, " to {} s", Seconds(fault.end_nanoseconds))?;
+    if let Some(recovery) = fault.recovery_nanoseconds {
         write!(
             out,
             ", recovered {} ms after the heal",
@@ -148,9 +144,9 @@ mod tests {
             nemesis: "partition".to_string(),
             description: "isolate node 3 from the majority".to_string(),
             nodes: vec![3],
-            start: 0,
-            end: Some(1),
-            recovery: None,
+            start_nanoseconds: 0,
+            end_nanoseconds: 1,
+            recovery_nanoseconds: None,
         };
         assert_eq!(fault_label(&fault, 1.0), "partition…");
         assert_eq!(

@@ -13,7 +13,7 @@ use crate::timeline::{FaultWindow, Timeline};
 pub(super) const DRAWING_WIDTH_PIXELS: f64 = 1200.0;
 
 /// Room left of the plot for the lane labels ("client 12", "leader").
-const LABELS_WIDTH_PIXELS: f64 = 86.0;
+const LABELS_WIDTH_PIXELS: f64 = 100.0;
 
 /// Room right of the plot, so that the last tick label is not cut.
 const RIGHT_MARGIN_PIXELS: f64 = 24.0;
@@ -64,7 +64,7 @@ impl Layout {
         let run_end = run_end(timeline, operations);
         let mut clients: BTreeSet<u64> = (0..timeline.clients).collect();
         clients.extend(operations.iter().map(|operation| operation.client));
-        let fault_rows = fault_rows(&timeline.faults, run_end);
+        let fault_rows = fault_rows(&timeline.faults);
         let fault_row_count = fault_rows.iter().map(|row| row + 1).max().unwrap_or(1);
         assert!(run_end > 0);
         assert!(fault_row_count <= FAULT_ROWS_MAX);
@@ -128,11 +128,10 @@ impl Layout {
     }
 }
 
-/// When a fault stops being drawn: its heal, or the end of the run if it was
-/// never healed, plus the recovery that followed the heal.
-pub(super) fn fault_drawn_end(fault: &FaultWindow, run_end: u64) -> u64 {
-    let end = fault.end.unwrap_or(run_end).max(fault.start);
-    end.saturating_add(fault.recovery.unwrap_or(0))
+/// When a fault stops being drawn: its heal plus the recovery that followed.
+pub(super) fn fault_drawn_end(fault: &FaultWindow) -> u64 {
+    let end = fault.end_nanoseconds.max(fault.start_nanoseconds);
+    end.saturating_add(fault.recovery_nanoseconds.unwrap_or(0))
 }
 
 /// The latest moment anything in the run happened. `Timeline::duration`
@@ -146,28 +145,33 @@ fn run_end(timeline: &Timeline, operations: &[Operation]) -> u64 {
         Status::Ok | Status::Fail => operation.call.max(operation.return_time),
     });
     let faults_end = timeline.faults.iter().map(|fault| {
-        let healed = fault.end.unwrap_or(fault.start).max(fault.start);
-        healed.saturating_add(fault.recovery.unwrap_or(0))
+        let healed = fault.end_nanoseconds.max(fault.start_nanoseconds);
+        healed.saturating_add(fault.recovery_nanoseconds.unwrap_or(0))
     });
-    let leader_changes_end = timeline.leader_changes.iter().map(|change| change.at);
+    let leader_changes_end = timeline
+        .leader_changes
+        .iter()
+        .map(|change| change.at_nanoseconds);
     operations_end
         .chain(faults_end)
         .chain(leader_changes_end)
-        .fold(timeline.duration, u64::max)
+        .fold(timeline.duration_nanoseconds, u64::max)
         .max(1)
 }
 
 /// Assigns every fault a row so that faults that overlap in time are drawn
 /// one above the other: each fault, in order of start, takes the first row
 /// that is free by then.
-fn fault_rows(faults: &[FaultWindow], run_end: u64) -> Vec<usize> {
+fn fault_rows(faults: &[FaultWindow]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..faults.len()).collect();
-    order.sort_by_key(|&index| faults[index].start);
+    order.sort_by_key(|&index| faults[index].start_nanoseconds);
     let mut row_ends: Vec<u64> = Vec::new();
     let mut rows = vec![0; faults.len()];
     for index in order {
         let fault = &faults[index];
-        let free = row_ends.iter().position(|&row_end| row_end <= fault.start);
+        let free = row_ends
+            .iter()
+            .position(|&row_end| row_end <= fault.start_nanoseconds);
         let row = match free {
             Some(row) => row,
             None if row_ends.len() < FAULT_ROWS_MAX => {
@@ -178,7 +182,7 @@ fn fault_rows(faults: &[FaultWindow], run_end: u64) -> Vec<usize> {
                 .min_by_key(|&row| row_ends[row])
                 .expect("the rows are full, so there are rows"),
         };
-        row_ends[row] = row_ends[row].max(fault_drawn_end(fault, run_end));
+        row_ends[row] = row_ends[row].max(fault_drawn_end(fault));
         rows[index] = row;
     }
     rows
@@ -193,32 +197,32 @@ mod tests {
             nemesis: "kill".to_string(),
             description: "SIGKILL node 1".to_string(),
             nodes: vec![1],
-            start,
-            end,
-            recovery: None,
+            start_nanoseconds: start,
+            end_nanoseconds: end.unwrap_or(start),
+            recovery_nanoseconds: None,
         }
     }
 
     #[test]
     fn overlapping_faults_are_stacked_and_disjoint_ones_share_a_row() {
         let faults = [fault(0, Some(10)), fault(5, Some(20)), fault(12, None)];
-        assert_eq!(fault_rows(&faults, 100), vec![0, 1, 0]);
+        assert_eq!(fault_rows(&faults), vec![0, 1, 0]);
     }
 
     #[test]
     fn the_fault_lane_never_grows_past_its_row_limit() {
         let faults: Vec<FaultWindow> = (0..50).map(|start| fault(start, None)).collect();
-        let rows = fault_rows(&faults, 100);
+        let rows = fault_rows(&faults);
         assert!(rows.iter().all(|&row| row < FAULT_ROWS_MAX));
     }
 
     #[test]
     fn the_run_ends_at_the_latest_known_moment() {
         let timeline = Timeline {
-            duration: 100,
+            duration_nanoseconds: 100,
             clients: 2,
             faults: vec![FaultWindow {
-                recovery: Some(50),
+                recovery_nanoseconds: Some(50),
                 ..fault(10, Some(120))
             }],
             ..Timeline::default()

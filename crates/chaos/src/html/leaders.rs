@@ -42,8 +42,8 @@ pub(super) fn write_leaders(
     for (index, change) in changes.iter().enumerate() {
         let until = changes
             .get(index + 1)
-            .map_or(layout.run_end, |next| next.at)
-            .max(change.at);
+            .map_or(layout.run_end, |next| next.at_nanoseconds)
+            .max(change.at_nanoseconds);
         write_term(out, layout, term_top, change, until)?;
     }
     for (index, change) in changes.iter().enumerate() {
@@ -69,10 +69,10 @@ fn write_term(
         out,
         r#"<rect class="leader-term" data-leader="{}" x="{:.1}" y="{term_top:.1}" width="{:.1}" height="{TERM_HEIGHT_PIXELS:.1}" fill="{fill}"><title>{} from {} s to {} s</title></rect>"#,
         NodeOrNone(change.leader),
-        layout.x(change.at),
-        layout.width(change.at, until),
+        layout.x(change.at_nanoseconds),
+        layout.width(change.at_nanoseconds, until),
         LeaderName(change.leader),
-        Seconds(change.at),
+        Seconds(change.at_nanoseconds),
         Seconds(until),
     )
 }
@@ -84,7 +84,7 @@ fn write_change(
     index: usize,
     change: &LeaderChange,
 ) -> fmt::Result {
-    let x = layout.x(change.at);
+    let x = layout.x(change.at_nanoseconds);
     let top = layout.leader_lane_top();
     let label_y = top + 10.0 + (index % 2) as f64 * LABEL_LINE_SPACING_PIXELS;
     let none = if change.leader.is_none() { " none" } else { "" };
@@ -92,9 +92,9 @@ fn write_change(
         out,
         r#"<g class="leader-change{none}" data-index="{index}" data-leader="{}" data-at="{}"><title>{} at {} s</title><line class="leader-change-line" x1="{x:.1}" y1="{top:.1}" x2="{x:.1}" y2="{:.1}"/><text class="leader-change-label" x="{:.1}" y="{label_y:.1}">{}</text></g>"#,
         NodeOrNone(change.leader),
-        change.at,
+        change.at_nanoseconds,
         LeaderName(change.leader),
-        Seconds(change.at),
+        Seconds(change.at_nanoseconds),
         layout.height(),
         x + 2.0,
         LeaderName(change.leader),

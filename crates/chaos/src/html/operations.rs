@@ -7,6 +7,8 @@ use std::fmt::{self, Write};
 
 use synod_history::{Operation, OperationKind, Status};
 
+use crate::run::FINAL_READER_CLIENT_BASE;
+
 use super::layout::{Layout, CLIENT_LANE_HEIGHT_PIXELS};
 use super::text::{shorten, Escaped, Seconds};
 
@@ -75,9 +77,15 @@ pub(super) fn write_client_lanes(
             r#"<g class="client-lane" data-client="{client}" data-operations="{}">"#,
             operations.len()
         )?;
+        // The final readers (one per node, after the heal) are named for
+        // their node rather than by their large client id.
+        let label = match client.checked_sub(FINAL_READER_CLIENT_BASE) {
+            Some(node) => format!("final read n{node}"),
+            None => format!("client {client}"),
+        };
         writeln!(
             out,
-            r#"<text class="lane-label" x="{:.1}" y="{:.1}">client {client}</text>"#,
+            r#"<text class="lane-label" x="{:.1}" y="{:.1}">{label}</text>"#,
             layout.plot_left() - 6.0,
             top + CLIENT_LANE_HEIGHT_PIXELS - 5.0,
         )?;

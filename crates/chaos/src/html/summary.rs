@@ -52,7 +52,7 @@ pub(super) fn write_summary(
         (
             "duration",
             "duration (s)",
-            Seconds(timeline.duration).to_string(),
+            Seconds(timeline.duration_nanoseconds).to_string(),
         ),
         ("operations", "operations", operations.len().to_string()),
         ("operations-ok", "ok", counts.ok.to_string()),

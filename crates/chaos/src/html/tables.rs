@@ -21,11 +21,8 @@ pub(super) fn write_fault_table(out: &mut String, faults: &[FaultWindow]) -> fmt
         )?;
     }
     for (index, fault) in faults.iter().enumerate() {
-        let end = match fault.end {
-            Some(end) => Seconds(end).to_string(),
-            None => "not healed".to_string(),
-        };
-        let recovery = match fault.recovery {
+        let end = Seconds(fault.end_nanoseconds).to_string();
+        let recovery = match fault.recovery_nanoseconds {
             Some(recovery) => Milliseconds(recovery).to_string(),
             None => "—".to_string(),
         };
@@ -35,7 +32,7 @@ pub(super) fn write_fault_table(out: &mut String, faults: &[FaultWindow]) -> fmt
             Escaped(&fault.nemesis),
             Escaped(&fault.description),
             NodeList(&fault.nodes),
-            Seconds(fault.start),
+            Seconds(fault.start_nanoseconds),
         )?;
     }
     writeln!(out, "</tbody></table></section>")
@@ -62,7 +59,7 @@ pub(super) fn write_leader_change_table(out: &mut String, changes: &[LeaderChang
         writeln!(
             out,
             r#"<tr class="leader-change-row" data-index="{index}"><td>{index}</td><td class="number">{}</td><td>{}</td></tr>"#,
-            Seconds(change.at),
+            Seconds(change.at_nanoseconds),
             LeaderName(change.leader),
         )?;
     }
