@@ -3,7 +3,8 @@
 //! says.
 //!
 //! * A torn write at the tail (what a crash mid-write leaves: a partial
-//!   frame after the last complete one) must be cut off at the next start.
+//!   frame after the last complete one, over the zeros of the space the
+//!   store allocates ahead) must be cut off at the next start.
 //!   The bytes added were never acknowledged, so cutting them loses
 //!   nothing; the node must simply start.
 //! * A flipped bit in a frame that other frames follow is damage to data
@@ -73,9 +74,15 @@ pub fn damage_and_check(
             return flip_and_check(cluster, index, &segment, &name, &mut bytes, offset, random);
         }
     }
+    // Where the frames end, the next write would have gone: over the zeros
+    // of the space allocated ahead, or past the end of the file.
     let length = random.random_range(1..=TORN_TAIL_SIZE_MAX_BYTES);
     let garbage: Vec<u8> = (0..length).map(|_| random.random()).collect();
-    bytes.extend_from_slice(&garbage);
+    let end = frames_end(&bytes);
+    if bytes.len() < end + length {
+        bytes.resize(end + length, 0);
+    }
+    bytes[end..end + length].copy_from_slice(&garbage);
     write(&segment, &bytes)?;
     Ok(DiskOutcome {
         description: format!(
@@ -152,6 +159,15 @@ fn flip_and_check(
         ),
         finding,
     })
+}
+
+/// The offset just past the segment's last valid frame.
+fn frames_end(bytes: &[u8]) -> usize {
+    let mut offset = SEGMENT_HEADER_SIZE_BYTES;
+    while let FrameParse::Valid(frame) = parse_frame(bytes, offset) {
+        offset = frame.end_offset;
+    }
+    offset
 }
 
 /// A byte inside the payload of a random record frame of the segment that

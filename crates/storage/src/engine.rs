@@ -235,7 +235,13 @@ impl<D: Directory> Engine<D> {
                 self.create_segment(next.first)?;
             }
             let name = segment_file_name(segment.first);
-            if let Err(source) = self.directory.append(&name, &segment.bytes) {
+            // The newest segment continues where its frames end; a segment
+            // created by this batch starts after its header.
+            let offset = match index {
+                0 => self.active_segment_size_bytes,
+                _ => SEGMENT_HEADER_SIZE_BYTES as u64,
+            };
+            if let Err(source) = self.directory.write_at(&name, offset, &segment.bytes) {
                 return Err(self.io_failure(Operation::Write, &name, source));
             }
             if let Err(source) = self.directory.sync_file(&name) {

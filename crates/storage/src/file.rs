@@ -67,6 +67,7 @@ impl FileStorage {
                 }
             }
         })?;
+        let locked = locked.allocating_for(options.segment_size_max_bytes);
         let (engine, recovered) = Engine::open(locked, options, absent)?;
         Ok((FileStorage { engine }, recovered))
     }

@@ -93,7 +93,7 @@ mod recovery;
 use std::fmt;
 
 pub use acceptor::{AcceptorDecodeError, AcceptorStore};
-pub use directory::LOCK_FILE_NAME;
+pub use directory::{LOCK_FILE_NAME, PREALLOCATION_CHUNK_BYTES};
 pub use error::{
     CorruptionKind, IdentityError, Operation, RecoveryError, StorageError,
     OPERATOR_ADVICE_CORRUPTION,

@@ -130,11 +130,23 @@ impl Directory for MemoryDisk {
         Ok(self.file_mut(name)?.contents.clone())
     }
 
-    fn append(&mut self, name: &str, bytes: &[u8]) -> io::Result<()> {
+    fn write_at(&mut self, name: &str, offset: u64, bytes: &[u8]) -> io::Result<()> {
         let free_bytes = self
             .space_bytes_max
             .map(|max| max.saturating_sub(self.used_bytes()));
         let file = self.file_mut(name)?;
+        let offset = usize::try_from(offset).expect("a memory file fits in memory");
+        // Whatever follows the write position is space allocated ahead (a
+        // test may put zeros there, as the file-backed store does): the
+        // write replaces it, and a crash may lose it like any unsynced byte.
+        assert!(
+            file.contents
+                .get(offset..)
+                .is_some_and(|ahead| ahead.iter().all(|byte| *byte == 0)),
+            "the log writes at the end of its frames, over nothing but zeros"
+        );
+        file.contents.truncate(offset);
+        file.durable_length_bytes = file.durable_length_bytes.min(offset);
         match free_bytes {
             // Like a real disk, write what fits, then report the disk full.
             Some(free) if (bytes.len() as u64) > free => {

@@ -15,6 +15,9 @@
 //! 4. An empty newest segment after an unsealed one is a rotation that a
 //!    crash interrupted before the older segment was sealed: it is removed
 //!    and the older segment is the newest again.
+//! 5. Zeros after a segment's last frame (or after its end marker) are space
+//!    allocated ahead of the writes, not damage: the frames end cleanly
+//!    there, and nothing is cut or reported.
 //!
 //! Nothing is changed on disk until every check has passed.
 
@@ -465,6 +468,9 @@ fn read_segment<D: Directory>(
     let ending = loop {
         let frame = match parse_frame(&bytes, offset) {
             FrameParse::End => break SegmentEnding::Clean,
+            // Space allocated ahead of the writes reads back as zeros: the
+            // frames end here, cleanly.
+            FrameParse::Invalid(_) if is_zero(&bytes[offset..]) => break SegmentEnding::Clean,
             FrameParse::Invalid(problem) => break SegmentEnding::Invalid { offset, problem },
             FrameParse::Valid(frame) => frame,
         };
@@ -486,12 +492,15 @@ fn read_segment<D: Directory>(
                 offset = frame.end_offset;
             }
             Some(FrameKind::SegmentEnd) => {
-                if frame.end_offset != bytes.len() {
+                if !is_zero(&bytes[frame.end_offset..]) {
                     return Err(corruption(
                         CorruptionKind::BytesAfterSegmentEnd,
                         path,
                         frame.end_offset,
-                        format!("{} bytes follow the end marker", bytes.len() - frame.end_offset),
+                        format!(
+                            "{} bytes, not all zero, follow the end marker",
+                            bytes.len() - frame.end_offset
+                        ),
                     ));
                 }
                 let seal_offset = offset;
@@ -521,6 +530,11 @@ fn read_segment<D: Directory>(
         valid_length_bytes: offset,
         ending,
     })
+}
+
+/// True when every byte is zero: space allocated ahead of the writes.
+fn is_zero(bytes: &[u8]) -> bool {
+    bytes.iter().all(|byte| *byte == 0)
 }
 
 /// Finds an empty newest segment whose predecessor has no end marker. The

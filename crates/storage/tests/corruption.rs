@@ -36,11 +36,14 @@ fn written_log(label: &str) -> TestDirectory {
     directory
 }
 
-/// Byte offsets where the record frames of a segment start.
+/// Byte offsets where the record frames of a segment start (up to the
+/// zeros of the space allocated ahead).
 fn frame_offsets(bytes: &[u8]) -> Vec<usize> {
     let mut offsets = Vec::new();
     let mut offset = SEGMENT_HEADER_SIZE_BYTES;
-    while offset + FRAME_HEADER_SIZE_BYTES <= bytes.len() {
+    while offset + FRAME_HEADER_SIZE_BYTES <= bytes.len()
+        && bytes[offset..offset + FRAME_HEADER_SIZE_BYTES] != [0; FRAME_HEADER_SIZE_BYTES]
+    {
         let length =
             u32::from_le_bytes(bytes[offset..offset + 4].try_into().expect("four bytes")) as usize;
         offsets.push(offset);
@@ -363,26 +366,77 @@ fn torn_tail_in_the_newest_segment_is_truncated_and_reported() {
 }
 
 #[test]
-fn torn_tail_of_zeros_is_truncated_and_reported() {
+fn zeros_after_the_frames_are_space_allocated_ahead_not_a_torn_tail() {
     let directory = written_log("zeros");
     let newest = directory.segments().last().expect("segments").clone();
-    let length = fs::metadata(directory.file(&newest))
-        .expect("segment")
-        .len();
     let mut file = OpenOptions::new()
         .append(true)
         .open(directory.file(&newest))
         .expect("open");
     file.write_all(&[0; 4096]).expect("zero fill");
     drop(file);
+    let length = fs::metadata(directory.file(&newest))
+        .expect("segment")
+        .len();
+    let (mut storage, recovered) =
+        FileStorage::open(directory.path(), options()).expect("zeros are allocated space");
+    assert_eq!(recovered.torn_tail_truncated, None);
+    assert_records(&recovered, 0, RECORD_COUNT);
+    assert_eq!(
+        fs::metadata(directory.file(&newest))
+            .expect("segment")
+            .len(),
+        length,
+        "nothing is cut"
+    );
+    // The next write goes where the frames end, over the zeros.
+    storage.append(&payload(RECORD_COUNT)).expect("append");
+    storage.sync().expect("sync");
+    drop(storage);
+    let (_, recovered) = FileStorage::open(directory.path(), options()).expect("reopen");
+    assert_eq!(recovered.torn_tail_truncated, None);
+    assert_records(&recovered, 0, RECORD_COUNT + 1);
+}
+
+#[test]
+fn a_torn_write_into_allocated_space_is_cut() {
+    let directory = written_log("torn-allocated");
+    let newest = directory.segments().last().expect("segments").clone();
+    let mut bytes = fs::read(directory.file(&newest)).expect("read");
+    let offsets = frame_offsets(&bytes);
+    let last = *offsets.last().expect("records");
+    let length = u32::from_le_bytes(bytes[last..last + 4].try_into().expect("four bytes")) as usize;
+    let end = last + FRAME_HEADER_SIZE_BYTES + length;
+    // A partial frame where the zeros were, with zeros after it.
+    bytes.resize(end + 4096, 0);
+    bytes[end..end + 10].copy_from_slice(&[7; 10]);
+    fs::write(directory.file(&newest), &bytes).expect("tear");
     let (_, recovered) =
-        FileStorage::open(directory.path(), options()).expect("zeros are a torn tail");
+        FileStorage::open(directory.path(), options()).expect("a torn tail is not corruption");
     let torn = recovered
         .torn_tail_truncated
         .clone()
         .expect("torn tail reported");
-    assert_eq!((torn.offset_bytes, torn.dropped_bytes), (length, 4096));
+    assert_eq!(torn.offset_bytes, end as u64);
     assert_records(&recovered, 0, RECORD_COUNT);
+}
+
+#[test]
+fn bytes_other_than_zeros_after_an_end_marker_are_refused() {
+    let directory = written_log("after-seal");
+    let oldest = directory.segments().first().expect("segments").clone();
+    let mut file = OpenOptions::new()
+        .append(true)
+        .open(directory.file(&oldest))
+        .expect("open");
+    file.write_all(&[0, 0, 9]).expect("write");
+    drop(file);
+    assert_refused(
+        &directory,
+        CorruptionKind::BytesAfterSegmentEnd,
+        &oldest,
+        None,
+    );
 }
 
 #[test]

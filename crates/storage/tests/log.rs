@@ -5,7 +5,9 @@ mod common;
 
 use common::{assert_records, payload, position, small_segments, TestDirectory};
 use synod_storage::format::{FRAME_HEADER_SIZE_BYTES, SEGMENT_HEADER_SIZE_BYTES};
-use synod_storage::{FileStorage, LogPosition, Storage, StorageError, StorageOptions};
+use synod_storage::{
+    FileStorage, LogPosition, Storage, StorageError, StorageOptions, PREALLOCATION_CHUNK_BYTES,
+};
 
 fn append_range(storage: &mut impl Storage, from: u64, to: u64) {
     for index in from..to {
@@ -31,6 +33,12 @@ fn log_appends_are_not_durable_until_sync() {
     );
     assert_eq!(storage.sync().expect("sync"), position(3));
     assert_eq!(storage.durable_position(), position(3));
+    // The first write allocated space ahead, so later syncs need not grow
+    // the file.
+    assert_eq!(
+        std::fs::metadata(&segment).expect("segment").len(),
+        PREALLOCATION_CHUNK_BYTES + SEGMENT_HEADER_SIZE_BYTES as u64
+    );
     append_range(&mut storage, 3, 5);
     drop(storage); // The unsynced records 3 and 4 die with the process.
 
@@ -100,6 +108,22 @@ fn log_rotates_segments_named_by_first_position() {
     assert_records(&recovered, 0, 210);
 }
 
+/// The kind of a segment's last frame, walking the frames from the header to
+/// the zeros of the space allocated ahead (or the end of the file).
+fn last_frame_kind(bytes: &[u8]) -> u32 {
+    let mut offset = SEGMENT_HEADER_SIZE_BYTES;
+    let mut kind = 0;
+    while offset + FRAME_HEADER_SIZE_BYTES <= bytes.len()
+        && bytes[offset..offset + FRAME_HEADER_SIZE_BYTES] != [0; FRAME_HEADER_SIZE_BYTES]
+    {
+        let field =
+            |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("four bytes"));
+        kind = field(offset + 4);
+        offset += FRAME_HEADER_SIZE_BYTES + field(offset) as usize;
+    }
+    kind
+}
+
 #[test]
 fn log_rotation_seals_every_segment_but_the_newest() {
     let directory = TestDirectory::new("seal");
@@ -111,8 +135,7 @@ fn log_rotation_seals_every_segment_but_the_newest() {
     assert!(segments.len() >= 3);
     for (index, name) in segments.iter().enumerate() {
         let bytes = std::fs::read(directory.file(name)).expect("segment");
-        let tail = &bytes[bytes.len() - FRAME_HEADER_SIZE_BYTES..];
-        let kind = u32::from_le_bytes(tail[4..8].try_into().expect("four bytes"));
+        let kind = last_frame_kind(&bytes);
         let is_newest = index == segments.len() - 1;
         assert_eq!(
             kind == 2,
