@@ -96,10 +96,15 @@ impl<D: Directory> Engine<D> {
     }
 
     /// Frames appended but not yet written, destined for the newest segment
-    /// on disk, with that segment's file name. The simulator tears these.
-    pub(crate) fn pending_for_active_segment(&self) -> Option<(String, &[u8])> {
+    /// on disk, with that segment's file name and the offset they go to
+    /// (where its frames end). The simulator tears these.
+    pub(crate) fn pending_for_active_segment(&self) -> Option<(String, u64, &[u8])> {
         let pending = self.pending.first()?;
-        Some((segment_file_name(pending.first), &pending.bytes))
+        Some((
+            segment_file_name(pending.first),
+            self.active_segment_size_bytes,
+            &pending.bytes,
+        ))
     }
 
     pub(crate) fn written_position(&self) -> LogPosition {

@@ -291,7 +291,7 @@ impl MemoryStorage {
             MemoryState::Running(engine) => {
                 let unwritten = engine
                     .pending_for_active_segment()
-                    .map(|(name, bytes)| (name, bytes.to_vec()));
+                    .map(|(name, offset, bytes)| (name, offset, bytes.to_vec()));
                 (engine.into_directory(), unwritten)
             }
             MemoryState::Crashed { disk, .. } => (disk, None),
@@ -306,6 +306,7 @@ impl MemoryStorage {
             .map(|(name, file)| {
                 (
                     name.clone(),
+                    file.durable_length_bytes as u64,
                     file.contents[file.durable_length_bytes..].to_vec(),
                 )
             })
@@ -317,8 +318,8 @@ impl MemoryStorage {
         match fault {
             CrashFault::LoseUnsynced => {}
             CrashFault::TearUnsynced { seed } => {
-                if let Some((name, bytes)) = unsynced {
-                    report.torn_bytes_kept = tear(&mut disk, &name, &bytes, seed);
+                if let Some((name, offset, bytes)) = unsynced {
+                    report.torn_bytes_kept = tear(&mut disk, &name, offset, &bytes, seed);
                 }
             }
             CrashFault::CorruptRecord { position, seed } => {
@@ -404,7 +405,10 @@ impl MemoryStorage {
 
 /// Appends a seeded prefix of `bytes` (a run of whole frames) to the durable
 /// contents of `name`, cutting inside a frame. Returns the bytes kept.
-fn tear(disk: &mut MemoryDisk, name: &str, bytes: &[u8], seed: u64) -> u64 {
+/// Keeps a prefix of `bytes`, which were being written at `offset` of
+/// `name`: where the log's frames end, over any zeros after them (as on a
+/// real disk, where the writer writes there, not at the end of the file).
+fn tear(disk: &mut MemoryDisk, name: &str, offset: u64, bytes: &[u8], seed: u64) -> u64 {
     if bytes.len() < 2 {
         return 0;
     }
@@ -417,6 +421,14 @@ fn tear(disk: &mut MemoryDisk, name: &str, bytes: &[u8], seed: u64) -> u64 {
     let Some(file) = disk.files.get_mut(name) else {
         return 0;
     };
+    let offset = usize::try_from(offset).expect("a memory file fits in memory");
+    assert!(
+        file.contents
+            .get(offset..)
+            .is_some_and(|after| after.iter().all(|byte| *byte == 0)),
+        "a write lands where the frames end, over nothing but zeros"
+    );
+    file.contents.truncate(offset);
     file.contents.extend_from_slice(&bytes[..cut]);
     file.durable_length_bytes = file.contents.len();
     cut as u64
