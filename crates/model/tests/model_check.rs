@@ -237,7 +237,9 @@ fn catching_bounds(mutation: Mutation) -> (ModelConfig, Caught) {
         // The simulator's mutation matrix catches it, and the scenario
         // `a_leader_announces_a_decision_only_once_its_own_acceptance_is_durable`
         // tests the rule it breaks.
-        Mutation::SendBeforeEarlierWrites => unreachable!("not observable in the model"),
+        Mutation::SendBeforeEarlierWrites | Mutation::ApplyBeforeOwnWrite => {
+            unreachable!("not observable in the model")
+        }
         // Safe by design: only the simulator's availability check sees it.
         Mutation::PreVoteDisabled => unreachable!("breaks availability, not safety"),
     }
@@ -308,12 +310,12 @@ fn a_read_without_confirmation_breaks_linearizability() {
 
 #[test]
 fn every_broken_protocol_variant_has_a_check_above() {
-    // Five variants have a test calling `assert_caught` above; the sixth,
-    // SendBeforeEarlierWrites, cannot show in a model that persists
-    // synchronously (see `catching_bounds`).
+    // Five variants have a test calling `assert_caught` above; the other
+    // two, SendBeforeEarlierWrites and ApplyBeforeOwnWrite, cannot show in
+    // a model that persists synchronously (see `catching_bounds`).
     assert_eq!(
         Mutation::BROKEN.len(),
-        6,
+        7,
         "add a test calling `assert_caught` for the new variant"
     );
 }

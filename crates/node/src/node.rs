@@ -3,7 +3,8 @@
 
 use synod_kv::{Command, StoreConfig};
 use synod_paxos::{
-    Config, DurableState, Envelope, Message, Mutation, NodeId, Released, Replica, Slot, SplitMix64,
+    Config, Decided, DurableState, Envelope, Message, Mutation, NodeId, Released, Replica, Slot,
+    SplitMix64,
 };
 
 use crate::event::Event;
@@ -288,7 +289,9 @@ impl<H> Node<H> {
                 self.reply(handle, Err(read_error(failure)));
             }
         }
-        let (batch, releasable) = self.persists.push(ready.persist, ready.messages);
+        let (batch, releasable) = self
+            .persists
+            .push(ready.persist, ready.messages, ready.decided);
         if let Some(batch) = batch {
             self.output.persist.push(batch);
         }
@@ -308,6 +311,10 @@ impl<H> Node<H> {
                 Ok(())
             }
             Release::Request(request) => self.release(request.persisted()),
+            Release::Decided(decided) => {
+                self.apply(decided);
+                Ok(())
+            }
         }
     }
 
@@ -319,7 +326,20 @@ impl<H> Node<H> {
             let event = self.machine.install(&snapshot)?;
             self.output.events.push(event);
         }
-        for decided in released.decided {
+        self.apply(released.decided);
+        for read in released.reads {
+            if let Some((operation, handle)) = self.waiters.take_read(read) {
+                let response = self.machine.read(&operation);
+                self.reply(handle, Ok(response));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies decided slots in order, answers their writers, and compacts
+    /// when a snapshot is due.
+    fn apply(&mut self, decided: Vec<Decided>) {
+        for decided in decided {
             let (event, answers) = self.machine.apply(decided);
             self.output.events.push(event);
             for (tag, response) in answers {
@@ -329,13 +349,6 @@ impl<H> Node<H> {
         if let Some(event) = self.machine.compact_if_due(&mut self.replica) {
             self.output.events.push(event);
         }
-        for read in released.reads {
-            if let Some((operation, handle)) = self.waiters.take_read(read) {
-                let response = self.machine.read(&operation);
-                self.reply(handle, Ok(response));
-            }
-        }
-        Ok(())
     }
 
     /// Notices a change of leader (see [`Waiters::leader_changed`]).

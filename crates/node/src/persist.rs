@@ -19,10 +19,15 @@
 //! and a crash of the leader could then decide another value in the slot.
 //! etcd-io/raft states the same rule: messages of a Ready may be sent only
 //! once the entries of every earlier Ready are persisted.
+//!
+//! Decisions learned from others ([`synod_paxos::Ready::decided`]) wait for
+//! no write: a majority holds them durably. They wait only for decisions
+//! (and a snapshot) of requests not yet released, so that apply stays in
+//! slot order.
 
 use std::collections::VecDeque;
 
-use synod_paxos::{Envelope, PersistRequest, PersistentChanges};
+use synod_paxos::{Decided, Envelope, PersistRequest, PersistentChanges};
 
 /// Names one batch of changes handed to storage; completions are reported
 /// with it, in the order the batches were handed out.
@@ -57,6 +62,9 @@ struct Waiting {
     /// The core's "send now" messages of the same round, held until every
     /// earlier request is durable.
     early_messages: Vec<Envelope>,
+    /// Decisions learned from others in this round or later ones, which
+    /// must be applied after this request's (or a snapshot it installs).
+    decided_after: Vec<Decided>,
 }
 
 /// One thing the queue lets go.
@@ -66,6 +74,8 @@ pub(crate) enum Release {
     Messages(Vec<Envelope>),
     /// A request whose guarded output may be released.
     Request(PersistRequest),
+    /// Decisions learned from others, to apply after everything before.
+    Decided(Vec<Decided>),
 }
 
 /// What the queue lets go, in the order the core produced it.
@@ -95,9 +105,38 @@ impl PersistQueue {
     }
 
     /// Queues `request` of one round of the core, with the messages the
-    /// core produced to send at once. Returns the batch to hand to storage,
-    /// if the request has anything to write, and what may be let go now.
+    /// core produced to send at once and the decisions it learned from
+    /// others. Returns the batch to hand to storage, if the request has
+    /// anything to write, and what may be let go now.
     pub(crate) fn push(
+        &mut self,
+        request: PersistRequest,
+        messages: Vec<Envelope>,
+        decided: Vec<Decided>,
+    ) -> (Option<PersistBatch>, Releasable) {
+        assert!(
+            decided.is_empty() || !request.orders_apply(),
+            "the core gates learned decisions behind its own of the same round"
+        );
+        let mut releasable = Releasable::new();
+        if !decided.is_empty() {
+            // Before this round's request: its reads may need them.
+            match self
+                .waiting
+                .iter_mut()
+                .rev()
+                .find(|waiting| waiting.request.orders_apply() || !waiting.decided_after.is_empty())
+            {
+                Some(waiting) => waiting.decided_after.extend(decided),
+                None => releasable.push(Release::Decided(decided)),
+            }
+        }
+        let (batch, released) = self.push_request(request, messages);
+        releasable.extend(released);
+        (batch, releasable)
+    }
+
+    fn push_request(
         &mut self,
         mut request: PersistRequest,
         messages: Vec<Envelope>,
@@ -121,6 +160,7 @@ impl PersistQueue {
                     completed: true,
                     request,
                     early_messages,
+                    decided_after: Vec::new(),
                 });
             }
             return (None, releasable);
@@ -138,6 +178,7 @@ impl PersistQueue {
             completed: false,
             request,
             early_messages,
+            decided_after: Vec::new(),
         });
         (Some(batch), releasable)
     }
@@ -175,6 +216,9 @@ impl PersistQueue {
             }
             let waiting = self.waiting.pop_front().expect("front exists");
             releasable.push(Release::Request(waiting.request));
+            if !waiting.decided_after.is_empty() {
+                releasable.push(Release::Decided(waiting.decided_after));
+            }
         }
         releasable
     }
@@ -216,6 +260,29 @@ mod tests {
         replica.ready().persist
     }
 
+    /// A request of a lone leader that writes its acceptance of one
+    /// command and releases the decision behind it (its own vote).
+    fn decision_request() -> PersistRequest {
+        let config = Config::new(NodeId(1), vec![NodeId(1)]);
+        let mut replica = Replica::new(config, DurableState::default(), 1);
+        while replica.role() != synod_paxos::Role::Leader {
+            replica.tick();
+            let ready = replica.ready();
+            let _ = ready.persist.persisted();
+        }
+        replica.propose(bytes::Bytes::from_static(b"set x 1"));
+        let ready = replica.ready();
+        assert!(ready.decided.is_empty(), "a decision by its own vote waits");
+        ready.persist
+    }
+
+    fn learned(slot: u64) -> Vec<Decided> {
+        vec![Decided {
+            slot: synod_paxos::Slot(slot),
+            value: synod_paxos::Value::Noop,
+        }]
+    }
+
     fn message(round: u64) -> Envelope {
         Envelope {
             from: NodeId(1),
@@ -234,7 +301,7 @@ mod tests {
     #[test]
     fn a_request_with_nothing_to_write_is_released_at_once_when_nothing_waits() {
         let mut queue = PersistQueue::default();
-        let (batch, released) = queue.push(PersistRequest::default(), vec![message(1)]);
+        let (batch, released) = queue.push(PersistRequest::default(), vec![message(1)], Vec::new());
         assert!(batch.is_none());
         assert_eq!(
             released,
@@ -248,7 +315,7 @@ mod tests {
     #[test]
     fn requests_are_released_in_order_behind_earlier_batches() {
         let mut queue = PersistQueue::default();
-        let (first, released) = queue.push(promise_request(1), vec![message(1)]);
+        let (first, released) = queue.push(promise_request(1), vec![message(1)], Vec::new());
         let first = first.expect("a promise is written");
         assert!(first.needs_sync);
         assert_eq!(
@@ -256,11 +323,11 @@ mod tests {
             [Release::Messages(vec![message(1)])],
             "nothing earlier to wait for"
         );
-        let (second, released) = queue.push(promise_request(2), vec![message(2)]);
+        let (second, released) = queue.push(promise_request(2), vec![message(2)], Vec::new());
         let second = second.expect("a second promise is written");
         assert!(released.is_empty(), "it waits for the first batch");
         // Nothing to write and nothing to hold: nothing to wait for either.
-        let (none, released) = queue.push(PersistRequest::default(), Vec::new());
+        let (none, released) = queue.push(PersistRequest::default(), Vec::new(), Vec::new());
         assert_eq!((none, released), (None, Releasable::new()));
         assert_eq!(queue.outstanding(), 2);
         // The first round's guarded output, then the second round's
@@ -278,8 +345,33 @@ mod tests {
     #[should_panic(expected = "complete in the order")]
     fn a_completion_out_of_order_is_a_bug() {
         let mut queue = PersistQueue::default();
-        let (_, _) = queue.push(promise_request(1), Vec::new());
-        let (second, _) = queue.push(promise_request(2), Vec::new());
+        let (_, _) = queue.push(promise_request(1), Vec::new(), Vec::new());
+        let (second, _) = queue.push(promise_request(2), Vec::new(), Vec::new());
         queue.completed(second.expect("written").sequence);
+    }
+
+    #[test]
+    fn decisions_learned_from_others_wait_for_no_write() {
+        let mut queue = PersistQueue::default();
+        let (batch, _) = queue.push(promise_request(1), Vec::new(), Vec::new());
+        assert!(batch.is_some(), "a write is outstanding");
+        let (_, released) = queue.push(PersistRequest::default(), Vec::new(), learned(0));
+        assert_eq!(released, [Release::Decided(learned(0))]);
+    }
+
+    #[test]
+    fn decisions_learned_from_others_are_applied_after_earlier_decisions() {
+        let mut queue = PersistQueue::default();
+        let (batch, released) = queue.push(decision_request(), Vec::new(), Vec::new());
+        let batch = batch.expect("the acceptance is written");
+        assert!(released.is_empty());
+        let (_, released) = queue.push(PersistRequest::default(), Vec::new(), learned(1));
+        assert!(released.is_empty(), "slot 1 waits for slot 0's release");
+        let released = queue.completed(batch.sequence);
+        assert!(
+            matches!(&released[..], [Release::Request(request), Release::Decided(decided)]
+                if decided == &learned(1) && request.orders_apply()),
+            "{released:?}"
+        );
     }
 }

@@ -45,10 +45,11 @@ impl Cluster {
     fn collect(&mut self, index: usize) {
         let ready = self.replicas[index].ready();
         self.queue.extend(ready.messages);
+        let learned = ready.decided;
         let released = ready.persist.persisted();
         self.queue.extend(released.messages);
         if index == 0 {
-            for decided in &released.decided {
+            for decided in released.decided.iter().chain(&learned) {
                 self.decided_commands += decided.value.commands().len() as u64;
             }
         }

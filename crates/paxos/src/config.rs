@@ -63,6 +63,10 @@ pub enum Mutation {
     /// before the writes of earlier rounds are durable, so a leader may
     /// announce a decision that its own acceptance does not back yet.
     SendBeforeEarlierWrites,
+    /// A leader applies (and answers) a decision it reached counting its
+    /// own acceptance before that acceptance is durable, as it may a
+    /// decision learned from others.
+    ApplyBeforeOwnWrite,
     /// A replica whose election timeout expires raises its ballot at once,
     /// without asking for pre-votes first. Safe, but a node that can send
     /// and not receive deposes every new leader: the simulator's
@@ -76,13 +80,14 @@ impl Mutation {
     pub const UNAVAILABLE: [Mutation; 1] = [Mutation::PreVoteDisabled];
 
     /// Every variant that breaks safety, for the mutation test matrix.
-    pub const BROKEN: [Mutation; 6] = [
+    pub const BROKEN: [Mutation; 7] = [
         Mutation::AcceptQuorumTooSmall,
         Mutation::LeaderIgnoresPromisedValues,
         Mutation::AcceptBelowPromise,
         Mutation::ApplyOutOfOrder,
         Mutation::ReadWithoutConfirmation,
         Mutation::SendBeforeEarlierWrites,
+        Mutation::ApplyBeforeOwnWrite,
     ];
 }
 

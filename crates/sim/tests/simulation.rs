@@ -87,6 +87,10 @@ fn every_deliberately_broken_variant_is_caught_within_a_bounded_number_of_seeds(
             // stalled, crash, and lose it; then a new leader must win
             // without the follower that applied the decision.
             Mutation::SendBeforeEarlierWrites => ("drop,partition,leader-crash,disk", 8),
+            // A leader must answer a write while its own acceptance is
+            // being written, crash and lose it, and a new leader must win
+            // without the follower whose acceptance made the majority.
+            Mutation::ApplyBeforeOwnWrite => ("drop,partition,leader-crash,disk", 8),
             _ => ("all", 4),
         };
         let options = SimulationOptions {
@@ -129,4 +133,23 @@ fn a_seed_replays_identically() {
     assert!(!first.trace.is_empty());
     assert_eq!(first.trace, second.trace, "same seed, same events");
     assert_eq!(first.history, second.history);
+}
+
+/// Regression (seeds 4952 and 8142, three nodes, every fault): in one round
+/// a replica applied a decision reached by its own vote, gated behind its
+/// write, and then one learned from others; the learned one was queued to
+/// follow the gated request, so the round's reads were served before it
+/// was applied (a stale read). The core now gates a learned decision
+/// behind any gated decision of the same round, and the node asserts it.
+#[test]
+fn regression_a_learned_decision_waits_behind_an_own_vote_decision_of_its_round() {
+    let options = SimulationOptions::default();
+    for seed in [4952, 8142] {
+        let outcome = run_seed(seed, &options);
+        assert!(
+            outcome.violations.is_empty(),
+            "seed {seed}: {:?}",
+            outcome.violations
+        );
+    }
 }

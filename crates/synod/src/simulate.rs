@@ -78,6 +78,8 @@ pub enum MutationName {
     ReadWithoutConfirmation,
     /// Messages sent before earlier rounds' writes are durable.
     SendBeforeEarlierWrites,
+    /// Own-vote decisions applied before the own write is durable.
+    ApplyBeforeOwnWrite,
     /// Elections without a pre-vote (breaks availability, not safety).
     PreVoteDisabled,
 }
@@ -91,6 +93,7 @@ impl MutationName {
             MutationName::ApplyOutOfOrder => Mutation::ApplyOutOfOrder,
             MutationName::ReadWithoutConfirmation => Mutation::ReadWithoutConfirmation,
             MutationName::SendBeforeEarlierWrites => Mutation::SendBeforeEarlierWrites,
+            MutationName::ApplyBeforeOwnWrite => Mutation::ApplyBeforeOwnWrite,
             MutationName::PreVoteDisabled => Mutation::PreVoteDisabled,
         }
     }

@@ -256,6 +256,9 @@ impl Replica {
         if reached {
             leadership.votes.remove(&slot);
             if !self.is_decided(slot) {
+                // The count may include this replica's own acceptance,
+                // still being written: the decision waits for that write.
+                self.own_vote_decisions_end = self.own_vote_decisions_end.max(slot.next());
                 self.mark_decided(slot);
                 self.advance_committed();
             }

@@ -108,7 +108,12 @@ struct Outbox {
     rejected: Vec<Rejection>,
     failed_reads: Vec<(ReadId, ReadError)>,
     snapshot: Option<Snapshot>,
+    /// Decisions reached counting this replica's own acceptance: released
+    /// only once this round's state (and every earlier round's) is durable.
     decided: Vec<Decided>,
+    /// Decisions learned from others, which a majority holds durably
+    /// whatever happens to this replica's own copy: released at once.
+    decided_now: Vec<Decided>,
     reads: Vec<ReadId>,
 }
 
@@ -140,6 +145,12 @@ pub struct Replica {
     applied: Slot,
     /// Slots handed out early under the `ApplyOutOfOrder` mutation.
     applied_ahead: BTreeSet<Slot>,
+    /// Every slot this replica saw decided by counting its own acceptance
+    /// (as leader) lies below it. Such a decision rests on a write that may
+    /// not be durable yet, so it is released only with the persist request;
+    /// every later decision was learned from others and may be applied at
+    /// once (see [`Ready::decided`]).
+    own_vote_decisions_end: Slot,
     /// The latest commit index each peer reported. It can go down (a peer
     /// restarts with an older durable commit index), so catch-up picks among
     /// every peer that is ahead, in turn, instead of trusting one forever
@@ -212,6 +223,7 @@ impl Replica {
             // The caller restores its state machine from the snapshot.
             applied: log_start,
             applied_ahead: BTreeSet::new(),
+            own_vote_decisions_end: Slot(0),
             peer_committed: BTreeMap::new(),
             catch_up_requested_tick: None,
             catch_up_attempts: 0,
@@ -517,6 +529,7 @@ impl Replica {
                 decided: outbox.decided,
                 reads: outbox.reads,
             },
+            decided: outbox.decided_now,
         }
     }
 
