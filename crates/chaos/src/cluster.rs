@@ -60,10 +60,13 @@ pub struct Cluster {
     cluster_id: u64,
     /// Each node's `--peers` list: the other nodes at their proxies.
     peers: Vec<String>,
+    /// Start every node with `--lease`.
+    lease: bool,
 }
 
 impl Cluster {
-    /// Starts `size` nodes of `executable` with data under `directory`.
+    /// Starts `size` nodes of `executable` with data under `directory`,
+    /// with the leader lease if `lease`.
     ///
     /// # Errors
     ///
@@ -73,6 +76,7 @@ impl Cluster {
         directory: &Path,
         size: u64,
         seed: u64,
+        lease: bool,
     ) -> Result<Cluster, String> {
         std::fs::create_dir_all(directory)
             .map_err(|failure| format!("cannot create {}: {failure}", directory.display()))?;
@@ -114,6 +118,7 @@ impl Cluster {
             executable: executable.to_path_buf(),
             cluster_id: 1 + (seed >> 1),
             peers,
+            lease,
         };
         for index in 0..cluster.nodes.len() {
             cluster.spawn(index)?;
@@ -133,6 +138,7 @@ impl Cluster {
         let executable = self.executable.clone();
         let peers = self.peers[index].clone();
         let cluster_id = self.cluster_id;
+        let lease = self.lease;
         let node = &mut self.nodes[index];
         assert!(node.process.is_none(), "node {} is running", node.id);
         let log = std::fs::OpenOptions::new()
@@ -157,6 +163,7 @@ impl Cluster {
             // The first start creates the data directory; a restart must
             // find it (an empty one is refused as a lost disk).
             .args((node.starts == 0).then_some("--new-cluster"))
+            .args(lease.then_some("--lease"))
             .stdin(Stdio::null())
             .stdout(Stdio::from(log_for_stdout))
             .stderr(Stdio::from(log));

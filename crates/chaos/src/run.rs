@@ -62,6 +62,8 @@ pub struct ChaosOptions {
     pub work: PathBuf,
     /// The command line that reruns this run (printed at the end).
     pub rerun: String,
+    /// Run the nodes with the leader lease (`synod server --lease`).
+    pub lease: bool,
 }
 
 /// What came of a run.
@@ -105,6 +107,7 @@ pub fn run(options: &ChaosOptions, progress: &dyn Fn(&str)) -> Result<ChaosOutco
         &options.work,
         options.nodes,
         options.seed,
+        options.lease,
     )?;
     wait_for_leader(&cluster)?;
     let shared = Arc::new(Shared::new());

@@ -240,6 +240,8 @@ fn catching_bounds(mutation: Mutation) -> (ModelConfig, Caught) {
         Mutation::SendBeforeEarlierWrites | Mutation::ApplyBeforeOwnWrite => {
             unreachable!("not observable in the model")
         }
+        // The model has no clocks, so no lease.
+        Mutation::LeaseOutlivesElection => unreachable!("the model runs without a lease"),
         // Safe by design: only the simulator's availability check sees it.
         Mutation::PreVoteDisabled => unreachable!("breaks availability, not safety"),
     }

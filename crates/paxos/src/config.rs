@@ -39,6 +39,29 @@ pub const SNAPSHOT_INTERVAL_SLOTS_DEFAULT: u64 = 10_000;
 /// payload bytes, whatever the number of slots.
 pub const SNAPSHOT_LOG_SIZE_MAX_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
 
+/// The largest difference in clock rate between two replicas that the
+/// leader lease tolerates, in percent: one replica's tick may be this much
+/// longer than another's, plus this much shorter. Real clocks differ by far
+/// less (NTP slews a monotonic clock by at most 0.05 %); the margin covers
+/// virtual machines whose clocks jump. A lease is safe only while this
+/// holds, which is why it is off by default (see [`Config::lease_ticks`]).
+pub const LEASE_CLOCK_DRIFT_MAX_PERCENT: u64 = 10;
+
+/// The longest leader lease that is safe for `election_timeout_ticks`.
+///
+/// A follower that acknowledged a heartbeat refuses pre-votes and promises
+/// to anyone but its leader for `election_timeout_ticks` of its own ticks
+/// after receiving it, which is at least `election_timeout_ticks - 1` tick
+/// lengths after the leader sent it (the first tick may come at once). The
+/// leader counts its lease from the tick in which it sent the heartbeat, so
+/// it may be up to one tick late; and the two tick lengths differ by at most
+/// [`LEASE_CLOCK_DRIFT_MAX_PERCENT`] each way. Hence `(timeout - 1) × (100 -
+/// drift) / (100 + drift) - 1`, rounded down.
+pub const fn lease_ticks_max(election_timeout_ticks: u64) -> u64 {
+    let drift = LEASE_CLOCK_DRIFT_MAX_PERCENT;
+    (election_timeout_ticks.saturating_sub(1) * (100 - drift) / (100 + drift)).saturating_sub(1)
+}
+
 /// Deliberately broken protocol variants for mutation testing: the simulator
 /// must catch every one of them. Only exists with the `mutations` feature.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -67,6 +90,11 @@ pub enum Mutation {
     /// own acceptance before that acceptance is durable, as it may a
     /// decision learned from others.
     ApplyBeforeOwnWrite,
+    /// The leader lease lasts four times the safe bound: a leader whose
+    /// clock runs slow keeps serving reads after a new leader was elected
+    /// and took writes (run with a lease; see
+    /// [`Mutation::BROKEN_UNDER_DRIFT`]).
+    LeaseOutlivesElection,
     /// A replica whose election timeout expires raises its ballot at once,
     /// without asking for pre-votes first. Safe, but a node that can send
     /// and not receive deposes every new leader: the simulator's
@@ -89,6 +117,14 @@ impl Mutation {
         Mutation::SendBeforeEarlierWrites,
         Mutation::ApplyBeforeOwnWrite,
     ];
+
+    /// Variants that break safety only when clocks drift as far as the
+    /// lease allows: check-quorum deposes a leader an election timeout
+    /// after it last heard a majority, about when a new leader may first
+    /// be elected, so a lease that is too long is wrong only within the
+    /// drift margin. A named scenario drives the clocks to that margin and
+    /// catches each (`crates/sim/tests/node_scenarios.rs`).
+    pub const BROKEN_UNDER_DRIFT: [Mutation; 1] = [Mutation::LeaseOutlivesElection];
 }
 
 /// Configuration of one replica.
@@ -131,6 +167,17 @@ pub struct Config {
     /// behaviour of the acceptors with pre-votes is also one without them,
     /// where a timeout may fire at any moment.
     pub pre_vote: bool,
+    /// The leader lease, in ticks; 0 (the default) turns it off. While a
+    /// heartbeat round that started less than this long ago was
+    /// acknowledged by a majority, the leader serves linearizable reads
+    /// without a confirmation round of their own, and every replica
+    /// refuses promises (not only pre-votes) to anyone but the leader it
+    /// hears, and all promises for an election timeout after it starts.
+    /// Safe only under the clock-drift bound [`LEASE_CLOCK_DRIFT_MAX_PERCENT`]
+    /// and with ticks that follow a monotonic clock, a paused process
+    /// included (the driver delivers the ticks it missed before any input);
+    /// at most [`lease_ticks_max`].
+    pub lease_ticks: u64,
     /// Broken variant to run, for mutation tests only.
     #[cfg(feature = "mutations")]
     pub mutation: Mutation,
@@ -156,6 +203,7 @@ impl Config {
             snapshot_interval_slots: SNAPSHOT_INTERVAL_SLOTS_DEFAULT,
             snapshot_log_size_max_bytes: SNAPSHOT_LOG_SIZE_MAX_BYTES_DEFAULT,
             pre_vote: true,
+            lease_ticks: 0,
             #[cfg(feature = "mutations")]
             mutation: Mutation::None,
         }
@@ -187,6 +235,19 @@ impl Config {
             || self.catch_up_slots_per_message_max == 0
         {
             return Err("pipeline and batch limits must be at least one".into());
+        }
+        let lease_max = lease_ticks_max(self.election_timeout_ticks);
+        if self.lease_ticks > lease_max {
+            return Err(format!(
+                "a lease of {} ticks outlives the election timeout of {} ticks at {}% clock drift \
+                 (at most {lease_max})",
+                self.lease_ticks, self.election_timeout_ticks, LEASE_CLOCK_DRIFT_MAX_PERCENT
+            ));
+        }
+        if self.lease_ticks > 0 && !self.pre_vote {
+            return Err(
+                "a lease needs pre-votes: a replica that hears its leader refuses them".into(),
+            );
         }
         Ok(())
     }

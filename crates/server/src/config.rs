@@ -31,6 +31,9 @@ pub const CATCH_UP_RETRY_TICKS: u64 = 10;
 /// Undecided slots in flight. With the batch limit below, this bounds the
 /// entries a Promise can carry, and so the largest phase-1 frame.
 pub const PIPELINE_SLOTS_MAX: u64 = 64;
+/// The leader lease with `--lease`: the longest that is safe for
+/// [`ELECTION_TIMEOUT_TICKS`] (22 ticks, 220 ms, renewed by every heartbeat).
+pub const LEASE_TICKS: u64 = synod_paxos::lease_ticks_max(ELECTION_TIMEOUT_TICKS);
 /// Payload bytes batched into one slot; a larger single command still gets
 /// a slot of its own.
 pub const BATCH_SIZE_MAX_BYTES: usize = 256 * 1024;
@@ -118,6 +121,11 @@ pub struct ServerConfig {
     /// Applied slots between two snapshots; [`SNAPSHOT_INTERVAL_SLOTS`]
     /// unless a test wants snapshots sooner.
     pub snapshot_interval_slots: u64,
+    /// The opt-in leader lease (`--lease`): linearizable reads served by
+    /// the leader without a confirmation round while it holds a lease of
+    /// [`LEASE_TICKS`] ticks. Safe only while clock rates differ by at most
+    /// [`synod_paxos::LEASE_CLOCK_DRIFT_MAX_PERCENT`]; off by default.
+    pub lease: bool,
 }
 
 impl ServerConfig {
@@ -149,6 +157,7 @@ impl ServerConfig {
         config.accept_slots_per_message_max = ACCEPT_SLOTS_PER_MESSAGE_MAX;
         config.catch_up_slots_per_message_max = CATCH_UP_SLOTS_PER_MESSAGE_MAX;
         config.snapshot_interval_slots = self.snapshot_interval_slots;
+        config.lease_ticks = if self.lease { LEASE_TICKS } else { 0 };
         config.snapshot_log_size_max_bytes = SNAPSHOT_LOG_SIZE_MAX_BYTES;
         #[cfg(feature = "mutations")]
         {
@@ -259,6 +268,8 @@ pub struct FileConfig {
     pub peers: Option<BTreeMap<String, String>>,
     /// `--threads`.
     pub threads: Option<usize>,
+    /// `--lease`.
+    pub lease: Option<bool>,
 }
 
 impl FileConfig {
@@ -337,6 +348,7 @@ mod tests {
             peers: parse_peers("1=a:1,2=b:2,3=c:3").unwrap(),
             data_directory: None,
             snapshot_interval_slots: SNAPSHOT_INTERVAL_SLOTS,
+            lease: false,
         };
         config.validate().unwrap();
         assert_eq!(config.members(), [NodeId(1), NodeId(2), NodeId(3)]);

@@ -17,7 +17,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use synod_kv::{Command, Operation};
@@ -26,11 +26,11 @@ use synod_paxos::{Config, NodeId, Replica, Role, Slot};
 use synod_storage::StorageError;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::time::MissedTickBehavior;
 use tracing::{error, info, warn};
 
 pub use synod_node::{NodeError, RequestError, RequestResult, UnknownReason};
 
+use crate::clock::TickClock;
 use crate::config::TICK_INTERVAL_MILLISECONDS;
 use crate::disk::{Completion, Disk};
 use crate::metrics::Metrics;
@@ -151,6 +151,8 @@ pub struct DriveLoop {
     transport: Transport,
     metrics: Arc<Metrics>,
     status: watch::Sender<NodeStatus>,
+    /// When the node's ticks are due (see [`crate::clock`]).
+    clock: TickClock,
 }
 
 impl DriveLoop {
@@ -177,6 +179,7 @@ impl DriveLoop {
             "recovered durable state"
         );
         let id = config.id;
+        let catch_up_ticks = config.lease_ticks > 0;
         let node = Node::new(NodeOptions::new(config), durable, random_u64())?;
         let (status, receiver) = watch::channel(status_of(node.replica(), node.applied()));
         let (disk, durable) = Disk::start(format!("synod-disk-{id}"), persistence, metrics.clone())
@@ -188,6 +191,11 @@ impl DriveLoop {
             transport,
             metrics,
             status,
+            clock: TickClock::new(
+                Duration::from_millis(TICK_INTERVAL_MILLISECONDS),
+                Instant::now(),
+                catch_up_ticks,
+            ),
         };
         Ok((drive, receiver))
     }
@@ -204,19 +212,19 @@ impl DriveLoop {
         mut clients: mpsc::Receiver<ClientRequest>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), DriveError> {
-        let mut ticker = tokio::time::interval(Duration::from_millis(TICK_INTERVAL_MILLISECONDS));
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut durable = self.durable.take().expect("run is called once");
         let result = loop {
+            let next_tick_at = tokio::time::Instant::from_std(self.clock.next_tick_at());
             let input = tokio::select! {
                 biased;
                 _ = shutdown.changed() => break Ok(()),
                 Some(completion) = durable.recv() => self.persisted(completion),
-                _ = ticker.tick() => {
-                    self.node.tick();
+                () = tokio::time::sleep_until(next_tick_at) => {
+                    self.advance_clock();
                     Ok(())
                 }
                 Some(input) = peers.recv() => {
+                    self.advance_clock();
                     self.node.step(input.from, input.message);
                     Ok(())
                 }
@@ -260,6 +268,7 @@ impl DriveLoop {
                 progressed = true;
             }
             if let Ok(input) = peers.try_recv() {
+                self.advance_clock();
                 self.node.step(input.from, input.message);
                 gathered += 1;
                 progressed = true;
@@ -284,7 +293,18 @@ impl DriveLoop {
         Ok(())
     }
 
+    /// Delivers every tick the monotonic clock says is due. Called before
+    /// the node sees any message or request, so that a read checked
+    /// against the leader lease sees the time that has really passed, even
+    /// after the process was stopped (see [`crate::clock`]).
+    fn advance_clock(&mut self) {
+        for _ in 0..self.clock.take_due(Instant::now()) {
+            self.node.tick();
+        }
+    }
+
     fn handle_client(&mut self, request: ClientRequest) {
+        self.advance_clock();
         let (waiter, request) = match request {
             ClientRequest::Write { command, reply } => {
                 self.metrics.proposals.increment();

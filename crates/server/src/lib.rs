@@ -39,6 +39,7 @@
 //!     peers: parse_peers("1=127.0.0.1:7101,2=127.0.0.1:7102,3=127.0.0.1:7103")?,
 //!     data_directory: None,
 //!     snapshot_interval_slots: SNAPSHOT_INTERVAL_SLOTS,
+//!     lease: false,
 //! };
 //! let listeners = Listeners::bind(&config).await?;
 //! let server = start(config, Box::new(MemoryPersistence::default()), listeners).await?;
@@ -50,6 +51,7 @@
 
 pub mod admin;
 pub mod client;
+pub mod clock;
 pub mod config;
 pub mod disk;
 pub mod drive;

@@ -65,6 +65,7 @@ async fn configs(
                 peers: peers.clone(),
                 data_directory: None,
                 snapshot_interval_slots,
+                lease: false,
             };
             (config, listeners)
         })

@@ -156,6 +156,9 @@ pub struct SimulationOptions {
     pub mutation: Mutation,
     /// Record a readable trace.
     pub trace: bool,
+    /// Run with the leader lease and drifting clocks (see
+    /// [`WorldOptions::lease`]).
+    pub lease: bool,
 }
 
 impl Default for SimulationOptions {
@@ -169,6 +172,7 @@ impl Default for SimulationOptions {
             liveness_units_max: 5_000,
             mutation: Mutation::None,
             trace: false,
+            lease: false,
         }
     }
 }
@@ -229,6 +233,7 @@ fn run_seed_unguarded(seed: u64, options: &SimulationOptions) -> SeedOutcome {
         mutation: options.mutation,
         trace: options.trace,
         disk_faults: options.faults.disk,
+        lease: options.lease,
         ..WorldOptions::default()
     };
     let mut world = World::new(seed, world_options);

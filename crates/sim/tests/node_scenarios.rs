@@ -4,8 +4,8 @@
 
 use bytes::Bytes;
 use synod_kv::Response;
-use synod_node::RequestError;
-use synod_paxos::{Config, NodeId, Role};
+use synod_node::{RequestError, RequestResult};
+use synod_paxos::{Config, Mutation, NodeId, Role};
 use synod_sim::harness::{between, of_kind, Harness};
 
 const N1: NodeId = NodeId(1);
@@ -249,4 +249,167 @@ fn a_follower_answers_a_decided_write_while_its_own_acceptance_is_still_being_wr
     cluster.holding_writes.clear();
     cluster.stabilize();
     assert_eq!(cluster.applied_commands(N2), ["x=1"], "applied once");
+}
+
+/// The longest safe lease for the default election timeout.
+fn with_lease(config: &mut Config) {
+    config.lease_ticks = synod_paxos::lease_ticks_max(config.election_timeout_ticks);
+}
+
+/// A lease four times the safe bound (the `LeaseOutlivesElection` mutation).
+fn with_lease_too_long(config: &mut Config) {
+    with_lease(config);
+    config.mutation = Mutation::LeaseOutlivesElection;
+}
+
+/// A three-node cluster with a lease, past the quiet period in which a
+/// replica that just started promises no one, with `N1` elected.
+fn leased_cluster(seed: u64) -> Harness {
+    leased_cluster_with(seed, with_lease)
+}
+
+fn leased_cluster_with(seed: u64, configure: fn(&mut Config)) -> Harness {
+    let mut cluster = Harness::with_config(3, seed, configure);
+    let quiet_ticks = cluster.replica(N1).config().election_timeout_ticks;
+    for _ in 0..quiet_ticks {
+        cluster.tick_all();
+    }
+    cluster.drop_where(|_| true);
+    cluster.elect(N1);
+    cluster
+}
+
+/// Ticks `N1` through one heartbeat interval and delivers everything: a
+/// heartbeat round is acknowledged by both followers.
+fn renew_lease(cluster: &mut Harness) {
+    let interval = cluster.replica(N1).config().heartbeat_interval_ticks;
+    for _ in 0..interval {
+        cluster.tick(N1);
+    }
+    cluster.stabilize();
+}
+
+/// With the opt-in lease, a leader whose latest heartbeat round a majority
+/// acknowledged serves a linearizable read at once, with no round of its
+/// own; without it, the same read waits for a round.
+#[test]
+fn a_leader_holding_a_lease_serves_a_read_without_a_round_of_its_own() {
+    let mut cluster = leased_cluster(108);
+    cluster.set(N1, "x", "1");
+    cluster.stabilize();
+    renew_lease(&mut cluster);
+    let read = cluster.get(N1, "x");
+    assert_eq!(
+        cluster.answer(read),
+        Some(&Ok(value("1"))),
+        "served at once"
+    );
+
+    let mut unleased = Harness::new(3, 108);
+    unleased.elect(N1);
+    unleased.set(N1, "x", "1");
+    unleased.stabilize();
+    renew_lease(&mut unleased);
+    let read = unleased.get(N1, "x");
+    assert_eq!(unleased.answer(read), None, "a round must confirm it first");
+    unleased.stabilize();
+    assert_eq!(unleased.answer(read), Some(&Ok(value("1"))));
+}
+
+/// The lease runs from the start of the last acknowledged round: once that
+/// long has passed with no acknowledgement, reads wait for a round again.
+#[test]
+fn a_lease_runs_out_when_no_majority_acknowledges_the_leader_in_time() {
+    let mut cluster = leased_cluster(109);
+    renew_lease(&mut cluster);
+    let lease_ticks = cluster.replica(N1).config().lease_ticks;
+    for _ in 0..lease_ticks {
+        cluster.tick(N1);
+    }
+    cluster.drop_where(|_| true);
+    let read = cluster.get(N1, "x");
+    assert_eq!(cluster.answer(read), None, "the lease ran out");
+    // The next round (the one in flight was lost) confirms it.
+    renew_lease(&mut cluster);
+    assert_eq!(cluster.answer(read), Some(&Ok(Response::Value(None))));
+}
+
+/// Under a lease, a follower that hears its leader refuses to promise a
+/// candidate, even one that skipped the pre-vote (a pre-vote it granted
+/// before it heard the leader): the majority behind the leader's lease
+/// must not help anyone else lead before it runs out.
+#[test]
+fn under_a_lease_a_follower_that_hears_its_leader_promises_no_one_else() {
+    let mut cluster = leased_cluster(110);
+    renew_lease(&mut cluster);
+    let leader_ballot = cluster.replica(N2).promised();
+    cluster.campaign(N3);
+    cluster.deliver(between(N3, N2));
+    assert_eq!(cluster.replica(N2).promised(), leader_ballot, "no promise");
+    // Once an election timeout passes without word from the leader, it
+    // promises again.
+    cluster.drop_where(|_| true);
+    let timeout = cluster.replica(N2).config().election_timeout_ticks;
+    for _ in 0..timeout {
+        cluster.tick(N2);
+    }
+    cluster.drop_where(|_| true);
+    cluster.campaign(N3);
+    cluster.deliver(between(N3, N2));
+    assert!(
+        cluster.replica(N2).promised() > leader_ballot,
+        "promised N3"
+    );
+}
+
+/// The clocks at the edge of the drift bound: the leader is cut off, its
+/// followers count an election timeout (10 ticks) while its own slower
+/// clock counts 9, and they elect N3, which takes a write. The leader has
+/// not resigned (it heard a majority 9 of its ticks ago, under the
+/// election timeout) and is asked a read. Returns the read's answer.
+fn read_from_a_slow_leader_after_an_election(configure: fn(&mut Config)) -> Option<RequestResult> {
+    let mut cluster = leased_cluster_with(111, configure);
+    cluster.set(N1, "x", "1");
+    cluster.stabilize();
+    renew_lease(&mut cluster);
+    cluster.isolated.insert(N1);
+    let timeout = cluster.replica(N2).config().election_timeout_ticks;
+    for tick in 0..timeout {
+        cluster.tick(N2);
+        cluster.tick(N3);
+        if tick + 1 < timeout {
+            cluster.tick(N1);
+        }
+    }
+    cluster.stabilize();
+    cluster.campaign(N3);
+    cluster.stabilize();
+    assert_eq!(cluster.replica(N3).role(), Role::Leader);
+    let write = cluster.set(N3, "x", "2");
+    cluster.stabilize();
+    assert_eq!(cluster.answer(write), Some(&Ok(Response::Stored(true))));
+    assert_eq!(cluster.replica(N1).role(), Role::Leader, "N1 still leads");
+    let read = cluster.get(N1, "x");
+    cluster.answer(read).cloned()
+}
+
+/// The lease is bounded so that it runs out before a new leader can be
+/// elected even when clocks drift apart as far as the bound allows.
+#[test]
+fn a_leader_whose_clock_runs_slow_stops_serving_from_its_lease_in_time() {
+    assert_eq!(
+        read_from_a_slow_leader_after_an_election(with_lease),
+        None,
+        "the read waits for a round, which the cut-off leader cannot get"
+    );
+}
+
+/// The scenario above can fail: a lease four times the bound answers the
+/// read from the old state, after x=2 was acknowledged (a stale read).
+#[test]
+fn a_lease_longer_than_the_bound_serves_a_stale_read_when_clocks_drift() {
+    assert_eq!(
+        read_from_a_slow_leader_after_an_election(with_lease_too_long),
+        Some(Ok(value("1")))
+    );
 }

@@ -18,14 +18,20 @@ fn threads() -> usize {
 }
 
 fn run_clean(nodes: usize) {
+    run_clean_with(nodes, false);
+}
+
+fn run_clean_with(nodes: usize, lease: bool) {
     let options = SimulationOptions {
         nodes,
+        lease,
         ..SimulationOptions::default()
     };
+    let lease_flag = if lease { " --lease" } else { "" };
     let report = |outcome: &synod_sim::SeedOutcome| {
         for violation in &outcome.violations {
             eprintln!(
-                "seed {}: {violation}\n  replay: synod sim --seed {} --nodes {nodes} --trace",
+                "seed {}: {violation}\n  replay: synod sim --seed {} --nodes {nodes}{lease_flag} --trace",
                 outcome.seed, outcome.seed
             );
         }
@@ -52,6 +58,14 @@ fn three_replicas_stay_safe_live_and_linearizable_under_every_fault_class() {
 #[test]
 fn five_replicas_stay_safe_live_and_linearizable_under_every_fault_class() {
     run_clean(5);
+}
+
+/// The opt-in leader lease, with every replica's clock running at its own
+/// rate within the drift bound and paused replicas catching up on ticks.
+#[test]
+fn three_and_five_replicas_stay_safe_live_and_linearizable_with_a_lease() {
+    run_clean_with(3, true);
+    run_clean_with(5, true);
 }
 
 #[test]

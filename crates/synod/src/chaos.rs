@@ -57,6 +57,11 @@ pub struct ChaosArguments {
     /// it, removed after a passing run).
     #[arg(long)]
     work: Option<PathBuf>,
+    /// Run the nodes with the leader lease (`synod server --lease`): the
+    /// pause nemesis then checks that a leader resuming after its lease
+    /// ran out does not serve a stale read.
+    #[arg(long)]
+    lease: bool,
 }
 
 /// Runs `synod chaos`.
@@ -97,7 +102,7 @@ fn chaos(arguments: ChaosArguments) -> Result<bool, String> {
         arguments.clients,
         arguments.keys,
         arguments.rate,
-    );
+    ) + if arguments.lease { " --lease" } else { "" };
     let options = ChaosOptions {
         executable: std::env::current_exe()
             .map_err(|failure| format!("cannot find the synod executable: {failure}"))?,
@@ -110,6 +115,7 @@ fn chaos(arguments: ChaosArguments) -> Result<bool, String> {
         seed,
         work: work.clone(),
         rerun: rerun.clone(),
+        lease: arguments.lease,
     };
     say(&format!(
         "synod chaos: {} nodes, {} of {}, {} clients on {} keys, seed {seed}; work in {}",

@@ -60,6 +60,12 @@ pub struct ServerArguments {
     /// way. More let connections be parsed and answered in parallel.
     #[arg(long)]
     threads: Option<usize>,
+    /// Serve linearizable reads on the leader under a lease, without a
+    /// confirmation round per read. Safe only while the nodes' clocks run
+    /// at rates within 10 % of each other (see docs/reads.md); off by
+    /// default. Every node of a cluster must agree on it.
+    #[arg(long)]
+    lease: bool,
 }
 
 /// Threads of a node's runtime unless `--threads` says otherwise.
@@ -250,6 +256,7 @@ fn resolve(arguments: ServerArguments) -> Result<Resolved, ConfigError> {
         peers,
         data_directory: arguments.data.or(file.data),
         snapshot_interval_slots: SNAPSHOT_INTERVAL_SLOTS,
+        lease: arguments.lease || file.lease.unwrap_or(false),
     };
     config.validate()?;
     let new_cluster = arguments.new_cluster || file.new_cluster.unwrap_or(false);

@@ -37,6 +37,11 @@ pub struct SimArguments {
     /// Print a readable trace of every event (use with --seed).
     #[arg(long)]
     trace: bool,
+    /// Run with the leader lease: replicas' clocks drift apart by up to the
+    /// bound the lease tolerates, and a paused replica catches up on its
+    /// ticks before it handles anything.
+    #[arg(long)]
+    lease: bool,
     /// Write the recorded history of the replayed seed to this file.
     #[arg(long)]
     history: Option<PathBuf>,
@@ -80,6 +85,8 @@ pub enum MutationName {
     SendBeforeEarlierWrites,
     /// Own-vote decisions applied before the own write is durable.
     ApplyBeforeOwnWrite,
+    /// A leader lease four times the safe length (run with --lease).
+    LeaseOutlivesElection,
     /// Elections without a pre-vote (breaks availability, not safety).
     PreVoteDisabled,
 }
@@ -94,6 +101,7 @@ impl MutationName {
             MutationName::ReadWithoutConfirmation => Mutation::ReadWithoutConfirmation,
             MutationName::SendBeforeEarlierWrites => Mutation::SendBeforeEarlierWrites,
             MutationName::ApplyBeforeOwnWrite => Mutation::ApplyBeforeOwnWrite,
+            MutationName::LeaseOutlivesElection => Mutation::LeaseOutlivesElection,
             MutationName::PreVoteDisabled => Mutation::PreVoteDisabled,
         }
     }
@@ -154,6 +162,7 @@ pub fn run(arguments: SimArguments) -> ExitCode {
         fault_phase_units: arguments.fault_units,
         mutation,
         trace: arguments.trace,
+        lease: arguments.lease,
         ..SimulationOptions::default()
     };
     let replay = |seed: u64| {
@@ -164,6 +173,9 @@ pub fn run(arguments: SimArguments) -> ExitCode {
             faults.describe(),
             options.fault_phase_units
         );
+        if options.lease {
+            command += " --lease";
+        }
         if let Some(mutation) = arguments.mutation {
             command += &format!(
                 " --mutation {}",

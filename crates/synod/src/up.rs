@@ -47,6 +47,9 @@ pub struct UpArguments {
     /// Log format of the nodes' log files.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Start every node with `--lease` (see `synod server --help`).
+    #[arg(long)]
+    lease: bool,
 }
 
 /// What `DATA/cluster.toml` remembers.
@@ -230,6 +233,7 @@ fn spawn_node(
         .args(["--cluster-id", &cluster.cluster_id.to_string()])
         .args(["--log-format", log_format])
         .args(cluster.created.then_some("--new-cluster"))
+        .args(arguments.lease.then_some("--lease"))
         .stdin(Stdio::null())
         .stdout(Stdio::from(log_file_for_stdout))
         .stderr(Stdio::from(log_file));

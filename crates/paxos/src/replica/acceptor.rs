@@ -10,7 +10,7 @@ use crate::config::Mutation;
 use crate::message::{Message, Proposal};
 use crate::types::{Ballot, Entry, NodeId, ReadRound, Slot, SlotEntry};
 
-use super::Replica;
+use super::{Replica, RoleState};
 
 impl Replica {
     /// Remembers the highest round seen anywhere, so that our next ballot
@@ -49,6 +49,16 @@ impl Replica {
     }
 
     pub(super) fn handle_prepare(&mut self, from: NodeId, ballot: Ballot, first_undecided: Slot) {
+        // Under a leader lease a pre-vote refusal is not enough: a
+        // candidate may hold pre-votes granted before we acknowledged the
+        // leader's heartbeat. The promise is what a new leader needs, so it
+        // is what we withhold while the lease we support may run.
+        if self.config.lease_ticks > 0
+            && !matches!(self.role, RoleState::Leader(_))
+            && self.refuses_votes_for(from)
+        {
+            return;
+        }
         if !self.admit(from, ballot) {
             return;
         }

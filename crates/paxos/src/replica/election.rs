@@ -121,7 +121,7 @@ impl Replica {
     pub(super) fn handle_pre_vote(&mut self, from: NodeId, ballot: Ballot) {
         let granted = match self.role {
             RoleState::Leader(_) => false,
-            _ => !self.hears_leader_other_than(from),
+            _ => !self.refuses_votes_for(from),
         };
         let promised = self.promised;
         self.send_now(
@@ -156,6 +156,14 @@ impl Replica {
         if majority.is_reached(pre_candidacy.granted_by.len()) {
             self.start_election();
         }
+    }
+
+    /// True when this replica must not help `asker` become leader: it hears
+    /// a leader other than `asker` (stickiness), or, with a leader lease,
+    /// it started less than an election timeout ago and may have
+    /// acknowledged, before it stopped, a heartbeat a lease rests on.
+    pub(super) fn refuses_votes_for(&self, asker: NodeId) -> bool {
+        self.hears_leader_other_than(asker) || self.now_tick < self.votes_refused_until_tick
     }
 
     /// True while the leader lease holds: this replica heard from its

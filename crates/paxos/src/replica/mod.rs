@@ -165,6 +165,10 @@ pub struct Replica {
     /// When this replica last heard from `leader` as its follower: while
     /// less than an election timeout ago, it refuses pre-votes.
     leader_heard_tick: Option<u64>,
+    /// With a leader lease, this replica promises no one before this tick:
+    /// it restarted and may have acknowledged a heartbeat just before (see
+    /// `refuses_votes_for`). Zero without a lease.
+    votes_refused_until_tick: u64,
     /// The highest ballot whose leader told us it resigned: messages of
     /// that leadership still in flight are not followed.
     resigned: Ballot,
@@ -208,6 +212,13 @@ impl Replica {
             "durable state holds entries below its snapshot"
         );
         let log_size_bytes = catch_up::log_payload_bytes(&durable.entries);
+        // A lease may rest on a heartbeat this replica acknowledged before
+        // it stopped: it promises no one for an election timeout.
+        let votes_refused_until_tick = if config.lease_ticks > 0 {
+            config.election_timeout_ticks
+        } else {
+            0
+        };
         Replica {
             highest_round_seen: durable.promised.round,
             config,
@@ -230,6 +241,7 @@ impl Replica {
             role: RoleState::Follower,
             leader: None,
             leader_heard_tick: None,
+            votes_refused_until_tick,
             resigned: Ballot::ZERO,
             election_elapsed_ticks: 0,
             election_timeout_ticks,

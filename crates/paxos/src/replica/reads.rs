@@ -9,6 +9,12 @@
 //! leader for a read index for a whole batch of reads and serves them
 //! locally once it has applied past it.
 //!
+//! With the opt-in leader lease ([`crate::Config::lease_ticks`]), a read
+//! that arrives while a round that started less than the lease ago stands
+//! confirmed needs no round of its own: the majority that acknowledged it
+//! refuses pre-votes and promises to anyone else for an election timeout,
+//! so no other leader can exist yet. That rests on bounded clock drift.
+//!
 //! [`ReadState`] owns every read of the replica in every stage, together
 //! with the one limit on how many may be held: reads waiting for a leader,
 //! reads forwarded to the leader, reads with a read index waiting to be
@@ -89,6 +95,14 @@ struct LeaderReads {
     round_started_tick: u64,
     /// The latest round a quorum acknowledged.
     confirmed_round: ReadRound,
+    /// Rounds started and not yet confirmed, with the tick each started,
+    /// oldest first: when a quorum confirms one, the lease runs from its
+    /// start (at most about two per heartbeat interval until check-quorum
+    /// resigns, so this stays short).
+    unconfirmed: VecDeque<(ReadRound, u64)>,
+    /// The tick in which the latest confirmed round started: the leader
+    /// lease runs from it (see [`crate::Config::lease_ticks`]).
+    lease_start_tick: Option<u64>,
     /// The latest round each follower acknowledged.
     acknowledged: BTreeMap<NodeId, ReadRound>,
     /// Reads waiting for a round to be confirmed.
@@ -202,6 +216,8 @@ impl ReadState {
             round: ReadRound(0),
             round_started_tick: now_tick,
             confirmed_round: ReadRound(0),
+            unconfirmed: VecDeque::new(),
+            lease_start_tick: None,
             acknowledged: followers.map(|node| (node, ReadRound(0))).collect(),
             pending: Vec::new(),
             pending_reads: 0,
@@ -274,8 +290,9 @@ impl Replica {
         // index: it was decided by us (below `committed`) or by an earlier
         // leader, in which case phase 1 recovered it below `recovery_end`.
         let read_index = committed.max(self.leadership_mut().recovery_end);
+        let leased = self.holds_lease();
         let leading = self.reads.leading_mut();
-        let round_needed = if without_confirmation {
+        let round_needed = if without_confirmation || leased {
             ReadRound(0)
         } else {
             leading.round.next()
@@ -287,6 +304,25 @@ impl Replica {
             deadline_tick,
         });
         self.confirm_reads();
+    }
+
+    /// True while the leader lease holds: a heartbeat round that started
+    /// less than [`crate::Config::lease_ticks`] ago was acknowledged by a
+    /// majority, each of which refuses to help anyone else lead for an
+    /// election timeout after it heard it (see [`crate::lease_ticks_max`]).
+    /// A read may then take its read index without a round of its own.
+    fn holds_lease(&self) -> bool {
+        let lease_ticks = if self.runs(Mutation::LeaseOutlivesElection) {
+            self.config.lease_ticks * 4
+        } else {
+            self.config.lease_ticks
+        };
+        let start = self
+            .reads
+            .leading
+            .as_ref()
+            .and_then(|leading| leading.lease_start_tick);
+        lease_ticks > 0 && start.is_some_and(|start| self.now_tick < start + lease_ticks)
     }
 
     /// Starts a new confirmation round (a heartbeat) when reads wait for one
@@ -314,6 +350,7 @@ impl Replica {
         leading.round = leading.round.next();
         leading.round_started_tick = now_tick;
         let round = leading.round;
+        leading.unconfirmed.push_back((round, now_tick));
         let leadership = self.leadership_mut();
         leadership.heartbeat_elapsed_ticks = 0;
         leadership.commit_announced = committed;
@@ -357,6 +394,13 @@ impl Replica {
         let confirmed = majority.highest_reached(rounds);
         if confirmed > leading.confirmed_round {
             leading.confirmed_round = confirmed;
+            while let Some(&(round, started_tick)) = leading.unconfirmed.front() {
+                if round > confirmed {
+                    break;
+                }
+                leading.unconfirmed.pop_front();
+                leading.lease_start_tick = Some(started_tick);
+            }
         }
         self.confirm_reads();
     }

@@ -20,7 +20,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use synod_kv::{Command, Response};
 use synod_node::{Node, NodeOptions, PersistSequence, Reply};
 use synod_paxos::{
-    Ballot, Config, DurableState, Message, Mutation, NodeId, Replica, Slot, SplitMix64,
+    lease_ticks_max, Ballot, Config, DurableState, Message, Mutation, NodeId, Replica, Slot,
+    SplitMix64, LEASE_CLOCK_DRIFT_MAX_PERCENT,
 };
 use synod_storage::{AcceptorStore, CrashFault, MemoryStorage, StorageError, StorageOptions};
 
@@ -57,6 +58,12 @@ pub struct WorldOptions {
     pub snapshot_interval_slots: u64,
     /// Record a readable trace of every event.
     pub trace: bool,
+    /// Run with the leader lease ([`synod_paxos::lease_ticks_max`] ticks).
+    /// Each replica's tick then lasts its own length, drawn within the
+    /// drift bound the lease assumes ([`LEASE_CLOCK_DRIFT_MAX_PERCENT`]),
+    /// and a paused replica makes up the ticks it missed before it handles
+    /// anything, as the server's drive loop does with a lease.
+    pub lease: bool,
 }
 
 impl Default for WorldOptions {
@@ -73,6 +80,7 @@ impl Default for WorldOptions {
             disk_faults: false,
             snapshot_interval_slots: 20,
             trace: false,
+            lease: false,
         }
     }
 }
@@ -141,6 +149,10 @@ pub struct SimNode {
     /// Writes on their way to the disk, completed in order.
     pending: VecDeque<PendingPersist>,
     tick_offset_units: u64,
+    /// With a lease: this replica's tick length, within the drift bound.
+    tick_period_units: u64,
+    /// With a lease: when its next tick is due.
+    next_tick_at: u64,
     /// Number of restarts.
     pub incarnation: u64,
     /// The highest ballot this node ever announced a promise for.
@@ -215,6 +227,7 @@ impl World {
             .iter()
             .map(|id| {
                 let tick_offset_units = rng.below(options.tick_units);
+                let tick_period_units = drifted_tick_units(&mut rng, &options);
                 let node = new_node(
                     &options,
                     &members,
@@ -228,6 +241,8 @@ impl World {
                     disk: new_disk(),
                     pending: VecDeque::new(),
                     tick_offset_units,
+                    tick_period_units,
+                    next_tick_at: tick_offset_units + 1,
                     incarnation: 0,
                     promise_high_water: Ballot::ZERO,
                     paused_until: None,
@@ -346,9 +361,10 @@ impl World {
 
     /// Pauses `id` for `units`, as SIGSTOP or a long garbage collection
     /// would: it does not tick, and messages, client requests and disk
-    /// completions wait until it resumes. Its clock does not catch up
-    /// afterwards, so a paused leader resumes believing it still leads;
-    /// whatever it answers then must still be linearizable.
+    /// completions wait until it resumes. Without a lease its clock does
+    /// not catch up afterwards, so a paused leader resumes believing it
+    /// still leads; whatever it answers then must still be linearizable.
+    /// With a lease it catches up first, as the server does.
     pub fn pause(&mut self, id: NodeId, units: u64) {
         let index = self.node_index(id);
         if self.nodes[index].node.is_none() || units == 0 {
@@ -410,9 +426,12 @@ impl World {
         let durable = disk.state().clone();
         let committed = durable.committed;
         let node = new_node(&self.options, &members, id, durable, seed);
+        let now = self.now;
         let sim_node = &mut self.nodes[index];
         sim_node.disk = disk;
         sim_node.node = Some(node);
+        // A restarted process starts a fresh clock.
+        sim_node.next_tick_at = now + sim_node.tick_period_units;
         sim_node.incarnation += 1;
         self.log(|| format!("{id} RESTART from disk, committed {committed:?}"));
     }
@@ -433,6 +452,9 @@ impl World {
     /// Advances time by one unit.
     pub fn step(&mut self) {
         self.now += 1;
+        if self.options.lease {
+            self.tick_by_own_clocks();
+        }
         self.complete_persists();
         for envelope in self.network.due(self.now) {
             let index = self.node_index(envelope.to);
@@ -452,8 +474,8 @@ impl World {
         }
         self.deliver_client_events();
         for index in 0..self.nodes.len() {
-            let due =
-                (self.now + self.nodes[index].tick_offset_units) % self.options.tick_units == 0;
+            let due = !self.options.lease
+                && (self.now + self.nodes[index].tick_offset_units) % self.options.tick_units == 0;
             if due && !self.is_paused_at(index) {
                 if let Some(node) = self.nodes[index].node.as_mut() {
                     node.tick();
@@ -463,6 +485,22 @@ impl World {
         self.step_clients();
         for index in 0..self.nodes.len() {
             self.drain(index);
+        }
+    }
+
+    /// With a lease, each running replica gets every tick its own clock says
+    /// is due, before it handles anything in this step; a paused one gets
+    /// none until it resumes, and then all it missed at once.
+    fn tick_by_own_clocks(&mut self) {
+        for index in 0..self.nodes.len() {
+            if self.nodes[index].node.is_none() || self.is_paused_at(index) {
+                continue;
+            }
+            while self.nodes[index].next_tick_at <= self.now {
+                let node = &mut self.nodes[index];
+                node.next_tick_at += node.tick_period_units;
+                node.node.as_mut().expect("checked above").tick();
+            }
         }
     }
 
@@ -629,6 +667,20 @@ fn new_disk() -> AcceptorStore<MemoryStorage> {
     AcceptorStore::recover(storage, &recovered).expect("an empty log decodes")
 }
 
+/// A replica's tick length: exactly `tick_units` without a lease; with
+/// one, anywhere within [`LEASE_CLOCK_DRIFT_MAX_PERCENT`] of it, so that
+/// two replicas' clocks differ by as much as the lease tolerates.
+fn drifted_tick_units(rng: &mut SplitMix64, options: &WorldOptions) -> u64 {
+    if !options.lease {
+        return options.tick_units;
+    }
+    let drift_units = options.tick_units * LEASE_CLOCK_DRIFT_MAX_PERCENT / 100;
+    rng.between(
+        options.tick_units - drift_units,
+        options.tick_units + drift_units,
+    )
+}
+
 fn new_node(
     options: &WorldOptions,
     members: &[NodeId],
@@ -639,6 +691,9 @@ fn new_node(
     let mut config = Config::new(id, members.to_vec());
     set_mutation(&mut config, options.mutation);
     config.snapshot_interval_slots = options.snapshot_interval_slots;
+    if options.lease {
+        config.lease_ticks = lease_ticks_max(config.election_timeout_ticks);
+    }
     let mut node_options = NodeOptions::new(config);
     node_options.record_digests = true;
     Node::new(node_options, durable, seed)
