@@ -241,7 +241,7 @@ fn catching_bounds(mutation: Mutation) -> (ModelConfig, Caught) {
             unreachable!("not observable in the model")
         }
         // The model has no clocks, so no lease.
-        Mutation::LeaseOutlivesElection => unreachable!("the model runs without a lease"),
+        Mutation::LeaseIgnoresClockDrift => unreachable!("the model runs without a lease"),
         // Safe by design: only the simulator's availability check sees it.
         Mutation::PreVoteDisabled => unreachable!("breaks availability, not safety"),
     }

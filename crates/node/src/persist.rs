@@ -125,7 +125,7 @@ impl PersistQueue {
                 .waiting
                 .iter_mut()
                 .rev()
-                .find(|waiting| waiting.request.orders_apply() || !waiting.decided_after.is_empty())
+                .find(|waiting| waiting.request.orders_apply())
             {
                 Some(waiting) => waiting.decided_after.extend(decided),
                 None => releasable.push(Release::Decided(decided)),

@@ -28,7 +28,9 @@
 //! // 2. Persist the acceptor state, then release what waited for it.
 //! durable.apply(ready.persist.state());
 //! let released = ready.persist.persisted();
-//! // 3. Apply decided values in order; then serve released reads.
+//! // 3. Apply decided values in order; then serve released reads. (With
+//! //    peers, decisions learned from them come in `ready.decided`, to
+//! //    apply at once; see `Ready` for where they go in the order.)
 //! let commands: Vec<&Bytes> = released
 //!     .decided
 //!     .iter()

@@ -35,6 +35,8 @@ pub struct Summary {
     pub violations: u64,
     /// Client operations checked, over all seeds.
     pub operations_checked: u64,
+    /// Reads given their read index under the leader lease, over all seeds.
+    pub reads_served_under_lease: u64,
 }
 
 /// Runs seeds `first..first + count` on `threads` threads, calling
@@ -49,12 +51,18 @@ pub fn run_seeds(
     let outcomes = for_each_seed(first, count, threads, |seed| {
         let outcome = run_seed(seed, options);
         on_outcome(&outcome);
-        (seed, outcome.operations_checked, outcome.violations.len())
+        (
+            seed,
+            outcome.operations_checked,
+            outcome.reads_served_under_lease,
+            outcome.violations.len(),
+        )
     });
     let mut summary = Summary::default();
-    for (seed, operations_checked, violations) in outcomes {
+    for (seed, operations_checked, leased, violations) in outcomes {
         summary.seeds += 1;
         summary.operations_checked += operations_checked as u64;
+        summary.reads_served_under_lease += leased;
         if violations > 0 {
             summary.violations += violations as u64;
             summary.failing_seeds.push(seed);

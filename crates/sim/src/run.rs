@@ -186,6 +186,8 @@ pub struct SeedOutcome {
     pub violations: Vec<String>,
     /// Client operations recorded and checked.
     pub operations_checked: usize,
+    /// Reads given their read index under the leader lease.
+    pub reads_served_under_lease: u64,
     /// The recorded history.
     pub history: Vec<Record>,
     /// The event trace, when asked for.
@@ -203,6 +205,7 @@ pub fn run_seed(seed: u64, options: &SimulationOptions) -> SeedOutcome {
                 seed,
                 violations: vec![format!("panic: {message}")],
                 operations_checked: 0,
+                reads_served_under_lease: 0,
                 history: Vec::new(),
                 trace: Vec::new(),
             }
@@ -317,6 +320,7 @@ fn run_seed_unguarded(seed: u64, options: &SimulationOptions) -> SeedOutcome {
         seed,
         violations,
         operations_checked: world.history.len(),
+        reads_served_under_lease: world.reads_served_under_lease(),
         history: std::mem::take(&mut world.history),
         trace: std::mem::take(&mut world.trace),
     }

@@ -48,6 +48,18 @@ fn run_clean_with(nodes: usize, lease: bool) {
         "failing seeds: {:?}",
         summary.failing_seeds
     );
+    if lease {
+        assert!(
+            summary.reads_served_under_lease > summary.seeds,
+            "the lease served reads: {}",
+            summary.reads_served_under_lease
+        );
+    } else {
+        assert_eq!(
+            summary.reads_served_under_lease, 0,
+            "no lease, no leased reads"
+        );
+    }
 }
 
 #[test]

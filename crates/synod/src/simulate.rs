@@ -86,7 +86,7 @@ pub enum MutationName {
     /// Own-vote decisions applied before the own write is durable.
     ApplyBeforeOwnWrite,
     /// A leader lease four times the safe length (run with --lease).
-    LeaseOutlivesElection,
+    LeaseIgnoresClockDrift,
     /// Elections without a pre-vote (breaks availability, not safety).
     PreVoteDisabled,
 }
@@ -101,7 +101,7 @@ impl MutationName {
             MutationName::ReadWithoutConfirmation => Mutation::ReadWithoutConfirmation,
             MutationName::SendBeforeEarlierWrites => Mutation::SendBeforeEarlierWrites,
             MutationName::ApplyBeforeOwnWrite => Mutation::ApplyBeforeOwnWrite,
-            MutationName::LeaseOutlivesElection => Mutation::LeaseOutlivesElection,
+            MutationName::LeaseIgnoresClockDrift => Mutation::LeaseIgnoresClockDrift,
             MutationName::PreVoteDisabled => Mutation::PreVoteDisabled,
         }
     }

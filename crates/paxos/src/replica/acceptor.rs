@@ -149,6 +149,13 @@ impl Replica {
         }
         self.follow(ballot);
         self.learn_committed(ballot, committed, from);
+        if self.config.lease_ticks > 0
+            && self
+                .lease_supported
+                .is_none_or(|(supported, _)| ballot >= supported)
+        {
+            self.lease_supported = Some((ballot, self.now_tick));
+        }
         let committed = self.committed;
         // Not gated: the acknowledgement states only that we promised
         // nothing above `ballot`, which holds whether or not it is durable.

@@ -163,7 +163,18 @@ impl Replica {
     /// it started less than an election timeout ago and may have
     /// acknowledged, before it stopped, a heartbeat a lease rests on.
     pub(super) fn refuses_votes_for(&self, asker: NodeId) -> bool {
-        self.hears_leader_other_than(asker) || self.now_tick < self.votes_refused_until_tick
+        self.hears_leader_other_than(asker)
+            || self.now_tick < self.votes_refused_until_tick
+            || self.supports_lease_of_other_than(asker)
+    }
+
+    /// True while this replica acknowledged, less than an election timeout
+    /// ago, a heartbeat round of a leader other than `asker`: that leader's
+    /// lease may rest on it. Only the highest ballot acknowledged counts,
+    /// and only that leader's resignation ends it early.
+    fn supports_lease_of_other_than(&self, asker: NodeId) -> bool {
+        self.lease_supported
+            .is_some_and(|(ballot, tick)| ballot.node != asker && self.within_lease(tick))
     }
 
     /// True while the leader lease holds: this replica heard from its
@@ -243,6 +254,13 @@ impl Replica {
     /// Our leader resigned: campaign soon. A resignation from anyone else,
     /// or for an older ballot, changes nothing.
     pub(super) fn handle_resign(&mut self, from: NodeId, ballot: Ballot) {
+        if self
+            .lease_supported
+            .is_some_and(|(supported, _)| supported == ballot && ballot.node == from)
+        {
+            // That leader stopped leading: its lease is over.
+            self.lease_supported = None;
+        }
         if self.leader != Some(from) || ballot != self.promised {
             return;
         }
@@ -262,8 +280,14 @@ impl Replica {
         self.election_timeout_ticks = random_election_timeout(&mut self.rng, &self.config);
     }
 
-    /// Campaigns with a ballot above every round seen or promised.
+    /// Campaigns with a ballot above every round seen or promised; with a
+    /// lease, not while this replica supports another leader's lease (its
+    /// own promise would help end that lease early).
     pub(super) fn start_election(&mut self) {
+        if self.supports_lease_of_other_than(self.id()) {
+            self.defer_campaign();
+            return;
+        }
         let round = self.highest_round_seen.max(self.promised.round) + 1;
         let ballot = Ballot {
             round,

@@ -165,6 +165,14 @@ pub struct Replica {
     /// When this replica last heard from `leader` as its follower: while
     /// less than an election timeout ago, it refuses pre-votes.
     leader_heard_tick: Option<u64>,
+    /// With a leader lease: the highest ballot whose heartbeat round this
+    /// replica acknowledged, and the tick it did. That leader's lease may
+    /// rest on the acknowledgement for an election timeout, so until then
+    /// this replica helps no one else lead, whatever older leaders' late
+    /// messages make it follow meanwhile (regression, found in review: a
+    /// stalled stream of the previous leader, flushed on reconnect, made a
+    /// follower switch back and promise it). `None` without a lease.
+    lease_supported: Option<(Ballot, u64)>,
     /// With a leader lease, this replica promises no one before this tick:
     /// it restarted and may have acknowledged a heartbeat just before (see
     /// `refuses_votes_for`). Zero without a lease.
@@ -242,6 +250,7 @@ impl Replica {
             leader: None,
             leader_heard_tick: None,
             votes_refused_until_tick,
+            lease_supported: None,
             resigned: Ballot::ZERO,
             election_elapsed_ticks: 0,
             election_timeout_ticks,
@@ -430,10 +439,19 @@ impl Replica {
         }
     }
 
+    /// Reads (a follower's batch counts once) this replica gave a read
+    /// index under the leader lease since it started.
+    pub fn reads_served_under_lease(&self) -> u64 {
+        self.reads.served_under_lease
+    }
+
     /// Raises the ballot and runs phase 1 now, without a pre-vote and
-    /// whatever the peers' leases say; this is safe at any time, as every
-    /// phase 1 is. Tests use it to make a given replica campaign over a
-    /// live leader's followers; a leader transfer would use it the same way.
+    /// whatever the peers' stickiness says; this is safe at any time, as
+    /// every phase 1 is. Tests use it to make a given replica campaign over
+    /// a live leader's followers; a leader transfer would use it the same
+    /// way. With a leader lease it does nothing while this replica supports
+    /// another leader's lease (see `refuses_votes_for`): a transfer must
+    /// come from the leader, which gives its lease up first.
     pub fn campaign_now(&mut self) {
         self.start_election();
     }

@@ -145,6 +145,9 @@ pub(super) struct ReadState {
     confirmed: Vec<ConfirmedRead>,
     /// The leader's side, while this replica leads.
     leading: Option<LeaderReads>,
+    /// Reads (a follower's batch counts once) given their read index under
+    /// the lease, since this replica started: for tests and the simulator.
+    pub(super) served_under_lease: u64,
 }
 
 impl ReadState {
@@ -160,6 +163,7 @@ impl ReadState {
             next_request: ReadRequestId(rng.next_u64() >> 1),
             confirmed: Vec::new(),
             leading: None,
+            served_under_lease: 0,
         }
     }
 
@@ -291,6 +295,9 @@ impl Replica {
         // leader, in which case phase 1 recovered it below `recovery_end`.
         let read_index = committed.max(self.leadership_mut().recovery_end);
         let leased = self.holds_lease();
+        if leased {
+            self.reads.served_under_lease += 1;
+        }
         let leading = self.reads.leading_mut();
         let round_needed = if without_confirmation || leased {
             ReadRound(0)
@@ -312,8 +319,8 @@ impl Replica {
     /// election timeout after it heard it (see [`crate::lease_ticks_max`]).
     /// A read may then take its read index without a round of its own.
     fn holds_lease(&self) -> bool {
-        let lease_ticks = if self.runs(Mutation::LeaseOutlivesElection) {
-            self.config.lease_ticks * 4
+        let lease_ticks = if self.runs(Mutation::LeaseIgnoresClockDrift) {
+            self.config.election_timeout_ticks - 1
         } else {
             self.config.lease_ticks
         };

@@ -197,6 +197,9 @@ pub struct World {
     pub leader_crash_per_mille: u64,
     /// Leader crashes performed by that fault.
     pub leader_crashes: u64,
+    /// Reads given their read index under the leader lease by replicas
+    /// that have since crashed (see [`World::reads_served_under_lease`]).
+    leased_reads_of_crashed: u64,
     /// Nodes stopped by a disk error.
     pub disk_failures: u64,
     /// Chance per thousand that a node's next fsync fails (disk faults).
@@ -271,6 +274,7 @@ impl World {
             clients_active: true,
             attempts_max: None,
             leader_crash_per_mille: 0,
+            leased_reads_of_crashed: 0,
             leader_crashes: 0,
             disk_failures: 0,
             fsync_failure_per_mille: if options.disk_faults { 3 } else { 0 },
@@ -349,6 +353,10 @@ impl World {
         } else {
             CrashFault::LoseUnsynced
         };
+        self.leased_reads_of_crashed += self.nodes[index]
+            .node
+            .as_ref()
+            .map_or(0, |node| node.replica().reads_served_under_lease());
         let report = self.nodes[index].disk.storage_mut().crash(fault);
         let torn = report.torn_bytes_kept;
         let node = &mut self.nodes[index];
@@ -357,6 +365,19 @@ impl World {
         node.paused_until = None;
         self.network.drop_to(id);
         self.log(|| format!("{id} CRASH (torn write kept {torn} bytes)"));
+    }
+
+    /// Reads every replica gave a read index under the leader lease so far,
+    /// crashed incarnations included: a lease run that never used the
+    /// lease would check nothing about it.
+    pub fn reads_served_under_lease(&self) -> u64 {
+        let running: u64 = self
+            .nodes
+            .iter()
+            .filter_map(|node| node.node.as_ref())
+            .map(|node| node.replica().reads_served_under_lease())
+            .sum();
+        self.leased_reads_of_crashed + running
     }
 
     /// Pauses `id` for `units`, as SIGSTOP or a long garbage collection
