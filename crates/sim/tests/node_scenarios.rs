@@ -346,15 +346,28 @@ fn a_lease_runs_out_when_no_majority_acknowledges_the_leader_in_time() {
 #[test]
 fn under_a_lease_a_follower_that_hears_its_leader_promises_no_one_else() {
     let mut cluster = leased_cluster(110);
+    // N3 is cut off for an election timeout, so it supports no lease and
+    // may campaign; N2 acknowledges N1's round meanwhile.
+    cluster.isolated.insert(N3);
+    let timeout = cluster.replica(N3).config().election_timeout_ticks;
+    for _ in 0..timeout {
+        cluster.tick(N3);
+    }
     renew_lease(&mut cluster);
+    cluster.drop_where(|_| true);
+    cluster.isolated.clear();
     let leader_ballot = cluster.replica(N2).promised();
     cluster.campaign(N3);
-    cluster.deliver(between(N3, N2));
+    assert_eq!(cluster.replica(N3).role(), Role::Candidate, "N3 campaigns");
+    assert_eq!(
+        cluster.deliver(between(N3, N2)),
+        1,
+        "its Prepare reaches N2"
+    );
     assert_eq!(cluster.replica(N2).promised(), leader_ballot, "no promise");
     // Once an election timeout passes without word from the leader, it
     // promises again.
     cluster.drop_where(|_| true);
-    let timeout = cluster.replica(N2).config().election_timeout_ticks;
     for _ in 0..timeout {
         cluster.tick(N2);
         cluster.tick(N3);
@@ -452,12 +465,13 @@ fn late_messages_of_an_old_leader_do_not_end_a_followers_support_of_a_lease() {
         cluster.deliver(between(N1, N3));
         cluster.drop_where(|_| true);
     }
-    // N3 leads with N1's promise; N2 only acknowledges its heartbeats.
-    cluster.isolated.insert(N2);
+    // N3 leads with N1's promise (N1 hears nothing of N3 after that); N2
+    // only acknowledges N3's heartbeats.
     cluster.campaign(N3);
-    cluster.stabilize();
+    cluster.deliver(between(N3, N1));
+    cluster.deliver(between(N1, N3));
     assert_eq!(cluster.replica(N3).role(), Role::Leader);
-    cluster.isolated.clear();
+    cluster.drop_where(|_| true);
     cluster.isolated.insert(N1);
     renew_lease_of(&mut cluster, N3);
     assert_eq!(cluster.replica(N2).leader(), Some(N3));
@@ -471,7 +485,11 @@ fn late_messages_of_an_old_leader_do_not_end_a_followers_support_of_a_lease() {
     cluster.queue.extend(stalled);
     cluster.deliver(between(N1, N2));
     cluster.campaign(N1);
-    cluster.deliver(between(N1, N2));
+    assert_eq!(cluster.replica(N1).role(), Role::Candidate, "N1 campaigns");
+    assert!(
+        cluster.deliver(between(N1, N2)) > 0,
+        "its Prepare reaches N2"
+    );
     assert_eq!(
         cluster.replica(N2).promised(),
         old,
@@ -486,6 +504,21 @@ fn late_messages_of_an_old_leader_do_not_end_a_followers_support_of_a_lease() {
 fn a_follower_supporting_a_lease_does_not_campaign_on_request() {
     let mut cluster = leased_cluster(113);
     renew_lease(&mut cluster);
+    let promised = cluster.replica(N2).promised();
+    cluster.campaign(N2);
+    assert_eq!(cluster.replica(N2).role(), Role::Follower);
+    assert_eq!(cluster.replica(N2).promised(), promised);
+}
+
+/// Regression, found in review: the same through a restart. A follower
+/// acknowledged the leader's round, restarted (forgetting that), and
+/// campaigned on request at once.
+#[test]
+fn a_restarted_replica_does_not_campaign_within_an_election_timeout() {
+    let mut cluster = leased_cluster(114);
+    renew_lease(&mut cluster);
+    cluster.crash(N2);
+    cluster.restart(N2);
     let promised = cluster.replica(N2).promised();
     cluster.campaign(N2);
     assert_eq!(cluster.replica(N2).role(), Role::Follower);

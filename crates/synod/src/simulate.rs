@@ -85,7 +85,7 @@ pub enum MutationName {
     SendBeforeEarlierWrites,
     /// Own-vote decisions applied before the own write is durable.
     ApplyBeforeOwnWrite,
-    /// A leader lease four times the safe length (run with --lease).
+    /// A lease as long as if clocks never drifted (run with --lease).
     LeaseIgnoresClockDrift,
     /// Elections without a pre-vote (breaks availability, not safety).
     PreVoteDisabled,

@@ -149,7 +149,10 @@ impl Replica {
         }
         self.follow(ballot);
         self.learn_committed(ballot, committed, from);
+        // A heartbeat of a leadership that resigned (delayed) renews no
+        // support: it would hold back the quick election that follows.
         if self.config.lease_ticks > 0
+            && ballot > self.resigned
             && self
                 .lease_supported
                 .is_none_or(|(supported, _)| ballot >= supported)

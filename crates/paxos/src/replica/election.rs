@@ -160,8 +160,14 @@ impl Replica {
 
     /// True when this replica must not help `asker` become leader: it hears
     /// a leader other than `asker` (stickiness), or, with a leader lease,
-    /// it started less than an election timeout ago and may have
-    /// acknowledged, before it stopped, a heartbeat a lease rests on.
+    /// it acknowledged another leader's heartbeat round less than an
+    /// election timeout ago (that leader's lease may rest on it), or it
+    /// started less than an election timeout ago and may have acknowledged
+    /// one before it stopped. A replica may acknowledge a lower ballot
+    /// than the one it records; no lease rests on that acknowledgement
+    /// any more, because a higher ballot finished phase 1 in between, past
+    /// a replica that refused it for an election timeout after it
+    /// acknowledged the lower one.
     pub(super) fn refuses_votes_for(&self, asker: NodeId) -> bool {
         self.hears_leader_other_than(asker)
             || self.now_tick < self.votes_refused_until_tick
@@ -284,7 +290,9 @@ impl Replica {
     /// lease, not while this replica supports another leader's lease (its
     /// own promise would help end that lease early).
     pub(super) fn start_election(&mut self) {
-        if self.supports_lease_of_other_than(self.id()) {
+        if self.supports_lease_of_other_than(self.id())
+            || self.now_tick < self.votes_refused_until_tick
+        {
             self.defer_campaign();
             return;
         }

@@ -449,9 +449,11 @@ impl Replica {
     /// whatever the peers' stickiness says; this is safe at any time, as
     /// every phase 1 is. Tests use it to make a given replica campaign over
     /// a live leader's followers; a leader transfer would use it the same
-    /// way. With a leader lease it does nothing while this replica supports
-    /// another leader's lease (see `refuses_votes_for`): a transfer must
-    /// come from the leader, which gives its lease up first.
+    /// way. With a leader lease it only restarts the election timer while
+    /// this replica supports another leader's lease or started less than
+    /// an election timeout ago (see `refuses_votes_for`); a leader
+    /// transfer under a lease will need the leader to stop serving from
+    /// its lease first (docs/membership.md).
     pub fn campaign_now(&mut self) {
         self.start_election();
     }
