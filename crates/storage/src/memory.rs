@@ -135,17 +135,10 @@ impl Directory for MemoryDisk {
             .space_bytes_max
             .map(|max| max.saturating_sub(self.used_bytes()));
         let file = self.file_mut(name)?;
-        let offset = usize::try_from(offset).expect("a memory file fits in memory");
         // Whatever follows the write position is space allocated ahead (a
         // test may put zeros there, as the file-backed store does): the
         // write replaces it, and a crash may lose it like any unsynced byte.
-        assert!(
-            file.contents
-                .get(offset..)
-                .is_some_and(|ahead| ahead.iter().all(|byte| *byte == 0)),
-            "the log writes at the end of its frames, over nothing but zeros"
-        );
-        file.contents.truncate(offset);
+        let offset = cut_at_write_position(&mut file.contents, offset);
         file.durable_length_bytes = file.durable_length_bytes.min(offset);
         match free_bytes {
             // Like a real disk, write what fits, then report the disk full.
@@ -403,11 +396,26 @@ impl MemoryStorage {
     }
 }
 
-/// Appends a seeded prefix of `bytes` (a run of whole frames) to the durable
-/// contents of `name`, cutting inside a frame. Returns the bytes kept.
-/// Keeps a prefix of `bytes`, which were being written at `offset` of
-/// `name`: where the log's frames end, over any zeros after them (as on a
-/// real disk, where the writer writes there, not at the end of the file).
+/// Drops what follows `offset`, where the log writes next: the end of its
+/// frames, past which a file holds nothing but zeros (space allocated
+/// ahead). Returns the offset as an index.
+fn cut_at_write_position(contents: &mut Vec<u8>, offset: u64) -> usize {
+    let offset = usize::try_from(offset).expect("a memory file fits in memory");
+    assert!(
+        contents
+            .get(offset..)
+            .is_some_and(|after| after.iter().all(|byte| *byte == 0)),
+        "the log writes where its frames end, over nothing but zeros"
+    );
+    contents.truncate(offset);
+    offset
+}
+
+/// Keeps a seeded prefix of `bytes` (a run of whole frames, cut inside a
+/// frame), which were being written at `offset` of `name`: where the log's
+/// frames end, over any zeros after them, as on a real disk, where the
+/// writer writes there and not at the end of the file. Returns the bytes
+/// kept.
 fn tear(disk: &mut MemoryDisk, name: &str, offset: u64, bytes: &[u8], seed: u64) -> u64 {
     if bytes.len() < 2 {
         return 0;
@@ -421,14 +429,7 @@ fn tear(disk: &mut MemoryDisk, name: &str, offset: u64, bytes: &[u8], seed: u64)
     let Some(file) = disk.files.get_mut(name) else {
         return 0;
     };
-    let offset = usize::try_from(offset).expect("a memory file fits in memory");
-    assert!(
-        file.contents
-            .get(offset..)
-            .is_some_and(|after| after.iter().all(|byte| *byte == 0)),
-        "a write lands where the frames end, over nothing but zeros"
-    );
-    file.contents.truncate(offset);
+    cut_at_write_position(&mut file.contents, offset);
     file.contents.extend_from_slice(&bytes[..cut]);
     file.durable_length_bytes = file.contents.len();
     cut as u64

@@ -169,18 +169,22 @@ impl Replica {
     /// a replica that refused it for an election timeout after it
     /// acknowledged the lower one.
     pub(super) fn refuses_votes_for(&self, asker: NodeId) -> bool {
-        self.hears_leader_other_than(asker)
-            || self.now_tick < self.votes_refused_until_tick
-            || self.supports_lease_of_other_than(asker)
+        self.hears_leader_other_than(asker) || self.lease_forbids_helping(asker)
     }
 
-    /// True while this replica acknowledged, less than an election timeout
-    /// ago, a heartbeat round of a leader other than `asker`: that leader's
-    /// lease may rest on it. Only the highest ballot acknowledged counts,
-    /// and only that leader's resignation ends it early.
-    fn supports_lease_of_other_than(&self, asker: NodeId) -> bool {
-        self.lease_supported
-            .is_some_and(|(ballot, tick)| ballot.node != asker && self.within_lease(tick))
+    /// The lease's one rule on elections: true while this replica
+    /// acknowledged, less than an election timeout ago, a heartbeat round
+    /// of a leader other than `asker` (that leader's lease may rest on it;
+    /// only the highest ballot acknowledged counts, and only that leader's
+    /// resignation ends it early), or started less than an election timeout
+    /// ago and may have acknowledged one before it stopped. Such a replica
+    /// neither supports `asker` nor, when `asker` is itself, campaigns.
+    /// Always false without a lease.
+    fn lease_forbids_helping(&self, asker: NodeId) -> bool {
+        let supports_other = self
+            .lease_supported
+            .is_some_and(|(ballot, tick)| ballot.node != asker && self.within_lease(tick));
+        supports_other || self.now_tick < self.votes_refused_until_tick
     }
 
     /// True while the leader lease holds: this replica heard from its
@@ -287,12 +291,10 @@ impl Replica {
     }
 
     /// Campaigns with a ballot above every round seen or promised; with a
-    /// lease, not while this replica supports another leader's lease (its
-    /// own promise would help end that lease early).
+    /// lease, not while the lease forbids this replica to help anyone but
+    /// the leader it supports (its own promise would end that lease early).
     pub(super) fn start_election(&mut self) {
-        if self.supports_lease_of_other_than(self.id())
-            || self.now_tick < self.votes_refused_until_tick
-        {
+        if self.lease_forbids_helping(self.id()) {
             self.defer_campaign();
             return;
         }
