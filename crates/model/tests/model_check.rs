@@ -244,6 +244,11 @@ fn catching_bounds(mutation: Mutation) -> (ModelConfig, Caught) {
         Mutation::LeaseIgnoresClockDrift => unreachable!("the model runs without a lease"),
         // Safe by design: only the simulator's availability check sees it.
         Mutation::PreVoteDisabled => unreachable!("breaks availability, not safety"),
+        // The model's membership is fixed; the simulator's membership runs
+        // and their governing-quorum check catch these.
+        Mutation::LearnersVote | Mutation::ConfigurationWithoutDelay => {
+            unreachable!("the model runs without membership changes")
+        }
     }
 }
 

@@ -123,10 +123,7 @@ impl StateMachine {
             return None;
         }
         let end = self.next_apply;
-        replica.compact(Snapshot {
-            end,
-            state: self.store.snapshot(),
-        });
+        replica.compact(end, self.store.snapshot());
         Some(Event::SnapshotTaken { end })
     }
 

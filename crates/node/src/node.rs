@@ -3,8 +3,8 @@
 
 use synod_kv::{Command, StoreConfig};
 use synod_paxos::{
-    Config, Decided, DurableState, Envelope, Message, Mutation, NodeId, Released, Replica, Slot,
-    SplitMix64,
+    ChangeError, Config, Configuration, ConfigurationChange, Decided, DurableState, Envelope,
+    Message, Mutation, NodeId, Released, Replica, Slot, SplitMix64,
 };
 
 use crate::event::Event;
@@ -233,6 +233,16 @@ impl<H> Node<H> {
         self.replica.tick();
         self.waiters
             .expire_writes(self.now_tick, &mut self.output.replies);
+    }
+
+    /// Proposes a configuration change; see [`Replica::propose_change`].
+    /// The change is in force once the decided log reaches the slot
+    /// [`synod_paxos::Status::configuration_start`] shows for it.
+    pub fn propose_change(
+        &mut self,
+        change: ConfigurationChange,
+    ) -> Result<Configuration, ChangeError> {
+        self.replica.propose_change(change)
     }
 
     /// Campaigns now, skipping the pre-vote; see [`Replica::campaign_now`].

@@ -73,7 +73,7 @@ pub(crate) enum Release {
     /// A round's send-now messages: every earlier round is durable.
     Messages(Vec<Envelope>),
     /// A request whose guarded output may be released.
-    Request(PersistRequest),
+    Request(Box<PersistRequest>),
     /// Decisions learned from others, to apply after everything before.
     Decided(Vec<Decided>),
 }
@@ -153,7 +153,7 @@ impl PersistQueue {
         };
         if request.state().is_empty() {
             if nothing_earlier {
-                releasable.push(Release::Request(request));
+                releasable.push(Release::Request(Box::new(request)));
             } else if !request.is_empty() || !early_messages.is_empty() {
                 self.waiting.push_back(Waiting {
                     sequence: None,
@@ -215,7 +215,7 @@ impl PersistQueue {
                 break;
             }
             let waiting = self.waiting.pop_front().expect("front exists");
-            releasable.push(Release::Request(waiting.request));
+            releasable.push(Release::Request(Box::new(waiting.request)));
             if !waiting.decided_after.is_empty() {
                 releasable.push(Release::Decided(waiting.decided_after));
             }
@@ -307,7 +307,7 @@ mod tests {
             released,
             [
                 Release::Messages(vec![message(1)]),
-                Release::Request(PersistRequest::default())
+                Release::Request(Box::default())
             ]
         );
     }

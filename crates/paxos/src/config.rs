@@ -105,6 +105,14 @@ pub enum Mutation {
     /// `a_lease_that_ignores_clock_drift_serves_a_stale_read_when_clocks_drift`
     /// drives the clocks to the bound and catches it.
     LeaseIgnoresClockDrift,
+    /// Phase 2 counts the acceptances of learners as well as voters: a
+    /// slot may be decided without a majority of the voters that govern it.
+    LearnersVote,
+    /// A configuration change governs the slot right after its own, not
+    /// `CONFIGURATION_DELAY_SLOTS` later, while the leader keeps its
+    /// window: slots already proposed under the old configuration are
+    /// then decided by the new one's majority.
+    ConfigurationWithoutDelay,
     /// A replica whose election timeout expires raises its ballot at once,
     /// without asking for pre-votes first. Safe, but a node that can send
     /// and not receive deposes every new leader: the simulator's
@@ -116,6 +124,11 @@ impl Mutation {
     /// Variants that break availability only; the availability check of
     /// the simulator catches them, not the safety checks.
     pub const UNAVAILABLE: [Mutation; 1] = [Mutation::PreVoteDisabled];
+
+    /// Variants that break membership changes only: the simulator catches
+    /// them in runs with changes, by its governing-quorum check.
+    pub const MEMBERSHIP: [Mutation; 2] =
+        [Mutation::LearnersVote, Mutation::ConfigurationWithoutDelay];
 
     /// Every variant that breaks safety, for the mutation test matrix.
     pub const BROKEN: [Mutation; 7] = [
@@ -132,9 +145,11 @@ impl Mutation {
 /// Configuration of one replica.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Config {
-    /// This replica's id; must be one of `members`.
+    /// This replica's id. A node outside `members` is joining: it votes
+    /// in nothing until a configuration change makes it a voter.
     pub id: NodeId,
-    /// Every voting member, this one included.
+    /// The voters of the cluster's initial configuration (epoch 0), which
+    /// governs every slot until a change decided in the log replaces it.
     pub members: Vec<NodeId>,
     /// See [`HEARTBEAT_INTERVAL_TICKS_DEFAULT`].
     pub heartbeat_interval_ticks: u64,
@@ -221,9 +236,6 @@ impl Config {
         sorted.dedup();
         if sorted.len() != self.members.len() {
             return Err("member ids must be unique".into());
-        }
-        if !self.members.contains(&self.id) {
-            return Err(format!("{} is not among the members", self.id));
         }
         if self.heartbeat_interval_ticks == 0 || self.election_timeout_ticks == 0 {
             return Err("heartbeat interval and election timeout must be at least one tick".into());

@@ -6,13 +6,16 @@
 //! node, slot, read round, read request  = integer
 //! ballot      = round node
 //! value       = 0 (no-op) | 1 count command*        (command: length bytes)
+//!             | 2 configuration
+//! configuration = epoch count voter:node* count learner:node*
+//! membership  = count (start:slot configuration)*
 //! entry       = ballot value
 //! slot-entry  = slot entry
-//! snapshot    = end state:(length bytes)
+//! snapshot    = end state:(length bytes) 0 | end state 1 membership
 //! reject-reason = 0 (no leader) | 1 leader-present:u8 [leader] (not leader)
 //!               | 2 (overloaded)
 //! read-error  = 0 (no leader) | 1 (not leader) | 2 (timeout) | 3 (overloaded)
-//! message     = version:u8=3 kind:u8 fields
+//! message     = version:u8=4 kind:u8 fields
 //!   kind  1 prepare             ballot first_undecided
 //!         2 promise             ballot committed count slot-entry*
 //!         3 accept              ballot committed count (slot value)*
@@ -41,6 +44,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use synod_codec::{decode_list, Decode, DecodeError, Encode, Reader, Writer};
 
+use crate::membership::{Configuration, Membership};
 use crate::message::{Message, Proposal};
 use crate::ready::{ReadError, RejectReason};
 use crate::types::{
@@ -50,16 +54,21 @@ use crate::types::{
 /// The version of the message encoding this build writes and reads.
 /// Version 2: a refused forward and a refused read batch say why, and a
 /// read batch says how many reads it holds. Version 3: pre-vote and
-/// resignation messages.
-pub const MESSAGE_FORMAT_VERSION: u8 = 3;
+/// resignation messages. Version 4: configuration values, and snapshots
+/// that carry the membership.
+pub const MESSAGE_FORMAT_VERSION: u8 = 4;
 
 const VALUE_NOOP: u8 = 0;
 const VALUE_BATCH: u8 = 1;
+const VALUE_RECONFIGURE: u8 = 2;
 
 /// The smallest encodings of list elements, so that a list's claimed length
 /// is checked against the input before anything is allocated.
 const COMMAND_SIZE_MIN_BYTES: usize = 1;
 const SLOT_SIZE_MIN_BYTES: usize = 1;
+const NODE_SIZE_MIN_BYTES: usize = 1;
+/// A slot, an epoch and two list lengths.
+const MEMBERSHIP_STEP_SIZE_MIN_BYTES: usize = 4;
 /// A slot and a value tag.
 const PROPOSAL_SIZE_MIN_BYTES: usize = 2;
 /// A slot, a round, a node and a value tag.
@@ -130,6 +139,10 @@ impl Encode for Value {
                 writer.put_u8(VALUE_BATCH);
                 commands.encode(writer);
             }
+            Value::Reconfigure(config) => {
+                writer.put_u8(VALUE_RECONFIGURE);
+                config.encode(writer);
+            }
         }
     }
 }
@@ -139,6 +152,7 @@ impl Decode for Value {
         match reader.take_u8()? {
             VALUE_NOOP => Ok(Value::Noop),
             VALUE_BATCH => Ok(Value::Batch(Arc::from(decode_commands(reader)?))),
+            VALUE_RECONFIGURE => Ok(Value::Reconfigure(Arc::new(Configuration::decode(reader)?))),
             tag => Err(DecodeError::TagUnknown {
                 field: "value",
                 tag,
@@ -179,20 +193,122 @@ impl Decode for SlotEntry {
     }
 }
 
+impl Encode for Configuration {
+    fn encode(&self, writer: &mut Writer) {
+        writer.put_u64(self.epoch);
+        for nodes in [&self.voters, &self.learners] {
+            writer.put_length(nodes.len());
+            for node in nodes {
+                node.encode(writer);
+            }
+        }
+    }
+}
+
+impl Decode for Configuration {
+    fn decode(reader: &mut Reader<'_>) -> Result<Configuration, DecodeError> {
+        let epoch = reader.take_u64()?;
+        let voters = decode_list(reader, NODE_SIZE_MIN_BYTES, NodeId::decode)?;
+        let learners = decode_list(reader, NODE_SIZE_MIN_BYTES, NodeId::decode)?;
+        let config = Configuration {
+            epoch,
+            voters: voters.iter().copied().collect(),
+            learners: learners.iter().copied().collect(),
+        };
+        if config.voters.len() != voters.len() || config.learners.len() != learners.len() {
+            return Err(DecodeError::Inconsistent {
+                field: "configuration",
+                reason: "a node is listed twice".into(),
+            });
+        }
+        config
+            .validate()
+            .map_err(|reason| DecodeError::Inconsistent {
+                field: "configuration",
+                reason,
+            })?;
+        Ok(config)
+    }
+}
+
+impl Encode for Membership {
+    fn encode(&self, writer: &mut Writer) {
+        let starts: Vec<(Slot, &Configuration)> = self.starts().collect();
+        writer.put_length(starts.len());
+        for (start, config) in starts {
+            start.encode(writer);
+            config.encode(writer);
+        }
+    }
+}
+
+impl Decode for Membership {
+    fn decode(reader: &mut Reader<'_>) -> Result<Membership, DecodeError> {
+        let starts = decode_list(reader, MEMBERSHIP_STEP_SIZE_MIN_BYTES, |reader| {
+            Ok((Slot::decode(reader)?, Configuration::decode(reader)?))
+        })?;
+        let length = starts.len();
+        let by_start: std::collections::BTreeMap<Slot, Configuration> =
+            starts.into_iter().collect();
+        if by_start.len() != length {
+            return Err(DecodeError::Inconsistent {
+                field: "membership",
+                reason: "two configurations start at the same slot".into(),
+            });
+        }
+        Membership::from_starts(by_start).ok_or_else(|| DecodeError::Inconsistent {
+            field: "membership",
+            reason: "empty, or epochs that do not rise by one".into(),
+        })
+    }
+}
+
 impl Encode for Snapshot {
     fn encode(&self, writer: &mut Writer) {
         self.end.encode(writer);
         writer.put_bytes(&self.state);
+        match &self.membership {
+            None => writer.put_u8(0),
+            Some(membership) => {
+                writer.put_u8(1);
+                membership.encode(writer);
+            }
+        }
     }
 }
 
 impl Decode for Snapshot {
     fn decode(reader: &mut Reader<'_>) -> Result<Snapshot, DecodeError> {
+        let end = Slot::decode(reader)?;
+        let state = reader.take_shared_bytes()?;
+        let membership = match reader.take_u8()? {
+            0 => None,
+            1 => Some(Membership::decode(reader)?),
+            tag => {
+                return Err(DecodeError::TagUnknown {
+                    field: "snapshot membership",
+                    tag,
+                })
+            }
+        };
         Ok(Snapshot {
-            end: Slot::decode(reader)?,
-            state: reader.take_shared_bytes()?,
+            end,
+            state,
+            membership,
         })
     }
+}
+
+/// Decodes a snapshot as builds before membership changes encoded it (end
+/// and state), for the storage's older payloads.
+pub fn decode_snapshot_without_membership(
+    reader: &mut Reader<'_>,
+) -> Result<Snapshot, DecodeError> {
+    Ok(Snapshot {
+        end: Slot::decode(reader)?,
+        state: reader.take_shared_bytes()?,
+        membership: None,
+    })
 }
 
 impl Encode for RejectReason {

@@ -52,10 +52,15 @@
 //!   slot is decided, and fetches anything else by catch-up.
 //! * Reads are confirmed by a quorum round (a heartbeat) that started after
 //!   the read arrived, then served once the read index is applied.
+//! * Membership: a configuration change is a value in the log, and governs
+//!   the slots from [`CONFIGURATION_DELAY_SLOTS`] after its own on (the
+//!   seeds' α); every quorum counts the voters of the configuration that
+//!   governs its slots (docs/membership.md).
 #![deny(missing_docs)]
 
 mod config;
 mod encoding;
+mod membership;
 mod message;
 mod quorum;
 mod ready;
@@ -64,7 +69,13 @@ mod rng;
 mod types;
 
 pub use config::*;
-pub use encoding::{decode_slot_entries, MESSAGE_FORMAT_VERSION};
+pub use encoding::{
+    decode_slot_entries, decode_snapshot_without_membership, MESSAGE_FORMAT_VERSION,
+};
+pub use membership::{
+    ChangeError, Configuration, ConfigurationChange, Membership, CONFIGURATION_DELAY_SLOTS,
+    PROMOTION_LAG_SLOTS_MAX,
+};
 pub use message::{Envelope, Message, Proposal};
 pub use ready::{
     Decided, DurableState, PersistRequest, PersistentChanges, ReadError, Ready, RejectReason,

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::membership::{Configuration, Membership};
+
 /// Identifies one replica in the cluster. Ids are chosen by the operator and
 /// never reused for a different disk (see the storage crate's identity file).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -64,24 +66,30 @@ impl fmt::Display for Ballot {
     }
 }
 
-/// What a slot decides: a batch of opaque client commands, or nothing.
+/// What a slot decides: a batch of opaque client commands, a configuration
+/// change, or nothing.
 ///
 /// The core never looks inside a command; the state machine (the `kv` crate)
 /// decodes it. Batches are shared (`Arc`) because the same value is sent to
-/// every follower and kept in the leader's vote table.
+/// every follower and kept in the leader's vote table. A configuration is
+/// the one value the core reads itself (see [`crate::membership`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Value {
     /// Fills a hole found during recovery: decides the slot without effect.
     Noop,
     /// One or more client commands, applied in order.
     Batch(Arc<[Bytes]>),
+    /// The next configuration of the cluster: it governs the slots from
+    /// [`crate::CONFIGURATION_DELAY_SLOTS`] after this one on. It holds no
+    /// command for the state machine.
+    Reconfigure(Arc<Configuration>),
 }
 
 impl Value {
     /// The commands of this value, empty for a no-op.
     pub fn commands(&self) -> &[Bytes] {
         match self {
-            Value::Noop => &[],
+            Value::Noop | Value::Reconfigure(_) => &[],
             Value::Batch(commands) => commands,
         }
     }
@@ -152,4 +160,9 @@ pub struct Snapshot {
     pub end: Slot,
     /// The encoded state machine (opaque to the core).
     pub state: Bytes,
+    /// The configurations governing `end` and the slots after it, as the
+    /// core knew them when it took the snapshot; `None` in snapshots of
+    /// builds before membership changes, whose clusters never changed
+    /// their initial configuration.
+    pub membership: Option<Membership>,
 }

@@ -196,6 +196,7 @@ fn mutation_from_environment() -> Result<synod_paxos::Mutation, ConfigError> {
     Mutation::BROKEN
         .into_iter()
         .chain(Mutation::UNAVAILABLE)
+        .chain(Mutation::MEMBERSHIP)
         .find(|mutation| format!("{mutation:?}") == name)
         .ok_or_else(|| ConfigError::Core(format!("{MUTATION_VARIABLE}={name} names no mutation")))
 }

@@ -7,8 +7,8 @@ use bytes::{Bytes, BytesMut};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use synod_paxos::{
-    Ballot, Entry, Message, NodeId, Proposal, ReadError, ReadRequestId, ReadRound, RejectReason,
-    Slot, SlotEntry, Snapshot, Value,
+    Ballot, Configuration, ConfigurationChange, Entry, Membership, Message, NodeId, Proposal,
+    ReadError, ReadRequestId, ReadRound, RejectReason, Slot, SlotEntry, Snapshot, Value,
 };
 use synod_server::wire::{
     decode_hello, decode_hello_reply, decode_message, encode_message, put_frame, take_frame,
@@ -56,10 +56,49 @@ fn commands() -> impl Strategy<Value = Vec<Bytes>> {
     vec(command(), 0..6)
 }
 
+/// A valid configuration: one to five voters, up to three learners.
+fn configuration() -> impl Strategy<Value = Configuration> {
+    (integer(), vec(integer(), 1..6), vec(integer(), 0..4)).prop_map(|(epoch, voters, learners)| {
+        let voters: std::collections::BTreeSet<NodeId> = voters.into_iter().map(NodeId).collect();
+        let learners = learners
+            .into_iter()
+            .map(NodeId)
+            .filter(|node| !voters.contains(node))
+            .collect();
+        Configuration {
+            epoch,
+            voters,
+            learners,
+        }
+    })
+}
+
+/// A chain of up to four changes from a configuration.
+fn membership() -> impl Strategy<Value = Membership> {
+    (configuration(), vec((1..1_000u64, 0..3u8, 0..9u64), 0..4)).prop_map(|(initial, changes)| {
+        let mut membership = Membership::new(initial);
+        let mut slot = 0;
+        for (gap, kind, node) in changes {
+            slot += gap;
+            let node = NodeId(node);
+            let change = match kind {
+                0 => ConfigurationChange::AddLearner(node),
+                1 => ConfigurationChange::Promote(node),
+                _ => ConfigurationChange::Remove(node),
+            };
+            if let Ok(next) = membership.latest().changed(change) {
+                membership.record_decided(Slot(slot), &next);
+            }
+        }
+        membership
+    })
+}
+
 fn value() -> impl Strategy<Value = Value> {
     prop_oneof![
         Just(Value::Noop),
         commands().prop_map(|commands| Value::Batch(Arc::from(commands))),
+        configuration().prop_map(|config| Value::Reconfigure(Arc::new(config))),
     ]
 }
 
@@ -143,12 +182,22 @@ fn message() -> impl Strategy<Value = Message> {
         ballot().prop_map(|ballot| Message::Resign { ballot }),
         (slot_entries(), slot())
             .prop_map(|(entries, committed)| Message::CatchUp { entries, committed }),
-        (slot(), command(), slot()).prop_map(|(end, state, committed)| {
-            Message::InstallSnapshot {
-                snapshot: Snapshot { end, state },
-                committed,
-            }
-        }),
+        (
+            slot(),
+            command(),
+            proptest::option::of(membership()),
+            slot()
+        )
+            .prop_map(|(end, state, membership, committed)| {
+                Message::InstallSnapshot {
+                    snapshot: Snapshot {
+                        end,
+                        state,
+                        membership,
+                    },
+                    committed,
+                }
+            }),
     ]
 }
 

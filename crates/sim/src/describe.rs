@@ -11,6 +11,7 @@ pub fn value_text(value: &Value) -> String {
     match value {
         Value::Noop => "no-op".to_string(),
         Value::Batch(_) => format!("[{}]", value_texts(value).join(", ")),
+        Value::Reconfigure(config) => format!("reconfigure to {config}"),
     }
 }
 

@@ -37,6 +37,8 @@ pub struct Summary {
     pub operations_checked: u64,
     /// Reads given their read index under the leader lease, over all seeds.
     pub reads_served_under_lease: u64,
+    /// Configuration changes that took effect, over all seeds.
+    pub configuration_changes: u64,
 }
 
 /// Runs seeds `first..first + count` on `threads` threads, calling
@@ -55,14 +57,16 @@ pub fn run_seeds(
             seed,
             outcome.operations_checked,
             outcome.reads_served_under_lease,
+            outcome.configuration_epoch,
             outcome.violations.len(),
         )
     });
     let mut summary = Summary::default();
-    for (seed, operations_checked, leased, violations) in outcomes {
+    for (seed, operations_checked, leased, changes, violations) in outcomes {
         summary.seeds += 1;
         summary.operations_checked += operations_checked as u64;
         summary.reads_served_under_lease += leased;
+        summary.configuration_changes += changes;
         if violations > 0 {
             summary.violations += violations as u64;
             summary.failing_seeds.push(seed);

@@ -159,7 +159,15 @@ pub struct SimulationOptions {
     /// Run with the leader lease and drifting clocks (see
     /// [`WorldOptions::lease`]).
     pub lease: bool,
+    /// Membership changes: `nodes` voters start, two more nodes join (as
+    /// learners, then voters) during the first half of the fault phase,
+    /// and during the second half the cluster shrinks back to `nodes`
+    /// voters, chosen at random (the leader among those removed, often).
+    pub membership: bool,
 }
+
+/// Nodes that join during a run with membership changes.
+pub const MEMBERSHIP_SPARE_NODES: usize = 2;
 
 impl Default for SimulationOptions {
     fn default() -> SimulationOptions {
@@ -173,6 +181,7 @@ impl Default for SimulationOptions {
             mutation: Mutation::None,
             trace: false,
             lease: false,
+            membership: false,
         }
     }
 }
@@ -188,6 +197,9 @@ pub struct SeedOutcome {
     pub operations_checked: usize,
     /// Reads given their read index under the leader lease.
     pub reads_served_under_lease: u64,
+    /// The epoch of the newest configuration at the end (the number of
+    /// changes that took effect).
+    pub configuration_epoch: u64,
     /// The recorded history.
     pub history: Vec<Record>,
     /// The event trace, when asked for.
@@ -206,6 +218,7 @@ pub fn run_seed(seed: u64, options: &SimulationOptions) -> SeedOutcome {
                 violations: vec![format!("panic: {message}")],
                 operations_checked: 0,
                 reads_served_under_lease: 0,
+                configuration_epoch: 0,
                 history: Vec::new(),
                 trace: Vec::new(),
             }
@@ -229,8 +242,14 @@ enum Connectivity {
 }
 
 fn run_seed_unguarded(seed: u64, options: &SimulationOptions) -> SeedOutcome {
+    let spare_nodes = if options.membership {
+        MEMBERSHIP_SPARE_NODES
+    } else {
+        0
+    };
     let world_options = WorldOptions {
-        nodes: options.nodes,
+        nodes: options.nodes + spare_nodes,
+        initial_voters: options.membership.then_some(options.nodes),
         clients: options.clients,
         keys: options.keys,
         mutation: options.mutation,
@@ -253,9 +272,25 @@ fn run_seed_unguarded(seed: u64, options: &SimulationOptions) -> SeedOutcome {
     let mut restarts: Vec<(u64, NodeId)> = Vec::new();
     let mut connectivity = Connectivity::Healthy;
     let mut next_partition = 200 + world.rng().below(800);
+    if options.membership {
+        world.set_membership_target(Some(members.iter().copied().collect()));
+    }
 
     while world.now < options.fault_phase_units {
         let now = world.now;
+        if options.membership && now == options.fault_phase_units / 2 {
+            let mut shrunk = members.clone();
+            world.rng().shuffle(&mut shrunk);
+            if let Some(leader) = world.leader() {
+                // Remove the leader half the time.
+                shrunk.retain(|node| *node != leader);
+                if world.rng().chance(1, 2) {
+                    shrunk.insert(0, leader);
+                }
+            }
+            shrunk.truncate(options.nodes);
+            world.set_membership_target(Some(shrunk.into_iter().collect()));
+        }
         // Crashes and restarts of any node (sometimes several at once).
         if faults.crash && world.rng().chance(1, 700) {
             let victim = members[world.rng().below(members.len() as u64) as usize];
@@ -321,6 +356,9 @@ fn run_seed_unguarded(seed: u64, options: &SimulationOptions) -> SeedOutcome {
         violations,
         operations_checked: world.history.len(),
         reads_served_under_lease: world.reads_served_under_lease(),
+        configuration_epoch: world
+            .newest_configuration()
+            .map_or(0, |config| config.epoch),
         history: std::mem::take(&mut world.history),
         trace: std::mem::take(&mut world.trace),
     }
@@ -345,36 +383,42 @@ pub(crate) fn heal_and_check(world: &mut World, liveness_units_max: u64) -> Vec<
     }
     world.clients_active = false;
     world.attempts_max = None;
-    let healed_at = world.now;
-    while world.busy_clients() > 0 && world.now - healed_at < liveness_units_max {
-        // An fsync failure armed before the heal may still stop a node; the
-        // operator restarts it.
-        for node in &members {
-            world.restart(*node);
-        }
-        world.step();
-    }
-    let busy = world.busy_clients();
-    if busy > 0 {
+    let all_done = run_healed_until(world, liveness_units_max, |world| world.busy_clients() == 0);
+    if !all_done {
+        let busy = world.busy_clients();
         world.violations.push(format!(
             "liveness: {busy} client operations still pending {liveness_units_max} units after the faults healed"
         ));
     }
-    let settle_started = world.now;
-    while !world.replicas_converged() && world.now - settle_started < liveness_units_max {
+    if !run_healed_until(world, liveness_units_max, World::membership_settled) {
+        world.violations.push(format!(
+            "membership: the target configuration is not in force {liveness_units_max} units after the clients finished"
+        ));
+    }
+    if !run_healed_until(world, liveness_units_max, World::replicas_converged) {
+        world.violations.push(format!(
+            "convergence: replicas still apply different logs {liveness_units_max} units after the clients finished"
+        ));
+    }
+    world.check_governing_quorums();
+    let mut violations = std::mem::take(&mut world.violations);
+    violations.extend(check_records(&world.history));
+    violations
+}
+
+/// Runs the healed world until `done` holds or `units_max` pass; returns
+/// whether it holds. An fsync failure armed before the heal may still stop
+/// a node: the operator restarts every stopped node at each step.
+fn run_healed_until(world: &mut World, units_max: u64, done: impl Fn(&World) -> bool) -> bool {
+    let members = world.members();
+    let started = world.now;
+    while !done(world) && world.now - started < units_max {
         for node in &members {
             world.restart(*node);
         }
         world.step();
     }
-    if !world.replicas_converged() {
-        world.violations.push(format!(
-            "convergence: replicas still apply different logs {liveness_units_max} units after the clients finished"
-        ));
-    }
-    let mut violations = std::mem::take(&mut world.violations);
-    violations.extend(check_records(&world.history));
-    violations
+    done(world)
 }
 
 #[derive(Clone, Copy, Debug)]

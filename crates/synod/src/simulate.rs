@@ -42,6 +42,12 @@ pub struct SimArguments {
     /// ticks before it handles anything.
     #[arg(long)]
     lease: bool,
+    /// Change the membership during the run: `--nodes` voters start, two
+    /// more nodes join as learners and become voters, then the cluster
+    /// shrinks back to `--nodes` voters chosen at random (often removing
+    /// the leader), all under the faults.
+    #[arg(long)]
+    membership: bool,
     /// Write the recorded history of the replayed seed to this file.
     #[arg(long)]
     history: Option<PathBuf>,
@@ -87,6 +93,11 @@ pub enum MutationName {
     ApplyBeforeOwnWrite,
     /// A lease as long as if clocks never drifted (run with --lease).
     LeaseIgnoresClockDrift,
+    /// Learners' acceptances counted in phase 2 (run with --membership).
+    LearnersVote,
+    /// A change governs the next slot, not CONFIGURATION_DELAY_SLOTS later
+    /// (run with --membership).
+    ConfigurationWithoutDelay,
     /// Elections without a pre-vote (breaks availability, not safety).
     PreVoteDisabled,
 }
@@ -102,6 +113,8 @@ impl MutationName {
             MutationName::SendBeforeEarlierWrites => Mutation::SendBeforeEarlierWrites,
             MutationName::ApplyBeforeOwnWrite => Mutation::ApplyBeforeOwnWrite,
             MutationName::LeaseIgnoresClockDrift => Mutation::LeaseIgnoresClockDrift,
+            MutationName::LearnersVote => Mutation::LearnersVote,
+            MutationName::ConfigurationWithoutDelay => Mutation::ConfigurationWithoutDelay,
             MutationName::PreVoteDisabled => Mutation::PreVoteDisabled,
         }
     }
@@ -163,6 +176,7 @@ pub fn run(arguments: SimArguments) -> ExitCode {
         mutation,
         trace: arguments.trace,
         lease: arguments.lease,
+        membership: arguments.membership,
         ..SimulationOptions::default()
     };
     let replay = |seed: u64| {
@@ -175,6 +189,9 @@ pub fn run(arguments: SimArguments) -> ExitCode {
         );
         if options.lease {
             command += " --lease";
+        }
+        if options.membership {
+            command += " --membership";
         }
         if let Some(mutation) = arguments.mutation {
             command += &format!(
@@ -234,8 +251,13 @@ pub fn run(arguments: SimArguments) -> ExitCode {
         threads,
         &report,
     );
+    let changes = if options.membership {
+        format!(", {} configuration changes", summary.configuration_changes)
+    } else {
+        String::new()
+    };
     println!(
-        "sim: {} seeds, {} violations, {} ops checked",
+        "sim: {} seeds, {} violations, {} ops checked{changes}",
         summary.seeds, summary.violations, summary.operations_checked
     );
     if summary.violations == 0 {

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use bytes::Bytes;
+
 use crate::message::Message;
 use crate::types::{Entry, NodeId, Slot, SlotEntry, Snapshot};
 
@@ -28,22 +30,29 @@ impl Replica {
                 || self.log_size_bytes >= self.config.snapshot_log_size_max_bytes)
     }
 
-    /// Replaces the log below `snapshot.end` with `snapshot`, the caller's
-    /// state machine after applying every slot below that end (so the end
-    /// may not exceed [`Replica::applied`]). The snapshot is persisted like
-    /// any other state change, and sent to replicas too far behind to catch
-    /// up from the log.
-    pub fn compact(&mut self, snapshot: Snapshot) {
+    /// Replaces the log below `end` with a snapshot of `state`, the
+    /// caller's state machine after applying every slot below `end` (so
+    /// `end` may not exceed [`Replica::applied`]). The core adds the
+    /// configurations that govern the slots from `end` on. The snapshot is
+    /// persisted like any other state change, and sent to replicas too far
+    /// behind to catch up from the log.
+    pub fn compact(&mut self, end: Slot, state: Bytes) {
         assert!(
-            snapshot.end <= self.applied,
+            end <= self.applied,
             "a snapshot can only cover applied slots ({} > {})",
-            snapshot.end,
+            end,
             self.applied
         );
-        if snapshot.end <= self.log_start {
+        if end <= self.log_start {
             return;
         }
+        let snapshot = Snapshot {
+            end,
+            state,
+            membership: Some(self.membership.as_of(end)),
+        };
         self.install_log_start(snapshot.clone());
+        self.membership.forget_below(end);
         self.changes.snapshot = Some(snapshot);
     }
 
@@ -192,6 +201,7 @@ impl Replica {
         }
         let end = snapshot.end;
         self.install_log_start(snapshot.clone());
+        self.install_membership(&snapshot);
         self.decided_ahead = self.decided_ahead.split_off(&end);
         self.applied_ahead = self.applied_ahead.split_off(&end);
         self.committed = end;
@@ -202,6 +212,7 @@ impl Replica {
         if let RoleState::Leader(leadership) = &mut self.role {
             leadership.votes = leadership.votes.split_off(&end);
             leadership.next_slot = leadership.next_slot.max(end);
+            leadership.recovered = leadership.recovered.split_off(&leadership.next_slot);
             leadership.recovery_end = leadership.recovery_end.max(end);
         }
         self.advance_committed();

@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use crate::config::{Config, Mutation};
 use crate::message::Message;
 use crate::rng::SplitMix64;
-use crate::types::{Ballot, Entry, NodeId, Slot, SlotEntry, Value};
+use crate::types::{Ballot, Entry, NodeId, Slot, SlotEntry};
 
 use super::leader::{FollowerProgress, Leadership};
 use super::{Replica, RoleState};
@@ -67,6 +67,20 @@ impl PreCandidacy {
     }
 }
 
+/// Keeps, per slot, the entry with the highest ballot among `entries` and
+/// those already in `into` (phase 1's choice of value).
+pub(super) fn merge_highest(into: &mut BTreeMap<Slot, Entry>, entries: Vec<SlotEntry>) {
+    for SlotEntry { slot, entry } in entries {
+        let keep = match into.get(&slot) {
+            Some(existing) => entry.ballot > existing.ballot,
+            None => true,
+        };
+        if keep {
+            into.insert(slot, entry);
+        }
+    }
+}
+
 /// A follower that hears nothing from a leader for a random time in
 /// `[timeout, 2 × timeout)` ticks starts an election; the spread breaks
 /// duels between candidates.
@@ -86,6 +100,10 @@ impl Replica {
     /// The election timeout expired: ask for pre-votes (or, without them,
     /// raise the ballot at once).
     pub(super) fn campaign(&mut self) {
+        if !self.votes_now() {
+            self.defer_campaign();
+            return;
+        }
         if !self.config.pre_vote || self.runs(Mutation::PreVoteDisabled) {
             self.start_election();
         } else {
@@ -110,18 +128,19 @@ impl Replica {
             elapsed_ticks: 0,
         });
         self.broadcast_now(Message::PreVote { ballot });
-        if self.majority().is_reached(1) {
+        if self.is_quorum_from_now(&BTreeSet::from([self.id()])) {
             self.start_election();
         }
     }
 
     /// Whether this replica supports `from`'s campaign: not while it leads,
-    /// and not while it hears from a live leader other than `from` (a
-    /// leader that restarted and asks is no longer leading).
+    /// not while it hears from a live leader other than `from` (a leader
+    /// that restarted and asks is no longer leading), and not when `from`
+    /// votes in no configuration still to govern (a removed node).
     pub(super) fn handle_pre_vote(&mut self, from: NodeId, ballot: Ballot) {
         let granted = match self.role {
             RoleState::Leader(_) => false,
-            _ => !self.refuses_votes_for(from),
+            _ => !self.refuses_votes_for(from) && self.is_voter_from_now(from),
         };
         let promised = self.promised;
         self.send_now(
@@ -145,7 +164,6 @@ impl Replica {
     ) {
         // The campaign will start above every promise reported.
         self.observe_ballot(promised);
-        let majority = self.majority();
         let RoleState::PreCandidate(pre_candidacy) = &mut self.role else {
             return;
         };
@@ -153,7 +171,8 @@ impl Replica {
             return;
         }
         pre_candidacy.granted_by.insert(from);
-        if majority.is_reached(pre_candidacy.granted_by.len()) {
+        let granted_by = pre_candidacy.granted_by.clone();
+        if self.is_quorum_from_now(&granted_by) {
             self.start_election();
         }
     }
@@ -294,7 +313,7 @@ impl Replica {
     /// lease, not while the lease forbids this replica to help anyone but
     /// the leader it supports (its own promise would end that lease early).
     pub(super) fn start_election(&mut self) {
-        if self.lease_forbids_helping(self.id()) {
+        if self.lease_forbids_helping(self.id()) || !self.votes_now() {
             self.defer_campaign();
             return;
         }
@@ -325,7 +344,7 @@ impl Replica {
             ballot,
             first_undecided,
         });
-        if self.majority().is_reached(1) {
+        if self.is_quorum_from_now(&BTreeSet::from([self.id()])) {
             self.become_leader();
         }
     }
@@ -337,8 +356,13 @@ impl Replica {
         committed: Slot,
         entries: Vec<SlotEntry>,
     ) {
-        let majority = self.majority();
         self.note_committed(from, committed);
+        if let RoleState::Leader(leadership) = &mut self.role {
+            if ballot == leadership.ballot {
+                leadership.add_late_promise(from, committed, entries);
+            }
+            return;
+        }
         let RoleState::Candidate(candidacy) = &mut self.role else {
             return;
         };
@@ -347,16 +371,9 @@ impl Replica {
         }
         candidacy.promised_by.insert(from);
         candidacy.committed_elsewhere = candidacy.committed_elsewhere.max(committed);
-        for SlotEntry { slot, entry } in entries {
-            let keep = match candidacy.entries.get(&slot) {
-                Some(existing) => entry.ballot > existing.ballot,
-                None => true,
-            };
-            if keep {
-                candidacy.entries.insert(slot, entry);
-            }
-        }
-        if majority.is_reached(candidacy.promised_by.len()) {
+        merge_highest(&mut candidacy.entries, entries);
+        let promised_by = candidacy.promised_by.clone();
+        if self.is_quorum_from_now(&promised_by) {
             self.become_leader();
         }
     }
@@ -382,14 +399,22 @@ impl Replica {
         let now_tick = self.now_tick;
         let followers: BTreeMap<NodeId, FollowerProgress> = self
             .peers()
+            .into_iter()
             .map(|node| (node, FollowerProgress::new(now_tick)))
             .collect();
         self.reads
             .start_leading(now_tick, followers.keys().copied());
+        let mut recovered = candidacy.entries;
+        let recovered = recovered.split_off(&start);
         self.role = RoleState::Leader(Box::new(Leadership {
             ballot,
             next_slot: start,
+            decided_elsewhere: start,
             recovery_end: end,
+            recovered,
+            promised_by: candidacy.promised_by,
+            prepare_sent: BTreeMap::new(),
+            change_queued: None,
             votes: BTreeMap::new(),
             queue: VecDeque::new(),
             followers,
@@ -398,23 +423,9 @@ impl Replica {
             reprepare_after: None,
         }));
         self.set_leader(Some(self.id()));
-        let ignore_values = self.runs(Mutation::LeaderIgnoresPromisedValues);
-        let mut recovered = Vec::new();
-        let mut slot = start;
-        while slot < end {
-            let value = if let (false, Some(entry)) = (ignore_values, candidacy.entries.get(&slot))
-            {
-                entry.value.clone()
-            } else if self.is_decided(slot) {
-                self.log[&slot].value.clone()
-            } else {
-                Value::Noop
-            };
-            recovered.push(self.propose_in_slot(slot, value));
-            slot = slot.next();
-        }
-        self.leadership_mut().next_slot = end;
-        self.broadcast_accept(recovered);
+        // The recovered values are proposed in slot order, within the
+        // window, like everything else.
+        self.assign_slots();
         // Requests that waited for a leader now have one.
         for command in self.proposals_waiting.drain() {
             self.leader_enqueue(command);

@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::config::Mutation;
+use crate::membership::{Configuration, CONFIGURATION_DELAY_SLOTS};
 use crate::message::{Message, Proposal};
 use crate::quorum::Majority;
-use crate::types::{Ballot, NodeId, ReadRound, Slot, Value};
+use crate::types::{Ballot, Entry, NodeId, ReadRound, Slot, Value};
 use crate::RejectReason;
 
 use super::{Replica, RoleState};
@@ -55,8 +57,22 @@ pub(super) struct Leadership {
     pub(super) ballot: Ballot,
     /// The first slot not yet assigned a value under this ballot.
     pub(super) next_slot: Slot,
-    /// Slots below this were recovered in phase 1; reads wait for them.
+    /// The highest commit index reported in phase 1: slots below it are
+    /// decided somewhere, and this leader learns them by catch-up.
+    pub(super) decided_elsewhere: Slot,
+    /// Slots below this were reported in promises: the leader re-proposes
+    /// them before anything new, and reads wait for them.
     pub(super) recovery_end: Slot,
+    /// The highest-ballot entry reported in a promise, per slot not yet
+    /// re-proposed (phase 1's values, kept until the window reaches them).
+    pub(super) recovered: BTreeMap<Slot, Entry>,
+    /// Every node that promised this ballot. The leader proposes in a slot
+    /// only when they include a majority of that slot's voters (Rule 3).
+    pub(super) promised_by: BTreeSet<NodeId>,
+    /// Voters of a later configuration asked for their promise, and when.
+    pub(super) prepare_sent: BTreeMap<NodeId, u64>,
+    /// A configuration change waiting for its slot.
+    pub(super) change_queued: Option<std::sync::Arc<Configuration>>,
     pub(super) votes: BTreeMap<Slot, Votes>,
     /// Commands waiting for a slot (not proposed yet).
     pub(super) queue: VecDeque<Queued>,
@@ -72,8 +88,62 @@ pub(super) struct Leadership {
 }
 
 impl Leadership {
+    /// True while a change this leader proposed or re-proposes is undecided.
+    pub(super) fn has_undecided_change(&self) -> bool {
+        let is_change = |value: &Value| matches!(value, Value::Reconfigure(_));
+        self.votes.values().any(|votes| is_change(&votes.value))
+            || self.recovered.values().any(|entry| is_change(&entry.value))
+    }
+
+    /// A voter of a later configuration that we asked (see
+    /// `ask_for_promises`) promised our ballot while we lead (Rule 3): its entries at slots not proposed yet join the recovered
+    /// values, the highest ballot winning per slot. Entries below the next
+    /// slot are moot: those slots were proposed under this ballot after a
+    /// majority of their own voters promised. Slots below its commit index
+    /// are decided (it reports no entries there): like a new leader, we
+    /// learn them by catch-up and propose above them.
+    pub(super) fn add_late_promise(
+        &mut self,
+        from: NodeId,
+        committed: Slot,
+        entries: Vec<crate::types::SlotEntry>,
+    ) {
+        // Only a promise this leadership asked for: a late answer to the
+        // candidacy's Prepare changes nothing the majority did not decide.
+        if self.prepare_sent.remove(&from).is_none() {
+            return;
+        }
+        self.promised_by.insert(from);
+        self.decided_elsewhere = self.decided_elsewhere.max(committed);
+        if committed > self.next_slot {
+            self.next_slot = committed;
+            self.recovered = self.recovered.split_off(&committed);
+            self.recovery_end = self.recovery_end.max(committed);
+        }
+        let next_slot = self.next_slot;
+        let entries: Vec<crate::types::SlotEntry> = entries
+            .into_iter()
+            .filter(|entry| entry.slot >= next_slot)
+            .collect();
+        if let Some(last) = entries.iter().map(|entry| entry.slot).max() {
+            self.recovery_end = self.recovery_end.max(last.next());
+        }
+        super::election::merge_highest(&mut self.recovered, entries);
+    }
+
     pub(super) fn check_invariants(&self) {
-        assert!(self.next_slot >= self.recovery_end);
+        if let Some((slot, _)) = self.recovered.iter().next() {
+            assert!(
+                *slot >= self.next_slot,
+                "recovered values wait for their slot"
+            );
+        }
+        if let Some((slot, _)) = self.recovered.iter().next_back() {
+            assert!(
+                *slot < self.recovery_end,
+                "recovered values lie below its end"
+            );
+        }
         if let Some((slot, _)) = self.votes.iter().next_back() {
             assert!(*slot < self.next_slot, "votes only for assigned slots");
         }
@@ -124,9 +194,16 @@ impl Replica {
         }
     }
 
-    /// The quorum acceptances are counted against.
-    fn phase_two_majority(&self) -> Majority {
-        Majority::for_phase_two(self.config.members.len(), self.config.mutation())
+    /// True when `accepted_by` decides `slot`: a majority of the voters of
+    /// the configuration that governs it (Rule 1 of docs/membership.md).
+    fn is_phase_two_quorum(&self, slot: Slot, accepted_by: &BTreeSet<NodeId>) -> bool {
+        let config = self.membership.at(slot);
+        let majority = Majority::for_phase_two(config.voters.len(), self.config.mutation());
+        let voters = accepted_by
+            .iter()
+            .filter(|node| self.runs(Mutation::LearnersVote) || config.is_voter(**node))
+            .count();
+        majority.is_reached(voters.min(config.voters.len()))
     }
 
     /// Accepts `value` in `slot` locally under the leader's ballot and opens
@@ -219,12 +296,14 @@ impl Replica {
         let RoleState::Leader(leadership) = &self.role else {
             unreachable!("called only while leading");
         };
-        let heard = 1 + leadership
+        let heard: BTreeSet<NodeId> = leadership
             .followers
             .keys()
-            .filter(|follower| self.heard_recently(**follower))
-            .count();
-        self.majority().is_reached(heard)
+            .copied()
+            .filter(|follower| self.heard_recently(*follower))
+            .chain([self.id()])
+            .collect();
+        self.is_quorum_from_now(&heard)
     }
 
     /// True when this leader heard from `follower` within the election
@@ -247,13 +326,15 @@ impl Replica {
     }
 
     fn check_vote(&mut self, slot: Slot) {
-        let majority = self.phase_two_majority();
-        let leadership = self.leadership_mut();
+        let RoleState::Leader(leadership) = &self.role else {
+            unreachable!("called only while leading");
+        };
         let reached = leadership
             .votes
             .get(&slot)
-            .is_some_and(|votes| majority.is_reached(votes.accepted_by.len()));
+            .is_some_and(|votes| self.is_phase_two_quorum(slot, &votes.accepted_by));
         if reached {
+            let leadership = self.leadership_mut();
             leadership.votes.remove(&slot);
             if !self.is_decided(slot) {
                 // The count may include this replica's own acceptance,
@@ -265,39 +346,168 @@ impl Replica {
         }
     }
 
-    /// Turns queued commands into batches in new slots, within the window.
+    /// Fills new slots, in order, within the window: first the values
+    /// phase 1 recovered, then a queued configuration change, then batches
+    /// of queued commands, and, while a decided change waits for its first
+    /// slot and nothing else is queued, no-ops that bring it into force.
     pub(super) fn assign_slots(&mut self) {
-        let window = self.config.pipeline_slots_max;
-        let batch_commands_max = self.config.batch_commands_max;
-        let batch_size_max_bytes = self.config.batch_size_max_bytes;
-        let committed = self.committed;
         let mut proposals = Vec::new();
-        loop {
+        while let Some(value) = self.next_value() {
             let leadership = self.leadership_mut();
-            if leadership.queue.is_empty() || committed.distance_to(leadership.next_slot) >= window
-            {
-                break;
-            }
-            let mut batch = Vec::new();
-            let mut size_bytes = 0;
-            while let Some(queued) = leadership.queue.front() {
-                let length = queued.command.len();
-                let fits = batch.len() < batch_commands_max
-                    && (batch.is_empty() || size_bytes + length <= batch_size_max_bytes);
-                if !fits {
-                    break;
-                }
-                size_bytes += length;
-                let queued = leadership.queue.pop_front().expect("front exists");
-                batch.push(queued.command);
-            }
-            assert!(!batch.is_empty(), "a batch takes at least one command");
             let slot = leadership.next_slot;
             leadership.next_slot = slot.next();
-            let value = Value::Batch(Arc::from(batch));
             proposals.push(self.propose_in_slot(slot, value));
         }
         self.broadcast_accept(proposals);
+    }
+
+    /// The value for the next slot, or `None` when nothing may or needs to
+    /// be proposed there now.
+    fn next_value(&mut self) -> Option<Value> {
+        let window = self
+            .config
+            .pipeline_slots_max
+            .min(CONFIGURATION_DELAY_SLOTS);
+        let committed = self.committed;
+        let RoleState::Leader(leadership) = &self.role else {
+            unreachable!("called only while leading");
+        };
+        let slot = leadership.next_slot;
+        // The window: the configuration of every slot proposed is known,
+        // as every slot `CONFIGURATION_DELAY_SLOTS` below it is decided.
+        if committed.distance_to(slot) >= window {
+            return None;
+        }
+        let has_work = slot < leadership.recovery_end
+            || self.is_decided(slot)
+            || leadership.change_queued.is_some()
+            || !leadership.queue.is_empty()
+            || self.membership.latest_start() > slot;
+        if !has_work || !self.may_propose_in(slot) {
+            return None;
+        }
+        let decided_here = self.is_decided(slot);
+        let leadership = self.leadership_mut();
+        let recovered = leadership.recovered.remove(&slot);
+        if slot < leadership.recovery_end || decided_here {
+            // A slot decided here (learned from a peer while we lead) keeps
+            // its value: by Paxos no other can be chosen there.
+            let ignore_values = self.runs(Mutation::LeaderIgnoresPromisedValues);
+            return Some(match recovered {
+                Some(entry) if !ignore_values => entry.value,
+                _ if decided_here => self.log[&slot].value.clone(),
+                _ => Value::Noop,
+            });
+        }
+        if let Some(change) = leadership.change_queued.take() {
+            return Some(Value::Reconfigure(change));
+        }
+        if leadership.queue.is_empty() {
+            return Some(Value::Noop);
+        }
+        Some(self.next_batch())
+    }
+
+    /// Rule 3 of docs/membership.md: this leader may propose in `slot` only
+    /// when a majority of its voters promised our ballot (with their
+    /// entries), and only while it is one of them. Otherwise it asks the
+    /// voters that have not promised (see `hand_over_when_removed` for a
+    /// leader that is no longer a voter).
+    fn may_propose_in(&mut self, slot: Slot) -> bool {
+        let config = self.membership.at(slot).clone();
+        if !config.is_voter(self.id()) {
+            return false;
+        }
+        let RoleState::Leader(leadership) = &self.role else {
+            unreachable!("called only while leading");
+        };
+        if config.is_quorum(&leadership.promised_by) {
+            return true;
+        }
+        let missing: Vec<NodeId> = config
+            .voters
+            .iter()
+            .copied()
+            .filter(|voter| !leadership.promised_by.contains(voter))
+            .collect();
+        self.ask_for_promises(missing);
+        false
+    }
+
+    /// Sends Prepare, under our ballot, to `voters` not asked within a
+    /// heartbeat interval.
+    fn ask_for_promises(&mut self, voters: Vec<NodeId>) {
+        let now_tick = self.now_tick;
+        let interval = self.config.heartbeat_interval_ticks;
+        let first_undecided = self.committed;
+        let leadership = self.leadership_mut();
+        let ballot = leadership.ballot;
+        let mut asked = Vec::new();
+        for voter in voters {
+            let due = leadership
+                .prepare_sent
+                .get(&voter)
+                .is_none_or(|sent| now_tick >= sent + interval);
+            if due {
+                leadership.prepare_sent.insert(voter, now_tick);
+                asked.push(voter);
+            }
+        }
+        for voter in asked {
+            self.send_now(
+                voter,
+                Message::Prepare {
+                    ballot,
+                    first_undecided,
+                },
+            );
+        }
+    }
+
+    /// True once this leader has decided every slot below the commit index
+    /// its phase 1 reported: only then does it know the configurations that
+    /// govern the slots it reads at. Called only while leading.
+    pub(super) fn knows_configurations_to_read(&self) -> bool {
+        let RoleState::Leader(leadership) = &self.role else {
+            unreachable!("called only while leading");
+        };
+        self.committed >= leadership.decided_elsewhere
+    }
+
+    /// A leader that is not a voter of its next slot's configuration (the
+    /// change that removed it is in force) resigns once everything it
+    /// proposed is decided: its followers campaign at once, and it never
+    /// will again (see `votes_now`).
+    pub(super) fn hand_over_when_removed(&mut self) {
+        let RoleState::Leader(leadership) = &self.role else {
+            return;
+        };
+        let next_slot = leadership.next_slot;
+        if !self.membership.at(next_slot).is_voter(self.id()) && self.committed >= next_slot {
+            self.resign();
+        }
+    }
+
+    /// Takes queued commands into one batch, within the batch limits.
+    fn next_batch(&mut self) -> Value {
+        let batch_commands_max = self.config.batch_commands_max;
+        let batch_size_max_bytes = self.config.batch_size_max_bytes;
+        let leadership = self.leadership_mut();
+        let mut batch = Vec::new();
+        let mut size_bytes = 0;
+        while let Some(queued) = leadership.queue.front() {
+            let length = queued.command.len();
+            let fits = batch.len() < batch_commands_max
+                && (batch.is_empty() || size_bytes + length <= batch_size_max_bytes);
+            if !fits {
+                break;
+            }
+            size_bytes += length;
+            let queued = leadership.queue.pop_front().expect("front exists");
+            batch.push(queued.command);
+        }
+        assert!(!batch.is_empty(), "a batch takes at least one command");
+        Value::Batch(Arc::from(batch))
     }
 
     /// Followers learn a decision at once: when the commit index has moved

@@ -48,6 +48,7 @@ impl Replica {
             self.committed = self.committed.next();
         }
         if self.committed > before {
+            self.record_configurations(before, self.committed);
             self.changes.committed = Some(self.committed);
             if !self.is_behind() {
                 self.catch_up_requested_tick = None;

@@ -26,6 +26,7 @@ mod catch_up;
 mod election;
 mod leader;
 mod learner;
+mod members;
 mod reads;
 mod waiting;
 
@@ -34,8 +35,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use bytes::Bytes;
 
 use crate::config::{Config, Mutation};
+use crate::membership::{Configuration, Membership};
 use crate::message::{Envelope, Message};
-use crate::quorum::Majority;
 use crate::ready::{
     Decided, DurableState, PersistRequest, PersistentChanges, ReadError, Ready, Rejection,
 };
@@ -90,6 +91,12 @@ pub struct Status {
     pub applied: Slot,
     /// The leader's view of each follower's commit index (leader only).
     pub followers: Vec<(NodeId, Slot)>,
+    /// The configuration that governs the first undecided slot.
+    pub configuration: Configuration,
+    /// The slot from which it governs.
+    pub configuration_start: Slot,
+    /// The newest configuration decided, when it governs only later slots.
+    pub configuration_next: Option<(Slot, Configuration)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -135,6 +142,10 @@ pub struct Replica {
     /// Payload bytes held in the log (an estimate: replaced entries are
     /// counted twice until the next compaction recounts).
     log_size_bytes: u64,
+
+    /// The configurations governing the slots from `log_start` on, from
+    /// decided values only (see [`crate::membership`]).
+    membership: Membership,
 
     // Learner state.
     /// Every slot below it is decided and its value is in `log`.
@@ -220,6 +231,7 @@ impl Replica {
             "durable state holds entries below its snapshot"
         );
         let log_size_bytes = catch_up::log_payload_bytes(&durable.entries);
+        let membership = members::restored_membership(&config, durable.snapshot.as_ref());
         // A lease may rest on a heartbeat this replica acknowledged before
         // it stopped: it promises no one for an election timeout.
         let votes_refused_until_tick = if config.lease_ticks > 0 {
@@ -227,7 +239,7 @@ impl Replica {
         } else {
             0
         };
-        Replica {
+        let mut replica = Replica {
             highest_round_seen: durable.promised.round,
             config,
             rng,
@@ -237,6 +249,7 @@ impl Replica {
             snapshot: durable.snapshot,
             log_start,
             log_size_bytes,
+            membership,
             committed,
             decided_ahead: BTreeSet::new(),
             // The caller restores its state machine from the snapshot.
@@ -258,7 +271,9 @@ impl Replica {
             reads,
             changes: PersistentChanges::default(),
             outbox: Outbox::default(),
-        }
+        };
+        replica.record_configurations(log_start, committed);
+        replica
     }
 
     /// This replica's id.
@@ -337,6 +352,7 @@ impl Replica {
                 .collect(),
             _ => Vec::new(),
         };
+        let latest = self.membership.latest_start();
         Status {
             id: self.id(),
             role: self.role(),
@@ -345,22 +361,16 @@ impl Replica {
             committed: self.committed,
             applied: self.applied,
             followers,
+            configuration: self.membership.at(self.committed).clone(),
+            configuration_start: self.membership.start_of(self.committed),
+            configuration_next: (latest > self.committed)
+                .then(|| (latest, self.membership.latest().clone())),
         }
     }
 
-    /// The majority of the members: promises, check-quorum and read
-    /// confirmation count against it.
-    fn majority(&self) -> Majority {
-        Majority::of(self.config.members.len())
-    }
-
-    fn peers(&self) -> impl Iterator<Item = NodeId> + '_ {
-        let id = self.id();
-        self.config
-            .members
-            .iter()
-            .copied()
-            .filter(move |node| *node != id)
+    /// The configurations governing the slots this replica holds.
+    pub fn membership(&self) -> &Membership {
+        &self.membership
     }
 
     fn send_now(&mut self, to: NodeId, message: Message) {
@@ -374,7 +384,7 @@ impl Replica {
 
     /// Sends `message` to every other member now.
     fn broadcast_now(&mut self, message: Message) {
-        let peers: Vec<NodeId> = self.peers().collect();
+        let peers = self.peers();
         for peer in peers {
             self.send_now(peer, message.clone());
         }
@@ -383,7 +393,7 @@ impl Replica {
     /// Sends `message` to every other member once the state it announces is
     /// durable.
     fn broadcast_after_persist(&mut self, message: Message) {
-        let peers: Vec<NodeId> = self.peers().collect();
+        let peers = self.peers();
         for peer in peers {
             self.send_after_persist(peer, message.clone());
         }
@@ -481,9 +491,6 @@ impl Replica {
     /// Handles one message from a peer.
     pub fn step(&mut self, from: NodeId, message: Message) {
         assert_ne!(from, self.id(), "a replica never receives its own messages");
-        if !self.config.members.contains(&from) {
-            return;
-        }
         match message {
             Message::Prepare {
                 ballot,
@@ -575,6 +582,7 @@ impl Replica {
             self.assign_slots();
             self.maybe_start_read_round();
             self.announce_commit();
+            self.hand_over_when_removed();
         } else {
             self.forward_waiting();
         }

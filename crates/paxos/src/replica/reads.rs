@@ -228,6 +228,24 @@ impl ReadState {
         });
     }
 
+    /// The configurations a lease was confirmed against changed: the lease
+    /// ends, and the next round confirmed by the new ones starts another.
+    /// (Voters of a new configuration that never acknowledged us may elect
+    /// a leader without waiting for our lease to run out.)
+    pub(super) fn end_lease(&mut self) {
+        if let Some(leading) = self.leading.as_mut() {
+            leading.lease_start_tick = None;
+            leading.unconfirmed.clear();
+        }
+    }
+
+    /// A member joined while we lead: its acknowledgements count from now.
+    pub(super) fn add_follower(&mut self, node: NodeId) {
+        if let Some(leading) = self.leading.as_mut() {
+            leading.acknowledged.entry(node).or_insert(ReadRound(0));
+        }
+    }
+
     /// The latest confirmation round started, and the latest a quorum
     /// acknowledged. Called only while leading.
     pub(super) fn rounds(&self) -> (ReadRound, ReadRound) {
@@ -391,14 +409,21 @@ impl Replica {
     /// The highest round acknowledged by a quorum (counting ourselves, who
     /// are always at the latest round).
     fn update_confirmed_round(&mut self) {
-        let majority = self.majority();
+        // Until the leader has decided every slot below the commit index
+        // its phase 1 reported, it does not know the configurations that
+        // govern the slots it would read at, so no round counts yet
+        // (regression: membership and lease seed 720, a restarted replica
+        // elected under the initial configuration served a stale read).
+        if !self.knows_configurations_to_read() {
+            return;
+        }
+        let leading = self
+            .reads
+            .leading
+            .as_ref()
+            .expect("called only while leading");
+        let confirmed = self.round_confirmed_by_quorums(&leading.acknowledged, leading.round);
         let leading = self.reads.leading_mut();
-        let rounds = leading
-            .acknowledged
-            .values()
-            .copied()
-            .chain([leading.round]);
-        let confirmed = majority.highest_reached(rounds);
         if confirmed > leading.confirmed_round {
             leading.confirmed_round = confirmed;
             while let Some(&(round, started_tick)) = leading.unconfirmed.front() {

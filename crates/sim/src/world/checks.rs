@@ -40,10 +40,14 @@ impl World {
                 untagged,
                 digest,
             } => {
+                let first = !self.decided.contains_key(&slot);
                 if let Some(existing) = first_or_conflict(&mut self.decided, slot, &value) {
                     self.violations.push(format!(
                         "agreement: {id} decided {value:?} in {slot}, another replica decided {existing:?}"
                     ));
+                }
+                if first {
+                    self.record_holders(slot, &value);
                 }
                 if untagged > 0 {
                     self.violations

@@ -177,7 +177,8 @@ impl World {
     }
 
     fn random_node(&mut self) -> NodeId {
-        NodeId(1 + self.rng.below(self.options.nodes as u64))
+        let targets = &self.client_targets;
+        targets[self.rng.below(targets.len() as u64) as usize]
     }
 
     pub(super) fn step_clients(&mut self) {

@@ -14,6 +14,7 @@
 
 mod checks;
 mod clients;
+mod membership;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -28,6 +29,7 @@ use synod_storage::{AcceptorStore, CrashFault, MemoryStorage, StorageError, Stor
 use crate::network::{MessageFaults, Network};
 
 pub use clients::{Completion, Record, RecordStatus, SimClient};
+pub use membership::next_change;
 
 /// Virtual nanoseconds per time unit, for the recorded history.
 pub const NANOSECONDS_PER_UNIT: u64 = 1_000_000;
@@ -64,6 +66,10 @@ pub struct WorldOptions {
     /// and a paused replica makes up the ticks it missed before it handles
     /// anything, as the server's drive loop does with a lease.
     pub lease: bool,
+    /// The voters of the initial configuration are the first this many
+    /// nodes; the others start empty, outside the cluster, and join only
+    /// through configuration changes. `None`: every node is a voter.
+    pub initial_voters: Option<usize>,
 }
 
 impl Default for WorldOptions {
@@ -81,6 +87,7 @@ impl Default for WorldOptions {
             snapshot_interval_slots: 20,
             trace: false,
             lease: false,
+            initial_voters: None,
         }
     }
 }
@@ -204,6 +211,16 @@ pub struct World {
     pub disk_failures: u64,
     /// Chance per thousand that a node's next fsync fails (disk faults).
     pub fsync_failure_per_mille: u64,
+    /// The voters the simulated operator moves the cluster toward.
+    membership_target: Option<BTreeSet<NodeId>>,
+    /// Configuration changes the operator got a leader to propose.
+    pub changes_proposed: u64,
+    /// The nodes clients send requests to: every node, or with membership
+    /// changes the members of the newest configuration.
+    client_targets: Vec<NodeId>,
+    /// Per slot, the nodes that held its value on disk when it was first
+    /// seen decided (see `check_governing_quorums`).
+    holders: BTreeMap<Slot, BTreeSet<NodeId>>,
 }
 
 /// With disk faults, one sync in this many stalls.
@@ -226,6 +243,7 @@ impl World {
     pub fn new(seed: u64, options: WorldOptions) -> World {
         let mut rng = SplitMix64::new(seed);
         let members: Vec<NodeId> = (1..=options.nodes as u64).map(NodeId).collect();
+        let voters = initial_voters(&options);
         let nodes = members
             .iter()
             .map(|id| {
@@ -233,7 +251,7 @@ impl World {
                 let tick_period_units = drifted_tick_units(&mut rng, &options);
                 let node = new_node(
                     &options,
-                    &members,
+                    &voters,
                     *id,
                     DurableState::default(),
                     rng.next_u64(),
@@ -278,8 +296,17 @@ impl World {
             leader_crashes: 0,
             disk_failures: 0,
             fsync_failure_per_mille: if options.disk_faults { 3 } else { 0 },
+            membership_target: None,
+            changes_proposed: 0,
+            client_targets: members,
+            holders: BTreeMap::new(),
             options,
         }
+    }
+
+    /// The voters of the initial configuration.
+    pub fn initial_voters(&self) -> Vec<NodeId> {
+        initial_voters(&self.options)
     }
 
     /// The seeded generator, for drivers that inject faults.
@@ -425,7 +452,7 @@ impl World {
         if self.nodes[index].node.is_some() {
             return;
         }
-        let members = self.members();
+        let members = self.initial_voters();
         let seed = self.rng.next_u64();
         let mut storage = std::mem::replace(self.nodes[index].disk.storage_mut(), new_storage());
         let recovered = match storage.recover() {
@@ -504,6 +531,7 @@ impl World {
             }
         }
         self.step_clients();
+        self.operate_membership();
         for index in 0..self.nodes.len() {
             self.drain(index);
         }
@@ -668,10 +696,22 @@ impl World {
 
     /// Forces the replicas' applied state to be compared at the end: every
     /// running replica must have applied the same number of slots.
+    /// With membership changes, only the members of the newest
+    /// configuration count: a removed node hears nothing more.
     pub fn replicas_converged(&self) -> bool {
+        let members: Option<BTreeSet<NodeId>> = self
+            .membership_target
+            .as_ref()
+            .and(self.newest_configuration())
+            .map(|config| config.members().collect());
         let applied: Vec<Slot> = self
             .nodes
             .iter()
+            .filter(|node| {
+                members
+                    .as_ref()
+                    .is_none_or(|members| members.contains(&node.id))
+            })
             .filter_map(|node| node.node.as_ref().map(Node::applied))
             .collect();
         applied.windows(2).all(|pair| pair[0] == pair[1])
@@ -700,6 +740,12 @@ fn drifted_tick_units(rng: &mut SplitMix64, options: &WorldOptions) -> u64 {
         options.tick_units - drift_units,
         options.tick_units + drift_units,
     )
+}
+
+/// The first `initial_voters` nodes (every node by default).
+fn initial_voters(options: &WorldOptions) -> Vec<NodeId> {
+    let count = options.initial_voters.unwrap_or(options.nodes);
+    (1..=count as u64).map(NodeId).collect()
 }
 
 fn new_node(

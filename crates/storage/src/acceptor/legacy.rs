@@ -104,6 +104,10 @@ pub(super) fn take_snapshot_fields(reader: &mut Reader<'_>) -> Result<DurableSta
         promised,
         entries,
         committed,
-        snapshot: Some(Snapshot { end, state }),
+        snapshot: Some(Snapshot {
+            end,
+            state,
+            membership: None,
+        }),
     })
 }

@@ -18,8 +18,8 @@
 //! | entry   | `5`, slot-entry |
 //! | commit  | `6`, slot (every slot below it is decided) |
 //!
-//! The snapshot payload is the magic `SYNA`, version `2`, the snapshot (end
-//! and state), the promised ballot, the commit index, and the list of
+//! The snapshot payload is the magic `SYNA`, version `3`, the snapshot (end,
+//! state and membership; version `2` had no membership), the promised ballot, the commit index, and the list of
 //! entries at or above the end. Kinds 1 to 3 and snapshot version 1 are
 //! record format 1, which earlier builds wrote; it is still read (see
 //! `legacy.rs`), never written.
@@ -41,7 +41,10 @@ const RECORD_PROMISE: u8 = 4;
 const RECORD_ENTRY: u8 = 5;
 const RECORD_COMMIT: u8 = 6;
 const SNAPSHOT_MAGIC: [u8; 4] = *b"SYNA";
-const SNAPSHOT_VERSION: u8 = 2;
+/// Version 3: the snapshot carries the membership. Version 2 (the
+/// snapshot without it) is still read, never written.
+const SNAPSHOT_VERSION: u8 = 3;
+const SNAPSHOT_VERSION_WITHOUT_MEMBERSHIP: u8 = 2;
 
 /// A record or snapshot payload whose checksum was fine but whose content
 /// makes no sense: written by another version, or a bug. Never guessed at.
@@ -227,8 +230,12 @@ fn decode_snapshot(bytes: &[u8]) -> Result<DurableState, DecodeError> {
         });
     }
     let state = match reader.take_u8()? {
-        SNAPSHOT_VERSION => {
-            let snapshot = Snapshot::decode(&mut reader)?;
+        version @ (SNAPSHOT_VERSION | SNAPSHOT_VERSION_WITHOUT_MEMBERSHIP) => {
+            let snapshot = if version == SNAPSHOT_VERSION {
+                Snapshot::decode(&mut reader)?
+            } else {
+                synod_paxos::decode_snapshot_without_membership(&mut reader)?
+            };
             let promised = Ballot::decode(&mut reader)?;
             let committed = Slot::decode(&mut reader)?;
             let entries = synod_paxos::decode_slot_entries(&mut reader)?;
@@ -371,6 +378,7 @@ mod tests {
                 snapshot: Some(Snapshot {
                     end: Slot(6),
                     state: Bytes::from_static(b"state machine"),
+                    membership: None,
                 }),
                 ..PersistentChanges::default()
             })
