@@ -592,7 +592,7 @@ mod tests {
     use tokio::io::AsyncReadExt;
 
     use super::*;
-    use crate::drive::{BallotStatus, NodeStatus};
+    use crate::drive::{BallotStatus, ConfigurationStatus, NodeStatus};
 
     fn status() -> NodeStatus {
         NodeStatus {
@@ -603,6 +603,13 @@ mod tests {
             commit_index: 0,
             applied_index: 0,
             members: Vec::new(),
+            configuration: ConfigurationStatus {
+                epoch: 0,
+                start_slot: 0,
+                voters: vec![1],
+                learners: Vec::new(),
+            },
+            configuration_next: None,
         }
     }
 

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use synod_kv::{Command, Operation};
 use synod_node::{Event, Node, NodeOptions, Reply, Request};
-use synod_paxos::{Config, NodeId, Replica, Role, Slot};
+use synod_paxos::{Config, Configuration, NodeId, Replica, Role, Slot};
 use synod_storage::StorageError;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -101,8 +101,38 @@ pub struct NodeStatus {
     pub commit_index: u64,
     /// Every slot below it is applied to the state machine here.
     pub applied_index: u64,
-    /// Every member with its replication lag (known on the leader only).
+    /// Every member of the configuration in force, and of the next one
+    /// while a change waits to take effect, with its role and replication
+    /// lag (known on the leader only).
     pub members: Vec<MemberStatus>,
+    /// The configuration that governs this node's first undecided slot.
+    pub configuration: ConfigurationStatus,
+    /// A decided configuration that governs only later slots, if any.
+    pub configuration_next: Option<ConfigurationStatus>,
+}
+
+/// A configuration, for JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConfigurationStatus {
+    /// Counts the changes since the cluster started.
+    pub epoch: u64,
+    /// The first slot it governs (took effect at).
+    pub start_slot: u64,
+    /// Voting members.
+    pub voters: Vec<u64>,
+    /// Members that receive the log and do not vote.
+    pub learners: Vec<u64>,
+}
+
+impl ConfigurationStatus {
+    fn of(start: Slot, config: &Configuration) -> ConfigurationStatus {
+        ConfigurationStatus {
+            epoch: config.epoch,
+            start_slot: start.0,
+            voters: config.voters.iter().map(|node| node.0).collect(),
+            learners: config.learners.iter().map(|node| node.0).collect(),
+        }
+    }
 }
 
 impl NodeStatus {
@@ -129,6 +159,10 @@ pub struct BallotStatus {
 pub struct MemberStatus {
     /// The member.
     pub id: u64,
+    /// `voter` or `learner` in the configuration in force; `joining` or
+    /// `leaving` when only the next configuration has it as a member, or
+    /// no longer has it.
+    pub role: &'static str,
     /// Its commit index as the leader last heard it (null off the leader).
     pub commit_index: Option<u64>,
     /// Slots it is behind the leader's commit index (null off the leader).
@@ -420,27 +454,45 @@ impl DriveLoop {
 fn status_of(replica: &Replica, applied: Slot) -> NodeStatus {
     let status = replica.status();
     let leading = status.role == Role::Leader;
-    let members = replica
-        .config()
-        .members
-        .iter()
+    let current = &status.configuration;
+    let next = status.configuration_next.as_ref().map(|(_, config)| config);
+    let mut ids: Vec<NodeId> = current.members().collect();
+    ids.extend(next.into_iter().flat_map(|config| config.members()));
+    ids.sort();
+    ids.dedup();
+    let members = ids
+        .into_iter()
         .map(|member| {
-            let commit_index = if *member == status.id {
+            let commit_index = if member == status.id {
                 leading.then_some(status.committed.0)
             } else {
                 status
                     .followers
                     .iter()
-                    .find(|(follower, _)| follower == member)
+                    .find(|(follower, _)| *follower == member)
                     .map(|(_, committed)| committed.0)
             };
+            let role = if current.is_voter(member) {
+                "voter"
+            } else if current.is_member(member) {
+                "learner"
+            } else {
+                "joining"
+            };
+            let leaving = next.is_some_and(|next| !next.is_member(member));
             MemberStatus {
                 id: member.0,
+                role: if leaving { "leaving" } else { role },
                 commit_index,
                 lag: commit_index.map(|committed| status.committed.0.saturating_sub(committed)),
             }
         })
         .collect();
+    let configuration = ConfigurationStatus::of(status.configuration_start, current);
+    let configuration_next = status
+        .configuration_next
+        .as_ref()
+        .map(|(start, config)| ConfigurationStatus::of(*start, config));
     NodeStatus {
         id: status.id.0,
         role: status.role.name(),
@@ -452,6 +504,8 @@ fn status_of(replica: &Replica, applied: Slot) -> NodeStatus {
         commit_index: status.committed.0,
         applied_index: applied.0,
         members,
+        configuration,
+        configuration_next,
     }
 }
 

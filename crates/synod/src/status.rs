@@ -36,9 +36,35 @@ pub fn run(arguments: StatusArguments) -> ExitCode {
         .flat_map(|status| status["members"].as_array().cloned().unwrap_or_default())
         .filter_map(|member| Some((member["id"].as_u64()?, member["lag"].as_u64()?)))
         .collect();
+    // Each node's membership as the newest configuration any node reports.
+    let newest = statuses
+        .iter()
+        .filter_map(|(_, status)| status.as_ref().ok())
+        .max_by_key(|status| {
+            status["configuration"]["epoch"]
+                .as_u64()
+                .unwrap_or_default()
+        });
+    let member_role: BTreeMap<u64, String> = newest
+        .map(|status| {
+            let configuration = &status["configuration"];
+            let listed = |field: &str, role: &str| -> Vec<(u64, String)> {
+                configuration[field]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|id| Some((id.as_u64()?, role.to_string())))
+                    .collect()
+            };
+            let mut roles: BTreeMap<u64, String> = BTreeMap::new();
+            roles.extend(listed("voters", "voter"));
+            roles.extend(listed("learners", "learner"));
+            roles
+        })
+        .unwrap_or_default();
     println!(
-        "{:<6} {:<22} {:<10} {:<7} {:>10} {:>10} {:>6}",
-        "NODE", "ADMIN", "ROLE", "LEADER", "COMMIT", "APPLIED", "LAG"
+        "{:<6} {:<22} {:<10} {:<8} {:<7} {:>10} {:>10} {:>6}",
+        "NODE", "ADMIN", "ROLE", "MEMBER", "LEADER", "COMMIT", "APPLIED", "LAG"
     );
     let mut unreachable = false;
     for (endpoint, status) in &statuses {
@@ -53,11 +79,13 @@ pub fn run(arguments: StatusArguments) -> ExitCode {
                 let lag = lag_by_node
                     .get(&id)
                     .map_or_else(|| "-".to_string(), u64::to_string);
+                let member = member_role.get(&id).map_or("none", String::as_str);
                 println!(
-                    "{:<6} {:<22} {:<10} {:<7} {:>10} {:>10} {:>6}",
+                    "{:<6} {:<22} {:<10} {:<8} {:<7} {:>10} {:>10} {:>6}",
                     id,
                     endpoint,
                     text(&status["role"]),
+                    member,
                     text(&status["leader"]),
                     text(&status["commit_index"]),
                     text(&status["applied_index"]),
@@ -70,11 +98,37 @@ pub fn run(arguments: StatusArguments) -> ExitCode {
             }
         }
     }
+    if let Some(status) = newest {
+        println!("configuration: {}", describe(&status["configuration"]));
+        if !status["configuration_next"].is_null() {
+            println!("next:          {}", describe(&status["configuration_next"]));
+        }
+    }
     if unreachable {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// One configuration of `/status` as text.
+fn describe(configuration: &Value) -> String {
+    let list = |field: &str| {
+        configuration[field]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(Value::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    format!(
+        "epoch {} from slot {}: voters [{}] learners [{}]",
+        configuration["epoch"],
+        configuration["start_slot"],
+        list("voters"),
+        list("learners")
+    )
 }
 
 /// The parsed `/status` of one node.
