@@ -35,6 +35,9 @@ pub struct RequestId(pub u64);
 /// A cluster under the test's complete control.
 pub struct Harness {
     members: Vec<NodeId>,
+    /// The voters of the initial configuration (every member by default);
+    /// the other members start outside the cluster and join by changes.
+    initial_voters: Vec<NodeId>,
     seed: u64,
     configure: fn(&mut Config),
     /// Running nodes; `None` while crashed.
@@ -80,6 +83,7 @@ impl Harness {
         let members: Vec<NodeId> = (1..=size).map(NodeId).collect();
         let mut harness = Harness {
             members: members.clone(),
+            initial_voters: members.clone(),
             seed,
             configure,
             nodes: BTreeMap::new(),
@@ -104,6 +108,30 @@ impl Harness {
             harness.restart(id);
         }
         harness
+    }
+
+    /// A cluster of `size` nodes of which only the first `voters` vote at
+    /// first: the others start empty, outside the cluster, and join only
+    /// through configuration changes.
+    pub fn with_initial_voters(size: u64, voters: u64, seed: u64) -> Harness {
+        let mut harness = Harness::with_config(size, seed, |_| {});
+        harness.initial_voters = (1..=voters).map(NodeId).collect();
+        for id in harness.members() {
+            harness.crash(id);
+            harness.restart(id);
+        }
+        harness
+    }
+
+    /// Asks `id` (the leader) for a configuration change, and collects.
+    pub fn change(
+        &mut self,
+        id: NodeId,
+        change: synod_paxos::ConfigurationChange,
+    ) -> Result<synod_paxos::Configuration, synod_paxos::ChangeError> {
+        let outcome = self.node_mut(id).propose_change(change);
+        self.collect(id);
+        outcome
     }
 
     /// Every member.
@@ -345,7 +373,7 @@ impl Harness {
     /// Restarts `id` from its disk; it restores its snapshot and re-applies
     /// the decided log after it.
     pub fn restart(&mut self, id: NodeId) {
-        let mut config = Config::new(id, self.members.clone());
+        let mut config = Config::new(id, self.initial_voters.clone());
         (self.configure)(&mut config);
         let durable = self.durable[&id].clone();
         let seed = self.seed.wrapping_add(id.0 * 7919);

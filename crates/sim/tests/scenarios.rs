@@ -605,3 +605,79 @@ fn a_leader_that_a_majority_follows_outbids_a_rejoining_acceptors_stale_promise(
     assert_eq!(cluster.replica(N3).leader(), Some(N1));
     assert_eq!(cluster.replica(N2).leader(), Some(N1));
 }
+
+/// Found in review of the membership change: a replica that missed the
+/// growth from three voters to five restarts knowing only the initial
+/// configuration and wins an election with one other voter (a majority of
+/// the three it knows). It then catches up and learns of the five voters.
+/// Meanwhile the real leader decided and acknowledged a write with the
+/// other two new voters, which the new leader's phase 1 never saw. Its read
+/// round is acknowledged by three of the five voters, so without Rule 3
+/// for reads (`phase_one_complete`: a majority of every configuration
+/// governing the slots it reads at must have promised) it served the value
+/// from before the write.
+#[test]
+fn a_leader_elected_under_an_outgrown_configuration_serves_no_stale_read() {
+    use synod_paxos::ConfigurationChange::{AddLearner, Promote};
+    const N4: NodeId = NodeId(4);
+    const N5: NodeId = NodeId(5);
+    let mut cluster = Harness::with_initial_voters(5, 3, 77);
+    cluster.elect(N1);
+    cluster.set(N1, "x", "1");
+    cluster.run(2);
+    // N2 is down while the cluster grows to five voters.
+    cluster.crash(N2);
+    for change in [AddLearner(N4), AddLearner(N5), Promote(N4), Promote(N5)] {
+        cluster
+            .change(N1, change)
+            .expect("the leader takes the change");
+        cluster.run(3);
+    }
+    for node in [N1, N3, N4, N5] {
+        let status = cluster.replica(node).status();
+        assert_eq!(status.configuration.voters.len(), 5, "{node}: {status:?}");
+    }
+    // N2 restarts behind the first change: it knows only N1, N2 and N3.
+    cluster.restart(N2);
+    assert_eq!(cluster.replica(N2).status().configuration.voters.len(), 3);
+    // N1 decides and acknowledges x=2 with N4 and N5 only.
+    let write = cluster.set(N1, "x", "2");
+    talk_within(&mut cluster, &[N1, N4, N5], 20, false);
+    assert_eq!(
+        cluster.answer(write),
+        Some(&Ok(Response::Stored(true))),
+        "x=2 acknowledged"
+    );
+    // N2 campaigns; only N3 hears it, promises, and lets it catch up.
+    cluster.campaign(N2);
+    talk_within(&mut cluster, &[N2, N3], 40, false);
+    assert_eq!(cluster.replica(N2).role(), Role::Leader);
+    assert_eq!(cluster.replica(N2).status().configuration.voters.len(), 5);
+    // A read at N2, with N2, N3 and N4 (three of the five voters) talking.
+    let read = cluster.get(N2, "x");
+    talk_within(&mut cluster, &[N2, N3, N4], 40, true);
+    assert_ne!(
+        cluster.answer(read),
+        Some(&Ok(value("1"))),
+        "a stale read: x=2 was acknowledged before the read began"
+    );
+    assert_eq!(cluster.answer(read), Some(&Ok(value("2"))));
+}
+
+/// Runs `rounds` rounds in which only the nodes of `group` hear each other
+/// (every other message is lost), ticking them first when `tick` is set.
+fn talk_within(cluster: &mut Harness, group: &[NodeId], rounds: usize, tick: bool) {
+    let inside = |envelope: &synod_paxos::Envelope| {
+        group.contains(&envelope.from) && group.contains(&envelope.to)
+    };
+    for _ in 0..rounds {
+        if tick {
+            for node in group {
+                cluster.tick(*node);
+            }
+        }
+        cluster.collect_all();
+        cluster.deliver(inside);
+        cluster.drop_where(|envelope| !inside(envelope));
+    }
+}

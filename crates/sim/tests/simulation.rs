@@ -188,10 +188,13 @@ fn membership_changes_stay_safe_with_a_leader_lease() {
 /// election among two of its three voters while five voters governed the
 /// cluster's slots, and served a read from a lease confirmed against the
 /// initial configuration, while the real leader wrote. Two rules close it:
-/// a leader counts no read round before it has decided every slot below
-/// the commit index its phase 1 reported (`knows_configurations_to_read`),
-/// and a lease ends whenever the configurations it was confirmed against
-/// change (`end_lease`). The seed fails without both.
+/// no read round counts before phase 1 is complete for every configuration
+/// governing the slots the leader reads at (`phase_one_complete`), and a
+/// lease ends whenever the configurations it was confirmed against change
+/// (`end_lease`). The seed failed without both when it was found; later
+/// changes moved its trajectory, so the scenario
+/// `a_leader_elected_under_an_outgrown_configuration_serves_no_stale_read`
+/// pins the rule down deterministically.
 #[test]
 fn regression_a_leader_catching_up_counts_no_read_round_against_configurations_it_outgrew() {
     let options = SimulationOptions {

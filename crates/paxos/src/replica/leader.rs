@@ -372,6 +372,13 @@ impl Replica {
         let RoleState::Leader(leadership) = &self.role else {
             unreachable!("called only while leading");
         };
+        if leadership.next_slot < committed {
+            // Slots decided meanwhile (learned by catch-up) need no proposal.
+            self.skip_to_committed();
+        }
+        let RoleState::Leader(leadership) = &self.role else {
+            unreachable!("called only while leading");
+        };
         let slot = leadership.next_slot;
         // The window: the configuration of every slot proposed is known,
         // as every slot `CONFIGURATION_DELAY_SLOTS` below it is decided.
@@ -406,6 +413,17 @@ impl Replica {
             return Some(Value::Noop);
         }
         Some(self.next_batch())
+    }
+
+    /// Moves the next slot up to the commit index: every slot below it is
+    /// decided, by us or learned from others.
+    fn skip_to_committed(&mut self) {
+        let committed = self.committed;
+        let leadership = self.leadership_mut();
+        leadership.next_slot = committed;
+        leadership.recovered = leadership.recovered.split_off(&committed);
+        leadership.votes = leadership.votes.split_off(&committed);
+        leadership.recovery_end = leadership.recovery_end.max(committed);
     }
 
     /// Rule 3 of docs/membership.md: this leader may propose in `slot` only
@@ -464,26 +482,62 @@ impl Replica {
         }
     }
 
-    /// True once this leader has decided every slot below the commit index
-    /// its phase 1 reported: only then does it know the configurations that
-    /// govern the slots it reads at. Called only while leading.
-    pub(super) fn knows_configurations_to_read(&self) -> bool {
+    /// Rule 3 for reads: true once this leader has decided every slot below
+    /// the commit index its phase 1 reported (so it knows the
+    /// configurations that govern the slots it reads at) and a majority of
+    /// the voters of each of them promised its ballot (so phase 1 recovered
+    /// every value they may have chosen). Until then no read round counts;
+    /// the voters missing are asked for their promise. A leader elected
+    /// under a configuration it has outgrown would otherwise confirm reads
+    /// with the acknowledgements of voters whose logs it never saw (found
+    /// in review). Called only while leading.
+    pub(super) fn phase_one_complete(&mut self) -> bool {
         let RoleState::Leader(leadership) = &self.role else {
             unreachable!("called only while leading");
         };
-        self.committed >= leadership.decided_elsewhere
+        if self.committed < leadership.decided_elsewhere {
+            return false;
+        }
+        if self.is_quorum_from_now(&leadership.promised_by) {
+            return true;
+        }
+        let missing: Vec<NodeId> = self
+            .membership
+            .governing_from(self.committed)
+            .flat_map(|config| config.voters.iter().copied())
+            .filter(|voter| !leadership.promised_by.contains(voter))
+            .collect::<BTreeSet<NodeId>>()
+            .into_iter()
+            .collect();
+        self.ask_for_promises(missing);
+        false
     }
 
     /// A leader that is not a voter of its next slot's configuration (the
     /// change that removed it is in force) resigns once everything it
-    /// proposed is decided: its followers campaign at once, and it never
-    /// will again (see `votes_now`).
+    /// proposed is decided and a majority of the new voters know it: its
+    /// followers campaign at once, and it never will again (see
+    /// `votes_now`).
     pub(super) fn hand_over_when_removed(&mut self) {
         let RoleState::Leader(leadership) = &self.role else {
             return;
         };
         let next_slot = leadership.next_slot;
-        if !self.membership.at(next_slot).is_voter(self.id()) && self.committed >= next_slot {
+        let config = self.membership.at(next_slot);
+        if config.is_voter(self.id()) || self.committed < next_slot {
+            return;
+        }
+        // The new voters can elect only once they know the removal is in
+        // force: wait until a majority of them report a commit index at
+        // its first slot (the heartbeat acknowledgements carry it), or a
+        // lost announcement would leave them waiting for our vote.
+        let caught_up: BTreeSet<NodeId> = leadership
+            .followers
+            .iter()
+            .filter(|(_, progress)| progress.committed >= next_slot)
+            .map(|(follower, _)| *follower)
+            .collect();
+        if config.is_quorum(&caught_up) {
             self.resign();
         }
     }

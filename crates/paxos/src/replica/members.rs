@@ -166,8 +166,15 @@ impl Replica {
                 leader: self.leader,
             });
         };
+        // A change accepted here above the commit index may be decided
+        // already (out of order) without being recorded yet.
+        let change_in_log = self
+            .log
+            .range(committed..)
+            .any(|(_, entry)| matches!(entry.value, Value::Reconfigure(_)));
         let in_flight = leadership.change_queued.is_some()
             || leadership.has_undecided_change()
+            || change_in_log
             || self.membership.latest_start() > committed;
         if in_flight {
             return Err(ChangeError::ChangePending);

@@ -409,12 +409,11 @@ impl Replica {
     /// The highest round acknowledged by a quorum (counting ourselves, who
     /// are always at the latest round).
     fn update_confirmed_round(&mut self) {
-        // Until the leader has decided every slot below the commit index
-        // its phase 1 reported, it does not know the configurations that
-        // govern the slots it would read at, so no round counts yet
-        // (regression: membership and lease seed 720, a restarted replica
+        // Until phase 1 is complete for every configuration that governs
+        // the slots it reads at, no round counts (see `phase_one_complete`;
+        // regression: membership and lease seed 720, a restarted replica
         // elected under the initial configuration served a stale read).
-        if !self.knows_configurations_to_read() {
+        if !self.phase_one_complete() {
             return;
         }
         let leading = self
@@ -440,6 +439,12 @@ impl Replica {
     fn confirm_reads(&mut self) {
         let ballot = self.leadership_mut().ballot;
         let committed = self.committed;
+        // The read index is taken again now, and the higher one kept: phase
+        // 1 may have completed since the read arrived (promises from the
+        // voters of a configuration learned by catch-up), raising the end
+        // of what it recovered. A later index is still linearizable: every
+        // slot below it is decided before the read is served.
+        let index_now = committed.max(self.leadership_mut().recovery_end);
         let leading = self.reads.leading_mut();
         let confirmed_round = leading.confirmed_round;
         let ready = leading.take_where(|read| read.round_needed <= confirmed_round);
@@ -447,7 +452,7 @@ impl Replica {
             match read.origin {
                 ReadOrigin::Local(id) => self.reads.confirmed.push(ConfirmedRead {
                     id,
-                    read_index: read.read_index,
+                    read_index: read.read_index.max(index_now),
                     deadline_tick: read.deadline_tick,
                 }),
                 ReadOrigin::Remote { node, request, .. } => self.send_now(
@@ -455,7 +460,7 @@ impl Replica {
                     Message::ReadIndexReply {
                         request,
                         ballot,
-                        read_index: read.read_index,
+                        read_index: read.read_index.max(index_now),
                         committed,
                     },
                 ),
