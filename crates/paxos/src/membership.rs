@@ -308,6 +308,17 @@ impl Membership {
         self.by_start.range(first..).map(|(_, config)| config)
     }
 
+    /// [`Membership::governing_from`] with the first slot each governs.
+    pub fn governing_starts_from(
+        &self,
+        slot: Slot,
+    ) -> impl Iterator<Item = (Slot, &Configuration)> {
+        let first = self.start_of(slot);
+        self.by_start
+            .range(first..)
+            .map(|(start, config)| (*start, config))
+    }
+
     /// Every node that is a member of some configuration governing a slot
     /// at or above `slot`: who a leader sends its log to.
     pub fn members_from(&self, slot: Slot) -> BTreeSet<NodeId> {

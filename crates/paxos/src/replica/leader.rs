@@ -66,9 +66,17 @@ pub(super) struct Leadership {
     /// The highest-ballot entry reported in a promise, per slot not yet
     /// re-proposed (phase 1's values, kept until the window reaches them).
     pub(super) recovered: BTreeMap<Slot, Entry>,
-    /// Every node that promised this ballot. The leader proposes in a slot
-    /// only when they include a majority of that slot's voters (Rule 3).
-    pub(super) promised_by: BTreeSet<NodeId>,
+    /// Configurations starting at or below this slot were in this
+    /// replica's chain when it won its election, whose quorum covered
+    /// every one of them.
+    pub(super) elected_through: Slot,
+    /// This leader, and the voters that promised its ballot when asked
+    /// after the election (Rule 3): a configuration that starts above
+    /// `elected_through` needs a majority of its voters among them before
+    /// the leader proposes or reads in its slots. (The candidacy's own
+    /// promisers are not kept: states that differ only in who promised
+    /// would multiply the model checker's state space for nothing.)
+    pub(super) promised_since: BTreeSet<NodeId>,
     /// Voters of a later configuration asked for their promise, and when.
     pub(super) prepare_sent: BTreeMap<NodeId, u64>,
     /// A configuration change waiting for its slot.
@@ -113,7 +121,7 @@ impl Leadership {
         if self.prepare_sent.remove(&from).is_none() {
             return;
         }
-        self.promised_by.insert(from);
+        self.promised_since.insert(from);
         self.decided_elsewhere = self.decided_elsewhere.max(committed);
         if committed > self.next_slot {
             self.next_slot = committed;
@@ -432,24 +440,43 @@ impl Replica {
     /// voters that have not promised (see `hand_over_when_removed` for a
     /// leader that is no longer a voter).
     fn may_propose_in(&mut self, slot: Slot) -> bool {
-        let config = self.membership.at(slot).clone();
+        let start = self.membership.start_of(slot);
+        let config = self.membership.at(slot);
         if !config.is_voter(self.id()) {
             return false;
         }
+        let missing = self.promises_missing([(start, config)]);
+        if missing.is_empty() {
+            return true;
+        }
+        self.ask_for_promises(missing);
+        false
+    }
+
+    /// The voters to ask for a promise before this leader may act in the
+    /// slots of `configs` (each with its first slot): none for those its
+    /// election covered or whose voters' majority promised since. Called
+    /// only while leading.
+    fn promises_missing<'a>(
+        &self,
+        configs: impl IntoIterator<Item = (Slot, &'a Configuration)>,
+    ) -> Vec<NodeId> {
         let RoleState::Leader(leadership) = &self.role else {
             unreachable!("called only while leading");
         };
-        if config.is_quorum(&leadership.promised_by) {
-            return true;
+        let mut missing = BTreeSet::new();
+        for (start, config) in configs {
+            if start <= leadership.elected_through || config.is_quorum(&leadership.promised_since) {
+                continue;
+            }
+            missing.extend(
+                config
+                    .voters
+                    .iter()
+                    .filter(|voter| !leadership.promised_since.contains(voter)),
+            );
         }
-        let missing: Vec<NodeId> = config
-            .voters
-            .iter()
-            .copied()
-            .filter(|voter| !leadership.promised_by.contains(voter))
-            .collect();
-        self.ask_for_promises(missing);
-        false
+        missing.into_iter().collect()
     }
 
     /// Sends Prepare, under our ballot, to `voters` not asked within a
@@ -498,17 +525,10 @@ impl Replica {
         if self.committed < leadership.decided_elsewhere {
             return false;
         }
-        if self.is_quorum_from_now(&leadership.promised_by) {
+        let missing = self.promises_missing(self.membership.governing_starts_from(self.committed));
+        if missing.is_empty() {
             return true;
         }
-        let missing: Vec<NodeId> = self
-            .membership
-            .governing_from(self.committed)
-            .flat_map(|config| config.voters.iter().copied())
-            .filter(|voter| !leadership.promised_by.contains(voter))
-            .collect::<BTreeSet<NodeId>>()
-            .into_iter()
-            .collect();
         self.ask_for_promises(missing);
         false
     }
