@@ -393,15 +393,15 @@ impl Replica {
         if committed.distance_to(slot) >= window {
             return None;
         }
+        let decided_here = self.is_decided(slot);
         let has_work = slot < leadership.recovery_end
-            || self.is_decided(slot)
+            || decided_here
             || leadership.change_queued.is_some()
             || !leadership.queue.is_empty()
             || self.membership.latest_start() > slot;
         if !has_work || !self.may_propose_in(slot) {
             return None;
         }
-        let decided_here = self.is_decided(slot);
         let leadership = self.leadership_mut();
         let recovered = leadership.recovered.remove(&slot);
         if slot < leadership.recovery_end || decided_here {
