@@ -245,6 +245,11 @@ impl<H> Node<H> {
         self.replica.propose_change(change)
     }
 
+    /// Hands leadership to `to`; see [`Replica::transfer_leadership`].
+    pub fn transfer_leadership(&mut self, to: NodeId) -> Result<(), synod_paxos::TransferError> {
+        self.replica.transfer_leadership(to)
+    }
+
     /// Campaigns now, skipping the pre-vote; see [`Replica::campaign_now`].
     pub fn campaign_now(&mut self) {
         self.replica.campaign_now();

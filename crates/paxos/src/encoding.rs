@@ -202,6 +202,15 @@ impl Encode for Configuration {
                 node.encode(writer);
             }
         }
+        writer.put_length(self.addresses.len());
+        for (node, address) in &self.addresses {
+            node.encode(writer);
+            writer.put_bytes(address.as_bytes());
+        }
+        writer.put_length(self.retired.len());
+        for node in &self.retired {
+            node.encode(writer);
+        }
     }
 }
 
@@ -210,12 +219,29 @@ impl Decode for Configuration {
         let epoch = reader.take_u64()?;
         let voters = decode_list(reader, NODE_SIZE_MIN_BYTES, NodeId::decode)?;
         let learners = decode_list(reader, NODE_SIZE_MIN_BYTES, NodeId::decode)?;
+        let addresses = decode_list(reader, NODE_SIZE_MIN_BYTES + 1, |reader| {
+            let node = NodeId::decode(reader)?;
+            let address = std::str::from_utf8(reader.take_bytes()?)
+                .map_err(|_| DecodeError::Inconsistent {
+                    field: "configuration",
+                    reason: format!("{node}'s address is not UTF-8"),
+                })?
+                .to_owned();
+            Ok((node, address))
+        })?;
+        let retired = decode_list(reader, NODE_SIZE_MIN_BYTES, NodeId::decode)?;
         let config = Configuration {
             epoch,
             voters: voters.iter().copied().collect(),
             learners: learners.iter().copied().collect(),
+            addresses: addresses.iter().cloned().collect(),
+            retired: retired.iter().copied().collect(),
         };
-        if config.voters.len() != voters.len() || config.learners.len() != learners.len() {
+        if config.voters.len() != voters.len()
+            || config.learners.len() != learners.len()
+            || config.addresses.len() != addresses.len()
+            || config.retired.len() != retired.len()
+        {
             return Err(DecodeError::Inconsistent {
                 field: "configuration",
                 reason: "a node is listed twice".into(),
@@ -505,9 +531,10 @@ impl Encode for Message {
                 writer.put_bool(*granted);
                 promised.encode(writer);
             }
-            Message::Resign { ballot } => {
+            Message::Resign { ballot, successor } => {
                 writer.put_u8(kind::RESIGN);
                 ballot.encode(writer);
+                successor.encode(writer);
             }
             Message::CatchUpRequest { from } => {
                 writer.put_u8(kind::CATCH_UP_REQUEST);
@@ -597,6 +624,7 @@ impl Decode for Message {
             },
             kind::RESIGN => Message::Resign {
                 ballot: Ballot::decode(reader)?,
+                successor: Option::<NodeId>::decode(reader)?,
             },
             kind::CATCH_UP_REQUEST => Message::CatchUpRequest {
                 from: Slot::decode(reader)?,

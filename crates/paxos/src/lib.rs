@@ -73,8 +73,8 @@ pub use encoding::{
     decode_slot_entries, decode_snapshot_without_membership, MESSAGE_FORMAT_VERSION,
 };
 pub use membership::{
-    ChangeError, Configuration, ConfigurationChange, Membership, CONFIGURATION_DELAY_SLOTS,
-    PROMOTION_LAG_SLOTS_MAX,
+    ChangeError, Configuration, ConfigurationChange, Membership, TransferError,
+    CONFIGURATION_DELAY_SLOTS, MEMBER_ADDRESS_SIZE_MAX_BYTES, PROMOTION_LAG_SLOTS_MAX,
 };
 pub use message::{Envelope, Message, Proposal};
 pub use ready::{

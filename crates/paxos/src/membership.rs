@@ -34,6 +34,9 @@ pub const CONFIGURATION_DELAY_SLOTS: u64 = 256;
 /// would make every quorum wait for its catch-up.
 pub const PROMOTION_LAG_SLOTS_MAX: u64 = 1_024;
 
+/// Bytes of one member's address at most (see [`Configuration::addresses`]).
+pub const MEMBER_ADDRESS_SIZE_MAX_BYTES: usize = 512;
+
 /// The members of the cluster at one point of the log: the voters, whose
 /// majorities decide slots and elect leaders, and the learners, which
 /// receive the log and count in no quorum.
@@ -49,6 +52,17 @@ pub struct Configuration {
     pub voters: BTreeSet<NodeId>,
     /// Non-voting members.
     pub learners: BTreeSet<NodeId>,
+    /// How to reach members that joined through a change, as the operator
+    /// gave it: opaque to the core, which never dials anyone. It travels
+    /// with the configuration so that every replica, and a node that joins
+    /// later, learns where a new member listens from the log itself. The
+    /// initial members have no entry: each node knows them from its own
+    /// start-up settings.
+    pub addresses: BTreeMap<NodeId, String>,
+    /// Every node removed so far. An id is never reused: a removed node
+    /// may still hold promises and accepted values under that id, so it
+    /// comes back only as a new member with a new id and an empty disk.
+    pub retired: BTreeSet<NodeId>,
 }
 
 impl Configuration {
@@ -58,6 +72,8 @@ impl Configuration {
             epoch: 0,
             voters: voters.into_iter().collect(),
             learners: BTreeSet::new(),
+            addresses: BTreeMap::new(),
+            retired: BTreeSet::new(),
         }
     }
 
@@ -97,11 +113,20 @@ impl Configuration {
             ..self.clone()
         };
         match change {
-            ConfigurationChange::AddLearner(node) => {
+            ConfigurationChange::AddLearner { node, address } => {
                 if self.is_member(node) {
                     return Err(ChangeError::AlreadyMember(node));
                 }
+                if self.retired.contains(&node) {
+                    return Err(ChangeError::Retired(node));
+                }
+                if address.len() > MEMBER_ADDRESS_SIZE_MAX_BYTES {
+                    return Err(ChangeError::AddressTooLong(node));
+                }
                 next.learners.insert(node);
+                if !address.is_empty() {
+                    next.addresses.insert(node, address);
+                }
             }
             ConfigurationChange::Promote(node) => {
                 if !next.learners.remove(&node) {
@@ -115,6 +140,8 @@ impl Configuration {
                 }
                 next.learners.remove(&node);
                 next.voters.remove(&node);
+                next.addresses.remove(&node);
+                next.retired.insert(node);
                 if next.voters.is_empty() {
                     return Err(ChangeError::LastVoter(node));
                 }
@@ -130,6 +157,19 @@ impl Configuration {
         }
         if let Some(both) = self.voters.intersection(&self.learners).next() {
             return Err(format!("{both} is both a voter and a learner"));
+        }
+        if let Some(node) = self.members().find(|node| self.retired.contains(node)) {
+            return Err(format!("{node} is a member but was removed before"));
+        }
+        for (node, address) in &self.addresses {
+            if !self.is_member(*node) {
+                return Err(format!("{node} has an address but is not a member"));
+            }
+            if address.is_empty() || address.len() > MEMBER_ADDRESS_SIZE_MAX_BYTES {
+                return Err(format!(
+                    "{node}'s address is empty or longer than {MEMBER_ADDRESS_SIZE_MAX_BYTES} bytes"
+                ));
+            }
         }
         Ok(())
     }
@@ -155,14 +195,84 @@ impl fmt::Display for Configuration {
 }
 
 /// One step from a configuration to the next, as an operator asks for it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ConfigurationChange {
     /// A new node joins as a learner: it receives the log and catches up.
-    AddLearner(NodeId),
+    AddLearner {
+        /// The new member.
+        node: NodeId,
+        /// Where its peers reach it ([`Configuration::addresses`]); empty
+        /// when every node knows it already (the simulator).
+        address: String,
+    },
     /// A caught-up learner becomes a voter.
     Promote(NodeId),
     /// A voter or learner leaves.
     Remove(NodeId),
+}
+
+impl ConfigurationChange {
+    /// Adds `node` as a learner with no address (every node knows how to
+    /// reach it already, as in the simulator).
+    pub fn add_learner(node: NodeId) -> ConfigurationChange {
+        ConfigurationChange::AddLearner {
+            node,
+            address: String::new(),
+        }
+    }
+}
+
+/// Why a leader transfer was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TransferError {
+    /// Only the leader transfers its leadership.
+    NotLeader {
+        /// The leader this replica knows of.
+        leader: Option<NodeId>,
+    },
+    /// The target leads already.
+    AlreadyLeader,
+    /// The target is not a voter of every configuration still to govern.
+    NotVoter(NodeId),
+    /// The target is more than [`PROMOTION_LAG_SLOTS_MAX`] slots behind:
+    /// its phase 1 would have to recover that much first.
+    TargetBehind {
+        /// The target.
+        node: NodeId,
+        /// Its commit index as the leader last heard it.
+        committed: Slot,
+        /// The leader's commit index.
+        leader_committed: Slot,
+    },
+}
+
+impl fmt::Display for TransferError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransferError::NotLeader { leader } => write_not_leader(formatter, *leader),
+            TransferError::AlreadyLeader => write!(formatter, "the target leads already"),
+            TransferError::NotVoter(node) => write!(formatter, "{node} is not a voter"),
+            TransferError::TargetBehind {
+                node,
+                committed,
+                leader_committed,
+            } => write!(
+                formatter,
+                "{node} has decided up to {committed}, the leader up to {leader_committed}: \
+                 more than {PROMOTION_LAG_SLOTS_MAX} slots behind"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TransferError {}
+
+/// "Not the leader", naming the leader when one is known.
+fn write_not_leader(formatter: &mut fmt::Formatter<'_>, leader: Option<NodeId>) -> fmt::Result {
+    match leader {
+        Some(leader) => write!(formatter, "not the leader; {leader} leads"),
+        None => write!(formatter, "not the leader, and no leader is known"),
+    }
 }
 
 /// Why a configuration change was refused before it was proposed.
@@ -183,6 +293,11 @@ pub enum ChangeError {
     NotMember(NodeId),
     /// The change would leave no voter.
     LastVoter(NodeId),
+    /// The node was removed before; ids are never reused.
+    Retired(NodeId),
+    /// The new member's address is longer than
+    /// [`MEMBER_ADDRESS_SIZE_MAX_BYTES`].
+    AddressTooLong(NodeId),
     /// The learner to promote is too far behind the leader (its commit
     /// index, as last reported, and the leader's).
     LearnerBehind {
@@ -198,14 +313,7 @@ pub enum ChangeError {
 impl fmt::Display for ChangeError {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ChangeError::NotLeader {
-                leader: Some(leader),
-            } => {
-                write!(formatter, "not the leader; {leader} leads")
-            }
-            ChangeError::NotLeader { leader: None } => {
-                write!(formatter, "not the leader, and no leader is known")
-            }
+            ChangeError::NotLeader { leader } => write_not_leader(formatter, *leader),
             ChangeError::ChangePending => write!(
                 formatter,
                 "an earlier configuration change is not in force yet; retry"
@@ -216,6 +324,15 @@ impl fmt::Display for ChangeError {
             ChangeError::LastVoter(node) => {
                 write!(formatter, "removing {node} would leave no voter")
             }
+            ChangeError::Retired(node) => write!(
+                formatter,
+                "{node} was removed before and its id is retired; add the node under a new id \
+                 with an empty data directory"
+            ),
+            ChangeError::AddressTooLong(node) => write!(
+                formatter,
+                "{node}'s address is longer than {MEMBER_ADDRESS_SIZE_MAX_BYTES} bytes"
+            ),
             ChangeError::LearnerBehind {
                 node,
                 committed,
@@ -401,7 +518,7 @@ mod tests {
         let mut membership = Membership::new(Configuration::initial(nodes(&[1, 2, 3])));
         let grown = membership
             .latest()
-            .changed(ConfigurationChange::AddLearner(NodeId(4)))
+            .changed(ConfigurationChange::add_learner(NodeId(4)))
             .unwrap();
         assert!(membership.record_decided(Slot(10), &grown));
         let start = Slot(10 + CONFIGURATION_DELAY_SLOTS);
@@ -414,12 +531,44 @@ mod tests {
     }
 
     #[test]
+    fn a_removed_id_is_never_added_again_and_takes_its_address_along() {
+        let config = Configuration::initial(nodes(&[1, 2, 3]))
+            .changed(ConfigurationChange::AddLearner {
+                node: NodeId(4),
+                address: "127.0.0.1:7004".into(),
+            })
+            .expect("a new id joins");
+        assert_eq!(
+            config.addresses.get(&NodeId(4)).map(String::as_str),
+            Some("127.0.0.1:7004")
+        );
+        let removed = config
+            .changed(ConfigurationChange::Remove(NodeId(4)))
+            .expect("a learner leaves");
+        assert!(removed.addresses.is_empty());
+        assert_eq!(
+            removed.changed(ConfigurationChange::add_learner(NodeId(4))),
+            Err(ChangeError::Retired(NodeId(4)))
+        );
+        let too_long = ConfigurationChange::AddLearner {
+            node: NodeId(5),
+            address: "x".repeat(MEMBER_ADDRESS_SIZE_MAX_BYTES + 1),
+        };
+        assert_eq!(
+            removed.changed(too_long),
+            Err(ChangeError::AddressTooLong(NodeId(5)))
+        );
+    }
+
+    #[test]
     fn a_quorum_from_a_slot_needs_a_majority_of_every_configuration_after_it() {
         let mut membership = Membership::new(Configuration::initial(nodes(&[1, 2, 3])));
         let replaced = Configuration {
             epoch: 1,
             voters: nodes(&[4, 5, 6]),
             learners: BTreeSet::new(),
+            addresses: BTreeMap::new(),
+            retired: nodes(&[1, 2, 3]),
         };
         assert!(membership.record_decided(Slot(0), &replaced));
         assert!(!membership.is_quorum_from(Slot(0), &nodes(&[1, 2])));
@@ -441,7 +590,7 @@ mod tests {
             Err(ChangeError::NotLearner(NodeId(2)))
         );
         assert_eq!(
-            config.changed(ConfigurationChange::AddLearner(NodeId(1))),
+            config.changed(ConfigurationChange::add_learner(NodeId(1))),
             Err(ChangeError::AlreadyMember(NodeId(1)))
         );
     }

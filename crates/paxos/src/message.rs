@@ -157,9 +157,14 @@ pub enum Message {
     /// (check-quorum). Its followers may campaign at once instead of waiting
     /// out an election timeout: a leader that can send but not receive
     /// would otherwise keep them loyal for that long.
+    ///
+    /// Also a leader transfer, and a removed leader's handover: then it
+    /// names a `successor`, a voter that campaigns at once.
     Resign {
         /// The ballot the leader led with.
         ballot: Ballot,
+        /// The voter the leader hands over to, if any.
+        successor: Option<NodeId>,
     },
     /// A lagging replica asks for decided entries from `from` onward.
     CatchUpRequest {

@@ -56,21 +56,42 @@ fn commands() -> impl Strategy<Value = Vec<Bytes>> {
     vec(command(), 0..6)
 }
 
-/// A valid configuration: one to five voters, up to three learners.
+/// A valid configuration: one to five voters, up to three learners, some
+/// members with addresses, up to three retired ids.
 fn configuration() -> impl Strategy<Value = Configuration> {
-    (integer(), vec(integer(), 1..6), vec(integer(), 0..4)).prop_map(|(epoch, voters, learners)| {
-        let voters: std::collections::BTreeSet<NodeId> = voters.into_iter().map(NodeId).collect();
-        let learners = learners
-            .into_iter()
-            .map(NodeId)
-            .filter(|node| !voters.contains(node))
-            .collect();
-        Configuration {
-            epoch,
-            voters,
-            learners,
-        }
-    })
+    (
+        integer(),
+        vec(integer(), 1..6),
+        vec(integer(), 0..4),
+        vec(integer(), 0..4),
+    )
+        .prop_map(|(epoch, voters, learners, retired)| {
+            let voters: std::collections::BTreeSet<NodeId> =
+                voters.into_iter().map(NodeId).collect();
+            let learners: std::collections::BTreeSet<NodeId> = learners
+                .into_iter()
+                .map(NodeId)
+                .filter(|node| !voters.contains(node))
+                .collect();
+            let addresses = voters
+                .iter()
+                .chain(&learners)
+                .filter(|node| node.0 % 2 == 0)
+                .map(|node| (*node, format!("host-{}:7000", node.0)))
+                .collect();
+            let retired = retired
+                .into_iter()
+                .map(NodeId)
+                .filter(|node| !voters.contains(node) && !learners.contains(node))
+                .collect();
+            Configuration {
+                epoch,
+                voters,
+                learners,
+                addresses,
+                retired,
+            }
+        })
 }
 
 /// A chain of up to four changes from a configuration.
@@ -82,7 +103,10 @@ fn membership() -> impl Strategy<Value = Membership> {
             slot += gap;
             let node = NodeId(node);
             let change = match kind {
-                0 => ConfigurationChange::AddLearner(node),
+                0 => ConfigurationChange::AddLearner {
+                    node,
+                    address: format!("127.0.0.{}:{}", node.0 + 1, 7_000 + gap),
+                },
                 1 => ConfigurationChange::Promote(node),
                 _ => ConfigurationChange::Remove(node),
             };
@@ -179,7 +203,12 @@ fn message() -> impl Strategy<Value = Message> {
                 promised,
             }
         }),
-        ballot().prop_map(|ballot| Message::Resign { ballot }),
+        (ballot(), proptest::option::of(integer())).prop_map(|(ballot, successor)| {
+            Message::Resign {
+                ballot,
+                successor: successor.map(NodeId),
+            }
+        }),
         (slot_entries(), slot())
             .prop_map(|(entries, committed)| Message::CatchUp { entries, committed }),
         (

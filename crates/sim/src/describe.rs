@@ -110,7 +110,14 @@ pub fn describe(envelope: &Envelope) -> String {
             let answer = if *granted { "granted" } else { "refused" };
             format!("pre-vote-reply {ballot} {answer} promised {promised}")
         }
-        Message::Resign { ballot } => format!("resign {ballot}"),
+        Message::Resign {
+            ballot,
+            successor: None,
+        } => format!("resign {ballot}"),
+        Message::Resign {
+            ballot,
+            successor: Some(successor),
+        } => format!("resign {ballot}, hand over to {successor}"),
         Message::CatchUpRequest { from } => format!("catch-up-request from slot {}", from.0),
         Message::CatchUp { entries, committed } => format!(
             "catch-up committed {} entries {}",

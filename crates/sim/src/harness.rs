@@ -134,6 +134,13 @@ impl Harness {
         outcome
     }
 
+    /// Asks `id` (the leader) to hand leadership to `to`, and collects.
+    pub fn transfer(&mut self, id: NodeId, to: NodeId) -> Result<(), synod_paxos::TransferError> {
+        let outcome = self.node_mut(id).transfer_leadership(to);
+        self.collect(id);
+        outcome
+    }
+
     /// Every member.
     pub fn members(&self) -> Vec<NodeId> {
         self.members.clone()

@@ -39,6 +39,8 @@ pub struct Summary {
     pub reads_served_under_lease: u64,
     /// Configuration changes that took effect, over all seeds.
     pub configuration_changes: u64,
+    /// Leader transfers started, over all seeds.
+    pub leader_transfers: u64,
 }
 
 /// Runs seeds `first..first + count` on `threads` threads, calling
@@ -58,15 +60,17 @@ pub fn run_seeds(
             outcome.operations_checked,
             outcome.reads_served_under_lease,
             outcome.configuration_epoch,
+            outcome.leader_transfers,
             outcome.violations.len(),
         )
     });
     let mut summary = Summary::default();
-    for (seed, operations_checked, leased, changes, violations) in outcomes {
+    for (seed, operations_checked, leased, changes, transfers, violations) in outcomes {
         summary.seeds += 1;
         summary.operations_checked += operations_checked as u64;
         summary.reads_served_under_lease += leased;
         summary.configuration_changes += changes;
+        summary.leader_transfers += transfers;
         if violations > 0 {
             summary.violations += violations as u64;
             summary.failing_seeds.push(seed);

@@ -200,6 +200,8 @@ pub struct SeedOutcome {
     /// The epoch of the newest configuration at the end (the number of
     /// changes that took effect).
     pub configuration_epoch: u64,
+    /// Leader transfers started by the operator.
+    pub leader_transfers: u64,
     /// The recorded history.
     pub history: Vec<Record>,
     /// The event trace, when asked for.
@@ -219,6 +221,7 @@ pub fn run_seed(seed: u64, options: &SimulationOptions) -> SeedOutcome {
                 operations_checked: 0,
                 reads_served_under_lease: 0,
                 configuration_epoch: 0,
+                leader_transfers: 0,
                 history: Vec::new(),
                 trace: Vec::new(),
             }
@@ -359,6 +362,7 @@ fn run_seed_unguarded(seed: u64, options: &SimulationOptions) -> SeedOutcome {
         configuration_epoch: world
             .newest_configuration()
             .map_or(0, |config| config.epoch),
+        leader_transfers: world.leader_transfers,
         history: std::mem::take(&mut world.history),
         trace: std::mem::take(&mut world.trace),
     }

@@ -618,7 +618,8 @@ fn a_leader_that_a_majority_follows_outbids_a_rejoining_acceptors_stale_promise(
 /// from before the write.
 #[test]
 fn a_leader_elected_under_an_outgrown_configuration_serves_no_stale_read() {
-    use synod_paxos::ConfigurationChange::{AddLearner, Promote};
+    use synod_paxos::ConfigurationChange;
+    use synod_paxos::ConfigurationChange::Promote;
     const N4: NodeId = NodeId(4);
     const N5: NodeId = NodeId(5);
     let mut cluster = Harness::with_initial_voters(5, 3, 77);
@@ -627,7 +628,12 @@ fn a_leader_elected_under_an_outgrown_configuration_serves_no_stale_read() {
     cluster.run(2);
     // N2 is down while the cluster grows to five voters.
     cluster.crash(N2);
-    for change in [AddLearner(N4), AddLearner(N5), Promote(N4), Promote(N5)] {
+    for change in [
+        ConfigurationChange::add_learner(N4),
+        ConfigurationChange::add_learner(N5),
+        Promote(N4),
+        Promote(N5),
+    ] {
         cluster
             .change(N1, change)
             .expect("the leader takes the change");

@@ -252,7 +252,10 @@ pub fn run(arguments: SimArguments) -> ExitCode {
         &report,
     );
     let changes = if options.membership {
-        format!(", {} configuration changes", summary.configuration_changes)
+        format!(
+            ", {} configuration changes, {} leader transfers",
+            summary.configuration_changes, summary.leader_transfers
+        )
     } else {
         String::new()
     };

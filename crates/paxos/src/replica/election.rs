@@ -269,20 +269,33 @@ impl Replica {
         }
     }
 
-    /// Check-quorum failed: stop leading and tell the followers, so that
-    /// they campaign now rather than after an election timeout.
-    pub(super) fn resign(&mut self) {
+    /// Stop leading and tell the followers, so that they campaign now
+    /// rather than after an election timeout: check-quorum failed, or the
+    /// leader hands over to `successor` (a transfer, or its own removal),
+    /// which campaigns at once.
+    pub(super) fn resign(&mut self, successor: Option<NodeId>) {
         let RoleState::Leader(leadership) = &self.role else {
             unreachable!("only a leader resigns");
         };
         let ballot = leadership.ballot;
-        self.broadcast_now(Message::Resign { ballot });
+        self.broadcast_now(Message::Resign { ballot, successor });
         self.become_follower();
+        if successor.is_some() {
+            // Give the successor a head start: our own timer would
+            // otherwise race its campaign.
+            self.defer_campaign();
+        }
     }
 
-    /// Our leader resigned: campaign soon. A resignation from anyone else,
-    /// or for an older ballot, changes nothing.
-    pub(super) fn handle_resign(&mut self, from: NodeId, ballot: Ballot) {
+    /// Our leader resigned: campaign soon, or now when it named us its
+    /// successor. A resignation from anyone else, or for an older ballot,
+    /// changes nothing.
+    pub(super) fn handle_resign(
+        &mut self,
+        from: NodeId,
+        ballot: Ballot,
+        successor: Option<NodeId>,
+    ) {
         if self
             .lease_supported
             .is_some_and(|(supported, _)| supported == ballot && ballot.node == from)
@@ -295,8 +308,16 @@ impl Replica {
         }
         self.resigned = self.resigned.max(ballot);
         self.become_follower();
-        self.election_timeout_ticks =
-            random_campaign_delay_after_resign(&mut self.rng, &self.config);
+        match successor {
+            Some(successor) if successor == self.id() => self.start_election(),
+            // Another voter was named: give it a full election timeout
+            // before competing with its campaign.
+            Some(_) => self.defer_campaign(),
+            None => {
+                self.election_timeout_ticks =
+                    random_campaign_delay_after_resign(&mut self.rng, &self.config);
+            }
+        }
     }
 
     /// Restarts the election timer with a full random timeout. After a

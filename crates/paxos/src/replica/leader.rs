@@ -558,7 +558,15 @@ impl Replica {
             .map(|(follower, _)| *follower)
             .collect();
         if config.is_quorum(&caught_up) {
-            self.resign();
+            // Hand over to the new voter furthest along, so that the
+            // cluster does not wait out an election timeout.
+            let successor = leadership
+                .followers
+                .iter()
+                .filter(|(follower, _)| config.is_voter(**follower))
+                .max_by_key(|(_, progress)| progress.committed)
+                .map(|(follower, _)| *follower);
+            self.resign(successor);
         }
     }
 
@@ -610,7 +618,7 @@ impl Replica {
         // Check-quorum: a leader that hears no majority resigns, so that
         // clients get a clear answer and a connected replica can take over.
         if !self.hears_quorum() {
-            self.resign();
+            self.resign(None);
             return;
         }
         let now_tick = self.now_tick;

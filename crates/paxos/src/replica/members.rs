@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use crate::config::{Config, Mutation};
 use crate::membership::{
-    ChangeError, Configuration, ConfigurationChange, Membership, CONFIGURATION_DELAY_SLOTS,
-    PROMOTION_LAG_SLOTS_MAX,
+    ChangeError, Configuration, ConfigurationChange, Membership, TransferError,
+    CONFIGURATION_DELAY_SLOTS, PROMOTION_LAG_SLOTS_MAX,
 };
 use crate::types::{NodeId, ReadRound, Slot, Snapshot, Value};
 
@@ -150,6 +150,43 @@ impl Replica {
             .expect("a membership holds at least one configuration")
     }
 
+    /// Hands leadership to the voter `to`: this leader stops leading and
+    /// tells `to` to campaign at once (a [`Message::Resign`] naming it).
+    /// Safe whatever happens next, as every election is: the successor's
+    /// phase 1 recovers anything this leader had proposed, and if its
+    /// campaign fails another voter's election timeout takes over.
+    ///
+    /// [`Message::Resign`]: crate::Message::Resign
+    pub fn transfer_leadership(&mut self, to: NodeId) -> Result<(), TransferError> {
+        let committed = self.committed;
+        let RoleState::Leader(leadership) = &self.role else {
+            return Err(TransferError::NotLeader {
+                leader: self.leader,
+            });
+        };
+        if to == self.id() {
+            return Err(TransferError::AlreadyLeader);
+        }
+        let votes_throughout = self
+            .membership
+            .governing_from(committed)
+            .chain(std::iter::once(self.membership.at(leadership.next_slot)))
+            .all(|config| config.is_voter(to));
+        if !votes_throughout {
+            return Err(TransferError::NotVoter(to));
+        }
+        if let Some(target_committed) = leadership.lagging_more_than_promotion_allows(to, committed)
+        {
+            return Err(TransferError::TargetBehind {
+                node: to,
+                committed: target_committed,
+                leader_committed: committed,
+            });
+        }
+        self.resign(Some(to));
+        Ok(())
+    }
+
     /// Proposes `change` to the newest configuration. Only the leader
     /// does; one change at a time (the newest configuration must be in
     /// force and no change undecided); a learner is promoted only once it
@@ -179,13 +216,15 @@ impl Replica {
         if in_flight {
             return Err(ChangeError::ChangePending);
         }
+        let promoted = match &change {
+            ConfigurationChange::Promote(node) => Some(*node),
+            _ => None,
+        };
         let next = self.membership.latest().changed(change)?;
-        if let ConfigurationChange::Promote(node) = change {
-            let learner_committed = leadership
-                .followers
-                .get(&node)
-                .map_or(Slot(0), |progress| progress.committed);
-            if learner_committed.distance_to(committed) > PROMOTION_LAG_SLOTS_MAX {
+        if let Some(node) = promoted {
+            if let Some(learner_committed) =
+                leadership.lagging_more_than_promotion_allows(node, committed)
+            {
                 return Err(ChangeError::LearnerBehind {
                     node,
                     committed: learner_committed,
@@ -195,5 +234,18 @@ impl Replica {
         }
         self.leadership_mut().change_queued = Some(Arc::new(next.clone()));
         Ok(next)
+    }
+}
+
+impl super::leader::Leadership {
+    /// The commit index last heard from `node` when it is more than
+    /// [`PROMOTION_LAG_SLOTS_MAX`] slots behind `committed` (or was never
+    /// heard from): too far behind to vote, or to take over leadership.
+    fn lagging_more_than_promotion_allows(&self, node: NodeId, committed: Slot) -> Option<Slot> {
+        let heard = self
+            .followers
+            .get(&node)
+            .map_or(Slot(0), |progress| progress.committed);
+        (heard.distance_to(committed) > PROMOTION_LAG_SLOTS_MAX).then_some(heard)
     }
 }

@@ -540,7 +540,7 @@ impl Replica {
                 granted,
                 promised,
             } => self.handle_pre_vote_reply(from, ballot, granted, promised),
-            Message::Resign { ballot } => self.handle_resign(from, ballot),
+            Message::Resign { ballot, successor } => self.handle_resign(from, ballot, successor),
             Message::CatchUpRequest { from: first } => self.handle_catch_up_request(from, first),
             Message::CatchUp { entries, committed } => {
                 self.handle_catch_up(from, entries, committed)

@@ -13,6 +13,10 @@ use super::World;
 /// The operator looks at the cluster and proposes its next change this
 /// often.
 const OPERATOR_INTERVAL_UNITS: u64 = 40;
+/// At each of its steps, the operator asks a leader to hand over to a
+/// random voter with this chance (one in this many), before or while a
+/// change is in flight.
+const TRANSFER_ONE_IN: u64 = 8;
 
 /// The next change that moves `config` toward `target` voters: add a
 /// missing node as a learner, promote a learner of the target, then remove
@@ -22,7 +26,7 @@ pub fn next_change(
     target: &BTreeSet<NodeId>,
 ) -> Option<ConfigurationChange> {
     if let Some(node) = target.iter().find(|node| !config.is_member(**node)) {
-        return Some(ConfigurationChange::AddLearner(*node));
+        return Some(ConfigurationChange::add_learner(*node));
     }
     if let Some(node) = target.iter().find(|node| config.learners.contains(node)) {
         return Some(ConfigurationChange::Promote(*node));
@@ -87,10 +91,27 @@ impl World {
             if node.replica().role() != Role::Leader {
                 continue;
             }
+            if self.rng.chance(1, TRANSFER_ONE_IN) {
+                let voters: Vec<NodeId> = node
+                    .replica()
+                    .membership()
+                    .latest()
+                    .voters
+                    .iter()
+                    .copied()
+                    .collect();
+                let to = voters[self.rng.below(voters.len() as u64) as usize];
+                let outcome = node.transfer_leadership(to);
+                self.log(|| format!("{id} operator transfers leadership to {to}: {outcome:?}"));
+                if outcome.is_ok() {
+                    self.leader_transfers += 1;
+                }
+                continue;
+            }
             let Some(change) = next_change(node.replica().membership().latest(), &target) else {
                 continue;
             };
-            let outcome = node.propose_change(change);
+            let outcome = node.propose_change(change.clone());
             self.log(|| format!("{id} operator proposes {change:?}: {outcome:?}"));
             if outcome.is_ok() {
                 self.changes_proposed += 1;

@@ -215,6 +215,8 @@ pub struct World {
     membership_target: Option<BTreeSet<NodeId>>,
     /// Configuration changes the operator got a leader to propose.
     pub changes_proposed: u64,
+    /// Leader transfers the operator got a leader to start.
+    pub leader_transfers: u64,
     /// The nodes clients send requests to: every node, or with membership
     /// changes the members of the newest configuration.
     client_targets: Vec<NodeId>,
@@ -298,6 +300,7 @@ impl World {
             fsync_failure_per_mille: if options.disk_faults { 3 } else { 0 },
             membership_target: None,
             changes_proposed: 0,
+            leader_transfers: 0,
             client_targets: members,
             holders: BTreeMap::new(),
             options,

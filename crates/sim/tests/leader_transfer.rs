@@ -1,0 +1,92 @@
+//! Named scenarios of leader transfer and of a removed leader's handover:
+//! the leader names a successor in its `Resign`, and the successor
+//! campaigns at once instead of after an election timeout.
+
+use synod_paxos::{ConfigurationChange, NodeId, Role, TransferError};
+use synod_sim::harness::Harness;
+
+const N1: NodeId = NodeId(1);
+const N2: NodeId = NodeId(2);
+const N3: NodeId = NodeId(3);
+const N4: NodeId = NodeId(4);
+
+/// Ticks every node one round at a time until a node of `candidates`
+/// leads; returns the rounds it took.
+fn rounds_until_one_of_leads(cluster: &mut Harness, candidates: &[NodeId], limit: usize) -> usize {
+    for round in 0..limit {
+        let leads = candidates
+            .iter()
+            .any(|node| cluster.replica(*node).role() == Role::Leader);
+        if leads {
+            return round;
+        }
+        cluster.run(1);
+    }
+    panic!("none of {candidates:?} led within {limit} rounds");
+}
+
+#[test]
+fn a_transferred_leadership_is_taken_without_waiting_for_a_timeout() {
+    let mut cluster = Harness::new(3, 11);
+    cluster.elect(N1);
+    let before = cluster.set(N1, "x", "1");
+    cluster.run(2);
+    assert!(cluster.answer(before).is_some_and(Result::is_ok));
+    cluster.transfer(N1, N2).expect("the leader hands over");
+    assert_ne!(cluster.replica(N1).role(), Role::Leader);
+    // No tick at all: the successor campaigns on the Resign itself.
+    cluster.stabilize();
+    assert_eq!(cluster.replica(N2).role(), Role::Leader);
+    assert_eq!(cluster.replica(N1).leader(), Some(N2));
+    let after = cluster.set(N2, "x", "2");
+    let read = cluster.get(N3, "x");
+    cluster.run(3);
+    assert!(cluster.answer(after).is_some_and(Result::is_ok));
+    assert!(cluster.answer(read).is_some_and(Result::is_ok));
+}
+
+#[test]
+fn a_transfer_is_refused_off_the_leader_to_itself_and_to_a_learner() {
+    let mut cluster = Harness::with_initial_voters(4, 3, 12);
+    cluster.elect(N1);
+    assert_eq!(
+        cluster.transfer(N2, N3),
+        Err(TransferError::NotLeader { leader: Some(N1) })
+    );
+    assert_eq!(cluster.transfer(N1, N1), Err(TransferError::AlreadyLeader));
+    cluster
+        .change(N1, ConfigurationChange::add_learner(N4))
+        .expect("the leader adds a learner");
+    cluster.run(3);
+    assert_eq!(cluster.transfer(N1, N4), Err(TransferError::NotVoter(N4)));
+    assert_eq!(cluster.replica(N1).role(), Role::Leader);
+}
+
+/// Without the successor in its `Resign`, a removed leader's followers
+/// wait out at least their short post-resignation delay; with it the new
+/// voter furthest along campaigns in the same round.
+#[test]
+fn a_removed_leader_hands_over_to_a_successor_in_the_round_it_resigns() {
+    let mut cluster = Harness::new(3, 13);
+    cluster.elect(N1);
+    cluster
+        .change(N1, ConfigurationChange::Remove(N1))
+        .expect("the leader takes its own removal");
+    // Until the removal is in force N1 keeps leading; count the rounds
+    // from its resignation on.
+    for _ in 0..200 {
+        if cluster.replica(N1).role() != Role::Leader {
+            break;
+        }
+        cluster.run(1);
+    }
+    assert_ne!(cluster.replica(N1).role(), Role::Leader, "N1 resigned");
+    let rounds = rounds_until_one_of_leads(&mut cluster, &[N2, N3], 100);
+    assert_eq!(
+        rounds, 0,
+        "a successor was elected in the round N1 resigned"
+    );
+    let write = cluster.set(N2, "after", "removal");
+    cluster.run(3);
+    assert!(cluster.answer(write).is_some_and(Result::is_ok));
+}
