@@ -1,6 +1,7 @@
-//! A minimal HTTP/1.0 GET for a node's admin endpoint (`/status`,
-//! `/metrics`), so the CLI and the load generator need no HTTP client
-//! library for two lines of protocol on a trusted network.
+//! A minimal HTTP/1.0 client for a node's admin endpoint (`/status`,
+//! `/metrics`, the `/cluster` membership API), so the CLI and the load
+//! generator need no HTTP client library for a few lines of protocol on a
+//! trusted network.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -27,6 +28,18 @@ pub fn get_with_timeout(
     path: &str,
     timeout: Duration,
 ) -> std::io::Result<(u16, String)> {
+    request(address, "GET", path, None, timeout)
+}
+
+/// `method path` with an optional JSON `body` to `address`; returns the
+/// status code and the body.
+pub fn request(
+    address: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    timeout: Duration,
+) -> std::io::Result<(u16, String)> {
     let socket_address = address
         .to_socket_addrs()?
         .next()
@@ -34,7 +47,18 @@ pub fn get_with_timeout(
     let mut stream = TcpStream::connect_timeout(&socket_address, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n")?;
+    match body {
+        None => write!(
+            stream,
+            "{method} {path} HTTP/1.0\r\nHost: {address}\r\n\r\n"
+        )?,
+        Some(body) => write!(
+            stream,
+            "{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )?,
+    }
     let mut response = String::new();
     stream
         .take(RESPONSE_SIZE_MAX_BYTES)

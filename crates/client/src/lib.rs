@@ -36,6 +36,7 @@ pub mod admin;
 mod client;
 mod connection;
 mod error;
+pub mod membership;
 mod options;
 mod retry;
 

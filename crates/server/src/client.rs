@@ -608,8 +608,10 @@ mod tests {
                 start_slot: 0,
                 voters: vec![1],
                 learners: Vec::new(),
+                retired: Vec::new(),
             },
             configuration_next: None,
+            peer_addresses: std::collections::BTreeMap::new(),
         }
     }
 

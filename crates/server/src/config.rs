@@ -92,6 +92,14 @@ pub enum ConfigError {
         /// What went wrong.
         reason: String,
     },
+    /// `--join` could not join the cluster.
+    #[error("--join {endpoints}: {reason}")]
+    Join {
+        /// The admin endpoints given.
+        endpoints: String,
+        /// Why.
+        reason: String,
+    },
     /// Node id 0 is reserved (ballot zero belongs to nobody).
     #[error("node id 0 is reserved; number nodes from 1")]
     NodeIdZero,
@@ -126,11 +134,20 @@ pub struct ServerConfig {
     /// [`LEASE_TICKS`] ticks. Safe only while clock rates differ by at most
     /// [`synod_paxos::LEASE_CLOCK_DRIFT_MAX_PERCENT`]; off by default.
     pub lease: bool,
+    /// The voters the cluster was created with, when they are not the
+    /// peer list: a node that joined later (`--join`) knows the members of
+    /// today as its peers, and must still replay the log from slot 0 under
+    /// the configuration the log started with.
+    pub initial_voters: Option<Vec<NodeId>>,
 }
 
 impl ServerConfig {
-    /// Every voting member: the peer list's ids and this node's.
+    /// The voters of the cluster's first configuration: the peer list's
+    /// ids and this node's, unless [`ServerConfig::initial_voters`] says.
     pub fn members(&self) -> Vec<NodeId> {
+        if let Some(voters) = &self.initial_voters {
+            return voters.clone();
+        }
         let mut members: Vec<NodeId> = self.peers.keys().copied().collect();
         if !members.contains(&self.id) {
             members.push(self.id);
@@ -271,6 +288,8 @@ pub struct FileConfig {
     pub threads: Option<usize>,
     /// `--lease`.
     pub lease: Option<bool>,
+    /// `--join`.
+    pub join: Option<String>,
 }
 
 impl FileConfig {
@@ -350,6 +369,7 @@ mod tests {
             data_directory: None,
             snapshot_interval_slots: SNAPSHOT_INTERVAL_SLOTS,
             lease: false,
+            initial_voters: None,
         };
         config.validate().unwrap();
         assert_eq!(config.members(), [NodeId(1), NodeId(2), NodeId(3)]);

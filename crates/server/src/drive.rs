@@ -15,6 +15,7 @@
 //! the loop goes on: a leader's own write overlaps its Accepts and their
 //! answers, and the next batch gathers while the last one syncs.
 
+use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +23,10 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use synod_kv::{Command, Operation};
 use synod_node::{Event, Node, NodeOptions, Reply, Request};
-use synod_paxos::{Config, Configuration, NodeId, Replica, Role, Slot};
+use synod_paxos::{
+    ChangeError, Config, Configuration, ConfigurationChange, Membership, NodeId, Replica, Role,
+    Slot, TransferError,
+};
 use synod_storage::StorageError;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -35,7 +39,7 @@ use crate::config::TICK_INTERVAL_MILLISECONDS;
 use crate::disk::{Completion, Disk};
 use crate::metrics::Metrics;
 use crate::persistence::Persistence;
-use crate::transport::{PeerMessage, Transport};
+use crate::transport::{Admission, PeerMessage, Transport};
 
 /// Client requests waiting for the drive loop (backpressure beyond this).
 pub const CLIENT_INBOX_REQUESTS_MAX: usize = 8_192;
@@ -45,6 +49,10 @@ pub const PEER_INBOX_MESSAGES_MAX: usize = 8_192;
 /// Inputs folded into one iteration (and one group commit) at most, so that
 /// a flood of requests cannot delay ticks and heartbeats without bound.
 pub const INPUTS_PER_ROUND_MAX: usize = 4_096;
+/// A removed node lingers this long once its removal is in force (and it
+/// no longer leads) before it stops: long enough for its last messages,
+/// a handover among them, to go out: 1 s.
+pub const REMOVED_LINGER_TICKS: u64 = 100;
 /// A write not decided within this many ticks (5 s) is answered "outcome
 /// unknown": it was proposed, so it may still be chosen.
 pub const WRITE_TIMEOUT_TICKS: u64 = synod_node::WRITE_TIMEOUT_TICKS_DEFAULT;
@@ -70,6 +78,48 @@ pub enum ClientRequest {
         /// Where the answer goes.
         reply: oneshot::Sender<RequestResult>,
     },
+    /// An operator's request (the admin endpoint).
+    Admin {
+        /// What to do.
+        request: AdminRequest,
+        /// Where the answer goes.
+        reply: oneshot::Sender<AdminResult>,
+    },
+}
+
+/// What an operator asks of the leader.
+#[derive(Debug)]
+pub enum AdminRequest {
+    /// Propose a configuration change.
+    Change(ConfigurationChange),
+    /// Hand leadership to a voter.
+    TransferLeadership(NodeId),
+}
+
+/// The answer to an [`AdminRequest`]: the configuration proposed (for a
+/// change), or why the leader refused.
+pub type AdminResult = Result<Option<Configuration>, AdminRefusal>;
+
+/// Why an [`AdminRequest`] was refused.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum AdminRefusal {
+    /// The change cannot be made now.
+    #[error("{0}")]
+    Change(ChangeError),
+    /// The transfer cannot be made now.
+    #[error("{0}")]
+    Transfer(TransferError),
+}
+
+impl AdminRefusal {
+    /// The leader this node knows of, when the refusal is "not the leader".
+    pub fn leader(&self) -> Option<Option<NodeId>> {
+        match self {
+            AdminRefusal::Change(ChangeError::NotLeader { leader })
+            | AdminRefusal::Transfer(TransferError::NotLeader { leader }) => Some(*leader),
+            _ => None,
+        }
+    }
 }
 
 /// A failure that stops the node.
@@ -84,6 +134,20 @@ pub enum DriveError {
     /// The disk thread could not be started.
     #[error("the disk thread could not start: {0}")]
     Thread(String),
+    /// This node's id was removed from the cluster; ids are never reused.
+    #[error(
+        "node {id} was removed from the cluster (configuration epoch {epoch}) and its id is \
+         retired: it will not vote or serve again under this id. To bring the machine back, \
+         move its data directory away and add it as a new member under a new id: \
+         `synod cluster add --id NEW --peer HOST:PORT --endpoints ADMIN,…`, then \
+         `synod server --id NEW --join ADMIN …` on an empty data directory"
+    )]
+    Removed {
+        /// This node.
+        id: u64,
+        /// A configuration that does not have it.
+        epoch: u64,
+    },
 }
 
 /// What `/status` shows; published by the drive loop after every change.
@@ -109,10 +173,13 @@ pub struct NodeStatus {
     pub configuration: ConfigurationStatus,
     /// A decided configuration that governs only later slots, if any.
     pub configuration_next: Option<ConfigurationStatus>,
+    /// The peer address of every node this one dials, by id: from the
+    /// start-up peers and the addresses configuration changes carry.
+    pub peer_addresses: BTreeMap<u64, String>,
 }
 
 /// A configuration, for JSON.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ConfigurationStatus {
     /// Counts the changes since the cluster started.
     pub epoch: u64,
@@ -122,15 +189,19 @@ pub struct ConfigurationStatus {
     pub voters: Vec<u64>,
     /// Members that receive the log and do not vote.
     pub learners: Vec<u64>,
+    /// Ids removed so far, never to be used again.
+    pub retired: Vec<u64>,
 }
 
 impl ConfigurationStatus {
-    fn of(start: Slot, config: &Configuration) -> ConfigurationStatus {
+    /// `config`, in force from `start`.
+    pub fn of(start: Slot, config: &Configuration) -> ConfigurationStatus {
         ConfigurationStatus {
             epoch: config.epoch,
             start_slot: start.0,
             voters: config.voters.iter().map(|node| node.0).collect(),
             learners: config.learners.iter().map(|node| node.0).collect(),
+            retired: config.retired.iter().map(|node| node.0).collect(),
         }
     }
 }
@@ -187,6 +258,16 @@ pub struct DriveLoop {
     status: watch::Sender<NodeStatus>,
     /// When the node's ticks are due (see [`crate::clock`]).
     clock: TickClock,
+    /// The peers of the start-up settings; the configurations' addresses
+    /// take precedence (see [`address_book`]).
+    static_peers: BTreeMap<NodeId, String>,
+    /// The chain, and the first slot of the configuration in force, that
+    /// the transport's peers were last set from.
+    membership_applied: Option<(Membership, Slot)>,
+    /// The tick at which this node's removal took effect here.
+    removed_ticks: Option<u64>,
+    /// Ticks delivered to the node so far.
+    ticks: u64,
 }
 
 impl DriveLoop {
@@ -201,6 +282,7 @@ impl DriveLoop {
         config: Config,
         mut persistence: Box<dyn Persistence>,
         transport: Transport,
+        static_peers: BTreeMap<NodeId, String>,
         metrics: Arc<Metrics>,
     ) -> Result<(DriveLoop, watch::Receiver<NodeStatus>), DriveError> {
         let durable = persistence.recover();
@@ -215,7 +297,15 @@ impl DriveLoop {
         let id = config.id;
         let catch_up_ticks = config.lease_ticks > 0;
         let node = Node::new(NodeOptions::new(config), durable, random_u64())?;
-        let (status, receiver) = watch::channel(status_of(node.replica(), node.applied()));
+        let latest = node.replica().membership().latest();
+        if latest.retired.contains(&id) {
+            return Err(DriveError::Removed {
+                id: id.0,
+                epoch: latest.epoch,
+            });
+        }
+        let (status, receiver) =
+            watch::channel(status_of(node.replica(), node.applied(), &BTreeMap::new()));
         let (disk, durable) = Disk::start(format!("synod-disk-{id}"), persistence, metrics.clone())
             .map_err(|failure| DriveError::Thread(failure.to_string()))?;
         let drive = DriveLoop {
@@ -230,6 +320,10 @@ impl DriveLoop {
                 Instant::now(),
                 catch_up_ticks,
             ),
+            static_peers,
+            membership_applied: None,
+            removed_ticks: None,
+            ticks: 0,
         };
         Ok((drive, receiver))
     }
@@ -269,7 +363,8 @@ impl DriveLoop {
             };
             let outcome = input
                 .and_then(|()| self.gather(&mut durable, &mut peers, &mut clients))
-                .and_then(|()| self.drain());
+                .and_then(|()| self.drain())
+                .and_then(|()| self.follow_membership());
             if let Err(failure) = outcome {
                 error!(%failure, "the node stops");
                 break Err(failure);
@@ -334,12 +429,33 @@ impl DriveLoop {
     fn advance_clock(&mut self) {
         for _ in 0..self.clock.take_due(Instant::now()) {
             self.node.tick();
+            self.ticks += 1;
         }
     }
 
     fn handle_client(&mut self, request: ClientRequest) {
         self.advance_clock();
         let (waiter, request) = match request {
+            ClientRequest::Admin { request, reply } => {
+                let outcome = match request {
+                    AdminRequest::Change(change) => {
+                        info!(?change, "configuration change requested");
+                        self.node
+                            .propose_change(change)
+                            .map(Some)
+                            .map_err(AdminRefusal::Change)
+                    }
+                    AdminRequest::TransferLeadership(to) => {
+                        info!(%to, "leader transfer requested");
+                        self.node
+                            .transfer_leadership(to)
+                            .map(|()| None)
+                            .map_err(AdminRefusal::Transfer)
+                    }
+                };
+                let _ = reply.send(outcome);
+                return;
+            }
             ClientRequest::Write { command, reply } => {
                 self.metrics.proposals.increment();
                 let waiter = Waiter {
@@ -388,6 +504,48 @@ impl DriveLoop {
                 self.disk.write(batch);
             }
         }
+    }
+
+    /// Keeps the transport's peers in step with the configurations known
+    /// here, and stops a node whose removal is in force (or that a peer
+    /// refused as removed).
+    fn follow_membership(&mut self) -> Result<(), DriveError> {
+        let id = self.node.id();
+        let replica = self.node.replica();
+        let membership = replica.membership();
+        let committed = replica.committed();
+        let in_force_from = membership.start_of(committed);
+        let unchanged = self
+            .membership_applied
+            .as_ref()
+            .is_some_and(|(applied, start)| applied == membership && *start == in_force_from);
+        if !unchanged {
+            let (book, admission) = address_book(id, &self.static_peers, membership, committed);
+            self.transport.set_peers(&book, admission);
+            self.membership_applied = Some((membership.clone(), in_force_from));
+        }
+        if let Some(epoch) = self.transport.removed().removed_at() {
+            return Err(DriveError::Removed { id: id.0, epoch });
+        }
+        let replica = self.node.replica();
+        let status = replica.status();
+        let removed_here = !status.configuration.is_member(id)
+            && status.configuration.retired.contains(&id)
+            && status.configuration_next.is_none()
+            && status.role != Role::Leader;
+        if !removed_here {
+            self.removed_ticks = None;
+            return Ok(());
+        }
+        let now = self.ticks;
+        let since = *self.removed_ticks.get_or_insert(now);
+        if now.saturating_sub(since) >= REMOVED_LINGER_TICKS {
+            return Err(DriveError::Removed {
+                id: id.0,
+                epoch: status.configuration.epoch,
+            });
+        }
+        Ok(())
     }
 
     fn answer(&self, reply: Reply<Waiter>) {
@@ -440,7 +598,11 @@ impl DriveLoop {
     }
 
     fn publish_status(&mut self) {
-        let status = status_of(self.node.replica(), self.node.applied());
+        let status = status_of(
+            self.node.replica(),
+            self.node.applied(),
+            self.transport.addresses(),
+        );
         self.status.send_if_modified(|current| {
             if *current == status {
                 return false;
@@ -451,7 +613,11 @@ impl DriveLoop {
     }
 }
 
-fn status_of(replica: &Replica, applied: Slot) -> NodeStatus {
+fn status_of(
+    replica: &Replica,
+    applied: Slot,
+    peer_addresses: &BTreeMap<NodeId, String>,
+) -> NodeStatus {
     let status = replica.status();
     let leading = status.role == Role::Leader;
     let current = &status.configuration;
@@ -506,7 +672,48 @@ fn status_of(replica: &Replica, applied: Slot) -> NodeStatus {
         members,
         configuration,
         configuration_next,
+        peer_addresses: peer_addresses
+            .iter()
+            .map(|(peer, address)| (peer.0, address.clone()))
+            .collect(),
     }
+}
+
+/// Whom to dial and whom to admit, from the start-up peers and the
+/// configurations known: every member of a configuration in `membership`,
+/// at the address the newest configuration that has one gives, else at its
+/// start-up address; start-up peers that no configuration known here has
+/// yet (a joining node learns the members before the log that added
+/// them); never this node. A removed id stays until its removal is in
+/// force here (it is a member of a configuration that still governs): a
+/// removed leader keeps leading, and must be heard, until then.
+pub fn address_book(
+    id: NodeId,
+    static_peers: &BTreeMap<NodeId, String>,
+    membership: &Membership,
+    committed: Slot,
+) -> (BTreeMap<NodeId, String>, Admission) {
+    let latest = membership.latest();
+    let mut book = static_peers.clone();
+    for (_, config) in membership.starts() {
+        for (member, address) in &config.addresses {
+            book.insert(*member, address.clone());
+        }
+    }
+    let mut members = std::collections::BTreeSet::new();
+    for config in membership.governing_from(committed) {
+        members.extend(config.members());
+    }
+    book.retain(|member, _| {
+        *member != id && (members.contains(member) || !latest.retired.contains(member))
+    });
+    members.extend(book.keys().copied());
+    let admission = Admission {
+        retired: latest.retired.difference(&members).copied().collect(),
+        members,
+        epoch: latest.epoch,
+    };
+    (book, admission)
 }
 
 /// A number that differs at every call and every start: the standard

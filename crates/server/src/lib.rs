@@ -40,6 +40,7 @@
 //!     data_directory: None,
 //!     snapshot_interval_slots: SNAPSHOT_INTERVAL_SLOTS,
 //!     lease: false,
+//!     initial_voters: None,
 //! };
 //! let listeners = Listeners::bind(&config).await?;
 //! let server = start(config, Box::new(MemoryPersistence::default()), listeners).await?;

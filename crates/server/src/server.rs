@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{error, info};
 
-use crate::admin::{self, AdminState};
+use crate::admin::{self, AdminState, ClusterIdentity};
 use crate::client::{self, ClientContext};
 use crate::config::{ConfigError, ServerConfig};
 use crate::drive::{
@@ -174,7 +174,6 @@ pub async fn start(
     let identity = PeerIdentity {
         id: config.id,
         cluster_id: config.cluster_id,
-        members: config.members(),
     };
     let (transport, peer_listening) = transport::start(
         identity,
@@ -184,7 +183,13 @@ pub async fn start(
         metrics.clone(),
         shutdown_receiver.clone(),
     );
-    let (drive, status) = DriveLoop::new(core_config, persistence, transport, metrics.clone())?;
+    let (drive, status) = DriveLoop::new(
+        core_config,
+        persistence,
+        transport,
+        config.peers.clone(),
+        metrics.clone(),
+    )?;
 
     // The drive loop is a task of the server's runtime: it never blocks
     // (the disk thread syncs), and on the runtime's thread a message or a
@@ -201,6 +206,7 @@ pub async fn start(
         let _ = finished_sender.send(outcome);
     });
 
+    let admin_requests = client_sender.clone();
     let context = ClientContext {
         requests: client_sender,
         status: status.clone(),
@@ -216,6 +222,13 @@ pub async fn start(
     let admin_state = AdminState {
         status: status.clone(),
         metrics: metrics.clone(),
+        requests: admin_requests,
+        cluster: ClusterIdentity {
+            cluster_id: config.cluster_id,
+            initial_voters: config.members().iter().map(|voter| voter.0).collect(),
+            id: config.id.0,
+            peer_address: advertised_peer_address(&config, addresses.1),
+        },
     };
     let admin_shutdown = shutdown_receiver.clone();
     let admin_listening = tokio::spawn(async move {
@@ -242,6 +255,17 @@ pub async fn start(
         finished,
         listening: vec![peer_listening, client_listening, admin_listening],
     })
+}
+
+/// The address peers reach this node at: its own entry in the peer list
+/// when it has one (it may name a host rather than the bound address),
+/// else the address the peer listener is bound to.
+fn advertised_peer_address(config: &ServerConfig, bound: SocketAddr) -> String {
+    config
+        .peers
+        .get(&config.id)
+        .cloned()
+        .unwrap_or_else(|| bound.to_string())
 }
 
 /// Pending connections the kernel queues for a listener before it drops

@@ -18,11 +18,17 @@
 //! * **Reconnection.** A lost or refused connection is retried with
 //!   exponential backoff from [`RECONNECT_BACKOFF_INITIAL_MILLISECONDS`] to
 //!   [`RECONNECT_BACKOFF_MAX_MILLISECONDS`].
+//! * **Membership.** The peers dialed and the ids admitted follow the
+//!   configurations in the log ([`Transport::set_peers`], called by the
+//!   drive loop): a member added by a change is dialed at the address the
+//!   change carries, a removed one is hung up on, and a removed id is
+//!   refused with [`Refusal::Removed`], which tells that node why.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -30,7 +36,7 @@ use synod_paxos::{Envelope, Message, NodeId};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, Notify};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::metrics::Metrics;
 use crate::wire::{
@@ -75,8 +81,37 @@ pub struct PeerIdentity {
     pub id: NodeId,
     /// Its cluster.
     pub cluster_id: u64,
-    /// Every member, this node included.
-    pub members: Vec<NodeId>,
+}
+
+/// Which node ids may connect, as the configurations known here say.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Admission {
+    /// Members of some configuration known here, and the peers of the
+    /// start-up settings.
+    pub members: BTreeSet<NodeId>,
+    /// Removed ids (refused with [`Refusal::Removed`]).
+    pub retired: BTreeSet<NodeId>,
+    /// The epoch of the newest configuration known here.
+    pub epoch: u64,
+}
+
+/// Set when a peer refused this node because its id was removed from the
+/// cluster: the drive loop stops the node (see `DriveError::Removed`).
+#[derive(Debug, Default)]
+pub struct RemovedSignal {
+    /// The epoch the refusal named, plus one; zero while not removed.
+    epoch_plus_one: AtomicU64,
+}
+
+impl RemovedSignal {
+    /// The configuration epoch a peer said removed this node, if any.
+    pub fn removed_at(&self) -> Option<u64> {
+        self.epoch_plus_one.load(Ordering::Relaxed).checked_sub(1)
+    }
+
+    fn set(&self, epoch: u64) {
+        self.epoch_plus_one.store(epoch + 1, Ordering::Relaxed);
+    }
 }
 
 /// Why a dial did not produce a connection.
@@ -128,24 +163,114 @@ impl PeerQueue {
     }
 }
 
+/// The queues of the peers dialed, shared with the listener (which cuts a
+/// dialer's backoff short when that peer connects to us).
+type SharedQueues = Arc<RwLock<BTreeMap<NodeId, Arc<PeerQueue>>>>;
+
+/// One peer this node dials.
+#[derive(Debug)]
+struct PeerLink {
+    address: String,
+    queue: Arc<PeerQueue>,
+    dialer: tokio::task::JoinHandle<()>,
+}
+
 /// The drive loop's handle for sending to peers. Sending never blocks.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Transport {
-    queues: Arc<BTreeMap<NodeId, Arc<PeerQueue>>>,
+    identity: PeerIdentity,
+    links: BTreeMap<NodeId, PeerLink>,
+    /// The address of each link, for `/status`.
+    addresses: BTreeMap<NodeId, String>,
+    queues: SharedQueues,
+    admission: Arc<RwLock<Admission>>,
+    removed: Arc<RemovedSignal>,
     metrics: Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
 }
 
 impl Transport {
-    /// Queues a message for its receiver. A message to an unknown node is a
-    /// bug in the core.
+    /// Queues a message for its receiver. A message to a node this one has
+    /// no address for (a member whose address only a later configuration
+    /// carries) is counted as dropped: Paxos retransmits.
     pub fn send(&self, envelope: Envelope) {
-        let queue = self
-            .queues
-            .get(&envelope.to)
-            .unwrap_or_else(|| panic!("the core sent a message to non-member {}", envelope.to));
         self.metrics.peer_messages_sent.increment();
-        if queue.push(envelope.message) {
+        let Some(link) = self.links.get(&envelope.to) else {
+            debug!(peer = %envelope.to, "no address for peer; message dropped");
             self.metrics.peer_messages_dropped.increment();
+            return;
+        };
+        if link.queue.push(envelope.message) {
+            self.metrics.peer_messages_dropped.increment();
+        }
+    }
+
+    /// Dials exactly `peers` (this node's own entry is skipped): new ones
+    /// get a dialer, removed ones are hung up on, a changed address is
+    /// re-dialed. Who may connect becomes `admission`.
+    pub fn set_peers(&mut self, peers: &BTreeMap<NodeId, String>, admission: Admission) {
+        *self.admission.write().expect("admission lock") = admission;
+        let stale: Vec<NodeId> = self
+            .links
+            .iter()
+            .filter(|(peer, link)| peers.get(peer) != Some(&link.address))
+            .map(|(peer, _)| *peer)
+            .collect();
+        for peer in stale {
+            let link = self.links.remove(&peer).expect("listed above");
+            link.dialer.abort();
+            self.queues.write().expect("queues lock").remove(&peer);
+            info!(%peer, address = %link.address, "stopped dialing peer");
+        }
+        for (peer, address) in peers {
+            if *peer == self.identity.id || self.links.contains_key(peer) {
+                continue;
+            }
+            let queue = Arc::new(PeerQueue::default());
+            let dialer = tokio::spawn(dial_loop(
+                self.identity.clone(),
+                *peer,
+                address.clone(),
+                queue.clone(),
+                self.removed.clone(),
+                self.metrics.clone(),
+                self.shutdown.clone(),
+            ));
+            self.queues
+                .write()
+                .expect("queues lock")
+                .insert(*peer, queue.clone());
+            self.links.insert(
+                *peer,
+                PeerLink {
+                    address: address.clone(),
+                    queue,
+                    dialer,
+                },
+            );
+        }
+        self.addresses = self
+            .links
+            .iter()
+            .map(|(peer, link)| (*peer, link.address.clone()))
+            .collect();
+    }
+
+    /// The peers dialed and their addresses.
+    pub fn addresses(&self) -> &BTreeMap<NodeId, String> {
+        &self.addresses
+    }
+
+    /// Set once a peer refused this node as removed from the cluster.
+    pub fn removed(&self) -> &RemovedSignal {
+        &self.removed
+    }
+}
+
+impl Drop for Transport {
+    fn drop(&mut self) {
+        for link in self.links.values() {
+            link.dialer.abort();
         }
     }
 }
@@ -161,32 +286,30 @@ pub fn start(
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
 ) -> (Transport, tokio::task::JoinHandle<()>) {
-    let mut queues: BTreeMap<NodeId, Arc<PeerQueue>> = BTreeMap::new();
-    for (peer, address) in peers {
-        if *peer == identity.id {
-            continue;
-        }
-        let queue = Arc::new(PeerQueue::default());
-        queues.insert(*peer, queue.clone());
-        tokio::spawn(dial_loop(
-            identity.clone(),
-            *peer,
-            address.clone(),
-            queue,
-            metrics.clone(),
-            shutdown.clone(),
-        ));
-    }
-    let queues = Arc::new(queues);
+    let admission = Admission {
+        members: peers.keys().copied().collect(),
+        ..Admission::default()
+    };
+    let mut transport = Transport {
+        identity: identity.clone(),
+        links: BTreeMap::new(),
+        addresses: BTreeMap::new(),
+        queues: SharedQueues::default(),
+        admission: Arc::new(RwLock::new(Admission::default())),
+        removed: Arc::new(RemovedSignal::default()),
+        metrics: metrics.clone(),
+        shutdown: shutdown.clone(),
+    };
+    transport.set_peers(peers, admission);
     let listening = tokio::spawn(accept_loop(
         identity,
+        transport.admission.clone(),
         listener,
         inbox,
-        queues.clone(),
-        metrics.clone(),
+        transport.queues.clone(),
+        metrics,
         shutdown,
     ));
-    let transport = Transport { queues, metrics };
     (transport, listening)
 }
 
@@ -199,6 +322,7 @@ async fn dial_loop(
     peer: NodeId,
     address: String,
     queue: Arc<PeerQueue>,
+    removed: Arc<RemovedSignal>,
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -221,6 +345,11 @@ async fn dial_loop(
                 if let Err(error) = result {
                     info!(%peer, %address, %error, "connection to peer lost; reconnecting");
                 }
+            }
+            Err(DialError::Refused(Refusal::Removed { epoch })) => {
+                metrics.peer_handshakes_refused.increment();
+                error!(%peer, %address, reason = %Refusal::Removed { epoch }, "peer refused our handshake");
+                removed.set(epoch);
             }
             Err(DialError::Refused(refusal)) => {
                 metrics.peer_handshakes_refused.increment();
@@ -325,9 +454,10 @@ async fn send_loop(stream: TcpStream, queue: &PeerQueue) -> io::Result<()> {
 
 async fn accept_loop(
     identity: PeerIdentity,
+    admission: Arc<RwLock<Admission>>,
     listener: TcpListener,
     inbox: mpsc::Sender<PeerMessage>,
-    queues: Arc<BTreeMap<NodeId, Arc<PeerQueue>>>,
+    queues: SharedQueues,
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -339,13 +469,14 @@ async fn accept_loop(
         match accepted {
             Ok((stream, remote)) => {
                 let identity = identity.clone();
+                let admission = admission.clone();
                 let inbox = inbox.clone();
                 let queues = queues.clone();
                 let metrics = metrics.clone();
                 let mut shutdown = shutdown.clone();
                 tokio::spawn(async move {
                     tokio::select! {
-                        result = serve_peer(stream, remote, &identity, &inbox, &queues, &metrics) => {
+                        result = serve_peer(stream, remote, &identity, &admission, &inbox, &queues, &metrics) => {
                             if let Err(error) = result {
                                 info!(%remote, %error, "peer connection closed");
                             }
@@ -383,8 +514,9 @@ async fn serve_peer(
     mut stream: TcpStream,
     remote: SocketAddr,
     identity: &PeerIdentity,
+    admission: &RwLock<Admission>,
     inbox: &mpsc::Sender<PeerMessage>,
-    queues: &BTreeMap<NodeId, Arc<PeerQueue>>,
+    queues: &RwLock<BTreeMap<NodeId, Arc<PeerQueue>>>,
     metrics: &Metrics,
 ) -> Result<(), ServeError> {
     stream.set_nodelay(true)?;
@@ -396,7 +528,7 @@ async fn serve_peer(
     .await
     .map_err(|_| ServeError::Timeout)??;
     let hello = decode_hello(&hello)?;
-    let verdict = judge(identity, &hello);
+    let verdict = judge(identity, &admission.read().expect("admission lock"), &hello);
     let mut reply = BytesMut::new();
     put_frame(&mut reply, &encode_hello_reply(&verdict))?;
     stream.write_all(&reply).await?;
@@ -414,10 +546,21 @@ async fn serve_peer(
     }
     let from = hello.from;
     info!(peer = %from, %remote, "peer connected");
-    if let Some(queue) = queues.get(&from) {
+    if let Some(queue) = queues.read().expect("queues lock").get(&from) {
         queue.redial.notify_one();
     }
     loop {
+        // A peer whose removal took effect here is hung up on; its next
+        // dial is refused with the reason, and it stops.
+        if admission
+            .read()
+            .expect("admission lock")
+            .retired
+            .contains(&from)
+        {
+            info!(peer = %from, "hanging up on a removed peer");
+            return Ok(());
+        }
         while let Some(frame) = take_frame(&mut buffer)? {
             let message = decode_message(frame)?;
             metrics.peer_messages_received.increment();
@@ -437,7 +580,7 @@ async fn serve_peer(
 }
 
 /// The verdict on a peer's handshake.
-fn judge(identity: &PeerIdentity, hello: &Hello) -> HelloReply {
+fn judge(identity: &PeerIdentity, admission: &Admission, hello: &Hello) -> HelloReply {
     let refusal = if hello.version != PROTOCOL_VERSION {
         Refusal::VersionUnsupported {
             supported: PROTOCOL_VERSION,
@@ -446,7 +589,11 @@ fn judge(identity: &PeerIdentity, hello: &Hello) -> HelloReply {
         Refusal::ClusterMismatch {
             expected: identity.cluster_id,
         }
-    } else if hello.from == identity.id || !identity.members.contains(&hello.from) {
+    } else if admission.retired.contains(&hello.from) {
+        Refusal::Removed {
+            epoch: admission.epoch,
+        }
+    } else if hello.from == identity.id || !admission.members.contains(&hello.from) {
         Refusal::NodeUnknown
     } else if hello.to != identity.id {
         Refusal::WrongNode {
@@ -493,7 +640,14 @@ mod tests {
         PeerIdentity {
             id: NodeId(1),
             cluster_id: 7,
-            members: vec![NodeId(1), NodeId(2), NodeId(3)],
+        }
+    }
+
+    fn admission() -> Admission {
+        Admission {
+            members: [1, 2, 3].into_iter().map(NodeId).collect(),
+            retired: [5].into_iter().map(NodeId).collect(),
+            epoch: 4,
         }
     }
 
@@ -510,37 +664,46 @@ mod tests {
     fn a_handshake_is_judged_on_version_cluster_and_ids() {
         let identity = identity();
         assert_eq!(
-            judge(&identity, &hello(PROTOCOL_VERSION, 7, 2, 1)),
+            judge(&identity, &admission(), &hello(PROTOCOL_VERSION, 7, 2, 1)),
             HelloReply::Accepted
         );
         assert_eq!(
-            judge(&identity, &hello(PROTOCOL_VERSION - 1, 7, 2, 1)),
+            judge(
+                &identity,
+                &admission(),
+                &hello(PROTOCOL_VERSION - 1, 7, 2, 1)
+            ),
             HelloReply::Refused(Refusal::VersionUnsupported {
                 supported: PROTOCOL_VERSION
             }),
             "a peer of the previous protocol is refused with a reason"
         );
         assert_eq!(
-            judge(&identity, &hello(9, 7, 2, 1)),
+            judge(&identity, &admission(), &hello(9, 7, 2, 1)),
             HelloReply::Refused(Refusal::VersionUnsupported {
                 supported: PROTOCOL_VERSION
             })
         );
         assert_eq!(
-            judge(&identity, &hello(PROTOCOL_VERSION, 8, 2, 1)),
+            judge(&identity, &admission(), &hello(PROTOCOL_VERSION, 8, 2, 1)),
             HelloReply::Refused(Refusal::ClusterMismatch { expected: 7 })
         );
         assert_eq!(
-            judge(&identity, &hello(PROTOCOL_VERSION, 7, 4, 1)),
+            judge(&identity, &admission(), &hello(PROTOCOL_VERSION, 7, 4, 1)),
             HelloReply::Refused(Refusal::NodeUnknown)
         );
         assert_eq!(
-            judge(&identity, &hello(PROTOCOL_VERSION, 7, 1, 1)),
+            judge(&identity, &admission(), &hello(PROTOCOL_VERSION, 7, 1, 1)),
             HelloReply::Refused(Refusal::NodeUnknown)
         );
         assert_eq!(
-            judge(&identity, &hello(PROTOCOL_VERSION, 7, 2, 3)),
+            judge(&identity, &admission(), &hello(PROTOCOL_VERSION, 7, 2, 3)),
             HelloReply::Refused(Refusal::WrongNode { actual: 1 })
+        );
+        assert_eq!(
+            judge(&identity, &admission(), &hello(PROTOCOL_VERSION, 7, 5, 1)),
+            HelloReply::Refused(Refusal::Removed { epoch: 4 }),
+            "a removed id is told so, not just that it is unknown"
         );
     }
 

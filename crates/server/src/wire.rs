@@ -182,6 +182,19 @@ pub enum Refusal {
         /// This node's id.
         actual: u64,
     },
+    /// The dialer's id was removed from the cluster by a configuration
+    /// change (of epoch `epoch`): ids are never reused, so that node may
+    /// come back only as a new member, under a new id, with an empty data
+    /// directory.
+    #[error(
+        "this node's id was removed from the cluster (configuration epoch {epoch}); \
+         ids are never reused: move its data directory away and add it as a new member \
+         under a new id (synod cluster add --id NEW …, then synod server --id NEW --join …)"
+    )]
+    Removed {
+        /// The configuration that removed it, or a later one.
+        epoch: u64,
+    },
 }
 
 /// The answer to a [`Hello`].
@@ -234,6 +247,7 @@ pub fn encode_hello_reply(reply: &HelloReply) -> Bytes {
         HelloReply::Refused(Refusal::ClusterMismatch { expected }) => (2, *expected),
         HelloReply::Refused(Refusal::NodeUnknown) => (3, 0),
         HelloReply::Refused(Refusal::WrongNode { actual }) => (4, *actual),
+        HelloReply::Refused(Refusal::Removed { epoch }) => (5, *epoch),
     };
     let mut writer = Writer::with_capacity(HELLO_REPLY_SIZE_BYTES);
     writer.put_raw(&HANDSHAKE_MAGIC);
@@ -264,6 +278,7 @@ pub fn decode_hello_reply(payload: &[u8]) -> Result<HelloReply, WireError> {
         2 => Refusal::ClusterMismatch { expected: detail },
         3 => Refusal::NodeUnknown,
         4 => Refusal::WrongNode { actual: detail },
+        5 => Refusal::Removed { epoch: detail },
         tag => {
             return Err(DecodeError::TagUnknown {
                 field: "handshake reply",
@@ -407,6 +422,7 @@ mod tests {
             HelloReply::Refused(Refusal::ClusterMismatch { expected: 9 }),
             HelloReply::Refused(Refusal::NodeUnknown),
             HelloReply::Refused(Refusal::WrongNode { actual: 3 }),
+            HelloReply::Refused(Refusal::Removed { epoch: 7 }),
         ] {
             assert_eq!(decode_hello_reply(&encode_hello_reply(&reply)), Ok(reply));
         }

@@ -66,6 +66,7 @@ async fn configs(
                 data_directory: None,
                 snapshot_interval_slots,
                 lease: false,
+                initial_voters: None,
             };
             (config, listeners)
         })

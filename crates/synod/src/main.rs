@@ -4,6 +4,7 @@
 mod availability;
 mod bench;
 mod chaos;
+mod cluster;
 mod kv;
 mod limits;
 mod serve;
@@ -30,6 +31,10 @@ enum Command {
     Server(serve::ServerArguments),
     /// Start a local cluster of nodes on loopback; Ctrl-C stops it.
     Up(up::UpArguments),
+    /// Change a running cluster's membership: add, promote, remove,
+    /// transfer-leader.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
     /// Key-value calls: get, set, del, exists.
     #[command(flatten)]
     Kv(kv::KvCommand),
@@ -62,6 +67,7 @@ fn main() -> ExitCode {
         Command::Server(arguments) => serve::run(arguments),
         Command::Up(arguments) => up::run(arguments),
         Command::Status(arguments) => status::run(arguments),
+        Command::Cluster(command) => cluster::run(command),
         Command::Kv(command) => kv::run(command),
         Command::Sim(arguments) => simulate::run(arguments),
         Command::Bench(arguments) => bench::run(arguments),

@@ -66,6 +66,97 @@ pub struct ServerArguments {
     /// default. Every node of a cluster must agree on it.
     #[arg(long)]
     lease: bool,
+    /// Join a running cluster through the admin endpoint of one or more of
+    /// its nodes (HOST:PORT, comma separated): the cluster id, the members' peer addresses and
+    /// the initial voters come from there. Add the node first with
+    /// `synod cluster add --id ID --peer HOST:PORT`; an empty data
+    /// directory is then initialised for it (a learner has promised
+    /// nothing yet). A node that joined is started with `--join` every
+    /// time: the voters the cluster's log started with come from there.
+    #[arg(long)]
+    join: Option<String>,
+}
+
+/// How long `--join` waits for the cluster's admin endpoint.
+pub const JOIN_TIMEOUT_MILLISECONDS: u64 = 30_000;
+
+/// What a node learnt from the cluster it joins.
+#[derive(Debug)]
+struct Joined {
+    cluster_id: u64,
+    initial_voters: Vec<NodeId>,
+    peers: std::collections::BTreeMap<NodeId, String>,
+    /// True while this node is a learner of the newest configuration: an
+    /// empty data directory may then be initialised (it promised nothing).
+    learner: bool,
+}
+
+/// Asks `endpoint` for the cluster's facts, and checks that `id` is a
+/// member of it.
+fn join(endpoint: &str, id: NodeId) -> Result<Joined, ConfigError> {
+    let refused = |reason: String| ConfigError::Join {
+        endpoints: endpoint.to_string(),
+        reason,
+    };
+    let membership = synod_client::membership::Membership::new(
+        endpoint
+            .split(',')
+            .map(str::trim)
+            .filter(|endpoint| !endpoint.is_empty())
+            .map(String::from)
+            .collect(),
+        std::time::Duration::from_millis(JOIN_TIMEOUT_MILLISECONDS),
+    );
+    let view = membership
+        .view()
+        .map_err(|failure| refused(failure.to_string()))?;
+    let list = |value: &serde_json::Value| -> Vec<u64> {
+        value
+            .as_array()
+            .map(|items| items.iter().filter_map(serde_json::Value::as_u64).collect())
+            .unwrap_or_default()
+    };
+    let newest = if view["configuration_next"].is_null() {
+        &view["configuration"]
+    } else {
+        &view["configuration_next"]
+    };
+    let voter = list(&newest["voters"]).contains(&id.0);
+    let learner = list(&newest["learners"]).contains(&id.0);
+    if list(&newest["retired"]).contains(&id.0) {
+        return Err(refused(format!(
+            "node {id} was removed from this cluster and ids are never reused; \
+             add this machine under a new id with an empty data directory: \
+             synod cluster add --id NEW --peer HOST:PORT --endpoints {endpoint}"
+        )));
+    }
+    if !voter && !learner {
+        return Err(refused(format!(
+            "node {id} is not a member of the cluster yet; add it first: \
+             synod cluster add --id {} --peer HOST:PORT --endpoints {endpoint}",
+            id.0
+        )));
+    }
+    let cluster_id = view["cluster_id"]
+        .as_u64()
+        .ok_or_else(|| refused("/cluster has no cluster id".into()))?;
+    let mut peers = std::collections::BTreeMap::new();
+    if let Some(addresses) = view["peer_addresses"].as_object() {
+        for (peer, address) in addresses {
+            if let (Ok(peer), Some(address)) = (peer.parse::<u64>(), address.as_str()) {
+                peers.insert(NodeId(peer), address.to_string());
+            }
+        }
+    }
+    Ok(Joined {
+        cluster_id,
+        initial_voters: list(&view["initial_voters"])
+            .into_iter()
+            .map(NodeId)
+            .collect(),
+        peers,
+        learner,
+    })
 }
 
 /// Threads of a node's runtime unless `--threads` says otherwise.
@@ -231,11 +322,34 @@ fn resolve(arguments: ServerArguments) -> Result<Resolved, ConfigError> {
         let value = flag.or(from_file).ok_or(ConfigError::Missing { name })?;
         parse_address(name, &value)
     };
-    let peers = match arguments.peers {
-        Some(list) => parse_peers(&list)?,
-        None => file
+    let joined = match arguments.join.or(file.join.clone()) {
+        Some(endpoint) => Some(join(&endpoint, NodeId(id))?),
+        None => None,
+    };
+    let peers = match (arguments.peers, &joined) {
+        (Some(list), _) => parse_peers(&list)?,
+        (None, Some(joined)) => joined.peers.clone(),
+        (None, None) => file
             .peer_map()?
             .ok_or(ConfigError::Missing { name: "--peers" })?,
+    };
+    let cluster_id = match (arguments.cluster_id.or(file.cluster_id), &joined) {
+        (Some(given), Some(joined)) if given != joined.cluster_id => {
+            return Err(ConfigError::File {
+                path: PathBuf::from("--join"),
+                reason: format!(
+                    "--cluster-id {given}, but the cluster joined is {}",
+                    joined.cluster_id
+                ),
+            })
+        }
+        (Some(given), _) => given,
+        (None, Some(joined)) => joined.cluster_id,
+        (None, None) => {
+            return Err(ConfigError::Missing {
+                name: "--cluster-id",
+            })
+        }
     };
     let log_format = match (arguments.log_format, &file.log_format) {
         (Some(format), _) => format,
@@ -244,12 +358,7 @@ fn resolve(arguments: ServerArguments) -> Result<Resolved, ConfigError> {
     };
     let config = ServerConfig {
         id: NodeId(id),
-        cluster_id: arguments
-            .cluster_id
-            .or(file.cluster_id)
-            .ok_or(ConfigError::Missing {
-                name: "--cluster-id",
-            })?,
+        cluster_id,
         client_address: address("--client", arguments.client, file.client)?,
         peer_address: address("--peer", arguments.peer, file.peer)?,
         admin_address: address("--admin", arguments.admin, file.admin)?,
@@ -257,9 +366,14 @@ fn resolve(arguments: ServerArguments) -> Result<Resolved, ConfigError> {
         data_directory: arguments.data.or(file.data),
         snapshot_interval_slots: SNAPSHOT_INTERVAL_SLOTS,
         lease: arguments.lease || file.lease.unwrap_or(false),
+        initial_voters: joined.as_ref().map(|joined| joined.initial_voters.clone()),
     };
     config.validate()?;
-    let new_cluster = arguments.new_cluster || file.new_cluster.unwrap_or(false);
+    // A learner has promised nothing, so an empty directory may be
+    // initialised for it; a voter's empty directory is a lost disk.
+    let new_cluster = arguments.new_cluster
+        || file.new_cluster.unwrap_or(false)
+        || joined.as_ref().is_some_and(|joined| joined.learner);
     let threads = arguments
         .threads
         .or(file.threads)

@@ -27,9 +27,12 @@ pub(super) struct Votes {
 /// What the leader knows of one follower.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(super) struct FollowerProgress {
-    last_heard_tick: u64,
+    pub(super) last_heard_tick: u64,
     /// The follower's commit index, as it last reported it.
     pub(super) committed: Slot,
+    /// True once the follower reported its commit index under this
+    /// leadership: until then `committed` is a guess, not a report.
+    pub(super) reported: bool,
 }
 
 impl FollowerProgress {
@@ -39,6 +42,7 @@ impl FollowerProgress {
         FollowerProgress {
             last_heard_tick: now_tick,
             committed: Slot(0),
+            reported: false,
         }
     }
 }
@@ -330,6 +334,7 @@ impl Replica {
     pub(super) fn note_follower_committed(&mut self, from: NodeId, committed: Slot) {
         if let Some(progress) = self.leadership_mut().followers.get_mut(&from) {
             progress.committed = progress.committed.max(committed);
+            progress.reported = true;
         }
     }
 

@@ -150,6 +150,25 @@ impl Replica {
             .expect("a membership holds at least one configuration")
     }
 
+    /// The commit index last heard from `node` when it is not ready to
+    /// vote or to lead: more than [`PROMOTION_LAG_SLOTS_MAX`] slots behind
+    /// this leader, silent for an election timeout, or not heard from at
+    /// all under this leadership (a learner that never started must not
+    /// become a voter just because the log is still short).
+    fn lagging_more_than_promotion_allows(&self, node: NodeId) -> Option<Slot> {
+        let RoleState::Leader(leadership) = &self.role else {
+            return Some(Slot(0));
+        };
+        let Some(progress) = leadership.followers.get(&node) else {
+            return Some(Slot(0));
+        };
+        let silent_ticks = self.now_tick.saturating_sub(progress.last_heard_tick);
+        let ready = progress.reported
+            && silent_ticks <= self.config.election_timeout_ticks
+            && progress.committed.distance_to(self.committed) <= PROMOTION_LAG_SLOTS_MAX;
+        (!ready).then_some(progress.committed)
+    }
+
     /// Hands leadership to the voter `to`: this leader stops leading and
     /// tells `to` to campaign at once (a [`Message::Resign`] naming it).
     /// Safe whatever happens next, as every election is: the successor's
@@ -175,8 +194,7 @@ impl Replica {
         if !votes_throughout {
             return Err(TransferError::NotVoter(to));
         }
-        if let Some(target_committed) = leadership.lagging_more_than_promotion_allows(to, committed)
-        {
+        if let Some(target_committed) = self.lagging_more_than_promotion_allows(to) {
             return Err(TransferError::TargetBehind {
                 node: to,
                 committed: target_committed,
@@ -222,9 +240,7 @@ impl Replica {
         };
         let next = self.membership.latest().changed(change)?;
         if let Some(node) = promoted {
-            if let Some(learner_committed) =
-                leadership.lagging_more_than_promotion_allows(node, committed)
-            {
+            if let Some(learner_committed) = self.lagging_more_than_promotion_allows(node) {
                 return Err(ChangeError::LearnerBehind {
                     node,
                     committed: learner_committed,
@@ -234,18 +250,5 @@ impl Replica {
         }
         self.leadership_mut().change_queued = Some(Arc::new(next.clone()));
         Ok(next)
-    }
-}
-
-impl super::leader::Leadership {
-    /// The commit index last heard from `node` when it is more than
-    /// [`PROMOTION_LAG_SLOTS_MAX`] slots behind `committed` (or was never
-    /// heard from): too far behind to vote, or to take over leadership.
-    fn lagging_more_than_promotion_allows(&self, node: NodeId, committed: Slot) -> Option<Slot> {
-        let heard = self
-            .followers
-            .get(&node)
-            .map_or(Slot(0), |progress| progress.committed);
-        (heard.distance_to(committed) > PROMOTION_LAG_SLOTS_MAX).then_some(heard)
     }
 }

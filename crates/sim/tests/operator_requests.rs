@@ -1,8 +1,9 @@
-//! Named scenarios of leader transfer and of a removed leader's handover:
-//! the leader names a successor in its `Resign`, and the successor
-//! campaigns at once instead of after an election timeout.
+//! Named scenarios of an operator's requests: leader transfer and a
+//! removed leader's handover (the leader names a successor in its
+//! `Resign`, and the successor campaigns at once instead of after an
+//! election timeout), and when a learner may be promoted.
 
-use synod_paxos::{ConfigurationChange, NodeId, Role, TransferError};
+use synod_paxos::{ChangeError, ConfigurationChange, NodeId, Role, TransferError};
 use synod_sim::harness::Harness;
 
 const N1: NodeId = NodeId(1);
@@ -89,4 +90,65 @@ fn a_removed_leader_hands_over_to_a_successor_in_the_round_it_resigns() {
     let write = cluster.set(N2, "after", "removal");
     cluster.run(3);
     assert!(cluster.answer(write).is_some_and(Result::is_ok));
+}
+
+/// Regression (real processes, `synod cluster add` before the new node
+/// started): the leader promoted a learner it had never heard from,
+/// because a never-reported commit index of 0 was within the promotion lag
+/// of a short log. A voter that never started weakens every quorum.
+#[test]
+fn a_learner_never_heard_from_is_not_promoted() {
+    let mut cluster = Harness::with_initial_voters(4, 3, 14);
+    cluster.elect(N1);
+    cluster.crash(N4);
+    cluster
+        .change(N1, ConfigurationChange::add_learner(N4))
+        .expect("the leader adds a learner");
+    cluster.run(5);
+    assert!(matches!(
+        cluster.change(N1, ConfigurationChange::Promote(N4)),
+        Err(ChangeError::LearnerBehind { node: N4, .. })
+    ));
+    cluster.restart(N4);
+    cluster.run(5);
+    cluster
+        .change(N1, ConfigurationChange::Promote(N4))
+        .expect("a learner that caught up is promoted");
+}
+
+#[test]
+fn debug_removed_leader_after_growth() {
+    let mut cluster = Harness::with_initial_voters(4, 3, 15);
+    cluster.elect(N1);
+    cluster
+        .change(N1, ConfigurationChange::add_learner(N4))
+        .expect("add");
+    for _ in 0..40 {
+        cluster.run(1);
+        if cluster.change(N1, ConfigurationChange::Promote(N4)).is_ok() {
+            break;
+        }
+    }
+    for _ in 0..400 {
+        cluster.run(1);
+        if cluster.change(N1, ConfigurationChange::Remove(N1)).is_ok() {
+            break;
+        }
+    }
+    let status = cluster.replica(N1).status();
+    eprintln!(
+        "after remove proposed: {:?} {:?}",
+        status.committed, status.configuration_next
+    );
+    for round in 0..300 {
+        if cluster.replica(N1).role() != Role::Leader {
+            let status = cluster.replica(N1).status();
+            eprintln!(
+                "resigned at round {round}: committed {:?}",
+                status.committed
+            );
+            break;
+        }
+        cluster.run(1);
+    }
 }
