@@ -5,6 +5,11 @@
 //! its data in `DATA/node-i` and logs to `DATA/node-i/server.log`. The
 //! cluster's id and size are written to `DATA/cluster.toml` the first time,
 //! so a second `up` on the same directory restarts the same cluster.
+//!
+//! The first [`FOUNDING_NODES_MAX`] nodes found the cluster; every node
+//! after them joins it the way an operator adds a node to a running
+//! cluster: `synod cluster add` (as a learner), `synod server --join`, and
+//! a promotion once it has caught up.
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
@@ -23,6 +28,11 @@ pub const ELECTION_WAIT_MILLISECONDS: u64 = 30_000;
 pub const STOP_WAIT_MILLISECONDS: u64 = 10_000;
 /// The most nodes `up` starts.
 pub const NODES_MAX: u64 = 9;
+/// Nodes that found the cluster; the others join it through membership
+/// changes, one at a time.
+pub const FOUNDING_NODES_MAX: u64 = 3;
+/// How long `up` waits for a joining node to be added and promoted.
+pub const JOIN_WAIT_MILLISECONDS: u64 = 60_000;
 /// Name of the cluster description inside the data directory.
 pub const CLUSTER_FILE_NAME: &str = "cluster.toml";
 
@@ -101,14 +111,25 @@ async fn up(arguments: UpArguments) -> Result<(), String> {
     let mut signals =
         StopSignals::catch().map_err(|failure| format!("cannot catch signals: {failure}"))?;
     let cluster = load_or_create_cluster(&arguments.data, arguments.nodes)?;
+    let founders = arguments.nodes.min(FOUNDING_NODES_MAX);
     let mut nodes = Vec::new();
-    for id in 1..=arguments.nodes {
-        match spawn_node(&arguments, &cluster, id) {
+    for id in 1..=founders {
+        match spawn_node(&arguments, &cluster, id, founders) {
             Ok(node) => nodes.push(node),
             Err(problem) => {
                 stop_all(&mut nodes).await;
                 return Err(problem);
             }
+        }
+    }
+    if let Err(problem) = wait_for_leader(&mut nodes).await {
+        stop_all(&mut nodes).await;
+        return Err(problem);
+    }
+    for id in founders + 1..=arguments.nodes {
+        if let Err(problem) = join_node(&arguments, &cluster, id, founders, &mut nodes).await {
+            stop_all(&mut nodes).await;
+            return Err(problem);
         }
     }
     if let Err(problem) = wait_for_leader(&mut nodes).await {
@@ -189,13 +210,48 @@ fn port(base: u16, id: u64) -> Result<u16, String> {
     u16::try_from(u64::from(base) + id - 1).map_err(|_| format!("port {base} + {id} overflows"))
 }
 
+/// Adds node `id` to the running cluster of `nodes` (when this `up`
+/// created the cluster), starts it with `--join`, and promotes it once it
+/// has caught up.
+async fn join_node(
+    arguments: &UpArguments,
+    cluster: &ClusterFile,
+    id: u64,
+    founders: u64,
+    nodes: &mut Vec<NodeProcess>,
+) -> Result<(), String> {
+    let endpoints: Vec<String> = nodes.iter().map(|node| node.admin.clone()).collect();
+    let membership = synod_client::membership::Membership::new(
+        endpoints,
+        Duration::from_millis(JOIN_WAIT_MILLISECONDS),
+    );
+    let peer = format!("127.0.0.1:{}", port(arguments.peer_port, id)?);
+    if cluster.created {
+        let adding = membership.clone();
+        tokio::task::spawn_blocking(move || adding.add_learner(id, &peer))
+            .await
+            .map_err(|failure| failure.to_string())?
+            .map_err(|failure| format!("cannot add node {id}: {failure}"))?;
+    }
+    nodes.push(spawn_node(arguments, cluster, id, founders)?);
+    tokio::task::spawn_blocking(move || membership.promote(id))
+        .await
+        .map_err(|failure| failure.to_string())?
+        .map_err(|failure| format!("cannot promote node {id}: {failure}"))
+}
+
 fn spawn_node(
     arguments: &UpArguments,
     cluster: &ClusterFile,
     id: u64,
+    founders: u64,
 ) -> Result<NodeProcess, String> {
     let address = |base| port(base, id).map(|port| format!("127.0.0.1:{port}"));
-    let peers = (1..=arguments.nodes)
+    let founders_admin = (1..=founders)
+        .map(|peer| port(arguments.admin_port, peer).map(|port| format!("127.0.0.1:{port}")))
+        .collect::<Result<Vec<_>, _>>()?
+        .join(",");
+    let peers = (1..=founders)
         .map(|peer| port(arguments.peer_port, peer).map(|port| format!("{peer}=127.0.0.1:{port}")))
         .collect::<Result<Vec<_>, _>>()?
         .join(",");
@@ -226,13 +282,19 @@ fn spawn_node(
     command
         .arg("server")
         .args(["--id", &id.to_string()])
-        .args(["--client", &client, "--peer", &peer, "--admin", &admin])
-        .args(["--peers", &peers])
+        .args(["--client", &client, "--peer", &peer, "--admin", &admin]);
+    if id <= founders {
+        command
+            .args(["--peers", &peers])
+            .args(cluster.created.then_some("--new-cluster"));
+    } else {
+        command.args(["--join", &founders_admin]);
+    }
+    command
         .arg("--data")
         .arg(&directory)
         .args(["--cluster-id", &cluster.cluster_id.to_string()])
         .args(["--log-format", log_format])
-        .args(cluster.created.then_some("--new-cluster"))
         .args(arguments.lease.then_some("--lease"))
         .stdin(Stdio::null())
         .stdout(Stdio::from(log_file_for_stdout))
