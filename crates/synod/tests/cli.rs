@@ -15,11 +15,16 @@ const TEST_TIME_MAX: Duration = Duration::from_secs(90);
 
 /// Three consecutive ports free a moment ago.
 fn free_port_base() -> u16 {
+    free_ports_base(3)
+}
+
+/// `count` consecutive ports free a moment ago.
+fn free_ports_base(count: u16) -> u16 {
     loop {
         let base = common::free_address().port();
-        let free =
-            (0..3).all(|offset| std::net::TcpListener::bind(("127.0.0.1", base + offset)).is_ok());
-        if free && base + 3 < 32_000 {
+        let free = (0..count)
+            .all(|offset| std::net::TcpListener::bind(("127.0.0.1", base + offset)).is_ok());
+        if free && base + count < 32_000 {
             return base;
         }
     }
@@ -32,8 +37,15 @@ struct Up {
 
 /// Starts `synod up` and reads its output until every node is listed.
 fn up(data: &Path, ports: (u16, u16, u16)) -> Up {
+    up_with_nodes(data, ports, 3)
+}
+
+/// Starts `synod up --nodes nodes` and reads its output until every node
+/// is listed.
+fn up_with_nodes(data: &Path, ports: (u16, u16, u16), nodes: usize) -> Up {
     let mut child = Command::new(env!("CARGO_BIN_EXE_synod"))
         .arg("up")
+        .args(["--nodes", &nodes.to_string()])
         .arg("--data")
         .arg(data)
         .args(["--client-port", &ports.0.to_string()])
@@ -47,11 +59,11 @@ fn up(data: &Path, ports: (u16, u16, u16)) -> Up {
     let mut lines = Vec::new();
     for line in BufReader::new(stdout).lines().map_while(Result::ok) {
         lines.push(line);
-        if lines.len() == 4 {
+        if lines.len() == nodes + 1 {
             break;
         }
     }
-    assert_eq!(lines.len(), 4, "synod up printed {lines:?}");
+    assert_eq!(lines.len(), nodes + 1, "synod up printed {lines:?}");
     Up { child, lines }
 }
 
@@ -167,6 +179,84 @@ fn up_starts_a_cluster_that_the_cli_reads_and_writes_and_stops_on_sigterm() {
         "{}",
         text(&refused.stderr)
     );
+    let _ = std::fs::remove_dir_all(&data);
+    assert!(
+        started.elapsed() < TEST_TIME_MAX,
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+/// `up --nodes 5` joins nodes 4 and 5 through the membership path, and
+/// `synod cluster` moves leadership and removes the leader, whose id is
+/// then refused for good.
+#[test]
+fn up_joins_nodes_beyond_three_and_cluster_commands_transfer_and_remove() {
+    let started = Instant::now();
+    let data = std::env::temp_dir().join(format!("synod-cli-join-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let ports = (free_ports_base(5), free_ports_base(5), free_ports_base(5));
+    let cluster = up_with_nodes(&data, ports, 5);
+    assert!(
+        cluster.lines[0].contains("is up (5 nodes"),
+        "{:?}",
+        cluster.lines
+    );
+    let list = |base: u16, skip: Option<u16>| {
+        let addresses: Vec<String> = (0..5)
+            .filter(|offset| Some(offset + 1) != skip)
+            .map(|offset| format!("127.0.0.1:{}", base + offset))
+            .collect();
+        format!("--endpoints={}", addresses.join(","))
+    };
+    let status = synod(&["status", &list(ports.2, None)]);
+    let table = text(&status.stdout);
+    assert!(table.contains("voters [1,2,3,4,5] learners []"), "{table}");
+    let leader: u16 = cluster.lines[1..]
+        .iter()
+        .find(|line| line.contains("role leader"))
+        .and_then(|line| line.strip_prefix("node ")?.split(':').next()?.parse().ok())
+        .expect("a leader is listed");
+    let successor = if leader == 5 { 4 } else { 5 };
+    let transfer = synod(&[
+        "cluster",
+        "transfer-leader",
+        "--to",
+        &successor.to_string(),
+        &list(ports.2, None),
+    ]);
+    assert!(transfer.status.success(), "{}", text(&transfer.stderr));
+    assert_eq!(text(&transfer.stdout), format!("node {successor} leads\n"));
+    let remove = synod(&[
+        "cluster",
+        "remove",
+        "--id",
+        &successor.to_string(),
+        &list(ports.2, None),
+    ]);
+    assert!(remove.status.success(), "{}", text(&remove.stderr));
+    let again = synod(&[
+        "cluster",
+        "add",
+        "--id",
+        &successor.to_string(),
+        "--peer",
+        "127.0.0.1:1",
+        "--timeout",
+        "10s",
+        &list(ports.2, Some(successor)),
+    ]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("retired"),
+        "{}",
+        text(&again.stderr)
+    );
+    let set = synod(&["set", "after", "removal", &list(ports.0, Some(successor))]);
+    assert!(set.status.success(), "{}", text(&set.stderr));
+    let get = synod(&["get", "after", &list(ports.0, Some(successor))]);
+    assert_eq!(text(&get.stdout), "removal\n");
+    stop(cluster);
     let _ = std::fs::remove_dir_all(&data);
     assert!(
         started.elapsed() < TEST_TIME_MAX,
