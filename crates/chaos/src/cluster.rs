@@ -6,6 +6,11 @@
 //! Every process is one this run started, and is stopped by its PID: on
 //! drop, and by the kernel (`PR_SET_PDEATHSIG`) if the chaos command itself
 //! dies.
+//!
+//! With the `member` nemesis the cluster also has spare nodes: ids with
+//! proxies and ports of their own from the start, which join only when the
+//! nemesis adds them (`synod server --join`). Ids are never reused, so a
+//! removed node stays down, and every spare joins at most once.
 
 use std::collections::HashSet;
 use std::net::{SocketAddr, TcpListener};
@@ -42,8 +47,13 @@ pub struct Node {
     pub log: PathBuf,
     process: Option<Child>,
     paused: bool,
-    /// Taken out of the run (its log may be unusable): heals leave it down.
+    /// Taken out of the run (its log may be unusable, or it was removed
+    /// from the cluster): heals leave it down.
     retired: bool,
+    /// A spare that has not joined yet: heals leave it down.
+    pending: bool,
+    /// Joins through `--join` (a spare) rather than founding the cluster.
+    joins: bool,
     starts: u64,
 }
 
@@ -62,11 +72,14 @@ pub struct Cluster {
     peers: Vec<String>,
     /// Start every node with `--lease`.
     lease: bool,
+    /// Nodes that founded the cluster (ids 1 to this).
+    founders: u64,
 }
 
 impl Cluster {
     /// Starts `size` nodes of `executable` with data under `directory`,
-    /// with the leader lease if `lease`.
+    /// with the leader lease if `lease`, and prepares `spares` more that
+    /// join only when asked ([`Cluster::join`]).
     ///
     /// # Errors
     ///
@@ -75,6 +88,7 @@ impl Cluster {
         executable: &Path,
         directory: &Path,
         size: u64,
+        spares: u64,
         seed: u64,
         lease: bool,
     ) -> Result<Cluster, String> {
@@ -82,7 +96,7 @@ impl Cluster {
             .map_err(|failure| format!("cannot create {}: {failure}", directory.display()))?;
         let mut nodes = Vec::new();
         let mut taken = HashSet::new();
-        for id in 1..=size {
+        for id in 1..=size + spares {
             nodes.push(Node {
                 id,
                 client: free_address(&mut taken)?,
@@ -93,6 +107,8 @@ impl Cluster {
                 process: None,
                 paused: false,
                 retired: false,
+                pending: id > size,
+                joins: id > size,
                 starts: 0,
             });
         }
@@ -119,14 +135,73 @@ impl Cluster {
             cluster_id: 1 + (seed >> 1),
             peers,
             lease,
+            founders: size,
         };
-        for index in 0..cluster.nodes.len() {
+        for index in 0..cluster.founders as usize {
             cluster.spawn(index)?;
         }
-        for index in 0..cluster.nodes.len() {
+        for index in 0..cluster.founders as usize {
             cluster.wait_until_serving(index)?;
         }
         Ok(cluster)
+    }
+
+    /// How many nodes founded the cluster.
+    pub fn founders(&self) -> u64 {
+        self.founders
+    }
+
+    /// The ids of the nodes in the run: founders and spares that joined,
+    /// not removed ones, running or not.
+    pub fn active_ids(&self) -> Vec<u64> {
+        self.nodes
+            .iter()
+            .filter(|node| !node.pending && !node.retired)
+            .map(|node| node.id)
+            .collect()
+    }
+
+    /// True when the log of the node at `index` contains `words`.
+    pub fn log_mentions(&self, index: usize, words: &str) -> bool {
+        std::fs::read_to_string(&self.nodes[index].log).is_ok_and(|log| log.contains(words))
+    }
+
+    /// The next spare that has not joined, if any.
+    pub fn next_spare(&self) -> Option<u64> {
+        self.nodes
+            .iter()
+            .find(|node| node.pending && !node.retired)
+            .map(|node| node.id)
+    }
+
+    /// Admin addresses of the active nodes that run.
+    pub fn admin_endpoints(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|node| !node.pending && !node.retired && node.process.is_some())
+            .map(|node| node.admin.to_string())
+            .collect()
+    }
+
+    /// The address the other nodes reach spare `id` at, for the change
+    /// that adds it (each node's own `--peers` list, through its proxy,
+    /// takes precedence).
+    pub fn peer_address(&self, id: u64) -> String {
+        self.nodes[index_of(id)].peer.to_string()
+    }
+
+    /// Starts spare `id` with `--join` (it must have been added already)
+    /// and waits until it serves.
+    ///
+    /// # Errors
+    ///
+    /// It would not start.
+    pub fn join(&mut self, id: u64) -> Result<(), String> {
+        let index = index_of(id);
+        assert!(self.nodes[index].joins, "node {id} is not a spare");
+        self.nodes[index].pending = false;
+        self.spawn(index)?;
+        self.wait_until_serving(index)
     }
 
     /// Starts (or restarts) the node at `index`; does not wait for it.
@@ -137,6 +212,11 @@ impl Cluster {
     pub fn spawn(&mut self, index: usize) -> Result<(), String> {
         let executable = self.executable.clone();
         let peers = self.peers[index].clone();
+        let join = self.admin_endpoints().join(",");
+        let founders = (1..=self.founders)
+            .map(|founder| founder.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         let cluster_id = self.cluster_id;
         let lease = self.lease;
         let node = &mut self.nodes[index];
@@ -159,10 +239,20 @@ impl Cluster {
             .args(["--peers", &peers])
             .args(["--cluster-id", &cluster_id.to_string()])
             .arg("--data")
-            .arg(&node.data)
+            .arg(&node.data);
+        if node.joins {
+            // A spare learns the initial voters from the cluster, and may
+            // initialise its empty directory while it is a learner.
+            command.args(["--join", &join]);
+        } else {
             // The first start creates the data directory; a restart must
-            // find it (an empty one is refused as a lost disk).
-            .args((node.starts == 0).then_some("--new-cluster"))
+            // find it (an empty one is refused as a lost disk). The peer
+            // list names the spares too; only the founders vote at first.
+            command
+                .args((node.starts == 0).then_some("--new-cluster"))
+                .args(["--initial-voters", &founders]);
+        }
+        command
             .args(lease.then_some("--lease"))
             .stdin(Stdio::null())
             .stdout(Stdio::from(log_for_stdout))
@@ -274,7 +364,7 @@ impl Cluster {
                     self.nodes[index].log.display()
                 ));
             }
-            if !self.is_running(index) && !self.nodes[index].retired {
+            if !self.is_running(index) && !self.nodes[index].retired && !self.nodes[index].pending {
                 if let Err(problem) = self
                     .spawn(index)
                     .and_then(|()| self.wait_until_serving(index))
@@ -319,9 +409,18 @@ impl Cluster {
             .collect()
     }
 
-    /// Every node's client address.
+    /// Every node's client address, spares' included.
     pub fn client_addresses(&self) -> Vec<SocketAddr> {
         self.nodes.iter().map(|node| node.client).collect()
+    }
+
+    /// The active nodes' ids and client addresses.
+    pub fn active_client_addresses(&self) -> Vec<(u64, SocketAddr)> {
+        self.nodes
+            .iter()
+            .filter(|node| !node.pending && !node.retired)
+            .map(|node| (node.id, node.client))
+            .collect()
     }
 }
 
@@ -345,6 +444,11 @@ impl Drop for Cluster {
             self.kill(index);
         }
     }
+}
+
+/// The index in [`Cluster::nodes`] of node `id`.
+pub fn index_of(id: u64) -> usize {
+    usize::try_from(id - 1).expect("node ids are small")
 }
 
 /// The node claiming to lead under the highest ballot, from `/status`

@@ -5,7 +5,8 @@
 #![deny(missing_docs)]
 //!
 //! * [`cluster`]: the processes and the per-link proxies;
-//! * [`nemesis`] and [`disk`]: the faults and how they are undone;
+//! * [`nemesis`], [`disk`] and [`membership`]: the faults and how they are
+//!   undone;
 //! * [`clients`]: the concurrent clients and the history they record;
 //! * [`observer`]: leader changes, polled from every node's status;
 //! * [`schedule`]: the seeded sequence of faults and heals;
@@ -17,6 +18,7 @@ pub mod clients;
 pub mod cluster;
 pub mod disk;
 pub mod html;
+pub mod membership;
 pub mod nemesis;
 pub mod observer;
 pub mod run;

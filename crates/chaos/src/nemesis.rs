@@ -45,11 +45,15 @@ pub enum Nemesis {
     /// On a stopped node: a torn write at the log's tail (must recover), or
     /// a flipped bit mid-log (must refuse to start; then repaired).
     Disk,
+    /// Membership changes under load: a spare node joins (learner, then
+    /// voter), a voter leaves (the leader half the time), or a voter's
+    /// data directory is wiped and it is replaced by a new node.
+    Member,
 }
 
 impl Nemesis {
     /// Every nemesis, in the order `--nemesis all` lists them.
-    pub const ALL: [Nemesis; 8] = [
+    pub const ALL: [Nemesis; 9] = [
         Nemesis::Kill,
         Nemesis::Pause,
         Nemesis::Partition,
@@ -58,6 +62,7 @@ impl Nemesis {
         Nemesis::Loss,
         Nemesis::Delay,
         Nemesis::Disk,
+        Nemesis::Member,
     ];
 
     /// The name on the command line and in reports.
@@ -71,6 +76,7 @@ impl Nemesis {
             Nemesis::Loss => "loss",
             Nemesis::Delay => "delay",
             Nemesis::Disk => "disk",
+            Nemesis::Member => "member",
         }
     }
 
@@ -138,7 +144,7 @@ pub fn inject(
     cluster: &mut Cluster,
     random: &mut StdRng,
 ) -> Result<Injected, String> {
-    let size = cluster.nodes.len() as u64;
+    let active = cluster.active_ids();
     let leader = cluster.leader();
     let mut injected = Injected {
         nemesis,
@@ -148,13 +154,13 @@ pub fn inject(
     };
     match nemesis {
         Nemesis::Kill => {
-            let (victim, why) = pick_victim(size, leader, random);
+            let (victim, why) = pick_victim(&active, leader, random);
             cluster.kill(index(victim));
             injected.description = format!("SIGKILL node {victim}{why}");
             injected.nodes = vec![victim];
         }
         Nemesis::Pause => {
-            let (victim, why) = pick_victim(size, leader, random);
+            let (victim, why) = pick_victim(&active, leader, random);
             cluster.pause(index(victim));
             injected.description = format!("SIGSTOP node {victim}{why}");
             injected.nodes = vec![victim];
@@ -162,7 +168,7 @@ pub fn inject(
         Nemesis::Partition => partition(cluster, leader, random, &mut injected),
         Nemesis::Partial => partial(cluster, leader, random, &mut injected),
         Nemesis::OneWay => {
-            let (victim, why) = pick_victim(size, leader, random);
+            let (victim, why) = pick_victim(&active, leader, random);
             let mode = pick_mode(random);
             if random.random_bool(0.5) {
                 cluster.proxies.set_inbound(victim, mode);
@@ -183,7 +189,7 @@ pub fn inject(
             let percent = random.random_range(LOSS_PERCENT_RANGE);
             cluster.proxies.set_loss_all(f64::from(percent) / 100.0);
             injected.description = format!("{percent} % of segments lost on every link");
-            injected.nodes = (1..=size).collect();
+            injected.nodes = active.clone();
         }
         Nemesis::Delay => {
             let milliseconds = random.random_range(DELAY_MILLISECONDS_RANGE);
@@ -191,10 +197,10 @@ pub fn inject(
             if random.random_bool(0.5) {
                 cluster.proxies.set_delay_all(delay);
                 injected.description = format!("{milliseconds} ms added on every link");
-                injected.nodes = (1..=size).collect();
+                injected.nodes = active.clone();
             } else {
-                let (victim, why) = pick_victim(size, leader, random);
-                for other in (1..=size).filter(|other| *other != victim) {
+                let (victim, why) = pick_victim(&active, leader, random);
+                for other in active.iter().copied().filter(|other| *other != victim) {
                     cluster.proxies.set_delay(victim, other, delay);
                     cluster.proxies.set_delay(other, victim, delay);
                 }
@@ -204,7 +210,7 @@ pub fn inject(
             }
         }
         Nemesis::Disk => {
-            let victim = random.random_range(1..=size);
+            let victim = active[random.random_range(0..active.len())];
             cluster.kill(index(victim));
             let damage = if random.random_bool(0.5) {
                 DiskDamage::TornTail
@@ -216,6 +222,7 @@ pub fn inject(
             injected.finding = outcome.finding;
             injected.nodes = vec![victim];
         }
+        Nemesis::Member => crate::membership::change(cluster, leader, random, &mut injected)?,
     }
     Ok(injected)
 }
@@ -235,12 +242,19 @@ fn index(node: u64) -> usize {
     usize::try_from(node - 1).expect("node ids are small")
 }
 
-/// The leader half of the time (when one is known), otherwise any node.
-fn pick_victim(size: u64, leader: Option<u64>, random: &mut StdRng) -> (u64, &'static str) {
+/// The leader half of the time (when one is known), otherwise any of
+/// `active`.
+pub fn pick_victim(
+    active: &[u64],
+    leader: Option<u64>,
+    random: &mut StdRng,
+) -> (u64, &'static str) {
     match leader {
-        Some(leader) if random.random_bool(0.5) => (leader, " (the leader)"),
+        Some(leader) if active.contains(&leader) && random.random_bool(0.5) => {
+            (leader, " (the leader)")
+        }
         _ => {
-            let victim = random.random_range(1..=size);
+            let victim = active[random.random_range(0..active.len())];
             let why = if Some(victim) == leader {
                 " (the leader)"
             } else {
@@ -275,10 +289,11 @@ fn cut_between(cluster: &Cluster, left: &[u64], right: &[u64], mode: LinkState) 
     }
 }
 
-/// Leaves only the links in `kept` (pairs, both directions) up.
-fn keep_only(cluster: &Cluster, size: u64, kept: &[(u64, u64)], mode: LinkState) {
-    for one in 1..=size {
-        for other in (one + 1)..=size {
+/// Leaves only the links in `kept` (pairs, both directions) up among
+/// `active`.
+fn keep_only(cluster: &Cluster, active: &[u64], kept: &[(u64, u64)], mode: LinkState) {
+    for (position, one) in active.iter().copied().enumerate() {
+        for other in active[position + 1..].iter().copied() {
             let is_kept = kept.contains(&(one, other)) || kept.contains(&(other, one));
             if !is_kept {
                 cluster.proxies.set(one, other, mode);
@@ -288,20 +303,29 @@ fn keep_only(cluster: &Cluster, size: u64, kept: &[(u64, u64)], mode: LinkState)
     }
 }
 
-fn others(size: u64, except: &[u64]) -> Vec<u64> {
-    (1..=size).filter(|node| !except.contains(node)).collect()
+fn others(active: &[u64], except: &[u64]) -> Vec<u64> {
+    active
+        .iter()
+        .copied()
+        .filter(|node| !except.contains(node))
+        .collect()
 }
 
 fn partition(cluster: &Cluster, leader: Option<u64>, random: &mut StdRng, injected: &mut Injected) {
-    let size = cluster.nodes.len() as u64;
+    let active = cluster.active_ids();
+    let size = active.len() as u64;
     let mode = pick_mode(random);
     let shape = random.random_range(0..3);
     let (left, right, what) = match (shape, leader) {
-        (0, Some(leader)) => (vec![leader], others(size, &[leader]), "the leader isolated"),
+        (0, Some(leader)) if active.contains(&leader) => (
+            vec![leader],
+            others(&active, &[leader]),
+            "the leader isolated",
+        ),
         (2, _) => {
             // Two halves that only a bridge node joins: both halves can
             // reach a majority only through it.
-            let mut nodes: Vec<u64> = (1..=size).collect();
+            let mut nodes: Vec<u64> = active.clone();
             nodes.shuffle(random);
             let bridge = nodes.pop().expect("a cluster has nodes");
             let half = nodes.len() / 2;
@@ -311,11 +335,11 @@ fn partition(cluster: &Cluster, leader: Option<u64>, random: &mut StdRng, inject
                 "{left:?} | {right:?} joined only through bridge node {bridge} ({})",
                 mode_name(mode)
             );
-            injected.nodes = (1..=size).collect();
+            injected.nodes = active.clone();
             return;
         }
         _ => {
-            let mut nodes: Vec<u64> = (1..=size).collect();
+            let mut nodes: Vec<u64> = active.clone();
             nodes.shuffle(random);
             let minority = random.random_range(1..=((size as usize - 1) / 2).max(1));
             let (left, right) = nodes.split_at(minority);
@@ -328,10 +352,12 @@ fn partition(cluster: &Cluster, leader: Option<u64>, random: &mut StdRng, inject
 }
 
 fn partial(cluster: &Cluster, leader: Option<u64>, random: &mut StdRng, injected: &mut Injected) {
-    let size = cluster.nodes.len() as u64;
+    let active = cluster.active_ids();
     let mode = pick_mode(random);
-    let leader = leader.unwrap_or_else(|| random.random_range(1..=size));
-    let mut followers = others(size, &[leader]);
+    let leader = leader
+        .filter(|leader| active.contains(leader))
+        .unwrap_or_else(|| active[random.random_range(0..active.len())]);
+    let mut followers = others(&active, &[leader]);
     followers.shuffle(random);
     match random.random_range(0..3) {
         0 => {
@@ -339,11 +365,11 @@ fn partial(cluster: &Cluster, leader: Option<u64>, random: &mut StdRng, injected
             // leader keeps a link but loses its quorum, and only the hub
             // can gather one.
             let hub = followers[0];
-            let kept: Vec<(u64, u64)> = others(size, &[hub])
+            let kept: Vec<(u64, u64)> = others(&active, &[hub])
                 .into_iter()
                 .map(|node| (hub, node))
                 .collect();
-            keep_only(cluster, size, &kept, mode);
+            keep_only(cluster, &active, &kept, mode);
             injected.description = format!(
                 "quorum-loss: only hub node {hub} reaches everyone, leader {leader} reaches only it ({})",
                 mode_name(mode)
@@ -355,10 +381,10 @@ fn partial(cluster: &Cluster, leader: Option<u64>, random: &mut StdRng, injected
             // rest only one follower reaches a majority.
             let chosen = followers[0];
             let mut kept: Vec<(u64, u64)> = Vec::new();
-            for other in others(size, &[leader, chosen]) {
+            for other in others(&active, &[leader, chosen]) {
                 kept.push((chosen, other));
             }
-            keep_only(cluster, size, &kept, mode);
+            keep_only(cluster, &active, &kept, mode);
             injected.description = format!(
                 "constrained: leader {leader} cut off, only node {chosen} reaches a majority ({})",
                 mode_name(mode)
@@ -370,7 +396,7 @@ fn partial(cluster: &Cluster, leader: Option<u64>, random: &mut StdRng, injected
             let mut line = vec![leader];
             line.extend(&followers);
             let kept: Vec<(u64, u64)> = line.windows(2).map(|pair| (pair[0], pair[1])).collect();
-            keep_only(cluster, size, &kept, mode);
+            keep_only(cluster, &active, &kept, mode);
             injected.description = format!(
                 "chained: {} with the leader at the end ({})",
                 line.iter()

@@ -102,10 +102,16 @@ pub fn run(options: &ChaosOptions, progress: &dyn Fn(&str)) -> Result<ChaosOutco
         options.nodes >= NODES_MIN,
         "chaos needs at least {NODES_MIN} nodes"
     );
+    let spares = if options.nemeses.contains(&Nemesis::Member) {
+        crate::membership::spares_for(options.duration)
+    } else {
+        0
+    };
     let mut cluster = Cluster::start(
         &options.executable,
         &options.work,
         options.nodes,
+        spares,
         options.seed,
         options.lease,
     )?;
@@ -262,8 +268,7 @@ fn final_reads(
 ) -> Vec<BTreeMap<String, Option<String>>> {
     let deadline = Instant::now() + Duration::from_millis(RECOVERY_WAIT_MILLISECONDS);
     let mut per_node = Vec::new();
-    for (index, address) in cluster.client_addresses().into_iter().enumerate() {
-        let node = index as u64 + 1;
+    for (node, address) in cluster.active_client_addresses() {
         let reader = FINAL_READER_CLIENT_BASE + node;
         let mut seen = BTreeMap::new();
         let mut connection = None;

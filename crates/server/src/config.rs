@@ -290,6 +290,8 @@ pub struct FileConfig {
     pub lease: Option<bool>,
     /// `--join`.
     pub join: Option<String>,
+    /// `--initial-voters`, comma separated.
+    pub initial_voters: Option<String>,
 }
 
 impl FileConfig {

@@ -681,8 +681,9 @@ fn status_of(
 
 /// Whom to dial and whom to admit, from the start-up peers and the
 /// configurations known: every member of a configuration in `membership`,
-/// at the address the newest configuration that has one gives, else at its
-/// start-up address; start-up peers that no configuration known here has
+/// at its start-up address when it has one (this node's own view of how
+/// to reach it, through a proxy or a NAT, say, wins), else at the address
+/// the newest configuration that has one gives; start-up peers that no configuration known here has
 /// yet (a joining node learns the members before the log that added
 /// them); never this node. A removed id stays until its removal is in
 /// force here (it is a member of a configuration that still governs): a
@@ -694,12 +695,17 @@ pub fn address_book(
     committed: Slot,
 ) -> (BTreeMap<NodeId, String>, Admission) {
     let latest = membership.latest();
-    let mut book = static_peers.clone();
+    let mut book = BTreeMap::new();
     for (_, config) in membership.starts() {
         for (member, address) in &config.addresses {
             book.insert(*member, address.clone());
         }
     }
+    book.extend(
+        static_peers
+            .iter()
+            .map(|(peer, address)| (*peer, address.clone())),
+    );
     let mut members = std::collections::BTreeSet::new();
     for config in membership.governing_from(committed) {
         members.extend(config.members());

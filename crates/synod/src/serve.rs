@@ -75,6 +75,11 @@ pub struct ServerArguments {
     /// time: the voters the cluster's log started with come from there.
     #[arg(long)]
     join: Option<String>,
+    /// The voters a new cluster starts with (ids, comma separated), when
+    /// `--peers` also lists nodes that will join later; every founding
+    /// node must be given the same list. Default: every `--peers` id.
+    #[arg(long)]
+    initial_voters: Option<String>,
 }
 
 /// How long `--join` waits for the cluster's admin endpoint.
@@ -89,6 +94,31 @@ struct Joined {
     /// True while this node is a learner of the newest configuration: an
     /// empty data directory may then be initialised (it promised nothing).
     learner: bool,
+}
+
+/// Parses `--initial-voters 1,2,3`.
+fn parse_voters(list: &str) -> Result<Vec<NodeId>, ConfigError> {
+    let mut voters = Vec::new();
+    for entry in list
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+    {
+        let id: u64 = entry.parse().map_err(|_| ConfigError::File {
+            path: PathBuf::from("--initial-voters"),
+            reason: format!("{entry:?} is not a node id"),
+        })?;
+        voters.push(NodeId(id));
+    }
+    voters.sort();
+    voters.dedup();
+    if voters.is_empty() {
+        return Err(ConfigError::File {
+            path: PathBuf::from("--initial-voters"),
+            reason: "no voter given".into(),
+        });
+    }
+    Ok(voters)
 }
 
 /// Asks `endpoint` for the cluster's facts, and checks that `id` is a
@@ -366,7 +396,11 @@ fn resolve(arguments: ServerArguments) -> Result<Resolved, ConfigError> {
         data_directory: arguments.data.or(file.data),
         snapshot_interval_slots: SNAPSHOT_INTERVAL_SLOTS,
         lease: arguments.lease || file.lease.unwrap_or(false),
-        initial_voters: joined.as_ref().map(|joined| joined.initial_voters.clone()),
+        initial_voters: match (&joined, arguments.initial_voters.or(file.initial_voters)) {
+            (Some(joined), _) => Some(joined.initial_voters.clone()),
+            (None, Some(list)) => Some(parse_voters(&list)?),
+            (None, None) => None,
+        },
     };
     config.validate()?;
     // A learner has promised nothing, so an empty directory may be
