@@ -524,11 +524,14 @@ impl DriveLoop {
             self.transport.set_peers(&book, admission);
             self.membership_applied = Some((membership.clone(), in_force_from));
         }
-        if let Some(epoch) = self.transport.removed().removed_at() {
-            return Err(DriveError::Removed { id: id.0, epoch });
-        }
         let replica = self.node.replica();
         let status = replica.status();
+        // A leader refused as removed still hands over first.
+        if let Some(epoch) = self.transport.removed().removed_at() {
+            if status.role != Role::Leader {
+                return Err(DriveError::Removed { id: id.0, epoch });
+            }
+        }
         let removed_here = !status.configuration.is_member(id)
             && status.configuration.retired.contains(&id)
             && status.configuration_next.is_none()
@@ -715,7 +718,11 @@ pub fn address_book(
     });
     members.extend(book.keys().copied());
     let admission = Admission {
-        retired: latest.retired.difference(&members).copied().collect(),
+        retired: latest
+            .retired
+            .difference(&members)
+            .map(|node| (*node, std::time::Instant::now()))
+            .collect(),
         members,
         epoch: latest.epoch,
     };

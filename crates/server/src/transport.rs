@@ -61,6 +61,15 @@ pub const CONNECT_TIMEOUT_MILLISECONDS: u64 = 1_000;
 pub const HANDSHAKE_TIMEOUT_MILLISECONDS: u64 = 2_000;
 /// Bytes read from a peer socket at once.
 pub const PEER_READ_CHUNK_BYTES: usize = 64 * 1024;
+/// A connection from a peer whose removal took effect here is hung up on
+/// this long after it did: long enough for a removed leader to hand over
+/// (it must still reach the new voters for that: about one heartbeat
+/// round, 50 ms, after its removal is in force), short enough that a
+/// removed node that missed its removal learns of it soon (its next dial
+/// is refused with [`Refusal::Removed`]) and its clients go elsewhere.
+/// Hanging up at once made a removed leader stop before it handed over,
+/// and the cluster wait out an election timeout (chaos, member nemesis).
+pub const REMOVED_PEER_HANG_UP_DELAY_MILLISECONDS: u64 = 500;
 /// A connection buffer larger than this is freed once it is empty, so one
 /// large frame (a snapshot) does not pin memory for the connection's life.
 pub const PEER_BUFFER_RETAINED_MAX_BYTES: usize = 1024 * 1024;
@@ -89,8 +98,9 @@ pub struct Admission {
     /// Members of some configuration known here, and the peers of the
     /// start-up settings.
     pub members: BTreeSet<NodeId>,
-    /// Removed ids (refused with [`Refusal::Removed`]).
-    pub retired: BTreeSet<NodeId>,
+    /// Removed ids (refused with [`Refusal::Removed`]), with when this
+    /// node first saw each removal in force.
+    pub retired: BTreeMap<NodeId, std::time::Instant>,
     /// The epoch of the newest configuration known here.
     pub epoch: u64,
 }
@@ -208,8 +218,16 @@ impl Transport {
     /// Dials exactly `peers` (this node's own entry is skipped): new ones
     /// get a dialer, removed ones are hung up on, a changed address is
     /// re-dialed. Who may connect becomes `admission`.
-    pub fn set_peers(&mut self, peers: &BTreeMap<NodeId, String>, admission: Admission) {
-        *self.admission.write().expect("admission lock") = admission;
+    pub fn set_peers(&mut self, peers: &BTreeMap<NodeId, String>, mut admission: Admission) {
+        {
+            let mut current = self.admission.write().expect("admission lock");
+            for (node, since) in &mut admission.retired {
+                if let Some(earlier) = current.retired.get(node) {
+                    *since = *earlier;
+                }
+            }
+            *current = admission;
+        }
         let stale: Vec<NodeId> = self
             .links
             .iter()
@@ -550,14 +568,18 @@ async fn serve_peer(
         queue.redial.notify_one();
     }
     loop {
-        // A peer whose removal took effect here is hung up on; its next
-        // dial is refused with the reason, and it stops.
-        if admission
+        // A peer whose removal took effect here is hung up on, once it
+        // had time to hand over; its next dial is refused with the
+        // reason, and it stops.
+        let hang_up = admission
             .read()
             .expect("admission lock")
             .retired
-            .contains(&from)
-        {
+            .get(&from)
+            .is_some_and(|since| {
+                since.elapsed() >= Duration::from_millis(REMOVED_PEER_HANG_UP_DELAY_MILLISECONDS)
+            });
+        if hang_up {
             info!(peer = %from, "hanging up on a removed peer");
             return Ok(());
         }
@@ -589,7 +611,7 @@ fn judge(identity: &PeerIdentity, admission: &Admission, hello: &Hello) -> Hello
         Refusal::ClusterMismatch {
             expected: identity.cluster_id,
         }
-    } else if admission.retired.contains(&hello.from) {
+    } else if admission.retired.contains_key(&hello.from) {
         Refusal::Removed {
             epoch: admission.epoch,
         }
@@ -646,7 +668,9 @@ mod tests {
     fn admission() -> Admission {
         Admission {
             members: [1, 2, 3].into_iter().map(NodeId).collect(),
-            retired: [5].into_iter().map(NodeId).collect(),
+            retired: [(NodeId(5), std::time::Instant::now())]
+                .into_iter()
+                .collect(),
             epoch: 4,
         }
     }
