@@ -47,8 +47,16 @@ grep -q "is up" "$WORK/up.log" || { cat "$WORK/up.log"; exit 1; }
 ENDPOINTS=127.0.0.1:$CLIENT,127.0.0.1:$((CLIENT + 1)),127.0.0.1:$((CLIENT + 2))
 ADMINS=127.0.0.1:$ADMIN,127.0.0.1:$((ADMIN + 1)),127.0.0.1:$((ADMIN + 2))
 echo "preloading $KEYS keys of $VALUE_SIZE bytes"
-"$SYNOD" bench --target "redis://$ENDPOINTS" --workload write --keys "$KEYS" \
-  --value-size "$VALUE_SIZE" --concurrency 64 --duration 1s --warm-up 0s > "$WORK/preload.log"
+# A leader change under the preload's load fails the preload with an
+# unknown outcome; writing every key again is harmless, so try again.
+for attempt in 1 2 3 4 5; do
+  if "$SYNOD" bench --target "redis://$ENDPOINTS" --workload write --keys "$KEYS" \
+    --value-size "$VALUE_SIZE" --concurrency 64 --duration 1s --warm-up 0s > "$WORK/preload.log" 2>&1; then
+    break
+  fi
+  echo "preload attempt $attempt failed: $(tail -1 "$WORK/preload.log")"
+  [[ $attempt == 5 ]] && exit 1
+done
 
 leader=$(curl -s "127.0.0.1:$ADMIN/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["leader"])')
 leader_pid=$(pgrep -f -- "--admin 127.0.0.1:$((ADMIN + leader - 1)) " | head -1)
