@@ -49,15 +49,26 @@ pub struct Cluster {
 const PORTS: std::ops::Range<u16> = 20_000..32_000;
 
 /// A loopback address with a port that was free a moment ago, picked at
-/// random so that test binaries running in parallel rarely try the same.
+/// random so that test binaries running in parallel rarely try the same,
+/// and never one this process handed out before: the probe's listener
+/// closes at once, so without that record two nodes of one cluster could
+/// be given the same port (seen in CI: a peer port equal to another
+/// node's client port).
 pub fn free_address() -> SocketAddr {
     use std::hash::{BuildHasher, Hasher};
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
     loop {
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
         hasher.write_u32(std::process::id());
         let span = u64::from(PORTS.end - PORTS.start);
         let port = PORTS.start + (hasher.finish() % span) as u16;
+        let mut handed_out = HANDED_OUT.lock().unwrap();
+        if handed_out.contains(&port) {
+            continue;
+        }
         if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            handed_out.insert(port);
             return listener.local_addr().unwrap();
         }
     }
