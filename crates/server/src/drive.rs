@@ -261,9 +261,11 @@ pub struct DriveLoop {
     /// The peers of the start-up settings; the configurations' addresses
     /// take precedence (see [`address_book`]).
     static_peers: BTreeMap<NodeId, String>,
-    /// The chain, and the first slot of the configuration in force, that
-    /// the transport's peers were last set from.
-    membership_applied: Option<(Membership, Slot)>,
+    /// The newest configuration's epoch, the chain's first start and the
+    /// first slot of the configuration in force when the transport's peers
+    /// were last set: the chain is a function of the decided log, so these
+    /// change whenever it does.
+    membership_applied: Option<(u64, Slot, Slot)>,
     /// The tick at which this node's removal took effect here.
     removed_ticks: Option<u64>,
     /// Ticks delivered to the node so far.
@@ -514,39 +516,35 @@ impl DriveLoop {
         let replica = self.node.replica();
         let membership = replica.membership();
         let committed = replica.committed();
-        let in_force_from = membership.start_of(committed);
-        let unchanged = self
-            .membership_applied
-            .as_ref()
-            .is_some_and(|(applied, start)| applied == membership && *start == in_force_from);
-        if !unchanged {
+        let fingerprint = (
+            membership.latest().epoch,
+            membership
+                .starts()
+                .next()
+                .map_or(Slot(0), |(start, _)| start),
+            membership.start_of(committed),
+        );
+        if self.membership_applied != Some(fingerprint) {
             let (book, admission) = address_book(id, &self.static_peers, membership, committed);
             self.transport.set_peers(&book, admission);
-            self.membership_applied = Some((membership.clone(), in_force_from));
+            self.membership_applied = Some(fingerprint);
         }
-        let replica = self.node.replica();
-        let status = replica.status();
-        // A leader refused as removed still hands over first.
-        if let Some(epoch) = self.transport.removed().removed_at() {
-            if status.role != Role::Leader {
-                return Err(DriveError::Removed { id: id.0, epoch });
-            }
-        }
-        let removed_here = !status.configuration.is_member(id)
-            && status.configuration.retired.contains(&id)
-            && status.configuration_next.is_none()
-            && status.role != Role::Leader;
-        if !removed_here {
+        // A leader removed (or refused as removed) still hands over first.
+        if replica.role() == Role::Leader {
             self.removed_ticks = None;
             return Ok(());
         }
+        if let Some(epoch) = self.transport.removed().removed_at() {
+            return Err(DriveError::Removed { id: id.0, epoch });
+        }
+        let Some(epoch) = replica.removal_in_force() else {
+            self.removed_ticks = None;
+            return Ok(());
+        };
         let now = self.ticks;
         let since = *self.removed_ticks.get_or_insert(now);
         if now.saturating_sub(since) >= REMOVED_LINGER_TICKS {
-            return Err(DriveError::Removed {
-                id: id.0,
-                epoch: status.configuration.epoch,
-            });
+            return Err(DriveError::Removed { id: id.0, epoch });
         }
         Ok(())
     }
@@ -741,4 +739,42 @@ pub fn random_u64() -> u64 {
     hasher.write_u128(now);
     hasher.write_u32(std::process::id());
     hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use synod_paxos::CONFIGURATION_DELAY_SLOTS;
+
+    use super::*;
+
+    /// Regression (real processes): the address book dropped a removed
+    /// leader as soon as its removal was decided, so it heard nobody,
+    /// resigned through check-quorum and could not hand over. It must stay
+    /// dialed and admitted until its removal is in force here, and be
+    /// refused as removed after.
+    #[test]
+    fn a_removed_node_is_dialed_until_its_removal_is_in_force_then_refused() {
+        let initial = Configuration::initial([NodeId(1), NodeId(2), NodeId(3)]);
+        let removed = initial
+            .changed(ConfigurationChange::Remove(NodeId(1)))
+            .expect("a voter leaves");
+        let mut membership = Membership::new(initial);
+        assert!(membership.record_decided(Slot(10), &removed));
+        let static_peers: BTreeMap<NodeId, String> = (1..=3)
+            .map(|node| (NodeId(node), format!("127.0.0.1:{}", 7100 + node)))
+            .collect();
+        let (book, admission) = address_book(NodeId(2), &static_peers, &membership, Slot(11));
+        assert!(
+            book.contains_key(&NodeId(1)),
+            "decided, not in force: {book:?}"
+        );
+        assert!(admission.members.contains(&NodeId(1)));
+        assert!(admission.retired.is_empty());
+        let in_force = Slot(10 + CONFIGURATION_DELAY_SLOTS);
+        let (book, admission) = address_book(NodeId(2), &static_peers, &membership, in_force);
+        assert!(!book.contains_key(&NodeId(1)), "in force: {book:?}");
+        assert!(!book.contains_key(&NodeId(2)), "never this node");
+        assert!(admission.retired.contains_key(&NodeId(1)));
+        assert!(!admission.members.contains(&NodeId(1)));
+    }
 }

@@ -1,6 +1,9 @@
 //! Clusters of real nodes in one process, on loopback ports chosen by the
 //! kernel, spoken to over real TCP in raw RESP and HTTP.
 
+mod common;
+
+use common::bind;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -13,23 +16,10 @@ use synod_server::persistence::MemoryPersistence;
 use synod_server::server::{start, Listeners, RunningServer};
 use synod_storage::Identity;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// Every test finishes well within this, or fails.
 const TEST_TIME_MAX: Duration = Duration::from_secs(30);
-
-async fn bind() -> Listeners {
-    let listener = || async {
-        TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free loopback port")
-    };
-    Listeners {
-        client: listener().await,
-        peer: listener().await,
-        admin: listener().await,
-    }
-}
 
 /// Binds loopback listeners for one node per entry of `cluster_ids` (node
 /// ids 1, 2, …) and describes each node as belonging to the cluster given.

@@ -3,6 +3,9 @@
 //! once it has caught up, the leader is removed and hands over, and the
 //! removed node stops and names the way back.
 
+mod common;
+
+use common::bind;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -13,25 +16,11 @@ use synod_server::config::{ServerConfig, SNAPSHOT_INTERVAL_SLOTS};
 use synod_server::drive::DriveError;
 use synod_server::persistence::MemoryPersistence;
 use synod_server::server::{start, Listeners, RunningServer, ServerError};
-use tokio::net::TcpListener;
 
 /// The test finishes well within this, or fails.
 const TEST_TIME_MAX: Duration = Duration::from_secs(60);
 /// Keys written before the cluster changes.
 const KEYS: u32 = 200;
-
-async fn bind() -> Listeners {
-    let listener = || async {
-        TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free loopback port")
-    };
-    Listeners {
-        client: listener().await,
-        peer: listener().await,
-        admin: listener().await,
-    }
-}
 
 fn config(id: u64, listeners: &Listeners, peers: &BTreeMap<NodeId, String>) -> ServerConfig {
     ServerConfig {

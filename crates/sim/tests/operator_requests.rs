@@ -149,4 +149,6 @@ fn a_removed_leader_leads_until_its_removal_is_in_force() {
     };
     assert!(!next.is_member(N1));
     assert!(status.committed >= start, "{status:?}");
+    assert_eq!(cluster.replica(N1).removal_in_force(), Some(next.epoch));
+    assert_eq!(cluster.replica(N2).removal_in_force(), None);
 }

@@ -169,6 +169,15 @@ impl Replica {
         (!ready).then_some(progress.committed)
     }
 
+    /// The epoch of the configuration that removed this replica, once that
+    /// removal is in force here (it governs the first undecided slot and no
+    /// later change is pending); `None` while it is a member.
+    pub fn removal_in_force(&self) -> Option<u64> {
+        let in_force = self.membership.at(self.committed);
+        let settled = self.membership.latest_start() <= self.committed;
+        (settled && in_force.retired.contains(&self.id())).then_some(in_force.epoch)
+    }
+
     /// Hands leadership to the voter `to`: this leader stops leading and
     /// tells `to` to campaign at once (a [`Message::Resign`] naming it).
     /// Safe whatever happens next, as every election is: the successor's
