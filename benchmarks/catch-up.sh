@@ -24,6 +24,7 @@ cd "$(dirname "$0")/.."
 KEYS=${KEYS:-1000000}
 VALUE_SIZE=${VALUE_SIZE:-100}
 WORK=${WORK:-$(mktemp -d /tmp/synod-catch-up.XXXXXX)}
+mkdir -p "$WORK"
 PORT_BASE=${PORT_BASE:-27000}
 CLIENT=$((PORT_BASE + 1))
 PEER=$((PORT_BASE + 101))

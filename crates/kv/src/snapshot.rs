@@ -30,6 +30,7 @@ use crate::limits::{check_key, check_value};
 use crate::response::Response;
 use crate::session::{Session, SessionTable};
 use crate::store::{entries_digest, Store};
+use imbl::OrdMap;
 use synod_codec::{DecodeError, Reader, Writer};
 
 /// The first bytes of every snapshot, so that a file of another kind is
@@ -208,23 +209,22 @@ fn check_header(bytes: &[u8]) -> Result<&[u8], SnapshotError> {
     Ok(body)
 }
 
-fn take_entries(reader: &mut Reader<'_>) -> Result<BTreeMap<StoredKey, Bytes>, SnapshotError> {
+fn take_entries(reader: &mut Reader<'_>) -> Result<OrdMap<StoredKey, Bytes>, SnapshotError> {
     // No allocation is sized by the count: a forged count runs out of input.
     let count = reader.take_length()?;
-    let mut entries = BTreeMap::new();
+    let mut entries = OrdMap::new();
+    let mut last: Option<&[u8]> = None;
     for _ in 0..count {
         let key = reader.take_bytes()?;
         let value = reader.take_bytes()?;
         check_key(key).map_err(DecodeError::from)?;
         check_value(value).map_err(DecodeError::from)?;
-        if entries
-            .last_key_value()
-            .is_some_and(|(last, _): (&StoredKey, _)| last.bytes().as_ref() >= key)
-        {
+        if last.is_some_and(|last| last >= key) {
             return Err(SnapshotError::StateInconsistent(
                 "entries are not in strictly increasing key order",
             ));
         }
+        last = Some(key);
         entries.insert(
             StoredKey::new(Bytes::copy_from_slice(key)),
             Bytes::copy_from_slice(value),

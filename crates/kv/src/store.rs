@@ -1,10 +1,10 @@
 //! The store: the key-value map, the session table and the counters, and the
 //! one deterministic function, [`Store::apply`], that changes them.
 
-use std::collections::{btree_map, BTreeMap};
 use std::fmt;
 
 use bytes::Bytes;
+use imbl::{ordmap, OrdMap};
 
 use crate::command::{Command, Operation, SetCondition};
 use crate::fingerprint::Fingerprint;
@@ -100,7 +100,12 @@ impl Default for StoreConfig {
 /// stores share, so a model checker can keep stores in its state set.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Store {
-    pub(crate) entries: BTreeMap<StoredKey, Bytes>,
+    /// A persistent map (shared, copy-on-write nodes): a clone costs a
+    /// reference count, so a snapshot can be encoded from a clone on
+    /// another thread while this store goes on applying (see
+    /// [`Store::snapshot_view`]). Encoding a million entries takes about
+    /// 200 ms, which on the drive loop cost the leader its leadership.
+    pub(crate) entries: OrdMap<StoredKey, Bytes>,
     pub(crate) sessions: SessionTable,
     pub(crate) applied_commands: u64,
     /// The wrapping sum of the fingerprints of all entries, kept up to date
@@ -122,7 +127,7 @@ impl Store {
     /// When `config.sessions_max` is 0.
     pub fn new(config: StoreConfig) -> Store {
         Store {
-            entries: BTreeMap::new(),
+            entries: OrdMap::new(),
             sessions: SessionTable::new(config.sessions_max),
             applied_commands: 0,
             entries_digest: 0,
@@ -323,7 +328,7 @@ impl Store {
     fn set(&mut self, key: Bytes, value: Bytes, condition: SetCondition) -> bool {
         let fingerprint = entry_fingerprint(&key, &value);
         match self.entries.entry(StoredKey::new(key)) {
-            btree_map::Entry::Occupied(mut occupied) => {
+            ordmap::Entry::Occupied(mut occupied) => {
                 if condition == SetCondition::IfAbsent {
                     return false;
                 }
@@ -333,7 +338,7 @@ impl Store {
                     .wrapping_add(fingerprint)
                     .wrapping_sub(entry_fingerprint(occupied.key().bytes(), &previous));
             }
-            btree_map::Entry::Vacant(vacant) => {
+            ordmap::Entry::Vacant(vacant) => {
                 if condition == SetCondition::IfPresent {
                     return false;
                 }
@@ -379,7 +384,7 @@ fn entry_fingerprint(key: &[u8], value: &[u8]) -> u64 {
 }
 
 /// The entries digest computed from scratch.
-pub(crate) fn entries_digest(entries: &BTreeMap<StoredKey, Bytes>) -> u64 {
+pub(crate) fn entries_digest(entries: &OrdMap<StoredKey, Bytes>) -> u64 {
     entries.iter().fold(0u64, |sum, (key, value)| {
         sum.wrapping_add(entry_fingerprint(key.bytes(), value))
     })

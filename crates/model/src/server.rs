@@ -102,6 +102,11 @@ impl ServerActor {
             for event in ready.events {
                 Self::record(state, event);
             }
+            // Encoded at once: the model explores protocol states, and an
+            // encoding finished later changes no message.
+            if let Some(snapshot) = ready.snapshot_to_encode {
+                state.node.snapshot_encoded(snapshot.end, snapshot.encode());
+            }
             state.node.store().assert_invariants();
             ready = state.node.ready();
             if ready.is_empty() {

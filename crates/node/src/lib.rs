@@ -48,6 +48,10 @@
 //!         }
 //!         // 3. Answer the clients.
 //!         replies.extend(ready.replies);
+//!         // 4. Encode a snapshot (on another thread, if there is one).
+//!         if let Some(snapshot) = ready.snapshot_to_encode {
+//!             node.snapshot_encoded(snapshot.end, snapshot.encode());
+//!         }
 //!     }
 //! };
 //!
@@ -80,7 +84,7 @@ pub mod tag;
 mod waiters;
 
 pub use event::Event;
-pub use machine::{untagged_commands, NodeError};
+pub use machine::{untagged_commands, NodeError, SnapshotToEncode};
 pub use node::{Node, NodeOptions, Ready, WRITES_PENDING_MAX_DEFAULT, WRITE_TIMEOUT_TICKS_DEFAULT};
 pub use persist::{PersistBatch, PersistSequence};
 pub use request::{Reply, Request, RequestError, RequestResult, UnknownReason};

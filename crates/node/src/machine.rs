@@ -33,6 +33,27 @@ pub(crate) struct StateMachine {
     /// Report the store's digest with every applied slot (for simulators
     /// that compare replicas; it costs a little on every slot).
     record_digests: bool,
+    /// The end of the snapshot handed out to encode, until it comes back.
+    encoding: Option<Slot>,
+}
+
+/// A snapshot of the state machine to encode, off the loop that drives
+/// the node: the store as of `end` (a clone, which shares the map's nodes
+/// and costs a reference count). Encoding a million entries takes about
+/// 200 ms; on the drive loop it stalled heartbeats and cost the leader its
+/// leadership under load. Hand the bytes to [`crate::Node::snapshot_encoded`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SnapshotToEncode {
+    /// The first slot not reflected in the store.
+    pub end: Slot,
+    store: Store,
+}
+
+impl SnapshotToEncode {
+    /// The snapshot's bytes ([`Store::snapshot`]); call it on any thread.
+    pub fn encode(&self) -> Bytes {
+        self.store.snapshot()
+    }
 }
 
 impl StateMachine {
@@ -46,6 +67,7 @@ impl StateMachine {
             store: Store::new(config),
             next_apply: Slot(0),
             record_digests,
+            encoding: None,
         };
         if let Some(snapshot) = snapshot {
             machine.install(snapshot)?;
@@ -116,14 +138,41 @@ impl StateMachine {
     }
 
     /// The compaction policy: when the core says the applied log has grown
-    /// past its slot or byte threshold, hand it a snapshot of everything
-    /// applied, and it compacts the log below.
-    pub(crate) fn compact_if_due(&self, replica: &mut Replica) -> Option<Event> {
-        if !replica.snapshot_due() || self.next_apply <= replica.log_start() {
+    /// past its slot or byte threshold, hand out the store as it is to be
+    /// encoded (one at a time); [`StateMachine::snapshot_encoded`] then
+    /// gives the core the bytes, and it compacts the log below.
+    pub(crate) fn snapshot_due(&mut self, replica: &Replica) -> Option<SnapshotToEncode> {
+        if self.encoding.is_some()
+            || !replica.snapshot_due()
+            || self.next_apply <= replica.log_start()
+        {
             return None;
         }
         let end = self.next_apply;
-        replica.compact(end, self.store.snapshot());
+        self.encoding = Some(end);
+        Some(SnapshotToEncode {
+            end,
+            store: self.store.clone(),
+        })
+    }
+
+    /// The bytes of the snapshot handed out at `end`: the core compacts
+    /// below it, unless it got a later snapshot from a peer meanwhile. A
+    /// snapshot this incarnation never handed out is ignored.
+    pub(crate) fn snapshot_encoded(
+        &mut self,
+        replica: &mut Replica,
+        end: Slot,
+        state: Bytes,
+    ) -> Option<Event> {
+        if self.encoding != Some(end) {
+            return None;
+        }
+        self.encoding = None;
+        if end <= replica.log_start() {
+            return None;
+        }
+        replica.compact(end, state);
         Some(Event::SnapshotTaken { end })
     }
 

@@ -1,6 +1,7 @@
 //! [`Node`]: one replica — the consensus core, the state machine, and the
 //! clients waiting on them — as a deterministic state machine.
 
+use bytes::Bytes;
 use synod_kv::{Command, StoreConfig};
 use synod_paxos::{
     ChangeError, Config, Configuration, ConfigurationChange, Decided, DurableState, Envelope,
@@ -8,7 +9,7 @@ use synod_paxos::{
 };
 
 use crate::event::Event;
-use crate::machine::{NodeError, StateMachine};
+use crate::machine::{NodeError, SnapshotToEncode, StateMachine};
 use crate::persist::{PersistBatch, PersistQueue, PersistSequence, Release};
 use crate::request::{read_error, rejection_error, Reply, Request, RequestError};
 use crate::tag::{self, RequestTag};
@@ -74,6 +75,9 @@ pub struct Ready<H> {
     pub replies: Vec<Reply<H>>,
     /// What happened, for metrics, logs and checks.
     pub events: Vec<Event>,
+    /// A snapshot to encode, off the driving loop if it can; hand the
+    /// bytes to [`Node::snapshot_encoded`].
+    pub snapshot_to_encode: Option<SnapshotToEncode>,
 }
 
 impl<H> Default for Ready<H> {
@@ -83,6 +87,7 @@ impl<H> Default for Ready<H> {
             persist: Vec::new(),
             replies: Vec::new(),
             events: Vec::new(),
+            snapshot_to_encode: None,
         }
     }
 }
@@ -94,6 +99,7 @@ impl<H> Ready<H> {
             && self.persist.is_empty()
             && self.replies.is_empty()
             && self.events.is_empty()
+            && self.snapshot_to_encode.is_none()
     }
 }
 
@@ -255,6 +261,16 @@ impl<H> Node<H> {
         self.replica.campaign_now();
     }
 
+    /// The snapshot [`Ready::snapshot_to_encode`] handed out at `end` is
+    /// encoded: the core compacts its log below it (and reports
+    /// [`Event::SnapshotTaken`]). Until then no other snapshot is handed
+    /// out. A driver that restarts the node drops encodings in flight.
+    pub fn snapshot_encoded(&mut self, end: Slot, state: Bytes) {
+        if let Some(event) = self.machine.snapshot_encoded(&mut self.replica, end, state) {
+            self.output.events.push(event);
+        }
+    }
+
     /// Batch `sequence` of [`Ready::persist`] is written (and synced, if it
     /// had to be). Completions must come in the order the batches were
     /// handed out. What they guarded is released: collect it with the next
@@ -361,8 +377,8 @@ impl<H> Node<H> {
                 self.answer_write(tag, Ok(response));
             }
         }
-        if let Some(event) = self.machine.compact_if_due(&mut self.replica) {
-            self.output.events.push(event);
+        if let Some(snapshot) = self.machine.snapshot_due(&self.replica) {
+            self.output.snapshot_to_encode = Some(snapshot);
         }
     }
 
@@ -454,6 +470,69 @@ fn check_read(operation: &synod_kv::Operation) -> Result<(), RequestError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use synod_kv::{Operation, SetCondition};
+
+    /// Runs a one-node cluster's output to quiescence with its disk, and
+    /// returns the snapshots it handed out to encode.
+    fn drive(node: &mut Node<u64>, disk: &mut DurableState) -> Vec<SnapshotToEncode> {
+        let mut handed_out = Vec::new();
+        loop {
+            let ready = node.ready();
+            if ready.is_empty() {
+                return handed_out;
+            }
+            for batch in ready.persist {
+                disk.apply(&batch.changes);
+                node.persisted(batch.sequence).expect("no peer snapshot");
+            }
+            handed_out.extend(ready.snapshot_to_encode);
+        }
+    }
+
+    fn write(node: &mut Node<u64>, handle: u64) {
+        let set = Operation::Set {
+            key: Bytes::from(format!("key {handle}")),
+            value: Bytes::from_static(b"value"),
+            condition: SetCondition::Always,
+        };
+        node.request(handle, Request::Write(Command::untagged(set)));
+    }
+
+    #[test]
+    fn a_snapshot_is_encoded_off_the_loop_and_compacts_only_once_it_comes_back() {
+        let mut config = Config::new(NodeId(1), vec![NodeId(1)]);
+        config.snapshot_interval_slots = 2;
+        let mut node: Node<u64> =
+            Node::new(NodeOptions::new(config), DurableState::default(), 7).expect("starts");
+        let mut disk = DurableState::default();
+        while node.replica().role() != synod_paxos::Role::Leader {
+            node.tick();
+            drive(&mut node, &mut disk);
+        }
+        let mut handed_out = Vec::new();
+        for handle in 0..6 {
+            write(&mut node, handle);
+            handed_out.extend(drive(&mut node, &mut disk));
+        }
+        assert_eq!(handed_out.len(), 1, "one encoding at a time");
+        let snapshot = handed_out.pop().expect("handed out");
+        assert_eq!(node.replica().log_start(), Slot(0), "nothing compacted yet");
+        node.snapshot_encoded(Slot(snapshot.end.0 + 100), Bytes::new());
+        assert_eq!(node.replica().log_start(), Slot(0), "one never handed out");
+        node.snapshot_encoded(snapshot.end, snapshot.encode());
+        assert_eq!(node.replica().log_start(), snapshot.end);
+        let ready = node.ready();
+        assert!(ready
+            .events
+            .contains(&Event::SnapshotTaken { end: snapshot.end }));
+        for batch in ready.persist {
+            disk.apply(&batch.changes);
+            node.persisted(batch.sequence).expect("no peer snapshot");
+        }
+        assert_eq!(disk.log_start(), snapshot.end, "the snapshot is persisted");
+        write(&mut node, 6);
+        assert_eq!(drive(&mut node, &mut disk).len(), 1, "the next one is due");
+    }
 
     #[test]
     fn small_node_ids_never_share_a_tag_client() {

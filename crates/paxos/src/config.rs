@@ -38,6 +38,13 @@ pub const SNAPSHOT_INTERVAL_SLOTS_DEFAULT: u64 = 10_000;
 /// A snapshot is due once the applied part of the log holds this many
 /// payload bytes, whatever the number of slots.
 pub const SNAPSHOT_LOG_SIZE_MAX_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
+/// State bytes carried by one snapshot chunk at most: a transfer holds one
+/// chunk in flight, so this bounds what it adds to either side's memory
+/// (beyond the snapshot itself, which every replica keeps to serve it).
+pub const SNAPSHOT_CHUNK_SIZE_MAX_BYTES_DEFAULT: u64 = 1024 * 1024;
+/// A snapshot a peer announces larger than this is refused before anything
+/// is allocated for it.
+pub const SNAPSHOT_SIZE_MAX_BYTES_DEFAULT: u64 = 4 * 1024 * 1024 * 1024;
 
 /// The largest difference in clock rate between two replicas that the
 /// leader lease tolerates, in percent: one replica's tick may be this much
@@ -177,6 +184,10 @@ pub struct Config {
     pub snapshot_interval_slots: u64,
     /// See [`SNAPSHOT_LOG_SIZE_MAX_BYTES_DEFAULT`].
     pub snapshot_log_size_max_bytes: u64,
+    /// See [`SNAPSHOT_CHUNK_SIZE_MAX_BYTES_DEFAULT`].
+    pub snapshot_chunk_size_max_bytes: u64,
+    /// See [`SNAPSHOT_SIZE_MAX_BYTES_DEFAULT`].
+    pub snapshot_size_max_bytes: u64,
     /// Ask for pre-votes before raising the ballot (on by default). Off is
     /// safe but lets a node that can send and not receive depose every
     /// leader. Only the model check turns it off, to keep its state space
@@ -219,6 +230,8 @@ impl Config {
             catch_up_retry_ticks: CATCH_UP_RETRY_TICKS_DEFAULT,
             snapshot_interval_slots: SNAPSHOT_INTERVAL_SLOTS_DEFAULT,
             snapshot_log_size_max_bytes: SNAPSHOT_LOG_SIZE_MAX_BYTES_DEFAULT,
+            snapshot_chunk_size_max_bytes: SNAPSHOT_CHUNK_SIZE_MAX_BYTES_DEFAULT,
+            snapshot_size_max_bytes: SNAPSHOT_SIZE_MAX_BYTES_DEFAULT,
             pre_vote: true,
             lease_ticks: 0,
             #[cfg(feature = "mutations")]

@@ -15,7 +15,7 @@
 //! reject-reason = 0 (no leader) | 1 leader-present:u8 [leader] (not leader)
 //!               | 2 (overloaded)
 //! read-error  = 0 (no leader) | 1 (not leader) | 2 (timeout) | 3 (overloaded)
-//! message     = version:u8=4 kind:u8 fields
+//! message     = version:u8=5 kind:u8 fields
 //!   kind  1 prepare             ballot first_undecided
 //!         2 promise             ballot committed count slot-entry*
 //!         3 accept              ballot committed count (slot value)*
@@ -30,10 +30,14 @@
 //!        12 read-index-rejected request read-error
 //!        13 catch-up-request    from
 //!        14 catch-up            count slot-entry* committed
-//!        15 install-snapshot    snapshot committed
+//!        15 (retired: install-snapshot, the whole snapshot in one message)
 //!        16 pre-vote            ballot
 //!        17 pre-vote-reply      ballot granted:u8 promised-ballot
-//!        18 resign              ballot
+//!        18 resign              ballot successor:(0 | 1 node)
+//!        19 snapshot-chunk      end state-size state-checksum:u32
+//!                               membership:(0 | 1 membership) offset
+//!                               data:(length bytes) data-checksum:u32 committed
+//!        20 snapshot-chunk-request end offset
 //! ```
 //!
 //! Decoding never panics, and commands and snapshot states decoded from a
@@ -48,15 +52,16 @@ use crate::membership::{Configuration, Membership};
 use crate::message::{Message, Proposal};
 use crate::ready::{ReadError, RejectReason};
 use crate::types::{
-    Ballot, Entry, NodeId, ReadRequestId, ReadRound, Slot, SlotEntry, Snapshot, Value,
+    Ballot, Entry, NodeId, ReadRequestId, ReadRound, Slot, SlotEntry, Snapshot, SnapshotChunk,
+    Value,
 };
 
 /// The version of the message encoding this build writes and reads.
 /// Version 2: a refused forward and a refused read batch say why, and a
 /// read batch says how many reads it holds. Version 3: pre-vote and
 /// resignation messages. Version 4: configuration values, and snapshots
-/// that carry the membership.
-pub const MESSAGE_FORMAT_VERSION: u8 = 4;
+/// that carry the membership. Version 5: snapshots travel in chunks.
+pub const MESSAGE_FORMAT_VERSION: u8 = 5;
 
 const VALUE_NOOP: u8 = 0;
 const VALUE_BATCH: u8 = 1;
@@ -90,10 +95,12 @@ mod kind {
     pub(super) const READ_INDEX_REJECTED: u8 = 12;
     pub(super) const CATCH_UP_REQUEST: u8 = 13;
     pub(super) const CATCH_UP: u8 = 14;
-    pub(super) const INSTALL_SNAPSHOT: u8 = 15;
+    // 15 was install-snapshot (format 4 and before).
     pub(super) const PRE_VOTE: u8 = 16;
     pub(super) const PRE_VOTE_REPLY: u8 = 17;
     pub(super) const RESIGN: u8 = 18;
+    pub(super) const SNAPSHOT_CHUNK: u8 = 19;
+    pub(super) const SNAPSHOT_CHUNK_REQUEST: u8 = 20;
 }
 
 /// Implements the codec for a newtype over a `u64`.
@@ -289,17 +296,49 @@ impl Decode for Membership {
     }
 }
 
+/// A snapshot's membership, absent in snapshots of builds before
+/// membership changes.
+fn encode_optional_membership(membership: &Option<Membership>, writer: &mut Writer) {
+    match membership {
+        None => writer.put_u8(0),
+        Some(membership) => {
+            writer.put_u8(1);
+            membership.encode(writer);
+        }
+    }
+}
+
+fn decode_optional_membership(
+    reader: &mut Reader<'_>,
+    field: &'static str,
+) -> Result<Option<Membership>, DecodeError> {
+    match reader.take_u8()? {
+        0 => Ok(None),
+        1 => Ok(Some(Membership::decode(reader)?)),
+        tag => Err(DecodeError::TagUnknown { field, tag }),
+    }
+}
+
+impl Snapshot {
+    /// Encodes what precedes the state machine's bytes in
+    /// [`Snapshot::encode`], for writers that pass those bytes on without
+    /// copying them.
+    pub fn encode_head(&self, writer: &mut Writer) {
+        self.end.encode(writer);
+        writer.put_length(self.state.len());
+    }
+
+    /// Encodes what follows the state machine's bytes.
+    pub fn encode_tail(&self, writer: &mut Writer) {
+        encode_optional_membership(&self.membership, writer);
+    }
+}
+
 impl Encode for Snapshot {
     fn encode(&self, writer: &mut Writer) {
-        self.end.encode(writer);
-        writer.put_bytes(&self.state);
-        match &self.membership {
-            None => writer.put_u8(0),
-            Some(membership) => {
-                writer.put_u8(1);
-                membership.encode(writer);
-            }
-        }
+        self.encode_head(writer);
+        writer.put_raw(&self.state);
+        self.encode_tail(writer);
     }
 }
 
@@ -307,20 +346,41 @@ impl Decode for Snapshot {
     fn decode(reader: &mut Reader<'_>) -> Result<Snapshot, DecodeError> {
         let end = Slot::decode(reader)?;
         let state = reader.take_shared_bytes()?;
-        let membership = match reader.take_u8()? {
-            0 => None,
-            1 => Some(Membership::decode(reader)?),
-            tag => {
-                return Err(DecodeError::TagUnknown {
-                    field: "snapshot membership",
-                    tag,
-                })
-            }
-        };
+        let membership = decode_optional_membership(reader, "snapshot membership")?;
         Ok(Snapshot {
             end,
             state,
             membership,
+        })
+    }
+}
+
+impl Encode for SnapshotChunk {
+    fn encode(&self, writer: &mut Writer) {
+        self.end.encode(writer);
+        writer.put_u64(self.state_size_bytes);
+        writer.put_u32_le(self.state_checksum);
+        encode_optional_membership(&self.membership, writer);
+        writer.put_u64(self.offset);
+        writer.put_bytes(&self.data);
+        writer.put_u32_le(self.data_checksum);
+    }
+}
+
+impl Decode for SnapshotChunk {
+    fn decode(reader: &mut Reader<'_>) -> Result<SnapshotChunk, DecodeError> {
+        let end = Slot::decode(reader)?;
+        let state_size_bytes = reader.take_u64()?;
+        let state_checksum = reader.take_u32_le()?;
+        let membership = decode_optional_membership(reader, "snapshot chunk membership")?;
+        Ok(SnapshotChunk {
+            end,
+            state_size_bytes,
+            state_checksum,
+            membership,
+            offset: reader.take_u64()?,
+            data: reader.take_shared_bytes()?,
+            data_checksum: reader.take_u32_le()?,
         })
     }
 }
@@ -545,13 +605,15 @@ impl Encode for Message {
                 entries.encode(writer);
                 committed.encode(writer);
             }
-            Message::InstallSnapshot {
-                snapshot,
-                committed,
-            } => {
-                writer.put_u8(kind::INSTALL_SNAPSHOT);
-                snapshot.encode(writer);
+            Message::SnapshotChunk { chunk, committed } => {
+                writer.put_u8(kind::SNAPSHOT_CHUNK);
+                chunk.encode(writer);
                 committed.encode(writer);
+            }
+            Message::SnapshotChunkRequest { end, offset } => {
+                writer.put_u8(kind::SNAPSHOT_CHUNK_REQUEST);
+                end.encode(writer);
+                writer.put_u64(*offset);
             }
         }
     }
@@ -633,9 +695,13 @@ impl Decode for Message {
                 entries: decode_slot_entries(reader)?,
                 committed: Slot::decode(reader)?,
             },
-            kind::INSTALL_SNAPSHOT => Message::InstallSnapshot {
-                snapshot: Snapshot::decode(reader)?,
+            kind::SNAPSHOT_CHUNK => Message::SnapshotChunk {
+                chunk: SnapshotChunk::decode(reader)?,
                 committed: Slot::decode(reader)?,
+            },
+            kind::SNAPSHOT_CHUNK_REQUEST => Message::SnapshotChunkRequest {
+                end: Slot::decode(reader)?,
+                offset: reader.take_u64()?,
             },
             tag => {
                 return Err(DecodeError::TagUnknown {
@@ -678,7 +744,7 @@ impl Message {
             Message::Forward { commands } | Message::ForwardRejected { commands, .. } => {
                 commands_size(commands)
             }
-            Message::InstallSnapshot { snapshot, .. } => snapshot.state.len(),
+            Message::SnapshotChunk { chunk, .. } => chunk.data.len(),
             _ => 0,
         };
         FIELDS_SIZE_MAX_BYTES + payload

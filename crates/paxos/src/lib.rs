@@ -81,8 +81,9 @@ pub use ready::{
     Decided, DurableState, PersistRequest, PersistentChanges, ReadError, Ready, RejectReason,
     Rejection, Released,
 };
-pub use replica::{Replica, Role, Status};
+pub use replica::{Replica, Role, SnapshotTransferProgress, Status};
 pub use rng::SplitMix64;
 pub use types::{
-    Ballot, Entry, NodeId, ReadId, ReadRequestId, ReadRound, Slot, SlotEntry, Snapshot, Value,
+    Ballot, Entry, NodeId, ReadId, ReadRequestId, ReadRound, Slot, SlotEntry, Snapshot,
+    SnapshotChunk, Value,
 };

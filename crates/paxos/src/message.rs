@@ -4,7 +4,9 @@
 use bytes::Bytes;
 
 use crate::ready::{ReadError, RejectReason};
-use crate::types::{Ballot, NodeId, ReadRequestId, ReadRound, Slot, SlotEntry, Snapshot, Value};
+use crate::types::{
+    Ballot, NodeId, ReadRequestId, ReadRound, Slot, SlotEntry, SnapshotChunk, Value,
+};
 
 /// A message with its addresses, as handed to the transport.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -178,13 +180,25 @@ pub enum Message {
         /// The sender's commit index, so the requester knows whether to ask again.
         committed: Slot,
     },
-    /// The requester is behind the sender's compacted log: here is the
-    /// state machine below `snapshot.end`; ask again from there.
-    InstallSnapshot {
-        /// The sender's latest snapshot.
-        snapshot: Snapshot,
+    /// The requester is behind the sender's compacted log: here is a piece
+    /// of the sender's latest snapshot. The requester asks for the next
+    /// piece with [`Message::SnapshotChunkRequest`], and once it holds the
+    /// whole snapshot, installs it and catches up from its end.
+    SnapshotChunk {
+        /// The piece.
+        chunk: SnapshotChunk,
         /// The sender's commit index.
         committed: Slot,
+    },
+    /// Send the piece of the snapshot ending at `end` that starts at
+    /// `offset` of its state (the requester holds everything before it). A
+    /// sender that no longer has that snapshot sends the start of its
+    /// latest one instead.
+    SnapshotChunkRequest {
+        /// The end of the snapshot being transferred.
+        end: Slot,
+        /// The first state byte the requester lacks.
+        offset: u64,
     },
 }
 
@@ -209,7 +223,8 @@ impl Message {
             Message::Resign { .. } => "resign",
             Message::CatchUpRequest { .. } => "catch-up-request",
             Message::CatchUp { .. } => "catch-up",
-            Message::InstallSnapshot { .. } => "install-snapshot",
+            Message::SnapshotChunk { .. } => "snapshot-chunk",
+            Message::SnapshotChunkRequest { .. } => "snapshot-chunk-request",
         }
     }
 }

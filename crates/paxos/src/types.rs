@@ -166,3 +166,27 @@ pub struct Snapshot {
     /// their initial configuration.
     pub membership: Option<Membership>,
 }
+
+/// A piece of a snapshot in transfer. Snapshots of one state machine that
+/// end at the same slot hold the same state, so a transfer may continue
+/// from another replica's copy: `end`, `state_size_bytes` and
+/// `state_checksum` name the state, and a transfer restarts when they
+/// change.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SnapshotChunk {
+    /// The snapshot's end.
+    pub end: Slot,
+    /// The size of the snapshot's whole state.
+    pub state_size_bytes: u64,
+    /// CRC32C of the whole state, checked once it is assembled.
+    pub state_checksum: u32,
+    /// The sender's membership as of the snapshot (see
+    /// [`Snapshot::membership`]); the one of the last piece is installed.
+    pub membership: Option<Membership>,
+    /// Where `data` starts in the state.
+    pub offset: u64,
+    /// The piece of the state.
+    pub data: Bytes,
+    /// CRC32C of `data`, checked on receipt.
+    pub data_checksum: u32,
+}

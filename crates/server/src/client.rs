@@ -612,6 +612,7 @@ mod tests {
             },
             configuration_next: None,
             peer_addresses: std::collections::BTreeMap::new(),
+            snapshot_transfer: None,
         }
     }
 

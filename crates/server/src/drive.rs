@@ -20,9 +20,10 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use serde::Serialize;
 use synod_kv::{Command, Operation};
-use synod_node::{Event, Node, NodeOptions, Reply, Request};
+use synod_node::{Event, Node, NodeOptions, Reply, Request, SnapshotToEncode};
 use synod_paxos::{
     ChangeError, Config, Configuration, ConfigurationChange, Membership, NodeId, Replica, Role,
     Slot, TransferError,
@@ -176,6 +177,22 @@ pub struct NodeStatus {
     /// The peer address of every node this one dials, by id: from the
     /// start-up peers and the addresses configuration changes carry.
     pub peer_addresses: BTreeMap<u64, String>,
+    /// A snapshot this node is receiving from a peer, in chunks: it is too
+    /// far behind for the log its peers kept.
+    pub snapshot_transfer: Option<SnapshotTransferStatus>,
+}
+
+/// A snapshot transfer into this node, for JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct SnapshotTransferStatus {
+    /// The first slot after the snapshot.
+    pub end_slot: u64,
+    /// State bytes received and checked so far.
+    pub received_bytes: u64,
+    /// The size of the snapshot's state.
+    pub total_bytes: u64,
+    /// The peer sending it.
+    pub source: u64,
 }
 
 /// A configuration, for JSON.
@@ -253,6 +270,10 @@ pub struct DriveLoop {
     node: Node<Waiter>,
     disk: Disk,
     durable: Option<mpsc::UnboundedReceiver<Completion>>,
+    /// Snapshots encoded on threads of their own (see
+    /// [`synod_node::SnapshotToEncode`]), and where those threads send them.
+    encoded: Option<mpsc::UnboundedReceiver<(Slot, Bytes)>>,
+    encoded_sender: mpsc::UnboundedSender<(Slot, Bytes)>,
     transport: Transport,
     metrics: Arc<Metrics>,
     status: watch::Sender<NodeStatus>,
@@ -310,10 +331,14 @@ impl DriveLoop {
             watch::channel(status_of(node.replica(), node.applied(), &BTreeMap::new()));
         let (disk, durable) = Disk::start(format!("synod-disk-{id}"), persistence, metrics.clone())
             .map_err(|failure| DriveError::Thread(failure.to_string()))?;
+        // Unbounded: the node hands out one snapshot to encode at a time.
+        let (encoded_sender, encoded) = mpsc::unbounded_channel();
         let drive = DriveLoop {
             node,
             disk,
             durable: Some(durable),
+            encoded: Some(encoded),
+            encoded_sender,
             transport,
             metrics,
             status,
@@ -343,12 +368,17 @@ impl DriveLoop {
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), DriveError> {
         let mut durable = self.durable.take().expect("run is called once");
+        let mut encoded = self.encoded.take().expect("run is called once");
         let result = loop {
             let next_tick_at = tokio::time::Instant::from_std(self.clock.next_tick_at());
             let input = tokio::select! {
                 biased;
                 _ = shutdown.changed() => break Ok(()),
                 Some(completion) = durable.recv() => self.persisted(completion),
+                Some((end, state)) = encoded.recv() => {
+                    self.node.snapshot_encoded(end, state);
+                    Ok(())
+                }
                 () = tokio::time::sleep_until(next_tick_at) => {
                     self.advance_clock();
                     Ok(())
@@ -505,6 +535,25 @@ impl DriveLoop {
             for batch in ready.persist {
                 self.disk.write(batch);
             }
+            if let Some(snapshot) = ready.snapshot_to_encode {
+                self.encode_elsewhere(snapshot);
+            }
+        }
+    }
+
+    /// Encodes a snapshot of the state machine on a thread of its own: a
+    /// million keys take about 200 ms, which the loop must not stall for.
+    fn encode_elsewhere(&mut self, snapshot: SnapshotToEncode) {
+        let sender = self.encoded_sender.clone();
+        let end = snapshot.end;
+        let spawned = std::thread::Builder::new()
+            .name("synod-snapshot-encode".to_string())
+            .spawn(move || {
+                let _ = sender.send((snapshot.end, snapshot.encode()));
+            });
+        if let Err(error) = spawned {
+            // The log stays uncompacted until the next attempt succeeds.
+            warn!(%error, end = end.0, "cannot start a thread to encode a snapshot");
         }
     }
 
@@ -677,6 +726,14 @@ fn status_of(
             .iter()
             .map(|(peer, address)| (peer.0, address.clone()))
             .collect(),
+        snapshot_transfer: replica
+            .snapshot_transfer()
+            .map(|progress| SnapshotTransferStatus {
+                end_slot: progress.end.0,
+                received_bytes: progress.received_bytes,
+                total_bytes: progress.total_bytes,
+                source: progress.source.0,
+            }),
     }
 }
 

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use synod_paxos::{DurableState, PersistentChanges};
 use synod_storage::{
     AcceptorStore, DataDirectory, FileStorage, Identity, IdentityError, OpenedDirectory,
-    StorageError, StorageOptions,
+    SnapshotJob, StorageError, StorageOptions, WrittenSnapshot,
 };
 use thiserror::Error;
 
@@ -129,6 +129,17 @@ impl Persistence for FilePersistence {
 
     fn sync(&mut self) -> Result<(), StorageError> {
         self.store.sync().map(|_| ())
+    }
+
+    fn write_deferring_snapshot(
+        &mut self,
+        changes: &PersistentChanges,
+    ) -> Result<Option<SnapshotJob>, StorageError> {
+        self.store.write_deferring_snapshot(changes)
+    }
+
+    fn install_written_snapshot(&mut self, written: WrittenSnapshot) -> Result<bool, StorageError> {
+        self.store.install_written_snapshot(written)
     }
 
     fn describe(&self) -> String {

@@ -12,7 +12,7 @@
 //! the storage crate plugs in behind the same trait.
 
 use synod_paxos::{DurableState, PersistentChanges};
-use synod_storage::StorageError;
+use synod_storage::{SnapshotJob, StorageError, WrittenSnapshot};
 
 /// Durable acceptor state, written in group commits.
 ///
@@ -48,6 +48,34 @@ pub trait Persistence: Send + 'static {
     fn persist(&mut self, changes: &PersistentChanges) -> Result<(), StorageError> {
         self.write(changes)?;
         self.sync()
+    }
+
+    /// As [`Persistence::write`], except that a persistence may hand back
+    /// a snapshot among the changes to be written on another thread
+    /// ([`SnapshotJob::write`]) and installed later
+    /// ([`Persistence::install_written_snapshot`]), so that a large
+    /// snapshot does not hold up the writes (and the messages) behind it.
+    /// By default it writes everything here.
+    ///
+    /// # Errors
+    ///
+    /// As [`Persistence::write`].
+    fn write_deferring_snapshot(
+        &mut self,
+        changes: &PersistentChanges,
+    ) -> Result<Option<SnapshotJob>, StorageError> {
+        self.write(changes)?;
+        Ok(None)
+    }
+
+    /// Installs a snapshot a [`SnapshotJob`] of this persistence wrote.
+    /// Returns `false` when a newer one was installed meanwhile.
+    ///
+    /// # Errors
+    ///
+    /// As [`Persistence::sync`].
+    fn install_written_snapshot(&mut self, written: WrittenSnapshot) -> Result<bool, StorageError> {
+        unreachable!("{written:?}: this persistence hands out no snapshot jobs")
     }
 
     /// A short description for the startup log ("memory", a directory…).

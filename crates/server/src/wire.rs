@@ -38,10 +38,11 @@ pub const HANDSHAKE_MAGIC: [u8; 4] = *b"SYNP";
 /// Bytes of the length prefix in front of every frame.
 pub const FRAME_HEADER_SIZE_BYTES: usize = 4;
 
-/// The largest frame payload accepted or sent. A snapshot of the whole state
-/// machine travels in one frame, so this is the storage crate's snapshot
-/// limit plus room for the message header. The reader grows its buffer only
-/// as bytes arrive, so a lying length prefix costs only what is sent.
+/// The largest frame payload accepted or sent. Snapshots travel in chunks
+/// of a megabyte; the largest messages are catch-up batches (128 slots of
+/// up to a megabyte of commands each) and Accepts. The reader grows its
+/// buffer only as bytes arrive, so a lying length prefix costs only what is
+/// sent.
 pub const FRAME_SIZE_MAX_BYTES: usize = 1024 * 1024 * 1024 + 64 * 1024;
 
 /// The most elements one list field may claim (commands in a batch, slots in

@@ -8,7 +8,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use synod_paxos::{
     Ballot, Configuration, ConfigurationChange, Entry, Membership, Message, NodeId, Proposal,
-    ReadError, ReadRequestId, ReadRound, RejectReason, Slot, SlotEntry, Snapshot, Value,
+    ReadError, ReadRequestId, ReadRound, RejectReason, Slot, SlotEntry, SnapshotChunk, Value,
 };
 use synod_server::wire::{
     decode_hello, decode_hello_reply, decode_message, encode_message, put_frame, take_frame,
@@ -212,21 +212,34 @@ fn message() -> impl Strategy<Value = Message> {
         (slot_entries(), slot())
             .prop_map(|(entries, committed)| Message::CatchUp { entries, committed }),
         (
-            slot(),
-            command(),
-            proptest::option::of(membership()),
-            slot()
+            (
+                slot(),
+                integer(),
+                any::<u32>(),
+                proptest::option::of(membership())
+            ),
+            (integer(), command(), any::<u32>(), slot()),
         )
-            .prop_map(|(end, state, membership, committed)| {
-                Message::InstallSnapshot {
-                    snapshot: Snapshot {
-                        end,
-                        state,
-                        membership,
-                    },
-                    committed,
+            .prop_map(
+                |(
+                    (end, state_size_bytes, state_checksum, membership),
+                    (offset, data, data_checksum, committed),
+                )| {
+                    Message::SnapshotChunk {
+                        chunk: SnapshotChunk {
+                            end,
+                            state_size_bytes,
+                            state_checksum,
+                            membership,
+                            offset,
+                            data,
+                            data_checksum,
+                        },
+                        committed,
+                    }
                 }
-            }),
+            ),
+        (slot(), integer()).prop_map(|(end, offset)| Message::SnapshotChunkRequest { end, offset }),
     ]
 }
 

@@ -124,12 +124,17 @@ pub fn describe(envelope: &Envelope) -> String {
             committed.0,
             entries_text(entries)
         ),
-        Message::InstallSnapshot {
-            snapshot,
-            committed,
-        } => format!(
-            "install-snapshot up to slot {} committed {}",
-            snapshot.end.0, committed.0
+        Message::SnapshotChunk { chunk, committed } => format!(
+            "snapshot-chunk up to slot {} bytes {}..{} of {} committed {}",
+            chunk.end.0,
+            chunk.offset,
+            chunk.offset + chunk.data.len() as u64,
+            chunk.state_size_bytes,
+            committed.0
+        ),
+        Message::SnapshotChunkRequest { end, offset } => format!(
+            "snapshot-chunk-request up to slot {} from byte {offset}",
+            end.0
         ),
     };
     format!("{} -> {} {detail}", envelope.from, envelope.to)

@@ -196,6 +196,10 @@ impl Harness {
                 self.observe(id, &event);
                 self.events.push((id, event));
             }
+            if let Some(snapshot) = ready.snapshot_to_encode {
+                self.node_mut(id)
+                    .snapshot_encoded(snapshot.end, snapshot.encode());
+            }
             for batch in ready.persist {
                 if self.holding_writes.contains(&id) {
                     self.unpersisted.entry(id).or_default().push(batch);

@@ -41,6 +41,8 @@ pub struct Summary {
     pub configuration_changes: u64,
     /// Leader transfers started, over all seeds.
     pub leader_transfers: u64,
+    /// Snapshots installed from peers, over all seeds.
+    pub snapshots_installed: u64,
 }
 
 /// Runs seeds `first..first + count` on `threads` threads, calling
@@ -61,16 +63,18 @@ pub fn run_seeds(
             outcome.reads_served_under_lease,
             outcome.configuration_epoch,
             outcome.leader_transfers,
+            outcome.snapshots_installed,
             outcome.violations.len(),
         )
     });
     let mut summary = Summary::default();
-    for (seed, operations_checked, leased, changes, transfers, violations) in outcomes {
+    for (seed, operations_checked, leased, changes, transfers, snapshots, violations) in outcomes {
         summary.seeds += 1;
         summary.operations_checked += operations_checked as u64;
         summary.reads_served_under_lease += leased;
         summary.configuration_changes += changes;
         summary.leader_transfers += transfers;
+        summary.snapshots_installed += snapshots;
         if violations > 0 {
             summary.violations += violations as u64;
             summary.failing_seeds.push(seed);

@@ -202,10 +202,25 @@ pub struct SeedOutcome {
     pub configuration_epoch: u64,
     /// Leader transfers started by the operator.
     pub leader_transfers: u64,
+    /// Snapshots replicas received from peers and installed.
+    pub snapshots_installed: u64,
     /// The recorded history.
     pub history: Vec<Record>,
     /// The event trace, when asked for.
     pub trace: Vec<String>,
+}
+
+/// Odd seeds split snapshot transfers into chunks of 16 bytes (the
+/// workload's snapshots are 40 to 120 bytes), so that faults land between
+/// chunks: a sender that compacts again, a partition, a crash midway. Even
+/// seeds send each snapshot in one chunk, as a server does a small state.
+fn snapshot_chunk_size_for(seed: u64) -> u64 {
+    const SMALL_CHUNK_SIZE_BYTES: u64 = 16;
+    if seed % 2 == 1 {
+        SMALL_CHUNK_SIZE_BYTES
+    } else {
+        synod_paxos::SNAPSHOT_CHUNK_SIZE_MAX_BYTES_DEFAULT
+    }
 }
 
 /// Runs one seed; a panic in any component is reported as a violation.
@@ -222,6 +237,7 @@ pub fn run_seed(seed: u64, options: &SimulationOptions) -> SeedOutcome {
                 reads_served_under_lease: 0,
                 configuration_epoch: 0,
                 leader_transfers: 0,
+                snapshots_installed: 0,
                 history: Vec::new(),
                 trace: Vec::new(),
             }
@@ -259,6 +275,7 @@ fn run_seed_unguarded(seed: u64, options: &SimulationOptions) -> SeedOutcome {
         trace: options.trace,
         disk_faults: options.faults.disk,
         lease: options.lease,
+        snapshot_chunk_size_max_bytes: snapshot_chunk_size_for(seed),
         ..WorldOptions::default()
     };
     let mut world = World::new(seed, world_options);
@@ -363,6 +380,7 @@ fn run_seed_unguarded(seed: u64, options: &SimulationOptions) -> SeedOutcome {
             .newest_configuration()
             .map_or(0, |config| config.epoch),
         leader_transfers: world.leader_transfers,
+        snapshots_installed: world.snapshots_installed,
         history: std::mem::take(&mut world.history),
         trace: std::mem::take(&mut world.trace),
     }

@@ -7,11 +7,12 @@
 //! crosses a rotation), and only then moves the durable position.
 
 use std::mem;
+use std::path::Path;
 
-use crate::directory::Directory;
+use crate::directory::{Directory, FileDirectory};
 use crate::error::{Operation, RecoveryError, StorageError};
 use crate::format::{
-    encode_frame, encode_segment_header, encode_snapshot_header, frame_size_bytes,
+    encode_frame, encode_segment_header, encode_snapshot_header_with, frame_size_bytes,
     segment_file_name, snapshot_file_name, FrameKind, FRAME_HEADER_SIZE_BYTES,
     SEGMENT_HEADER_SIZE_BYTES,
 };
@@ -285,6 +286,43 @@ impl<D: Directory> Engine<D> {
         covers: LogPosition,
         payload: &[u8],
     ) -> Result<(), StorageError> {
+        self.install_snapshot_parts(covers, &[payload])
+    }
+
+    /// Installs a snapshot whose payload is the concatenation of `parts`.
+    pub(crate) fn install_snapshot_parts(
+        &mut self,
+        covers: LogPosition,
+        parts: &[&[u8]],
+    ) -> Result<(), StorageError> {
+        let length_bytes = parts.iter().map(|part| part.len() as u64).sum();
+        self.check_snapshot_allowed(covers, length_bytes)?;
+        // Recovery replays the log from the snapshot on, so every record the
+        // snapshot covers must be durable before the snapshot is: otherwise a
+        // crash could leave a snapshot beyond the end of the log.
+        self.sync()?;
+        assert!(covers <= self.durable);
+        let name = snapshot_file_name(covers);
+        let checksum = parts
+            .iter()
+            .fold(0, |checksum, part| crc32c::crc32c_append(checksum, part));
+        let header = encode_snapshot_header_with(covers, length_bytes, checksum);
+        let mut file_parts: Vec<&[u8]> = Vec::with_capacity(parts.len() + 1);
+        file_parts.push(&header);
+        file_parts.extend_from_slice(parts);
+        if let Err(source) = self.directory.create_atomically(&name, &file_parts) {
+            return Err(self.io_failure(Operation::CreateAtomically, &name, source));
+        }
+        self.snapshot_installed(covers)
+    }
+
+    /// Refuses a snapshot covering `covers` with a payload of
+    /// `length_bytes` that this store could not install.
+    pub(crate) fn check_snapshot_allowed(
+        &self,
+        covers: LogPosition,
+        length_bytes: u64,
+    ) -> Result<(), StorageError> {
         self.check_usable()?;
         if covers > self.written {
             return Err(StorageError::SnapshotBeyondLog {
@@ -295,23 +333,18 @@ impl<D: Directory> Engine<D> {
         if let Some(installed) = self.snapshot_covers.filter(|installed| covers < *installed) {
             return Err(StorageError::SnapshotBehindInstalled { covers, installed });
         }
-        let length_bytes = payload.len() as u64;
         if length_bytes > self.options.snapshot_size_max_bytes {
             return Err(StorageError::SnapshotTooLarge {
                 length_bytes,
                 length_bytes_max: self.options.snapshot_size_max_bytes,
             });
         }
-        // Recovery replays the log from the snapshot on, so every record the
-        // snapshot covers must be durable before the snapshot is: otherwise a
-        // crash could leave a snapshot beyond the end of the log.
-        self.sync()?;
-        assert!(covers <= self.durable);
-        let name = snapshot_file_name(covers);
-        let header = encode_snapshot_header(covers, payload);
-        if let Err(source) = self.directory.create_atomically(&name, &[&header, payload]) {
-            return Err(self.io_failure(Operation::CreateAtomically, &name, source));
-        }
+        Ok(())
+    }
+
+    /// The snapshot file covering `covers` is in place: it replaces the
+    /// previous one, and the segments below it go.
+    fn snapshot_installed(&mut self, covers: LogPosition) -> Result<(), StorageError> {
         let previous = self.snapshot_covers.replace(covers);
         self.compact(previous, covers)
     }
@@ -372,5 +405,44 @@ impl<D: Directory> Engine<D> {
             assert_eq!(self.pending_size_bytes, 0);
             assert!(self.failure.is_some() || self.durable == self.written);
         }
+    }
+}
+
+impl Engine<FileDirectory> {
+    /// Puts a snapshot file written off the storage's thread (see
+    /// [`crate::SnapshotFileWriter`]) in place: syncs the log up to what it
+    /// covers, renames it over its final name, and compacts below it.
+    /// Returns `false`, and removes the file, when a snapshot covering as
+    /// much or more was installed meanwhile.
+    pub(crate) fn install_written_snapshot(
+        &mut self,
+        covers: LogPosition,
+        temporary: &Path,
+    ) -> Result<bool, StorageError> {
+        self.check_usable()?;
+        if self
+            .snapshot_covers
+            .is_some_and(|installed| installed >= covers)
+        {
+            let _ = std::fs::remove_file(temporary);
+            return Ok(false);
+        }
+        assert!(
+            covers <= self.written,
+            "a snapshot file was prepared for records this store appended"
+        );
+        // As in `install_snapshot`: the records it covers are durable first.
+        if covers > self.durable {
+            self.sync()?;
+        }
+        let name = snapshot_file_name(covers);
+        if let Err(source) = std::fs::rename(temporary, self.directory.path_of(&name)) {
+            return Err(self.io_failure(Operation::CreateAtomically, &name, source));
+        }
+        if let Err(source) = self.directory.sync_directory() {
+            return Err(self.io_failure(Operation::SyncDirectory, "", source));
+        }
+        self.snapshot_installed(covers)?;
+        Ok(true)
     }
 }

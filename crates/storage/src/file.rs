@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::directory::{Directory, FileDirectory, LOCK_FILE_NAME};
 use crate::engine::Engine;
 use crate::error::{Operation, RecoveryError, StorageError};
+use crate::format::{encode_snapshot_header_with, snapshot_file_name, TEMPORARY_SUFFIX};
 use crate::options::StorageOptions;
 use crate::recovery::{AbsentLog, Recovered};
 use crate::{LogPosition, Storage};
@@ -93,6 +94,117 @@ impl FileStorage {
     pub fn is_failed(&self) -> bool {
         self.engine.is_failed()
     }
+
+    /// Prepares to write a snapshot covering `covers`, with a payload of
+    /// `length_bytes`, on another thread ([`SnapshotFileWriter::write`]);
+    /// [`FileStorage::install_written_snapshot`] then puts it in place.
+    /// Appends and syncs go on meanwhile: a large snapshot's write does not
+    /// hold up the log behind it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Storage::install_snapshot`] refuses the same snapshot.
+    pub fn prepare_snapshot(
+        &self,
+        covers: LogPosition,
+        length_bytes: u64,
+    ) -> Result<SnapshotFileWriter, StorageError> {
+        self.engine.check_snapshot_allowed(covers, length_bytes)?;
+        let name = snapshot_file_name(covers);
+        Ok(SnapshotFileWriter {
+            covers,
+            length_bytes,
+            temporary: self
+                .engine
+                .directory()
+                .path_of(&format!("{name}{TEMPORARY_SUFFIX}")),
+        })
+    }
+
+    /// Installs a snapshot file [`SnapshotFileWriter::write`] wrote: syncs
+    /// the log up to what it covers, renames it into place and removes what
+    /// it makes unnecessary. Returns `false` (and removes the file) when a
+    /// snapshot covering as much was installed meanwhile.
+    ///
+    /// # Errors
+    ///
+    /// A failed sync, rename or removal fails the store, as any disk error.
+    pub fn install_written_snapshot(
+        &mut self,
+        written: WrittenSnapshot,
+    ) -> Result<bool, StorageError> {
+        self.engine
+            .install_written_snapshot(written.covers, &written.temporary)
+    }
+}
+
+/// A snapshot file to write off the storage's thread: the temporary file
+/// recovery removes if a crash interrupts it.
+#[derive(Debug)]
+pub struct SnapshotFileWriter {
+    covers: LogPosition,
+    length_bytes: u64,
+    temporary: PathBuf,
+}
+
+/// A snapshot file written and synced under its temporary name.
+#[derive(Debug)]
+pub struct WrittenSnapshot {
+    covers: LogPosition,
+    temporary: PathBuf,
+}
+
+impl SnapshotFileWriter {
+    /// The position the snapshot covers.
+    pub fn covers(&self) -> LogPosition {
+        self.covers
+    }
+
+    /// Writes the header and the payload (the concatenation of `parts`, so
+    /// a large state machine is not copied into one buffer first) and syncs
+    /// the file.
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error; the temporary file is removed (best effort), and the
+    /// store is unaffected: its log still holds what the snapshot covers.
+    ///
+    /// # Panics
+    ///
+    /// When the parts do not add up to the length the writer was prepared
+    /// for.
+    pub fn write(self, parts: &[bytes::Bytes]) -> std::io::Result<WrittenSnapshot> {
+        use std::io::Write;
+        let length_bytes: u64 = parts.iter().map(|part| part.len() as u64).sum();
+        assert_eq!(
+            length_bytes, self.length_bytes,
+            "the payload has the prepared length"
+        );
+        let checksum = parts
+            .iter()
+            .fold(0, |checksum, part| crc32c::crc32c_append(checksum, part));
+        let header = encode_snapshot_header_with(self.covers, length_bytes, checksum);
+        let result = (|| {
+            let mut file = std::io::BufWriter::new(fs::File::create(&self.temporary)?);
+            file.write_all(&header)?;
+            for part in parts {
+                file.write_all(part)?;
+            }
+            file.into_inner()
+                .map_err(|error| error.into_error())?
+                .sync_all()
+        })();
+        match result {
+            Ok(()) => Ok(WrittenSnapshot {
+                covers: self.covers,
+                temporary: self.temporary,
+            }),
+            Err(error) => {
+                let _ = fs::remove_file(&self.temporary);
+                Err(error)
+            }
+        }
+    }
 }
 
 /// Creates `path` and makes its directory entry durable, so a crash right
@@ -138,5 +250,13 @@ impl Storage for FileStorage {
         payload: &[u8],
     ) -> Result<(), StorageError> {
         self.engine.install_snapshot(covers, payload)
+    }
+
+    fn install_snapshot_parts(
+        &mut self,
+        covers: LogPosition,
+        parts: &[&[u8]],
+    ) -> Result<(), StorageError> {
+        self.engine.install_snapshot_parts(covers, parts)
     }
 }

@@ -300,10 +300,20 @@ pub fn encode_snapshot_header(
     covers: LogPosition,
     payload: &[u8],
 ) -> [u8; SNAPSHOT_HEADER_SIZE_BYTES] {
+    encode_snapshot_header_with(covers, payload.len() as u64, crc32c::crc32c(payload))
+}
+
+/// Encodes a snapshot header for a payload of `length_bytes` whose CRC32C
+/// is `checksum` (for a payload written in parts).
+pub fn encode_snapshot_header_with(
+    covers: LogPosition,
+    length_bytes: u64,
+    checksum: u32,
+) -> [u8; SNAPSHOT_HEADER_SIZE_BYTES] {
     let mut header = new_header(&SNAPSHOT_MAGIC);
     header[12..20].copy_from_slice(&covers.get().to_le_bytes());
-    header[20..28].copy_from_slice(&(payload.len() as u64).to_le_bytes());
-    header[28..32].copy_from_slice(&crc32c::crc32c(payload).to_le_bytes());
+    header[20..28].copy_from_slice(&length_bytes.to_le_bytes());
+    header[28..32].copy_from_slice(&checksum.to_le_bytes());
     seal_header(&mut header);
     header
 }

@@ -92,13 +92,13 @@ mod recovery;
 
 use std::fmt;
 
-pub use acceptor::{AcceptorDecodeError, AcceptorStore};
+pub use acceptor::{AcceptorDecodeError, AcceptorStore, SnapshotJob};
 pub use directory::{LOCK_FILE_NAME, PREALLOCATION_CHUNK_BYTES};
 pub use error::{
     CorruptionKind, IdentityError, Operation, RecoveryError, StorageError,
     OPERATOR_ADVICE_CORRUPTION,
 };
-pub use file::FileStorage;
+pub use file::{FileStorage, SnapshotFileWriter, WrittenSnapshot};
 pub use identity::{DataDirectory, FreshDirectory, Identity, OpenedDirectory, IDENTITY_FILE_NAME};
 pub use memory::{CrashFault, CrashReport, MemoryDisk, MemoryStorage};
 pub use options::{
@@ -176,4 +176,15 @@ pub trait Storage {
     /// installed snapshot.
     fn install_snapshot(&mut self, covers: LogPosition, payload: &[u8])
         -> Result<(), StorageError>;
+
+    /// As [`Storage::install_snapshot`], with the payload given as the
+    /// concatenation of `parts`, so that a large state machine's bytes are
+    /// written as they are rather than copied into one buffer first.
+    fn install_snapshot_parts(
+        &mut self,
+        covers: LogPosition,
+        parts: &[&[u8]],
+    ) -> Result<(), StorageError> {
+        self.install_snapshot(covers, &parts.concat())
+    }
 }

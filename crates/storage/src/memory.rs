@@ -507,4 +507,12 @@ impl Storage for MemoryStorage {
     ) -> Result<(), StorageError> {
         self.engine()?.install_snapshot(covers, payload)
     }
+
+    fn install_snapshot_parts(
+        &mut self,
+        covers: LogPosition,
+        parts: &[&[u8]],
+    ) -> Result<(), StorageError> {
+        self.engine()?.install_snapshot_parts(covers, parts)
+    }
 }

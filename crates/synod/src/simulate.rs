@@ -260,8 +260,8 @@ pub fn run(arguments: SimArguments) -> ExitCode {
         String::new()
     };
     println!(
-        "sim: {} seeds, {} violations, {} ops checked{changes}",
-        summary.seeds, summary.violations, summary.operations_checked
+        "sim: {} seeds, {} violations, {} ops checked, {} snapshots installed from peers{changes}",
+        summary.seeds, summary.violations, summary.operations_checked, summary.snapshots_installed
     );
     if summary.violations == 0 {
         ExitCode::SUCCESS

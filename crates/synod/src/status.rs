@@ -98,6 +98,26 @@ pub fn run(arguments: StatusArguments) -> ExitCode {
             }
         }
     }
+    for status in statuses
+        .iter()
+        .filter_map(|(_, status)| status.as_ref().ok())
+    {
+        let transfer = &status["snapshot_transfer"];
+        if let (Some(received), Some(total)) = (
+            transfer["received_bytes"].as_u64(),
+            transfer["total_bytes"].as_u64(),
+        ) {
+            println!(
+                "node {} receives a snapshot up to slot {} from node {}: {} of {} bytes ({:.0} %)",
+                status["id"],
+                transfer["end_slot"],
+                transfer["source"],
+                received,
+                total,
+                100.0 * received as f64 / total.max(1) as f64
+            );
+        }
+    }
     if let Some(status) = newest {
         println!("configuration: {}", describe(&status["configuration"]));
         if !status["configuration_next"].is_null() {

@@ -57,9 +57,13 @@ impl Replica {
     }
 
     /// Drops the log below the snapshot's end and keeps the snapshot.
+    ///
+    /// Entries below the end not yet handed out for persisting stay in the
+    /// changes: a storage may write a snapshot the replica took itself
+    /// after (and apart from) the log it covers, and until it has, that
+    /// log must hold every slot the snapshot covers.
     fn install_log_start(&mut self, snapshot: Snapshot) {
         self.log = self.log.split_off(&snapshot.end);
-        self.changes.entries = self.changes.entries.split_off(&snapshot.end);
         self.log_start = snapshot.end;
         self.log_size_bytes = log_payload_bytes(&self.log);
         self.snapshot = Some(snapshot);
@@ -104,6 +108,9 @@ impl Replica {
         let source = ahead[(self.catch_up_attempts % ahead.len() as u64) as usize];
         self.catch_up_attempts += 1;
         self.catch_up_requested_tick = Some(self.now_tick);
+        if self.resume_snapshot_transfer(source) {
+            return;
+        }
         let from = self.committed;
         self.send_now(source, Message::CatchUpRequest { from });
     }
@@ -125,17 +132,10 @@ impl Replica {
             return;
         }
         if first < self.log_start {
-            // The slots the requester needs were compacted away: send the
-            // snapshot; it will ask again from the snapshot's end.
-            if let Some(snapshot) = self.snapshot.clone() {
-                self.send_now(
-                    from,
-                    Message::InstallSnapshot {
-                        snapshot,
-                        committed: end,
-                    },
-                );
-            }
+            // The slots the requester needs were compacted away: start
+            // sending the snapshot (see `snapshot_transfer`); it will ask
+            // again from the snapshot's end.
+            self.send_snapshot_chunk(from, 0);
             return;
         }
         let limit = self.config.catch_up_slots_per_message_max;
@@ -179,6 +179,7 @@ impl Replica {
         }
         self.note_committed(from, committed);
         self.advance_committed();
+        self.drop_unneeded_snapshot_transfer();
         if self.is_behind() && self.committed > before {
             // Keep the pipeline of catch-up batches going without waiting for
             // the retry timer.
@@ -187,9 +188,10 @@ impl Replica {
         }
     }
 
-    /// A peer's snapshot replaces everything below its end that we have not
-    /// decided yet; the caller restores its state machine from it.
-    pub(super) fn handle_install_snapshot(
+    /// A peer's snapshot, received whole, replaces everything below its end
+    /// that we have not decided yet; the caller restores its state machine
+    /// from it.
+    pub(super) fn install_received_snapshot(
         &mut self,
         from: NodeId,
         snapshot: Snapshot,
@@ -201,6 +203,8 @@ impl Replica {
         }
         let end = snapshot.end;
         self.install_log_start(snapshot.clone());
+        // The peer's snapshot, written in order, covers these.
+        self.changes.entries = self.changes.entries.split_off(&end);
         self.install_membership(&snapshot);
         self.decided_ahead = self.decided_ahead.split_off(&end);
         self.applied_ahead = self.applied_ahead.split_off(&end);

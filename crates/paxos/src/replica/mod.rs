@@ -28,6 +28,7 @@ mod leader;
 mod learner;
 mod members;
 mod reads;
+mod snapshot_transfer;
 mod waiting;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -46,6 +47,7 @@ use crate::types::{Ballot, Entry, NodeId, ReadId, Slot, Snapshot};
 use self::election::{Candidacy, PreCandidacy};
 use self::leader::Leadership;
 use self::reads::ReadState;
+pub use self::snapshot_transfer::SnapshotTransferProgress;
 use self::waiting::WaitingProposals;
 
 /// What a replica currently does.
@@ -169,6 +171,11 @@ pub struct Replica {
     peer_committed: BTreeMap<NodeId, Slot>,
     catch_up_requested_tick: Option<u64>,
     catch_up_attempts: u64,
+    /// A snapshot being received in chunks (see `snapshot_transfer`).
+    incoming_snapshot: Option<self::snapshot_transfer::IncomingSnapshot>,
+    /// The CRC32C of our latest snapshot's state, by its end: computed the
+    /// first time a chunk of it is sent.
+    snapshot_checksum: Option<(Slot, u32)>,
 
     // Leadership.
     role: RoleState,
@@ -259,6 +266,8 @@ impl Replica {
             peer_committed: BTreeMap::new(),
             catch_up_requested_tick: None,
             catch_up_attempts: 0,
+            incoming_snapshot: None,
+            snapshot_checksum: None,
             role: RoleState::Follower,
             leader: None,
             leader_heard_tick: None,
@@ -545,10 +554,12 @@ impl Replica {
             Message::CatchUp { entries, committed } => {
                 self.handle_catch_up(from, entries, committed)
             }
-            Message::InstallSnapshot {
-                snapshot,
-                committed,
-            } => self.handle_install_snapshot(from, snapshot, committed),
+            Message::SnapshotChunk { chunk, committed } => {
+                self.handle_snapshot_chunk(from, chunk, committed)
+            }
+            Message::SnapshotChunkRequest { end, offset } => {
+                self.handle_snapshot_chunk_request(from, end, offset)
+            }
         }
     }
 

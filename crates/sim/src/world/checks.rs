@@ -74,6 +74,7 @@ impl World {
                         ));
                     }
                 }
+                self.snapshots_installed += 1;
                 self.log(|| format!("{id} installs a snapshot up to {end}"));
             }
             Event::SnapshotTaken { end } => {

@@ -19,7 +19,7 @@ mod membership;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use synod_kv::{Command, Response};
-use synod_node::{Node, NodeOptions, PersistSequence, Reply};
+use synod_node::{Node, NodeOptions, PersistSequence, Reply, SnapshotToEncode};
 use synod_paxos::{
     lease_ticks_max, Ballot, Config, DurableState, Message, Mutation, NodeId, Replica, Slot,
     SplitMix64, LEASE_CLOCK_DRIFT_MAX_PERCENT,
@@ -58,6 +58,8 @@ pub struct WorldOptions {
     /// Replicas snapshot their state machine and compact their logs every
     /// this many applied slots (small, so that installs happen often).
     pub snapshot_interval_slots: u64,
+    /// State bytes per snapshot chunk at most.
+    pub snapshot_chunk_size_max_bytes: u64,
     /// Record a readable trace of every event.
     pub trace: bool,
     /// Run with the leader lease ([`synod_paxos::lease_ticks_max`] ticks).
@@ -85,6 +87,7 @@ impl Default for WorldOptions {
             mutation: Mutation::None,
             disk_faults: false,
             snapshot_interval_slots: 20,
+            snapshot_chunk_size_max_bytes: synod_paxos::SNAPSHOT_CHUNK_SIZE_MAX_BYTES_DEFAULT,
             trace: false,
             lease: false,
             initial_voters: None,
@@ -155,6 +158,8 @@ pub struct SimNode {
     pub disk: AcceptorStore<MemoryStorage>,
     /// Writes on their way to the disk, completed in order.
     pending: VecDeque<PendingPersist>,
+    /// A snapshot being encoded "on another thread", and when it is done.
+    encoding: Option<(u64, SnapshotToEncode)>,
     tick_offset_units: u64,
     /// With a lease: this replica's tick length, within the drift bound.
     tick_period_units: u64,
@@ -217,6 +222,8 @@ pub struct World {
     pub changes_proposed: u64,
     /// Leader transfers the operator got a leader to start.
     pub leader_transfers: u64,
+    /// Snapshots received from a peer (in chunks) and installed.
+    pub snapshots_installed: u64,
     /// The nodes clients send requests to: every node, or with membership
     /// changes the members of the newest configuration.
     client_targets: Vec<NodeId>,
@@ -227,6 +234,10 @@ pub struct World {
 
 /// With disk faults, one sync in this many stalls.
 const DISK_STALL_ONE_IN: u64 = 20;
+/// A snapshot's encoding, which a server runs on a thread of its own,
+/// finishes within this many units: long enough that the replica goes on
+/// applying (and may install a peer's snapshot) meanwhile.
+const SNAPSHOT_ENCODING_MAX_UNITS: u64 = 30;
 /// A stalled sync takes at least this many units (a few network round trips)…
 const DISK_STALL_MIN_UNITS: u64 = 10;
 /// …and at most this many.
@@ -263,6 +274,7 @@ impl World {
                     node: Some(node),
                     disk: new_disk(),
                     pending: VecDeque::new(),
+                    encoding: None,
                     tick_offset_units,
                     tick_period_units,
                     next_tick_at: tick_offset_units + 1,
@@ -301,6 +313,7 @@ impl World {
             membership_target: None,
             changes_proposed: 0,
             leader_transfers: 0,
+            snapshots_installed: 0,
             client_targets: members,
             holders: BTreeMap::new(),
             options,
@@ -392,6 +405,7 @@ impl World {
         let node = &mut self.nodes[index];
         node.node = None;
         node.pending.clear();
+        node.encoding = None;
         node.paused_until = None;
         self.network.drop_to(id);
         self.log(|| format!("{id} CRASH (torn write kept {torn} bytes)"));
@@ -622,6 +636,10 @@ impl World {
             self.crash(id);
             return;
         }
+        if let Some(snapshot) = ready.snapshot_to_encode {
+            let due = self.now + self.rng.below(SNAPSHOT_ENCODING_MAX_UNITS + 1);
+            self.nodes[index].encoding = Some((due, snapshot));
+        }
         for batch in ready.persist {
             // The write reaches the device now; the sync completes later.
             if let Err(error) = self.nodes[index].disk.write(&batch.changes) {
@@ -664,8 +682,19 @@ impl World {
     }
 
     /// Finishes disk writes that are due, strictly in the order issued, and
-    /// tells the node.
+    /// tells the node; and the snapshot encoding, when it is due.
     fn complete_persists_of(&mut self, index: usize) {
+        if !self.is_paused_at(index) {
+            let sim_node = &mut self.nodes[index];
+            if let Some((due, _)) = &sim_node.encoding {
+                if *due <= self.now {
+                    let (_, snapshot) = sim_node.encoding.take().expect("checked");
+                    if let Some(node) = sim_node.node.as_mut() {
+                        node.snapshot_encoded(snapshot.end, snapshot.encode());
+                    }
+                }
+            }
+        }
         loop {
             if self.is_paused_at(index) {
                 return;
@@ -761,6 +790,7 @@ fn new_node(
     let mut config = Config::new(id, members.to_vec());
     set_mutation(&mut config, options.mutation);
     config.snapshot_interval_slots = options.snapshot_interval_slots;
+    config.snapshot_chunk_size_max_bytes = options.snapshot_chunk_size_max_bytes;
     if options.lease {
         config.lease_ticks = lease_ticks_max(config.election_timeout_ticks);
     }

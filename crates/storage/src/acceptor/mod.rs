@@ -34,7 +34,9 @@ use synod_codec::{Decode, DecodeError, Encode, Reader, Writer};
 use synod_paxos::{Ballot, DurableState, Entry, PersistentChanges, Slot, SlotEntry, Snapshot};
 use thiserror::Error;
 
-use crate::{LogPosition, Recovered, Storage, StorageError};
+use crate::{
+    FileStorage, LogPosition, Recovered, SnapshotFileWriter, Storage, StorageError, WrittenSnapshot,
+};
 
 /// The record kinds of format 2; never reuse or renumber one.
 const RECORD_PROMISE: u8 = 4;
@@ -121,8 +123,9 @@ impl<S: Storage> AcceptorStore<S> {
         self.state.apply(changes);
         if changes.snapshot.is_some() {
             let covers = self.storage.written_position();
-            let payload = encode_snapshot(&self.state);
-            self.storage.install_snapshot(covers, &payload)?;
+            let parts = encode_snapshot_parts(&self.state);
+            let parts: Vec<&[u8]> = parts.iter().map(|part| part.as_ref()).collect();
+            self.storage.install_snapshot_parts(covers, &parts)?;
             self.unsynced = false;
         }
         Ok(())
@@ -174,23 +177,121 @@ fn encode_commit(committed: Slot) -> Bytes {
     writer.into_bytes()
 }
 
-fn encode_snapshot(state: &DurableState) -> Bytes {
+/// The snapshot payload in three parts whose concatenation is the payload:
+/// what precedes the state machine's bytes, those bytes (shared, not
+/// copied: they can be most of the memory a node holds), and what follows.
+fn encode_snapshot_parts(state: &DurableState) -> [Bytes; 3] {
     let snapshot = state
         .snapshot
         .as_ref()
         .expect("a snapshot payload is written only with a snapshot");
-    let mut writer = Writer::with_capacity(64 + snapshot.state.len());
-    writer.put_raw(&SNAPSHOT_MAGIC);
-    writer.put_u8(SNAPSHOT_VERSION);
-    snapshot.encode(&mut writer);
-    state.promised.encode(&mut writer);
-    state.committed.encode(&mut writer);
-    writer.put_length(state.entries.len());
+    let mut head = Writer::with_capacity(64);
+    head.put_raw(&SNAPSHOT_MAGIC);
+    head.put_u8(SNAPSHOT_VERSION);
+    snapshot.encode_head(&mut head);
+    let mut rest = Writer::with_capacity(64);
+    snapshot.encode_tail(&mut rest);
+    state.promised.encode(&mut rest);
+    state.committed.encode(&mut rest);
+    rest.put_length(state.entries.len());
     for (slot, entry) in &state.entries {
-        slot.encode(&mut writer);
-        entry.encode(&mut writer);
+        slot.encode(&mut rest);
+        entry.encode(&mut rest);
     }
-    writer.into_bytes()
+    [head.into_bytes(), snapshot.state.clone(), rest.into_bytes()]
+}
+
+/// A snapshot of the acceptor's durable state, to write on another thread
+/// ([`AcceptorStore::write_deferring_snapshot`]).
+#[derive(Debug)]
+pub struct SnapshotJob {
+    writer: SnapshotFileWriter,
+    parts: [Bytes; 3],
+}
+
+impl SnapshotJob {
+    /// Writes and syncs the snapshot file under its temporary name; hand the
+    /// result to [`AcceptorStore::install_written_snapshot`].
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error. The store is unaffected: its log still holds
+    /// everything the snapshot covers.
+    pub fn write(self) -> std::io::Result<WrittenSnapshot> {
+        self.writer.write(&self.parts)
+    }
+
+    /// The payload's size.
+    pub fn size_bytes(&self) -> u64 {
+        self.parts.iter().map(|part| part.len() as u64).sum()
+    }
+}
+
+impl AcceptorStore<FileStorage> {
+    /// As [`AcceptorStore::write`], except that a snapshot among the
+    /// changes is not written here: it is returned, to be written on
+    /// another thread while appends and syncs go on, and installed with
+    /// [`AcceptorStore::install_written_snapshot`].
+    ///
+    /// Safe because the log keeps every record the snapshot covers until
+    /// the snapshot is installed: a crash before that recovers from the
+    /// previous snapshot and the longer log. The caller must therefore pass
+    /// the entries below the snapshot's end that it has not written yet
+    /// (the core keeps them in the same changes when it compacts).
+    ///
+    /// # Errors
+    ///
+    /// As [`AcceptorStore::write`].
+    pub fn write_deferring_snapshot(
+        &mut self,
+        changes: &PersistentChanges,
+    ) -> Result<Option<SnapshotJob>, StorageError> {
+        let Some(snapshot) = &changes.snapshot else {
+            self.write(changes)?;
+            return Ok(None);
+        };
+        let log_start = self.state.log_start();
+        self.write(&PersistentChanges {
+            snapshot: None,
+            ..changes.clone()
+        })?;
+        if log_start >= snapshot.end {
+            return Ok(None);
+        }
+        let snapshot_only = PersistentChanges {
+            snapshot: Some(snapshot.clone()),
+            ..PersistentChanges::default()
+        };
+        let held = self.state.entries.range(log_start..snapshot.end).count() as u64;
+        if held < log_start.distance_to(snapshot.end) {
+            // A snapshot installed from a peer covers slots this log never
+            // held: until it is durable, a crash would recover a commit
+            // index above entries it does not have. Written in order.
+            self.write(&snapshot_only)?;
+            return Ok(None);
+        }
+        self.state.apply(&snapshot_only);
+        let parts = encode_snapshot_parts(&self.state);
+        let length_bytes = parts.iter().map(|part| part.len() as u64).sum();
+        let covers = self.storage.written_position();
+        let writer = self.storage.prepare_snapshot(covers, length_bytes)?;
+        Ok(Some(SnapshotJob { writer, parts }))
+    }
+
+    /// Puts a snapshot written by [`SnapshotJob::write`] in place. Returns
+    /// `false` when a newer one was installed meanwhile.
+    ///
+    /// # Errors
+    ///
+    /// As [`AcceptorStore::sync`]: the store is failed for good.
+    pub fn install_written_snapshot(
+        &mut self,
+        written: WrittenSnapshot,
+    ) -> Result<bool, StorageError> {
+        let installed = self.storage.install_written_snapshot(written)?;
+        self.unsynced = false;
+        Ok(installed)
+    }
 }
 
 /// Decodes one record, of either format.
@@ -389,6 +490,74 @@ mod tests {
         assert_eq!(store.state(), &expected);
         assert_eq!(store.state().promised, ballot(4));
         assert_eq!(store.state().log_start(), Slot(6));
+    }
+
+    fn open_file_store(path: &std::path::Path) -> AcceptorStore<FileStorage> {
+        let (storage, recovered) =
+            FileStorage::open(path, StorageOptions::default()).expect("opens");
+        AcceptorStore::recover(storage, &recovered).expect("decodes")
+    }
+
+    fn snapshot_at(end: u64) -> PersistentChanges {
+        PersistentChanges {
+            snapshot: Some(Snapshot {
+                end: Slot(end),
+                state: Bytes::from_static(b"state machine"),
+                membership: None,
+            }),
+            ..PersistentChanges::default()
+        }
+    }
+
+    #[test]
+    fn a_snapshot_written_apart_from_the_log_leaves_the_log_whole_until_it_is_installed() {
+        let path = std::env::temp_dir().join(format!(
+            "synod-acceptor-deferred-snapshot-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        let mut store = open_file_store(&path);
+        for slot in 0..10 {
+            let mut changes = PersistentChanges::default();
+            changes.entries.insert(
+                Slot(slot),
+                Entry {
+                    ballot: ballot(1),
+                    value: batch(&["x"]),
+                },
+            );
+            changes.committed = Some(Slot(slot + 1));
+            store.persist(&changes).expect("persists");
+        }
+        let job = store
+            .write_deferring_snapshot(&snapshot_at(6))
+            .expect("written")
+            .expect("deferred: the log holds every slot it covers");
+        store.sync().expect("syncs");
+        // A crash before the snapshot is in place: the whole log is there.
+        drop(store);
+        let mut store = open_file_store(&path);
+        assert_eq!(store.state().log_start(), Slot(0));
+        assert_eq!(store.state().entries.len(), 10);
+        assert_eq!(store.state().committed, Slot(10));
+        let written = job.write().expect("the file is written");
+        assert!(store.install_written_snapshot(written).expect("installs"));
+        drop(store);
+        let mut store = open_file_store(&path);
+        assert_eq!(store.state().log_start(), Slot(6));
+        assert_eq!(store.state().entries.len(), 4, "slots 6..10 remain");
+        // A peer's snapshot covers slots this log never held: it is written
+        // in order, not deferred.
+        assert!(store
+            .write_deferring_snapshot(&snapshot_at(20))
+            .expect("written")
+            .is_none());
+        drop(store);
+        let store = open_file_store(&path);
+        assert_eq!(store.state().log_start(), Slot(20));
+        assert_eq!(store.state().committed, Slot(20));
+        drop(store);
+        std::fs::remove_dir_all(&path).expect("removes the test directory");
     }
 
     #[test]
