@@ -6,10 +6,10 @@
 
 For each fault window of the timeline, the baseline is the median number of
 operations completed per 100 ms bucket over the 3 s before the fault; the
-dip is the lowest bucket from the fault's start to 2 s after its heal, as a
-share of the baseline, and its duration is how long buckets stayed below
-half the baseline in that span. Standard library only, so it runs anywhere
-Python 3 does.
+dip is the lowest bucket from the fault's start to 2 s after its heal (or
+the end of the history), as a share of the baseline; then how long buckets
+stayed below half the baseline in that span, and how long no operation
+completed at all. Standard library only, so it runs anywhere Python 3 does.
 """
 
 import json
@@ -34,22 +34,30 @@ def main(history_path, timeline_path):
     for returned in returns:
         buckets[returned // BUCKET_NANOSECONDS] = buckets.get(returned // BUCKET_NANOSECONDS, 0) + 1
 
+    # A window that runs past the end of the history would count the stopped
+    # clients as a dip: cut it at the last completed operation's bucket.
+    last_bucket = max(buckets) if buckets else 0
+
     def count(bucket):
         return buckets.get(bucket, 0)
 
-    print(f"{'at':>7}  {'nemesis':<9} {'baseline/s':>10} {'lowest':>7} {'below half':>10}  what")
+    print(f"{'at':>7}  {'nemesis':<9} {'baseline/s':>10} {'lowest':>7} {'below half':>10} {'at zero':>7}  what")
     for fault in timeline["faults"]:
         start = fault["start_nanoseconds"] // BUCKET_NANOSECONDS
-        end = (fault["end_nanoseconds"] + AFTER_HEAL_NANOSECONDS) // BUCKET_NANOSECONDS
+        end = min(
+            (fault["end_nanoseconds"] + AFTER_HEAL_NANOSECONDS) // BUCKET_NANOSECONDS,
+            last_bucket,
+        )
         before = range(start - BASELINE_NANOSECONDS // BUCKET_NANOSECONDS, start)
         baseline = statistics.median(count(bucket) for bucket in before) if before else 0
         during = [count(bucket) for bucket in range(start, end)]
         lowest = min(during) if during else 0
         below = sum(1 for value in during if value < baseline / 2)
+        stalled = sum(1 for value in during if value == 0)
         share = f"{100 * lowest / baseline:.0f} %" if baseline else "-"
         print(
             f"{fault['start_nanoseconds'] / 1e9:6.1f}s  {fault['nemesis']:<9} "
-            f"{baseline * 10:>10.0f} {share:>7} {below / 10:>9.1f}s  {fault['description']}"
+            f"{baseline * 10:>10.0f} {share:>7} {below / 10:>9.1f}s {stalled / 10:>6.1f}s  {fault['description']}"
         )
 
 
