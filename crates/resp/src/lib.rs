@@ -1,4 +1,4 @@
-//! The Redis protocol (RESP2) of synod's client API, without any IO.
+//! The Redis protocol (RESP2 and RESP3) of synod's client API, without any IO.
 //!
 //! This crate owns the bytes on the wire and what they mean: frames and
 //! their incremental parsing ([`Frame`], [`parse_frame`], [`encode`]), the
@@ -72,6 +72,6 @@ mod parse;
 pub mod reply;
 mod request;
 
-pub use frame::{encode, Frame};
+pub use frame::{encode, encode_for, Frame, Protocol};
 pub use parse::{parse_frame, ProtocolError};
-pub use request::{ClientAttribute, CommandError, CommandQuery, Request};
+pub use request::{ClientAttribute, CommandError, CommandQuery, HelloAuth, Request};

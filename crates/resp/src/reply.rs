@@ -9,7 +9,7 @@ use std::fmt::Display;
 use bytes::Bytes;
 use synod_kv::Response;
 
-use crate::frame::Frame;
+use crate::frame::{Frame, Protocol};
 use crate::request::{CommandQuery, Request, COMMANDS};
 
 /// The codes that start synod's error replies.
@@ -32,8 +32,10 @@ pub mod error_code {
     /// The tagged write's sequence is below the session's last: an old
     /// duplicate, not applied.
     pub const SEQUENCE_STALE: &str = "STALE";
-    /// `HELLO` asked for a protocol version other than 2.
+    /// `HELLO` asked for a protocol version other than 2 or 3.
     pub const NO_PROTOCOL: &str = "NOPROTO";
+    /// `AUTH` or `HELLO … AUTH` named an unknown user or a wrong password.
+    pub const WRONG_PASSWORD: &str = "WRONGPASS";
 }
 
 /// The code of an error reply's message: its first word.
@@ -79,6 +81,15 @@ pub fn session_expired() -> Frame {
         "{} session unknown or evicted: the command was not applied; \
          register a new session with SYNOD.SESSION",
         error_code::SESSION_EXPIRED
+    ))
+}
+
+/// `-WRONGPASS …`, worded as Redis words it: the credentials of `AUTH` or
+/// `HELLO … AUTH` do not match a user.
+pub fn wrong_password() -> Frame {
+    Frame::Error(format!(
+        "{} invalid username-password pair or user is disabled.",
+        error_code::WRONG_PASSWORD
     ))
 }
 
@@ -186,37 +197,44 @@ fn command_table() -> Frame {
     )
 }
 
-/// The reply to `HELLO` (protocol version 2): the server's description as a
-/// flat array of alternating names and values, the RESP2 form of a map.
+/// The reply to `HELLO`: the server's description as a map (a flat array
+/// of alternating names and values in RESP2), with the fields Redis 7
+/// reports. `protocol` is the one the connection speaks from this reply on;
 /// `role` is `master` on the leader and `replica` elsewhere, the words
 /// Redis clients expect.
-pub fn hello(client_id: u64, role: &str) -> Frame {
+pub fn hello(client_id: u64, role: &str, protocol: Protocol) -> Frame {
     let bulk = |text: &str| Frame::Bulk(Bytes::copy_from_slice(text.as_bytes()));
-    Frame::Array(vec![
-        bulk("server"),
-        bulk("synod"),
-        bulk("version"),
-        bulk(env!("CARGO_PKG_VERSION")),
-        bulk("proto"),
-        Frame::Integer(2),
-        bulk("id"),
-        Frame::Integer(i64::try_from(client_id).unwrap_or(i64::MAX)),
-        bulk("mode"),
-        bulk("standalone"),
-        bulk("role"),
-        bulk(role),
-        bulk("modules"),
-        Frame::Array(Vec::new()),
+    Frame::Map(vec![
+        (bulk("server"), bulk("synod")),
+        (bulk("version"), bulk(env!("CARGO_PKG_VERSION"))),
+        (bulk("proto"), Frame::Integer(protocol.version())),
+        (
+            bulk("id"),
+            Frame::Integer(i64::try_from(client_id).unwrap_or(i64::MAX)),
+        ),
+        (bulk("mode"), bulk("standalone")),
+        (bulk("role"), bulk(role)),
+        (bulk("modules"), Frame::Array(Vec::new())),
     ])
 }
 
 /// The reply to `CLIENT INFO`: one line of `field=value` pairs, in Redis's
-/// format, for the fields synod knows.
-pub fn client_info(client_id: u64, address: &str, name: Option<&[u8]>) -> Frame {
+/// format, for the fields synod knows (a verbatim string in RESP3, as in
+/// Redis).
+pub fn client_info(
+    client_id: u64,
+    address: &str,
+    name: Option<&[u8]>,
+    protocol: Protocol,
+) -> Frame {
     let name = String::from_utf8_lossy(name.unwrap_or_default());
-    Frame::Bulk(Bytes::from(format!(
-        "id={client_id} addr={address} name={name} db=0 resp=2\n"
-    )))
+    Frame::Verbatim {
+        format: "txt",
+        text: Bytes::from(format!(
+            "id={client_id} addr={address} name={name} db=0 resp={}\n",
+            protocol.version()
+        )),
+    }
 }
 
 /// One section of the `INFO` reply.
@@ -244,5 +262,8 @@ pub fn info(sections: &[InfoSection]) -> Frame {
             text.push_str(&format!("{}:{}\r\n", clean(name), clean(value)));
         }
     }
-    Frame::Bulk(Bytes::from(text))
+    Frame::Verbatim {
+        format: "txt",
+        text: Bytes::from(text),
+    }
 }

@@ -8,7 +8,9 @@ use synod_kv::{
 };
 use synod_resp::limits::CLIENT_NAME_SIZE_MAX_BYTES;
 use synod_resp::reply::{self, error_code, error_code_of, reply_for};
-use synod_resp::{ClientAttribute, CommandError, CommandQuery, Frame, Request};
+use synod_resp::{
+    ClientAttribute, CommandError, CommandQuery, Frame, HelloAuth, Protocol, Request,
+};
 
 fn parse(words: &[&[u8]]) -> Result<Request, CommandError> {
     Request::parse(Frame::Array(
@@ -217,39 +219,66 @@ fn command_reports_exactly_the_commands_that_parse() {
 }
 
 #[test]
-fn hello_speaks_protocol_two_only() {
-    assert_eq!(parse(&[b"HELLO"]), Ok(Request::Hello { client_name: None }));
+fn hello_parses_as_redis_parses_it() {
+    let hello =
+        |protocol, auth: Option<(&'static str, &'static str)>, name: Option<&'static str>| {
+            Ok(Request::Hello {
+                protocol,
+                auth: auth.map(|(username, password)| HelloAuth {
+                    username: bytes(username),
+                    password: bytes(password),
+                }),
+                client_name: name.map(bytes),
+            })
+        };
+    assert_eq!(parse(&[b"HELLO"]), hello(None, None, None));
     assert_eq!(
         parse(&[b"hello", b"2", b"setname", b"app"]),
-        Ok(Request::Hello {
-            client_name: Some(bytes("app"))
-        })
+        hello(Some(Protocol::Resp2), None, Some("app"))
     );
-    let refused = parse(&[b"HELLO", b"3"]).unwrap_err();
+    assert_eq!(
+        parse(&[b"HELLO", b"3", b"AUTH", b"default", b"secret", b"SETNAME", b"app"]),
+        hello(
+            Some(Protocol::Resp3),
+            Some(("default", "secret")),
+            Some("app")
+        )
+    );
+    let refused = parse(&[b"HELLO", b"4"]).unwrap_err();
     assert_eq!(refused, CommandError::ProtocolVersionUnsupported);
     assert_eq!(
         error_text(refused.reply()),
-        "NOPROTO sorry, this protocol version is not supported"
+        "NOPROTO unsupported protocol version"
     );
-    assert_eq!(parse(&[b"HELLO", b"two"]), Err(CommandError::NotInteger));
     assert_eq!(
-        parse(&[b"HELLO", b"2", b"AUTH", b"u", b"p"]),
-        Err(CommandError::OptionUnsupported {
-            option: "HELLO AUTH"
-        })
+        error_text(parse(&[b"HELLO", b"two"]).unwrap_err().reply()),
+        "ERR Protocol version is not an integer or out of range"
     );
-    assert_eq!(parse(&[b"HELLO", b"2", b"SETNAME"]), arity("hello"));
-    let Frame::Array(fields) = reply::hello(7, "master") else {
-        panic!("HELLO answers an array");
+    for words in [
+        &[&b"HELLO"[..], b"3", b"AUTH", b"default"][..],
+        &[b"HELLO", b"3", b"SETNAME"],
+        &[b"HELLO", b"3", b"AUTH"],
+    ] {
+        let option = String::from_utf8_lossy(words[2]).into_owned();
+        assert_eq!(parse(words), Err(CommandError::HelloOption { option }));
+    }
+    assert_eq!(
+        error_text(parse(&[b"HELLO", b"2", b"LATER"]).unwrap_err().reply()),
+        "ERR Syntax error in HELLO option 'LATER'"
+    );
+}
+
+#[test]
+fn hello_answers_a_map_of_the_protocol_it_switched_to() {
+    let Frame::Map(fields) = reply::hello(7, "master", Protocol::Resp3) else {
+        panic!("HELLO answers a map");
     };
-    assert_eq!(fields.len(), 14, "seven name-value pairs");
+    assert_eq!(fields.len(), 7, "the seven fields of Redis 7");
     assert_eq!(
-        fields[4..8],
+        fields[2..4],
         [
-            Frame::Bulk(bytes("proto")),
-            Frame::Integer(2),
-            Frame::Bulk(bytes("id")),
-            Frame::Integer(7)
+            (Frame::Bulk(bytes("proto")), Frame::Integer(3)),
+            (Frame::Bulk(bytes("id")), Frame::Integer(7)),
         ]
     );
 }
@@ -299,8 +328,11 @@ fn client_subcommands_parse_and_names_are_checked() {
         })
     );
     assert_eq!(
-        reply::client_info(3, "127.0.0.1:5000", Some(b"app")),
-        Frame::Bulk(bytes("id=3 addr=127.0.0.1:5000 name=app db=0 resp=2\n"))
+        reply::client_info(3, "127.0.0.1:5000", Some(b"app"), Protocol::Resp3),
+        Frame::Verbatim {
+            format: "txt",
+            text: bytes("id=3 addr=127.0.0.1:5000 name=app db=0 resp=3\n")
+        }
     );
 }
 
@@ -518,9 +550,12 @@ fn info_sections_render_in_the_redis_layout_without_forged_lines() {
     ]);
     assert_eq!(
         frame,
-        Frame::Bulk(bytes(
-            "# Server\r\nversion:0.1  role:master\r\n\r\n# Replication\r\nrole:replica\r\n"
-        ))
+        Frame::Verbatim {
+            format: "txt",
+            text: bytes(
+                "# Server\r\nversion:0.1  role:master\r\n\r\n# Replication\r\nrole:replica\r\n"
+            )
+        }
     );
 }
 

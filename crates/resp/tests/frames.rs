@@ -8,7 +8,8 @@ use proptest::option;
 use proptest::prelude::*;
 use synod_kv::{Sequence, SessionId, SessionTag, SetCondition};
 use synod_resp::{
-    encode, parse_frame, ClientAttribute, CommandQuery, Frame, ProtocolError, Request,
+    encode, parse_frame, ClientAttribute, CommandQuery, Frame, HelloAuth, Protocol, ProtocolError,
+    Request,
 };
 
 /// Text of a simple string or error: anything without a line break.
@@ -225,7 +226,19 @@ fn request() -> impl Strategy<Value = Request> {
         Just(Request::Quit),
         option::of(name()).prop_map(|section| Request::Info { section }),
         query.prop_map(Request::Command),
-        option::of(name()).prop_map(|client_name| Request::Hello { client_name }),
+        (
+            option::of(prop_oneof![Just(Protocol::Resp2), Just(Protocol::Resp3)]),
+            option::of((key(), key())),
+            option::of(name()),
+        )
+            .prop_map(|(protocol, auth, client_name)| Request::Hello {
+                // Options follow a version only.
+                auth: protocol
+                    .and(auth)
+                    .map(|(username, password)| HelloAuth { username, password }),
+                client_name: protocol.and(client_name),
+                protocol,
+            }),
         name().prop_map(|name| Request::ClientSetName { name }),
         Just(Request::ClientGetName),
         Just(Request::ClientId),

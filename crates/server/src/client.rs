@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use synod_resp::limits::REQUEST_SIZE_MAX_BYTES;
 use synod_resp::reply::{self, InfoSection};
-use synod_resp::{encode, parse_frame, Frame, Request};
+use synod_resp::{encode_for, parse_frame, Frame, Protocol, Request};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
@@ -153,6 +153,10 @@ enum Pending {
     Close,
 }
 
+/// An answer owed, with the protocol to encode it in: the connection's when
+/// the request was read (after it, for `HELLO`).
+type Owed = (Pending, Protocol);
+
 /// What kind of request is in flight, for the order rules of the module
 /// documentation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -236,6 +240,8 @@ struct Connection {
     /// `READONLY` was sent: reads are served from this node's applied state
     /// (stale, available without a quorum) until `READWRITE`.
     stale_reads: bool,
+    /// The protocol the replies are encoded in, from `HELLO`.
+    protocol: Protocol,
 }
 
 async fn serve_connection(stream: TcpStream, remote: SocketAddr, id: u64, context: &ClientContext) {
@@ -247,9 +253,10 @@ async fn serve_connection(stream: TcpStream, remote: SocketAddr, id: u64, contex
         name: None,
         outstanding: Arc::new(Outstanding::default()),
         stale_reads: false,
+        protocol: Protocol::Resp2,
     };
     let mut writer = Some(writer);
-    let mut answers: Option<(mpsc::Sender<Pending>, tokio::task::JoinHandle<()>)> = None;
+    let mut answers: Option<(mpsc::Sender<Owed>, tokio::task::JoinHandle<()>)> = None;
     let mut buffer = BytesMut::new();
     'reading: loop {
         if buffer.is_empty() {
@@ -289,11 +296,12 @@ async fn serve_connection(stream: TcpStream, remote: SocketAddr, id: u64, contex
                 ));
                 (sender, task)
             });
-            if sender.send(pending).await.is_err() {
+            // After the request: the reply to `HELLO 3` is already RESP3.
+            if sender.send((pending, connection.protocol)).await.is_err() {
                 break 'reading;
             }
             if close {
-                let _ = sender.send(Pending::Close).await;
+                let _ = sender.send((Pending::Close, connection.protocol)).await;
                 break 'reading;
             }
         }
@@ -373,12 +381,27 @@ fn connection_reply(
     context: &ClientContext,
 ) -> Frame {
     match request {
-        Request::Hello { client_name } => {
+        Request::Hello {
+            protocol,
+            auth,
+            client_name,
+        } => {
+            // No users yet: every connection is the `default` user, which
+            // has no password (Redis's `nopass`), so any password of that
+            // user is accepted and any other user is unknown. On a refusal
+            // nothing of the HELLO takes effect, as in Redis.
+            if auth.is_some_and(|auth| auth.username.as_ref() != b"default") {
+                return reply::wrong_password();
+            }
+            if let Some(protocol) = protocol {
+                connection.protocol = protocol;
+            }
             if client_name.is_some() {
                 connection.name = client_name;
             }
             let leading = context.status.borrow().role == "leader";
-            reply::hello(connection.id, if leading { "master" } else { "replica" })
+            let role = if leading { "master" } else { "replica" };
+            reply::hello(connection.id, role, connection.protocol)
         }
         Request::ClientSetName { name } => {
             connection.name = Some(name);
@@ -390,6 +413,7 @@ fn connection_reply(
             connection.id,
             &connection.remote.to_string(),
             connection.name.as_deref(),
+            connection.protocol,
         ),
         Request::Info { .. } => reply::info(&info_sections(context)),
         Request::ReadOnly => {
@@ -489,7 +513,7 @@ fn reply_shape(request: &Request) -> Request {
 /// already there into one write.
 async fn write_answers(
     mut writer: OwnedWriteHalf,
-    mut pending: mpsc::Receiver<Pending>,
+    mut pending: mpsc::Receiver<Owed>,
     outstanding: Arc<Outstanding>,
     metrics: Arc<Metrics>,
 ) {
@@ -510,13 +534,13 @@ async fn write_answers(
                 Err(mpsc::error::TryRecvError::Disconnected) => None,
             }
         };
-        let Some(next) = next else {
+        let Some((next, protocol)) = next else {
             let _ = flush(&mut writer, &mut output).await;
             let _ = writer.shutdown().await;
             return;
         };
         match next {
-            Pending::Ready(frame) => encode(&frame, &mut output),
+            Pending::Ready(frame) => encode_for(&frame, protocol, &mut output),
             Pending::Waiting {
                 mut answer,
                 kind,
@@ -535,7 +559,7 @@ async fn write_answers(
                 };
                 outstanding.answered(kind);
                 metrics.record_request_latency(shape.name(), started.elapsed());
-                encode(&answer_frame(result, &shape), &mut output);
+                encode_for(&answer_frame(result, &shape), protocol, &mut output);
             }
             Pending::Close => {
                 let _ = flush(&mut writer, &mut output).await;

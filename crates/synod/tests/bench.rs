@@ -12,11 +12,7 @@ use serde_json::Value;
 fn a_bench_run_measures_every_cell_and_records_a_linearizable_history() {
     let cluster = Cluster::start(3);
     cluster.wait_for_leader(common::ELECTION_WAIT);
-    let endpoints: Vec<String> = cluster
-        .nodes
-        .iter()
-        .map(|node| node.client.to_string())
-        .collect();
+    let endpoints = cluster.client_endpoints();
     let admins: Vec<String> = cluster
         .nodes
         .iter()

@@ -16,6 +16,41 @@ fn error_code(result: RedisResult<Value>) -> String {
     error.code().unwrap_or_default().to_string()
 }
 
+/// A connection that said `HELLO 3` gets RESP3 replies: nulls, the map of
+/// `HELLO`, verbatim `CLIENT INFO`; and `HELLO 2` switches it back.
+fn speaks_resp3(cluster: &Cluster, index: usize) {
+    let mut connection = cluster.redis_speaking(index, "resp3");
+    let _: () = connection.set("resp3", "value").unwrap();
+    let value: Value = redis::cmd("GET")
+        .arg("resp3")
+        .query(&mut connection)
+        .unwrap();
+    assert_eq!(value, Value::BulkString(b"value".to_vec()));
+    let missing: Value = redis::cmd("GET")
+        .arg("nothing")
+        .query(&mut connection)
+        .unwrap();
+    assert_eq!(missing, Value::Nil);
+    let hello: Value = redis::cmd("HELLO").arg(3).query(&mut connection).unwrap();
+    let Value::Map(fields) = hello else {
+        panic!("HELLO 3 answers a map: {hello:?}");
+    };
+    assert!(fields.contains(&(Value::BulkString(b"proto".to_vec()), Value::Int(3))));
+    let info: Value = redis::cmd("CLIENT")
+        .arg("INFO")
+        .query(&mut connection)
+        .unwrap();
+    let Value::VerbatimString { text, .. } = info else {
+        panic!("CLIENT INFO answers a verbatim string in RESP3: {info:?}");
+    };
+    assert!(text.contains("resp=3"), "{text}");
+    let hello: Value = redis::cmd("HELLO").arg(2).query(&mut connection).unwrap();
+    assert!(
+        matches!(hello, Value::Array(ref fields) if fields.len() == 14),
+        "{hello:?}"
+    );
+}
+
 #[test]
 fn every_command_works_through_the_leader_and_a_follower() {
     let started = Instant::now();
@@ -123,11 +158,23 @@ fn every_command_works_through_the_leader_and_a_follower() {
         "{client_info}"
     );
     let hello: Vec<Value> = redis::cmd("HELLO").arg(2).query(&mut at_leader).unwrap();
-    assert!(hello.len() >= 10);
+    assert_eq!(hello.len(), 14, "seven fields, flattened in RESP2");
     assert_eq!(
-        error_code(redis::cmd("HELLO").arg(3).query(&mut at_leader)),
+        error_code(redis::cmd("HELLO").arg(4).query(&mut at_leader)),
         "NOPROTO"
     );
+    assert_eq!(
+        error_code(
+            redis::cmd("HELLO")
+                .arg(3)
+                .arg("AUTH")
+                .arg("someone")
+                .arg("secret")
+                .query(&mut at_leader)
+        ),
+        "WRONGPASS"
+    );
+    speaks_resp3(&cluster, follower);
 
     // Exactly-once writes: a session, a tagged write, its retry answered
     // from the session, a stale duplicate refused.

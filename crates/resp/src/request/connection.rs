@@ -5,8 +5,9 @@ use bytes::Bytes;
 
 use super::{
     echoed, keyword, parse_signed, Arguments, ClientAttribute, CommandError, CommandSpecification,
-    Request,
+    HelloAuth, Request,
 };
+use crate::frame::Protocol;
 use crate::limits::CLIENT_NAME_SIZE_MAX_BYTES;
 
 pub(super) const PING: CommandSpecification =
@@ -75,28 +76,47 @@ fn parse_select(arguments: &mut Arguments) -> Result<Request, CommandError> {
     }
 }
 
-/// `HELLO [protover [AUTH username password] [SETNAME name]]`. Only
-/// protocol version 2 is spoken; synod has no authentication.
+/// `HELLO [protover [AUTH username password] [SETNAME name]]`, parsed as
+/// Redis 7 parses it: the version first (2 or 3), then the options in any
+/// order, an option missing its arguments a syntax error naming it.
 fn parse_hello(arguments: &mut Arguments) -> Result<Request, CommandError> {
     let Some(version) = arguments.next_optional() else {
-        return Ok(Request::Hello { client_name: None });
+        return Ok(Request::Hello {
+            protocol: None,
+            auth: None,
+            client_name: None,
+        });
     };
-    if parse_signed(&version)? != 2 {
-        return Err(CommandError::ProtocolVersionUnsupported);
-    }
+    let protocol = match parse_signed(&version) {
+        Ok(2) => Protocol::Resp2,
+        Ok(3) => Protocol::Resp3,
+        Ok(_) => return Err(CommandError::ProtocolVersionUnsupported),
+        Err(_) => return Err(CommandError::ProtocolVersionNotInteger),
+    };
+    let mut auth = None;
     let mut client_name = None;
     while let Some(option) = arguments.next_optional() {
+        let syntax = || CommandError::HelloOption {
+            option: echoed(&option),
+        };
         match keyword(&option, &["SETNAME", "AUTH"]) {
-            Some("SETNAME") => client_name = Some(checked_client_name(arguments.next()?)?),
-            Some(_) => {
-                return Err(CommandError::OptionUnsupported {
-                    option: "HELLO AUTH",
-                })
+            Some("SETNAME") => {
+                let name = arguments.next_optional().ok_or_else(syntax)?;
+                client_name = Some(checked_client_name(name)?);
             }
-            None => return Err(CommandError::Syntax),
+            Some(_) => {
+                let username = arguments.next_optional().ok_or_else(syntax)?;
+                let password = arguments.next_optional().ok_or_else(syntax)?;
+                auth = Some(HelloAuth { username, password });
+            }
+            None => return Err(syntax()),
         }
     }
-    Ok(Request::Hello { client_name })
+    Ok(Request::Hello {
+        protocol: Some(protocol),
+        auth,
+        client_name,
+    })
 }
 
 /// `CLIENT SETNAME name | GETNAME | ID | INFO | SETINFO attribute value`.

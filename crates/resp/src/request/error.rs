@@ -67,10 +67,19 @@ pub enum CommandError {
     /// `SELECT` of a database other than 0: synod has one keyspace.
     #[error("DB index is out of range")]
     DatabaseOutOfRange,
-    /// `HELLO` asks for a protocol version other than 2; synod speaks RESP2
-    /// only. The reply code is `NOPROTO`, which clients recognise.
-    #[error("sorry, this protocol version is not supported")]
+    /// `HELLO` asks for a protocol version other than 2 or 3. The reply
+    /// code is `NOPROTO`, which clients recognise (and fall back on).
+    #[error("unsupported protocol version")]
     ProtocolVersionUnsupported,
+    /// `HELLO` with a version that is not a number.
+    #[error("Protocol version is not an integer or out of range")]
+    ProtocolVersionNotInteger,
+    /// A `HELLO` option that is unknown or lacks its arguments.
+    #[error("Syntax error in HELLO option '{option}'")]
+    HelloOption {
+        /// The option as sent, shortened and made printable.
+        option: String,
+    },
     /// A `CLIENT SETNAME` name with spaces, line breaks or non-printable
     /// bytes, which would garble `CLIENT INFO` (Redis refuses them too).
     #[error("Client names cannot contain spaces, newlines or special characters.")]

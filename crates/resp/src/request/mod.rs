@@ -20,7 +20,7 @@ use synod_kv::{Command, Operation, SessionTag, SetCondition};
 pub(crate) use error::echoed;
 pub use error::CommandError;
 
-use crate::frame::Frame;
+use crate::frame::{Frame, Protocol};
 
 /// One request of a client, parsed and checked against the kv limits.
 ///
@@ -73,10 +73,16 @@ pub enum Request {
     /// `COMMAND`, `COMMAND DOCS`, `COMMAND COUNT`: what redis-cli asks to
     /// learn the server's commands.
     Command(CommandQuery),
-    /// `HELLO [2 [SETNAME name]]`: the handshake of newer clients. Only
-    /// protocol version 2 parses; `HELLO 3` is
-    /// [`CommandError::ProtocolVersionUnsupported`].
+    /// `HELLO [protover [AUTH username password] [SETNAME name]]`: the
+    /// handshake of newer clients, which also switches the connection to
+    /// RESP3 (`HELLO 3`) or back (`HELLO 2`). A version other than 2 or 3
+    /// is [`CommandError::ProtocolVersionUnsupported`].
     Hello {
+        /// The protocol to speak from this reply on; `None` keeps the
+        /// connection's.
+        protocol: Option<Protocol>,
+        /// `AUTH username password`, checked by the server.
+        auth: Option<HelloAuth>,
         /// The name to give the connection, if any.
         client_name: Option<Bytes>,
     },
@@ -122,6 +128,15 @@ pub enum Request {
         /// The wrapped write: always [`Request::Set`] or [`Request::Del`].
         write: Box<Request>,
     },
+}
+
+/// The credentials of `HELLO … AUTH username password`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HelloAuth {
+    /// The user to authenticate as.
+    pub username: Bytes,
+    /// Its password.
+    pub password: Bytes,
 }
 
 /// What a `COMMAND` request asks for.
@@ -300,12 +315,27 @@ impl Request {
                     CommandQuery::Count => words.push(Bytes::from_static(b"COUNT")),
                 }
             }
-            Request::Hello { client_name } => {
+            Request::Hello {
+                protocol,
+                auth,
+                client_name,
+            } => {
                 push("HELLO");
-                push("2");
+                if let Some(protocol) = protocol {
+                    push(match protocol {
+                        Protocol::Resp2 => "2",
+                        Protocol::Resp3 => "3",
+                    });
+                }
+                if let Some(HelloAuth { username, password }) = auth {
+                    words.extend([
+                        Bytes::from_static(b"AUTH"),
+                        username.clone(),
+                        password.clone(),
+                    ]);
+                }
                 if let Some(name) = client_name {
-                    push("SETNAME");
-                    words.push(name.clone());
+                    words.extend([Bytes::from_static(b"SETNAME"), name.clone()]);
                 }
             }
             Request::ClientSetName { name } => {

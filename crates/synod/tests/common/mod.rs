@@ -246,9 +246,25 @@ impl Cluster {
         leader
     }
 
-    /// A Redis connection to the node at `index`.
+    /// Every node's client address, as `host:port`.
+    pub fn client_endpoints(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|node| node.client.to_string())
+            .collect()
+    }
+
+    /// A Redis connection to the node at `index` (RESP2).
     pub fn redis(&self, index: usize) -> redis::Connection {
-        let client = redis::Client::open(format!("redis://{}/", self.nodes[index].client)).unwrap();
+        self.redis_speaking(index, "resp2")
+    }
+
+    /// A Redis connection to the node at `index` that says `HELLO` with
+    /// `protocol` (`resp2` or `resp3`) first.
+    pub fn redis_speaking(&self, index: usize, protocol: &str) -> redis::Connection {
+        let address = &self.nodes[index].client;
+        let client =
+            redis::Client::open(format!("redis://{address}/?protocol={protocol}")).unwrap();
         let connection = client
             .get_connection_with_timeout(Duration::from_secs(5))
             .expect("the node accepts a connection");

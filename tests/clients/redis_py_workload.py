@@ -1,0 +1,110 @@
+"""A scripted workload through redis-py with its default settings.
+
+    python3 tests/clients/redis_py_workload.py HOST:PORT [HOST:PORT ...]
+
+Run by crates/synod/tests/client_libraries.rs against a 3-node cluster:
+commands, pipelines and errors, through every node given, with redis-py's
+defaults (it says `HELLO 3` and speaks RESP3 when the server can). Any
+warning is an error, so a silent fallback to RESP2 fails the run. Prints
+one line per step and exits non-zero on the first failure.
+"""
+
+import sys
+import warnings
+
+import redis
+
+warnings.simplefilter("error")
+
+
+def connect(endpoint):
+    host, port = endpoint.rsplit(":", 1)
+    return redis.Redis(host=host, port=int(port), socket_timeout=10)
+
+
+def step(name):
+    print(f"ok: {name}", flush=True)
+
+
+def expect_error(function, fragment):
+    try:
+        function()
+    except redis.ResponseError as error:
+        assert fragment in str(error), f"{fragment!r} not in {error!r}"
+        return
+    raise AssertionError(f"expected an error containing {fragment!r}")
+
+
+def main(endpoints):
+    nodes = [connect(endpoint) for endpoint in endpoints]
+    first, last = nodes[0], nodes[-1]
+
+    info = first.execute_command("CLIENT", "INFO")
+    text = info.decode() if isinstance(info, bytes) else str(info)
+    assert "resp=3" in text, f"redis-py's default connection speaks RESP3: {text}"
+    step("the default connection negotiated RESP3")
+
+    assert first.ping() is True
+    assert first.echo("hi") == b"hi"
+    step("PING, ECHO")
+
+    assert first.set("greeting", "hello") is True
+    assert last.get("greeting") == b"hello"
+    assert last.get("missing") is None
+    assert first.set("greeting", "again", nx=True) is None
+    assert first.set("greeting", "again", xx=True) is True
+    assert last.set("fresh", "x", xx=True) is None
+    assert last.get("greeting") == b"again"
+    step("SET with NX and XX, GET through another node")
+
+    binary = bytes(range(256))
+    first.set(b"binary\x00key", binary)
+    assert last.get(b"binary\x00key") == binary
+    step("binary keys and values")
+
+    assert first.exists("greeting", "greeting", "missing") == 2
+    assert last.delete("greeting", "missing", b"binary\x00key") == 2
+    assert first.exists("greeting") == 0
+    step("EXISTS and DEL of many keys")
+
+    pipeline = first.pipeline(transaction=False)
+    for index in range(200):
+        pipeline.set(f"key:{index}", index)
+    for index in range(200):
+        pipeline.get(f"key:{index}")
+    replies = pipeline.execute()
+    assert replies[:200] == [True] * 200
+    assert replies[200:] == [str(index).encode() for index in range(200)]
+    step("a pipeline of 400 commands, answered in order")
+
+    pipeline = last.pipeline(transaction=False)
+    pipeline.set("in-pipeline", "1")
+    pipeline.execute_command("NO-SUCH-COMMAND")
+    pipeline.get("in-pipeline")
+    replies = pipeline.execute(raise_on_error=False)
+    assert replies[0] is True and replies[2] == b"1", replies
+    assert isinstance(replies[1], redis.ResponseError), replies
+    step("an error inside a pipeline leaves the rest answered")
+
+    expect_error(lambda: first.execute_command("NO-SUCH-COMMAND"), "unknown command")
+    expect_error(lambda: first.execute_command("GET"), "wrong number of arguments")
+    expect_error(lambda: first.execute_command("SET", "k", "v", "NX", "XX"), "syntax error")
+    expect_error(lambda: first.execute_command("HELLO", "4"), "unsupported protocol version")
+    step("errors: unknown command, arity, syntax, protocol version")
+
+    first.client_setname("workload")
+    assert first.client_getname() in ("workload", b"workload")
+    assert isinstance(first.client_id(), int)
+    step("CLIENT SETNAME, GETNAME, ID")
+
+    host, port = endpoints[0].rsplit(":", 1)
+    old = redis.Redis(host=host, port=int(port), protocol=2, socket_timeout=10)
+    assert old.get("key:7") == b"7" and old.get("missing") is None
+    step("a RESP2 connection beside them")
+    print("redis-py workload passed", flush=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    main(sys.argv[1:])
