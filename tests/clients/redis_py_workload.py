@@ -67,6 +67,15 @@ def main(endpoints):
     assert first.exists("greeting") == 0
     step("EXISTS and DEL of many keys")
 
+    assert first.incr("counter") == 1
+    assert last.incrby("counter", 41) == 42
+    assert first.decr("counter") == 41
+    assert last.decrby("counter", 50) == -9
+    assert first.get("counter") == b"-9"
+    first.set("not-a-number", "abc")
+    expect_error(lambda: last.incr("not-a-number"), "value is not an integer")
+    step("INCR, INCRBY, DECR, DECRBY, and a value that is not a number")
+
     pipeline = first.pipeline(transaction=False)
     for index in range(200):
         pipeline.set(f"key:{index}", index)

@@ -78,7 +78,7 @@ pub use limits::{
     LimitError, COMMAND_SIZE_MAX_BYTES, KEYS_PER_COMMAND_MAX, KEY_SIZE_MAX_BYTES,
     PAYLOAD_SIZE_PER_COMMAND_MAX_BYTES, RESPONSE_SIZE_MAX_BYTES, VALUE_SIZE_MAX_BYTES,
 };
-pub use response::{Response, RESPONSE_FORMAT_VERSION};
+pub use response::{Refusal, Response, RESPONSE_FORMAT_VERSION};
 pub use snapshot::{SnapshotError, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC};
 pub use store::{Store, StoreConfig, SESSIONS_MAX_DEFAULT};
 pub use synod_codec::DecodeError;

@@ -16,6 +16,8 @@
 //!   7 session expired
 //!   8 sequence stale
 //!   9 invalid command
+//!  10 integer             varint of the i64's two's complement bits
+//!  11 refused             refusal code: u8 (1 not an integer, 2 overflow)
 //! ```
 
 use bytes::Bytes;
@@ -57,6 +59,40 @@ pub enum Response {
     /// (a tagged session registration, a write sent to the read path). It
     /// was not applied.
     InvalidCommand,
+    /// The answer to `increment by`: the counter's new value.
+    Integer(i64),
+    /// The command was applied to a state it does not fit (a counter that
+    /// is not an integer, a sum that overflows): nothing changed. Unlike
+    /// [`Response::InvalidCommand`], the same command may succeed in
+    /// another state.
+    Refused(Refusal),
+}
+
+/// Why a well-formed command changed nothing; the words are Redis's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// The value is not an integer in canonical decimal form, or is out of
+    /// the `i64` range.
+    NotInteger,
+    /// The increment or decrement would leave the `i64` range.
+    Overflow,
+}
+
+impl Refusal {
+    /// The message Redis gives for it (after `ERR `).
+    pub fn message(self) -> &'static str {
+        match self {
+            Refusal::NotInteger => "value is not an integer or out of range",
+            Refusal::Overflow => "increment or decrement would overflow",
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            Refusal::NotInteger => 1,
+            Refusal::Overflow => 2,
+        }
+    }
 }
 
 impl Response {
@@ -92,6 +128,14 @@ impl Response {
             Response::SessionExpired => writer.put_u8(response_code::SESSION_EXPIRED),
             Response::SequenceStale => writer.put_u8(response_code::SEQUENCE_STALE),
             Response::InvalidCommand => writer.put_u8(response_code::INVALID_COMMAND),
+            Response::Integer(value) => {
+                writer.put_u8(response_code::INTEGER);
+                writer.put_u64(u64::from_ne_bytes(value.to_ne_bytes()));
+            }
+            Response::Refused(refusal) => {
+                writer.put_u8(response_code::REFUSED);
+                writer.put_u8(refusal.code());
+            }
         }
         assert!(writer.len() <= RESPONSE_SIZE_MAX_BYTES);
         writer.into_bytes()
@@ -133,6 +177,19 @@ impl Response {
             response_code::SESSION_EXPIRED => Response::SessionExpired,
             response_code::SEQUENCE_STALE => Response::SequenceStale,
             response_code::INVALID_COMMAND => Response::InvalidCommand,
+            response_code::INTEGER => {
+                Response::Integer(i64::from_ne_bytes(reader.take_u64()?.to_ne_bytes()))
+            }
+            response_code::REFUSED => Response::Refused(match reader.take_u8()? {
+                1 => Refusal::NotInteger,
+                2 => Refusal::Overflow,
+                tag => {
+                    return Err(DecodeError::TagUnknown {
+                        field: "refusal",
+                        tag,
+                    })
+                }
+            }),
             tag => {
                 return Err(DecodeError::TagUnknown {
                     field: "response code",
@@ -169,6 +226,8 @@ mod response_code {
     pub(super) const SESSION_EXPIRED: u8 = 7;
     pub(super) const SEQUENCE_STALE: u8 = 8;
     pub(super) const INVALID_COMMAND: u8 = 9;
+    pub(super) const INTEGER: u8 = 10;
+    pub(super) const REFUSED: u8 = 11;
 }
 
 #[cfg(test)]
@@ -178,7 +237,15 @@ mod tests {
 
     #[test]
     fn responses_encode_to_the_documented_layout() {
-        let cases: [(Response, &[u8]); 6] = [
+        let cases: [(Response, &[u8]); 9] = [
+            (Response::Integer(300), &[1, 10, 0xac, 0x02]),
+            (
+                Response::Integer(-1),
+                &[
+                    1, 10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+                ],
+            ),
+            (Response::Refused(Refusal::Overflow), &[1, 11, 2]),
             (Response::Value(None), &[1, 1, 0]),
             (
                 Response::Value(Some(Bytes::from_static(b"ab"))),
@@ -198,10 +265,10 @@ mod tests {
     #[test]
     fn decode_rejects_bad_tags_versions_and_trailing_bytes() {
         assert_eq!(
-            Response::decode(&[1, 10]),
+            Response::decode(&[1, 12]),
             Err(DecodeError::TagUnknown {
                 field: "response code",
-                tag: 10
+                tag: 12
             })
         );
         assert_eq!(

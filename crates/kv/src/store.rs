@@ -10,7 +10,7 @@ use crate::command::{Command, Operation, SetCondition};
 use crate::fingerprint::Fingerprint;
 use crate::key::StoredKey;
 use crate::limits::{check_key, check_value};
-use crate::response::Response;
+use crate::response::{Refusal, Response};
 use crate::session::{Admission, SessionTable};
 
 /// The default bound on open sessions. A session costs about a hundred bytes
@@ -218,7 +218,8 @@ impl Store {
             Operation::Set { .. }
             | Operation::Remove { .. }
             | Operation::RemoveMany { .. }
-            | Operation::RegisterSession => Response::InvalidCommand,
+            | Operation::RegisterSession
+            | Operation::IncrementBy { .. } => Response::InvalidCommand,
         }
     }
 
@@ -318,7 +319,27 @@ impl Store {
                 Response::Count(removed as u64)
             }
             Operation::RegisterSession => Response::SessionRegistered(self.sessions.register(now)),
+            Operation::IncrementBy { key, delta } => self.increment(key, delta),
         }
+    }
+
+    /// Adds `delta` to the counter at `key` (0 when missing), Redis's way:
+    /// the stored value must be an `i64` in canonical decimal form (no
+    /// sign but `-`, no leading zeros or spaces: what Redis's `string2ll`
+    /// accepts), and the sum must not overflow. A refusal changes nothing.
+    fn increment(&mut self, key: Bytes, delta: i64) -> Response {
+        let current = match self.entries.get(&lookup(&key)) {
+            None => 0,
+            Some(value) => match canonical_integer(value) {
+                Some(current) => current,
+                None => return Response::Refused(Refusal::NotInteger),
+            },
+        };
+        let Some(sum) = current.checked_add(delta) else {
+            return Response::Refused(Refusal::Overflow);
+        };
+        self.set(key, Bytes::from(sum.to_string()), SetCondition::Always);
+        Response::Integer(sum)
     }
 
     /// Stores `value` under `key` when `condition` holds; tells whether it
@@ -394,4 +415,12 @@ pub(crate) fn entries_digest(entries: &OrdMap<StoredKey, Bytes>) -> u64 {
 /// count, or one small allocation the first time a decoded one is shared).
 fn lookup(key: &Bytes) -> StoredKey {
     StoredKey::new(key.clone())
+}
+
+/// The `i64` that `value` spells in canonical decimal form, the only form
+/// Redis counts with: `"-0"`, `"+1"`, `"01"` and `" 1"` are not integers.
+fn canonical_integer(value: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(value).ok()?;
+    let integer: i64 = text.parse().ok()?;
+    (integer.to_string() == text).then_some(integer)
 }

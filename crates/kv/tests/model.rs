@@ -10,7 +10,7 @@ use bytes::Bytes;
 use common::{operation_with, small_key};
 use proptest::prelude::*;
 use synod_kv::{
-    Command, Operation, Response, Sequence, SessionId, SetCondition, Store, StoreConfig,
+    Command, Operation, Refusal, Response, Sequence, SessionId, SetCondition, Store, StoreConfig,
 };
 
 #[derive(Debug, Clone)]
@@ -113,6 +113,22 @@ impl Model {
                 }
                 Response::Count(removed)
             }
+            Operation::IncrementBy { key, delta } => {
+                let current = match self.entries.get(key) {
+                    None => 0,
+                    Some(value) => match redis_integer(value) {
+                        Some(current) => current,
+                        None => return Response::Refused(Refusal::NotInteger),
+                    },
+                };
+                let sum = i128::from(current) + i128::from(*delta);
+                let Ok(sum) = i64::try_from(sum) else {
+                    return Response::Refused(Refusal::Overflow);
+                };
+                self.entries
+                    .insert(key.clone(), Bytes::from(format!("{sum}")));
+                Response::Integer(sum)
+            }
             Operation::RegisterSession => {
                 if self.sessions.len() == self.sessions_max {
                     let victim = (0..self.sessions.len())
@@ -134,6 +150,28 @@ impl Model {
             }
         }
     }
+}
+
+/// Redis's `string2ll`, transcribed: an optional `-`, then `0` alone or a
+/// digit 1-9 followed by digits, all within the `i64` range.
+fn redis_integer(value: &[u8]) -> Option<i64> {
+    let (negative, digits) = match value {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, value),
+    };
+    match digits {
+        [b'0'] if !negative => return Some(0),
+        [b'1'..=b'9', rest @ ..] if rest.iter().all(u8::is_ascii_digit) => {}
+        _ => return None,
+    }
+    let mut magnitude: i128 = 0;
+    for digit in digits {
+        magnitude = magnitude * 10 + i128::from(digit - b'0');
+        if magnitude > i128::from(i64::MAX) + 1 {
+            return None;
+        }
+    }
+    i64::try_from(if negative { -magnitude } else { magnitude }).ok()
 }
 
 /// How a tagged step picks its sequence relative to the last one the driver

@@ -113,6 +113,8 @@ pub fn reply_for(response: &Response, request: &Request) -> Frame {
         (_, Response::SessionExpired) => Some(session_expired()),
         (_, Response::SequenceStale) => Some(sequence_stale()),
         (_, Response::InvalidCommand) => Some(error("invalid command")),
+        (_, Response::Refused(refusal)) => Some(error(refusal.message())),
+        (Request::IncrementBy { .. }, Response::Integer(value)) => Some(Frame::Integer(*value)),
         (Request::Tagged { write, .. }, _) => Some(reply_for(response, write)),
         (Request::Get { .. }, Response::Value(value)) => Some(match value {
             Some(value) => Frame::Bulk(value.clone()),
@@ -155,6 +157,7 @@ pub fn local_reply(request: &Request) -> Option<Frame> {
         Request::Command(CommandQuery::Docs) => Some(Frame::Array(Vec::new())),
         Request::Command(CommandQuery::Count) => Some(Frame::Integer(COMMANDS.len() as i64)),
         Request::Get { .. }
+        | Request::IncrementBy { .. }
         | Request::Set { .. }
         | Request::Del { .. }
         | Request::Exists { .. }

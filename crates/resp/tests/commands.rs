@@ -3,8 +3,8 @@
 
 use bytes::Bytes;
 use synod_kv::{
-    Command, LimitError, Operation, Response, Sequence, SessionId, SessionTag, SetCondition,
-    KEYS_PER_COMMAND_MAX, KEY_SIZE_MAX_BYTES, VALUE_SIZE_MAX_BYTES,
+    Command, LimitError, Operation, Refusal, Response, Sequence, SessionId, SessionTag,
+    SetCondition, KEYS_PER_COMMAND_MAX, KEY_SIZE_MAX_BYTES, VALUE_SIZE_MAX_BYTES,
 };
 use synod_resp::limits::CLIENT_NAME_SIZE_MAX_BYTES;
 use synod_resp::reply::{self, error_code, error_code_of, reply_for};
@@ -215,6 +215,51 @@ fn command_reports_exactly_the_commands_that_parse() {
             command: "command",
             subcommand: "GETKEYS".into()
         })
+    );
+}
+
+#[test]
+fn counters_parse_into_one_increment_and_answer_integers_or_redis_errors() {
+    let increment = |key: &'static str, delta| {
+        Ok(Request::IncrementBy {
+            key: bytes(key),
+            delta,
+        })
+    };
+    assert_eq!(parse(&[b"INCR", b"c"]), increment("c", 1));
+    assert_eq!(parse(&[b"decr", b"c"]), increment("c", -1));
+    assert_eq!(parse(&[b"INCRBY", b"c", b"-5"]), increment("c", -5));
+    assert_eq!(parse(&[b"DECRBY", b"c", b"5"]), increment("c", -5));
+    assert_eq!(
+        parse(&[b"DECRBY", b"c", b"9223372036854775807"]),
+        increment("c", -i64::MAX)
+    );
+    assert_eq!(
+        error_text(
+            parse(&[b"DECRBY", b"c", b"-9223372036854775808"])
+                .unwrap_err()
+                .reply()
+        ),
+        "ERR decrement would overflow"
+    );
+    assert_eq!(
+        error_text(parse(&[b"INCRBY", b"c", b"1.5"]).unwrap_err().reply()),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(parse(&[b"INCR"]), arity("incr"));
+    assert_eq!(parse(&[b"INCRBY", b"c"]), arity("incrby"));
+    let request = parse(&[b"INCR", b"c"]).unwrap();
+    assert_eq!(
+        reply_for(&Response::Integer(-3), &request),
+        Frame::Integer(-3)
+    );
+    assert_eq!(
+        error_text(reply_for(&Response::Refused(Refusal::NotInteger), &request)),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(
+        error_text(reply_for(&Response::Refused(Refusal::Overflow), &request)),
+        "ERR increment or decrement would overflow"
     );
 }
 

@@ -204,6 +204,7 @@ fn write() -> impl Strategy<Value = Request> {
             condition
         }),
         vec(key(), 1..5).prop_map(|keys| Request::Del { keys }),
+        (key(), any::<i64>()).prop_map(|(key, delta)| Request::IncrementBy { key, delta }),
     ]
 }
 

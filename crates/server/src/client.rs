@@ -494,6 +494,10 @@ fn info_sections(context: &ClientContext) -> Vec<InfoSection> {
 fn reply_shape(request: &Request) -> Request {
     match request {
         Request::Get { .. } => Request::Get { key: Bytes::new() },
+        Request::IncrementBy { .. } => Request::IncrementBy {
+            key: Bytes::new(),
+            delta: 0,
+        },
         Request::Set { condition, .. } => Request::Set {
             key: Bytes::new(),
             value: Bytes::new(),

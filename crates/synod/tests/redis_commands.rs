@@ -109,6 +109,53 @@ fn every_command_works_through_the_leader_and_a_follower() {
     let removed: u64 = at_leader.del("k").unwrap();
     assert_eq!(removed, 0);
 
+    // Counters: INCR and DECR of a missing key, INCRBY and DECRBY, through
+    // either node; a value that is not an integer and an overflow refused
+    // with Redis's words, changing nothing.
+    let counted: i64 = at_follower.incr("counter", 1).unwrap();
+    assert_eq!(counted, 1);
+    let counted: i64 = redis::cmd("INCRBY")
+        .arg("counter")
+        .arg(41)
+        .query(&mut at_leader)
+        .unwrap();
+    assert_eq!(counted, 42);
+    let counted: i64 = redis::cmd("DECR")
+        .arg("counter")
+        .query(&mut at_follower)
+        .unwrap();
+    assert_eq!(counted, 41);
+    let counted: i64 = redis::cmd("DECRBY")
+        .arg("down")
+        .arg(5)
+        .query(&mut at_leader)
+        .unwrap();
+    assert_eq!(counted, -5);
+    let text: String = at_follower.get("counter").unwrap();
+    assert_eq!(text, "41");
+    let _: () = at_leader.set("word", "01").unwrap();
+    let refused = redis::cmd("INCR")
+        .arg("word")
+        .query::<Value>(&mut at_follower);
+    assert!(
+        refused.as_ref().is_err_and(|error| error
+            .to_string()
+            .contains("value is not an integer or out of range")),
+        "{refused:?}"
+    );
+    let _: () = at_leader.set("big", i64::MAX).unwrap();
+    let refused = redis::cmd("INCR").arg("big").query::<Value>(&mut at_leader);
+    assert!(
+        refused.as_ref().is_err_and(|error| error
+            .to_string()
+            .contains("increment or decrement would overflow")),
+        "{refused:?}"
+    );
+    let unchanged: i64 = at_follower.get("big").unwrap();
+    assert_eq!(unchanged, i64::MAX);
+    let removed: u64 = at_leader.del(&["counter", "down", "word", "big"]).unwrap();
+    assert_eq!(removed, 4);
+
     // Connection and server commands.
     let pong: String = redis::cmd("PING").query(&mut at_leader).unwrap();
     assert_eq!(pong, "PONG");

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use proptest::prelude::*;
 use synod_kv::{
-    Command, Operation, Response, Sequence, SessionId, SessionTag, SetCondition,
+    Command, Operation, Refusal, Response, Sequence, SessionId, SessionTag, SetCondition,
     KEYS_PER_COMMAND_MAX,
 };
 
@@ -21,6 +21,41 @@ pub fn any_key() -> impl Strategy<Value = Bytes> {
 
 pub fn any_value() -> impl Strategy<Value = Bytes> {
     prop::collection::vec(any::<u8>(), 0..80).prop_map(Bytes::from)
+}
+
+/// Values a counter may hold or trip over: integers near the `i64` bounds,
+/// non-canonical spellings (`-0`, `+1`, `01`, ` 1`), one past the range.
+pub fn counter_value() -> impl Strategy<Value = Bytes> {
+    let spelled = prop::sample::select(vec![
+        "0",
+        "-0",
+        "+1",
+        "01",
+        " 1",
+        "1 ",
+        "",
+        "-",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "9223372036854775808",
+        "-9223372036854775809",
+    ])
+    .prop_map(key);
+    prop_oneof![
+        spelled,
+        any::<i64>().prop_map(|value| Bytes::from(value.to_string())),
+        (-3i64..3).prop_map(|value| Bytes::from(value.to_string())),
+    ]
+}
+
+/// Increments that reach the `i64` bounds now and then.
+pub fn any_delta() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        4 => -3i64..=3,
+        1 => Just(i64::MAX),
+        1 => Just(i64::MIN),
+        1 => any::<i64>(),
+    ]
 }
 
 pub fn any_condition() -> impl Strategy<Value = SetCondition> {
@@ -48,6 +83,14 @@ pub fn operation_with(key: BoxedStrategy<Bytes>) -> impl Strategy<Value = Operat
                 condition,
             }
         }),
+        (key.clone(), counter_value(), any_condition()).prop_map(|(key, value, condition)| {
+            Operation::Set {
+                key,
+                value,
+                condition,
+            }
+        }),
+        (key.clone(), any_delta()).prop_map(|(key, delta)| Operation::IncrementBy { key, delta }),
         key.prop_map(|key| Operation::Remove { key }),
         keys.clone().prop_map(|keys| Operation::RemoveMany { keys }),
         keys.prop_map(|keys| Operation::CountExisting { keys }),
@@ -75,6 +118,9 @@ pub fn any_response() -> impl Strategy<Value = Response> {
         Just(Response::SessionExpired),
         Just(Response::SequenceStale),
         Just(Response::InvalidCommand),
+        any::<i64>().prop_map(Response::Integer),
+        Just(Response::Refused(Refusal::NotInteger)),
+        Just(Response::Refused(Refusal::Overflow)),
     ]
 }
 

@@ -64,6 +64,9 @@ pub enum CommandError {
     /// An argument that must be an integer is not one, or is out of range.
     #[error("value is not an integer or out of range")]
     NotInteger,
+    /// `DECRBY key -9223372036854775808`: its negation is out of range.
+    #[error("decrement would overflow")]
+    DecrementOverflow,
     /// `SELECT` of a database other than 0: synod has one keyspace.
     #[error("DB index is out of range")]
     DatabaseOutOfRange,
@@ -99,9 +102,9 @@ pub enum CommandError {
     /// `SYNOD.TAGGED` with sequence 0, which stands for the registration.
     #[error("sequence 0 stands for the session's registration; the first tagged command carries sequence 1")]
     SequenceZero,
-    /// `SYNOD.TAGGED` around something that is not `SET` or `DEL`. Reads need
+    /// `SYNOD.TAGGED` around something that is not a write. Reads need
     /// no exactly-once tag, and a tag on them would cost a log entry.
-    #[error("SYNOD.TAGGED wraps only SET and DEL, not '{command}'")]
+    #[error("SYNOD.TAGGED wraps only SET, DEL and the counters (INCR, DECR, INCRBY, DECRBY), not '{command}'")]
     TaggedNotWrite {
         /// The wrapped command, lowercase.
         command: &'static str,

@@ -1,8 +1,9 @@
-//! The key-value commands: `GET`, `SET`, `DEL`, `EXISTS`.
+//! The key-value commands: `GET`, `SET`, `DEL`, `EXISTS`, and the counters
+//! `INCR`, `DECR`, `INCRBY`, `DECRBY`.
 
 use synod_kv::SetCondition;
 
-use super::{keyword, Arguments, CommandError, CommandSpecification, Request};
+use super::{keyword, parse_signed, Arguments, CommandError, CommandSpecification, Request};
 
 pub(super) const GET: CommandSpecification =
     CommandSpecification::with_keys("get", 2, &["readonly", "fast"], [1, 1, 1], parse_get);
@@ -20,6 +21,52 @@ pub(super) const EXISTS: CommandSpecification = CommandSpecification::with_keys(
     [1, -1, 1],
     parse_exists,
 );
+
+/// The flags Redis gives its counter commands.
+const COUNTER_FLAGS: &[&str] = &["write", "denyoom", "fast"];
+
+pub(super) const INCR: CommandSpecification =
+    CommandSpecification::with_keys("incr", 2, COUNTER_FLAGS, [1, 1, 1], parse_incr);
+
+pub(super) const DECR: CommandSpecification =
+    CommandSpecification::with_keys("decr", 2, COUNTER_FLAGS, [1, 1, 1], parse_decr);
+
+pub(super) const INCRBY: CommandSpecification =
+    CommandSpecification::with_keys("incrby", 3, COUNTER_FLAGS, [1, 1, 1], parse_incrby);
+
+pub(super) const DECRBY: CommandSpecification =
+    CommandSpecification::with_keys("decrby", 3, COUNTER_FLAGS, [1, 1, 1], parse_decrby);
+
+fn parse_incr(arguments: &mut Arguments) -> Result<Request, CommandError> {
+    Ok(Request::IncrementBy {
+        key: arguments.next()?,
+        delta: 1,
+    })
+}
+
+fn parse_decr(arguments: &mut Arguments) -> Result<Request, CommandError> {
+    Ok(Request::IncrementBy {
+        key: arguments.next()?,
+        delta: -1,
+    })
+}
+
+fn parse_incrby(arguments: &mut Arguments) -> Result<Request, CommandError> {
+    let key = arguments.next()?;
+    let delta = parse_signed(&arguments.next()?)?;
+    Ok(Request::IncrementBy { key, delta })
+}
+
+/// `DECRBY key n` adds `-n`; `-i64::MIN` does not exist, and Redis refuses
+/// it with these words.
+fn parse_decrby(arguments: &mut Arguments) -> Result<Request, CommandError> {
+    let key = arguments.next()?;
+    let decrement = parse_signed(&arguments.next()?)?;
+    let delta = decrement
+        .checked_neg()
+        .ok_or(CommandError::DecrementOverflow)?;
+    Ok(Request::IncrementBy { key, delta })
+}
 
 fn parse_get(arguments: &mut Arguments) -> Result<Request, CommandError> {
     Ok(Request::Get {

@@ -4,7 +4,7 @@
 //! Each command is one entry of [`COMMANDS`]: its name, its arity and key
 //! positions (which `COMMAND` reports, the Redis way) and its parse
 //! function. The parse functions live in one file per family: [`keys`]
-//! (`GET`, `SET`, `DEL`, `EXISTS`), [`connection`] (`PING`, `ECHO`, `QUIT`,
+//! (`GET`, `SET`, `DEL`, `EXISTS`, the counters), [`connection`] (`PING`, `ECHO`, `QUIT`,
 //! `SELECT`, `HELLO`, `CLIENT`), [`server`] (`INFO`, `COMMAND`) and
 //! [`synod`] (`SYNOD.SESSION`, `SYNOD.TAGGED`).
 
@@ -31,6 +31,14 @@ pub enum Request {
     Get {
         /// The key to read.
         key: Bytes,
+    },
+    /// `INCR key`, `DECR key`, `INCRBY key n`, `DECRBY key n`: add to a
+    /// counter (`DECRBY n` adds `-n`), answered with the new value.
+    IncrementBy {
+        /// The counter's key.
+        key: Bytes,
+        /// What to add.
+        delta: i64,
     },
     /// `SET key value [NX|XX]`: store a value.
     Set {
@@ -125,7 +133,8 @@ pub enum Request {
     Tagged {
         /// The session and sequence.
         tag: SessionTag,
-        /// The wrapped write: always [`Request::Set`] or [`Request::Del`].
+        /// The wrapped write: [`Request::Set`], [`Request::Del`] or
+        /// [`Request::IncrementBy`].
         write: Box<Request>,
     },
 }
@@ -196,6 +205,7 @@ impl Request {
     pub fn name(&self) -> &'static str {
         match self {
             Request::Get { .. } => keys::GET.name,
+            Request::IncrementBy { .. } => keys::INCRBY.name,
             Request::Set { .. } => keys::SET.name,
             Request::Del { .. } => keys::DEL.name,
             Request::Exists { .. } => keys::EXISTS.name,
@@ -221,6 +231,10 @@ impl Request {
     fn operation(&self) -> Option<Operation> {
         match self {
             Request::Get { key } => Some(Operation::Get { key: key.clone() }),
+            Request::IncrementBy { key, delta } => Some(Operation::IncrementBy {
+                key: key.clone(),
+                delta: *delta,
+            }),
             Request::Set {
                 key,
                 value,
@@ -272,6 +286,10 @@ impl Request {
             Request::Get { key } => {
                 push("GET");
                 words.push(key.clone());
+            }
+            Request::IncrementBy { key, delta } => {
+                push("INCRBY");
+                words.extend([key.clone(), Bytes::from(delta.to_string())]);
             }
             Request::Set {
                 key,
@@ -433,6 +451,10 @@ pub(crate) const COMMANDS: &[CommandSpecification] = &[
     keys::SET,
     keys::DEL,
     keys::EXISTS,
+    keys::INCR,
+    keys::DECR,
+    keys::INCRBY,
+    keys::DECRBY,
     connection::PING,
     connection::ECHO,
     connection::QUIT,

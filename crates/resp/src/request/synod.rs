@@ -26,10 +26,12 @@ fn parse_tagged(arguments: &mut Arguments) -> Result<Request, CommandError> {
     }
     let write = dispatch(arguments.rest())?;
     match write {
-        Request::Set { .. } | Request::Del { .. } => Ok(Request::Tagged {
-            tag: SessionTag { session, sequence },
-            write: Box::new(write),
-        }),
+        Request::Set { .. } | Request::Del { .. } | Request::IncrementBy { .. } => {
+            Ok(Request::Tagged {
+                tag: SessionTag { session, sequence },
+                write: Box::new(write),
+            })
+        }
         other => Err(CommandError::TaggedNotWrite {
             command: other.name(),
         }),
