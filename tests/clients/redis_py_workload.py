@@ -76,6 +76,15 @@ def main(endpoints):
     expect_error(lambda: last.incr("not-a-number"), "value is not an integer")
     step("INCR, INCRBY, DECR, DECRBY, and a value that is not a number")
 
+    assert first.setnx("text", "This is a string") is True
+    assert last.setnx("text", "other") is False
+    assert last.strlen("text") == 16
+    assert first.getrange("text", -6, -1) == b"string"
+    assert last.type("text") in ("string", b"string")
+    assert first.touch("text", "missing") == 1
+    assert last.unlink("text") == 1
+    step("SETNX, STRLEN, GETRANGE, TYPE, TOUCH, UNLINK")
+
     pipeline = first.pipeline(transaction=False)
     for index in range(200):
         pipeline.set(f"key:{index}", index)

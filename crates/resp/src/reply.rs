@@ -115,6 +115,21 @@ pub fn reply_for(response: &Response, request: &Request) -> Frame {
         (_, Response::InvalidCommand) => Some(error("invalid command")),
         (_, Response::Refused(refusal)) => Some(error(refusal.message())),
         (Request::IncrementBy { .. }, Response::Integer(value)) => Some(Frame::Integer(*value)),
+        (Request::SetIfAbsent { .. }, Response::Stored(stored)) => {
+            Some(Frame::Integer(i64::from(*stored)))
+        }
+        (Request::StringLength { .. }, Response::Value(value)) => {
+            i64::try_from(value.as_ref().map_or(0, Bytes::len))
+                .ok()
+                .map(Frame::Integer)
+        }
+        (Request::GetRange { start, end, .. }, Response::Value(value)) => {
+            let value = value.clone().unwrap_or_default();
+            Some(Frame::Bulk(byte_range(&value, *start, *end)))
+        }
+        (Request::Type { .. }, Response::Found(found)) => Some(Frame::Simple(
+            if *found { "string" } else { "none" }.to_owned(),
+        )),
         (Request::Tagged { write, .. }, _) => Some(reply_for(response, write)),
         (Request::Get { .. }, Response::Value(value)) => Some(match value {
             Some(value) => Frame::Bulk(value.clone()),
@@ -141,6 +156,26 @@ pub fn reply_for(response: &Response, request: &Request) -> Frame {
     })
 }
 
+/// `GETRANGE`'s slice of `value`, with Redis 7's clamping: negative
+/// offsets count from the end, both are clamped into the value, and an
+/// empty range (or two negative offsets out of order) is the empty string.
+fn byte_range(value: &Bytes, start: i64, end: i64) -> Bytes {
+    let length = i64::try_from(value.len()).expect("a value's length fits in an i64");
+    if start < 0 && end < 0 && start > end {
+        return Bytes::new();
+    }
+    let start = if start < 0 { length + start } else { start }.max(0);
+    let end = if end < 0 { length + end } else { end }
+        .max(0)
+        .min(length - 1);
+    if start > end || length == 0 {
+        return Bytes::new();
+    }
+    let start = usize::try_from(start).expect("clamped to the value");
+    let end = usize::try_from(end).expect("clamped to the value");
+    value.slice(start..=end)
+}
+
 /// The reply to a request that needs neither the store nor the
 /// connection's state: `PING`, `ECHO`, `QUIT` (after which the server
 /// closes the connection), `SELECT 0`, `COMMAND …`, and `CLIENT SETINFO`
@@ -158,6 +193,10 @@ pub fn local_reply(request: &Request) -> Option<Frame> {
         Request::Command(CommandQuery::Count) => Some(Frame::Integer(COMMANDS.len() as i64)),
         Request::Get { .. }
         | Request::IncrementBy { .. }
+        | Request::SetIfAbsent { .. }
+        | Request::StringLength { .. }
+        | Request::GetRange { .. }
+        | Request::Type { .. }
         | Request::Set { .. }
         | Request::Del { .. }
         | Request::Exists { .. }

@@ -219,6 +219,79 @@ fn command_reports_exactly_the_commands_that_parse() {
 }
 
 #[test]
+fn string_commands_answer_from_the_value_as_redis_does() {
+    let value = |text: &'static str| Response::Value(Some(bytes(text)));
+    let range = |start: &[u8], end: &[u8], stored: Response| {
+        let request = parse(&[b"GETRANGE", b"k", start, end]).unwrap();
+        assert_eq!(
+            request.to_command().unwrap().operation,
+            Operation::Get { key: bytes("k") }
+        );
+        reply_for(&stored, &request)
+    };
+    let bulk = |text: &'static str| Frame::Bulk(bytes(text));
+    assert_eq!(range(b"0", b"3", value("This is a string")), bulk("This"));
+    assert_eq!(range(b"-3", b"-1", value("This is a string")), bulk("ing"));
+    assert_eq!(
+        range(b"0", b"-1", value("This is a string")),
+        bulk("This is a string")
+    );
+    assert_eq!(
+        range(b"10", b"100", value("This is a string")),
+        bulk("string")
+    );
+    assert_eq!(range(b"5", b"3", value("abcdef")), bulk(""));
+    assert_eq!(range(b"-1", b"-5", value("abcdef")), bulk(""));
+    assert_eq!(range(b"-100", b"1", value("abcdef")), bulk("ab"));
+    assert_eq!(range(b"0", b"0", Response::Value(None)), bulk(""));
+    assert_eq!(
+        parse(&[b"GETRANGE", b"k", b"a", b"1"]),
+        Err(CommandError::NotInteger)
+    );
+    let strlen = parse(&[b"STRLEN", b"k"]).unwrap();
+    assert_eq!(reply_for(&value("hello"), &strlen), Frame::Integer(5));
+    assert_eq!(
+        reply_for(&Response::Value(None), &strlen),
+        Frame::Integer(0)
+    );
+    let setnx = parse(&[b"SETNX", b"k", b"v"]).unwrap();
+    assert_eq!(
+        setnx.to_command().unwrap().operation,
+        Operation::Set {
+            key: bytes("k"),
+            value: bytes("v"),
+            condition: SetCondition::IfAbsent
+        }
+    );
+    assert_eq!(
+        reply_for(&Response::Stored(false), &setnx),
+        Frame::Integer(0)
+    );
+    let kind = parse(&[b"TYPE", b"k"]).unwrap();
+    assert_eq!(
+        reply_for(&Response::Found(true), &kind),
+        Frame::Simple("string".into())
+    );
+    assert_eq!(
+        reply_for(&Response::Found(false), &kind),
+        Frame::Simple("none".into())
+    );
+    assert_eq!(
+        parse(&[b"UNLINK", b"a", b"b"]),
+        Ok(Request::Del {
+            keys: vec![bytes("a"), bytes("b")]
+        })
+    );
+    assert_eq!(
+        parse(&[b"TOUCH", b"a"]),
+        Ok(Request::Exists {
+            keys: vec![bytes("a")]
+        })
+    );
+    assert_eq!(parse(&[b"SETNX", b"k"]), arity("setnx"));
+}
+
+#[test]
 fn counters_parse_into_one_increment_and_answer_integers_or_redis_errors() {
     let increment = |key: &'static str, delta| {
         Ok(Request::IncrementBy {

@@ -205,6 +205,7 @@ fn write() -> impl Strategy<Value = Request> {
         }),
         vec(key(), 1..5).prop_map(|keys| Request::Del { keys }),
         (key(), any::<i64>()).prop_map(|(key, delta)| Request::IncrementBy { key, delta }),
+        (key(), key()).prop_map(|(key, value)| Request::SetIfAbsent { key, value }),
     ]
 }
 
@@ -222,6 +223,13 @@ fn request() -> impl Strategy<Value = Request> {
         key().prop_map(|key| Request::Get { key }),
         write(),
         vec(key(), 1..5).prop_map(|keys| Request::Exists { keys }),
+        key().prop_map(|key| Request::StringLength { key }),
+        (key(), any::<i64>(), any::<i64>()).prop_map(|(key, start, end)| Request::GetRange {
+            key,
+            start,
+            end
+        }),
+        key().prop_map(|key| Request::Type { key }),
         option::of(key()).prop_map(|message| Request::Ping { message }),
         key().prop_map(|message| Request::Echo { message }),
         Just(Request::Quit),

@@ -494,6 +494,17 @@ fn info_sections(context: &ClientContext) -> Vec<InfoSection> {
 fn reply_shape(request: &Request) -> Request {
     match request {
         Request::Get { .. } => Request::Get { key: Bytes::new() },
+        Request::SetIfAbsent { .. } => Request::SetIfAbsent {
+            key: Bytes::new(),
+            value: Bytes::new(),
+        },
+        Request::StringLength { .. } => Request::StringLength { key: Bytes::new() },
+        Request::GetRange { start, end, .. } => Request::GetRange {
+            key: Bytes::new(),
+            start: *start,
+            end: *end,
+        },
+        Request::Type { .. } => Request::Type { key: Bytes::new() },
         Request::IncrementBy { .. } => Request::IncrementBy {
             key: Bytes::new(),
             delta: 0,
@@ -591,7 +602,9 @@ async fn flush(writer: &mut OwnedWriteHalf, output: &mut BytesMut) -> std::io::R
 /// The reply for a drive-loop answer; `None` when the drive loop dropped the
 /// request (it stopped).
 fn answer_frame(result: Option<RequestResult>, shape: &Request) -> Frame {
-    let is_read = matches!(shape, Request::Get { .. } | Request::Exists { .. });
+    let is_read = shape
+        .to_command()
+        .is_some_and(|command| command.operation.is_read());
     match result {
         Some(Ok(response)) => reply::reply_for(&response, shape),
         // A read has no effect: whatever happened to it, it may be retried.

@@ -156,6 +156,59 @@ fn every_command_works_through_the_leader_and_a_follower() {
     let removed: u64 = at_leader.del(&["counter", "down", "word", "big"]).unwrap();
     assert_eq!(removed, 4);
 
+    // String commands answered from the value, and the aliases.
+    let stored: u64 = redis::cmd("SETNX")
+        .arg("text")
+        .arg("This is a string")
+        .query(&mut at_follower)
+        .unwrap();
+    assert_eq!(stored, 1);
+    let stored: u64 = redis::cmd("SETNX")
+        .arg("text")
+        .arg("other")
+        .query(&mut at_leader)
+        .unwrap();
+    assert_eq!(stored, 0);
+    let length: u64 = redis::cmd("STRLEN")
+        .arg("text")
+        .query(&mut at_leader)
+        .unwrap();
+    assert_eq!(length, 16);
+    let length: u64 = redis::cmd("STRLEN")
+        .arg("none")
+        .query(&mut at_follower)
+        .unwrap();
+    assert_eq!(length, 0);
+    let part: String = redis::cmd("GETRANGE")
+        .arg("text")
+        .arg(-6)
+        .arg(-1)
+        .query(&mut at_follower)
+        .unwrap();
+    assert_eq!(part, "string");
+    let kind: String = redis::cmd("TYPE")
+        .arg("text")
+        .query(&mut at_follower)
+        .unwrap();
+    assert_eq!(kind, "string");
+    let kind: String = redis::cmd("TYPE")
+        .arg("none")
+        .query(&mut at_leader)
+        .unwrap();
+    assert_eq!(kind, "none");
+    let touched: u64 = redis::cmd("TOUCH")
+        .arg("text")
+        .arg("none")
+        .query(&mut at_leader)
+        .unwrap();
+    assert_eq!(touched, 1);
+    let unlinked: u64 = redis::cmd("UNLINK")
+        .arg("text")
+        .arg("none")
+        .query(&mut at_follower)
+        .unwrap();
+    assert_eq!(unlinked, 1);
+
     // Connection and server commands.
     let pong: String = redis::cmd("PING").query(&mut at_leader).unwrap();
     assert_eq!(pong, "PONG");

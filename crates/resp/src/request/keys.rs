@@ -22,6 +22,58 @@ pub(super) const EXISTS: CommandSpecification = CommandSpecification::with_keys(
     parse_exists,
 );
 
+pub(super) const SETNX: CommandSpecification = CommandSpecification::with_keys(
+    "setnx",
+    3,
+    &["write", "denyoom", "fast"],
+    [1, 1, 1],
+    parse_setnx,
+);
+
+pub(super) const STRLEN: CommandSpecification =
+    CommandSpecification::with_keys("strlen", 2, &["readonly", "fast"], [1, 1, 1], parse_strlen);
+
+pub(super) const GETRANGE: CommandSpecification =
+    CommandSpecification::with_keys("getrange", 4, &["readonly"], [1, 1, 1], parse_getrange);
+
+pub(super) const TYPE: CommandSpecification =
+    CommandSpecification::with_keys("type", 2, &["readonly", "fast"], [1, 1, 1], parse_type);
+
+/// `UNLINK` is `DEL`: synod frees a value as it removes it, which Redis's
+/// `UNLINK` defers to a background thread. Same reply, same atomicity.
+pub(super) const UNLINK: CommandSpecification =
+    CommandSpecification::with_keys("unlink", -2, &["write", "fast"], [1, -1, 1], parse_del);
+
+/// `TOUCH` counts the keys that exist, as `EXISTS` does (a key named twice
+/// counts twice); synod keeps no access times for it to update.
+pub(super) const TOUCH: CommandSpecification =
+    CommandSpecification::with_keys("touch", -2, &["readonly", "fast"], [1, -1, 1], parse_exists);
+
+fn parse_setnx(arguments: &mut Arguments) -> Result<Request, CommandError> {
+    let key = arguments.next()?;
+    let value = arguments.next()?;
+    Ok(Request::SetIfAbsent { key, value })
+}
+
+fn parse_strlen(arguments: &mut Arguments) -> Result<Request, CommandError> {
+    Ok(Request::StringLength {
+        key: arguments.next()?,
+    })
+}
+
+fn parse_getrange(arguments: &mut Arguments) -> Result<Request, CommandError> {
+    let key = arguments.next()?;
+    let start = parse_signed(&arguments.next()?)?;
+    let end = parse_signed(&arguments.next()?)?;
+    Ok(Request::GetRange { key, start, end })
+}
+
+fn parse_type(arguments: &mut Arguments) -> Result<Request, CommandError> {
+    Ok(Request::Type {
+        key: arguments.next()?,
+    })
+}
+
 /// The flags Redis gives its counter commands.
 const COUNTER_FLAGS: &[&str] = &["write", "denyoom", "fast"];
 

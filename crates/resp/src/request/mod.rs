@@ -32,6 +32,34 @@ pub enum Request {
         /// The key to read.
         key: Bytes,
     },
+    /// `SETNX key value`: `SET key value NX`, answered 1 or 0.
+    SetIfAbsent {
+        /// The key to write.
+        key: Bytes,
+        /// The value to store if the key does not exist.
+        value: Bytes,
+    },
+    /// `STRLEN key`: the length of the value, 0 when missing.
+    StringLength {
+        /// The key to read.
+        key: Bytes,
+    },
+    /// `GETRANGE key start end`: the bytes of the value from `start` to
+    /// `end` inclusive, negative offsets counted from the end, as Redis
+    /// clamps them.
+    GetRange {
+        /// The key to read.
+        key: Bytes,
+        /// The first byte's offset.
+        start: i64,
+        /// The last byte's offset.
+        end: i64,
+    },
+    /// `TYPE key`: `string`, or `none` when missing.
+    Type {
+        /// The key to look up.
+        key: Bytes,
+    },
     /// `INCR key`, `DECR key`, `INCRBY key n`, `DECRBY key n`: add to a
     /// counter (`DECRBY n` adds `-n`), answered with the new value.
     IncrementBy {
@@ -206,6 +234,10 @@ impl Request {
         match self {
             Request::Get { .. } => keys::GET.name,
             Request::IncrementBy { .. } => keys::INCRBY.name,
+            Request::SetIfAbsent { .. } => keys::SETNX.name,
+            Request::StringLength { .. } => keys::STRLEN.name,
+            Request::GetRange { .. } => keys::GETRANGE.name,
+            Request::Type { .. } => keys::TYPE.name,
             Request::Set { .. } => keys::SET.name,
             Request::Del { .. } => keys::DEL.name,
             Request::Exists { .. } => keys::EXISTS.name,
@@ -231,6 +263,17 @@ impl Request {
     fn operation(&self) -> Option<Operation> {
         match self {
             Request::Get { key } => Some(Operation::Get { key: key.clone() }),
+            // Answered from the value: the reply is shaped from the whole
+            // value where the request is served.
+            Request::StringLength { key } | Request::GetRange { key, .. } => {
+                Some(Operation::Get { key: key.clone() })
+            }
+            Request::Type { key } => Some(Operation::Contains { key: key.clone() }),
+            Request::SetIfAbsent { key, value } => Some(Operation::Set {
+                key: key.clone(),
+                value: value.clone(),
+                condition: SetCondition::IfAbsent,
+            }),
             Request::IncrementBy { key, delta } => Some(Operation::IncrementBy {
                 key: key.clone(),
                 delta: *delta,
@@ -285,6 +328,26 @@ impl Request {
         match self {
             Request::Get { key } => {
                 push("GET");
+                words.push(key.clone());
+            }
+            Request::SetIfAbsent { key, value } => {
+                push("SETNX");
+                words.extend([key.clone(), value.clone()]);
+            }
+            Request::StringLength { key } => {
+                push("STRLEN");
+                words.push(key.clone());
+            }
+            Request::GetRange { key, start, end } => {
+                push("GETRANGE");
+                words.extend([
+                    key.clone(),
+                    Bytes::from(start.to_string()),
+                    Bytes::from(end.to_string()),
+                ]);
+            }
+            Request::Type { key } => {
+                push("TYPE");
                 words.push(key.clone());
             }
             Request::IncrementBy { key, delta } => {
@@ -451,6 +514,12 @@ pub(crate) const COMMANDS: &[CommandSpecification] = &[
     keys::SET,
     keys::DEL,
     keys::EXISTS,
+    keys::SETNX,
+    keys::STRLEN,
+    keys::GETRANGE,
+    keys::TYPE,
+    keys::UNLINK,
+    keys::TOUCH,
     keys::INCR,
     keys::DECR,
     keys::INCRBY,

@@ -26,12 +26,13 @@ fn parse_tagged(arguments: &mut Arguments) -> Result<Request, CommandError> {
     }
     let write = dispatch(arguments.rest())?;
     match write {
-        Request::Set { .. } | Request::Del { .. } | Request::IncrementBy { .. } => {
-            Ok(Request::Tagged {
-                tag: SessionTag { session, sequence },
-                write: Box::new(write),
-            })
-        }
+        Request::Set { .. }
+        | Request::SetIfAbsent { .. }
+        | Request::Del { .. }
+        | Request::IncrementBy { .. } => Ok(Request::Tagged {
+            tag: SessionTag { session, sequence },
+            write: Box::new(write),
+        }),
         other => Err(CommandError::TaggedNotWrite {
             command: other.name(),
         }),
