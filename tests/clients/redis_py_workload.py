@@ -85,6 +85,16 @@ def main(endpoints):
     assert last.unlink("text") == 1
     step("SETNX, STRLEN, GETRANGE, TYPE, TOUCH, UNLINK")
 
+    assert first.getset("swap", "one") is None
+    assert last.set("swap", "two", get=True) == b"one"
+    assert first.append("swap", "-three") == 9
+    assert last.getdel("swap") == b"two-three"
+    assert first.mset({"m1": "a", "m2": "b"}) is True
+    assert last.msetnx({"m2": "x", "m3": "c"}) is False
+    assert first.dbsize() >= 2
+    assert last.delete("m1", "m2", "m3") == 2
+    step("GETSET, SET GET, APPEND, GETDEL, MSET, MSETNX, DBSIZE")
+
     pipeline = first.pipeline(transaction=False)
     for index in range(200):
         pipeline.set(f"key:{index}", index)

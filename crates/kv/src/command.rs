@@ -21,6 +21,12 @@
 //!   6 count existing count: varint, count × key
 //!   7 register session
 //!   8 increment by   key, delta: varint of the i64's two's complement bits
+//!   9 exchange       condition: u8, key, value
+//!  10 take           key
+//!  11 append         key, value
+//!  12 count keys
+//!  13 set many       condition: u8 (0 always, 1 if none exists), count: varint,
+//!                    count × (key, value)
 //! key, value: varint length, then that many bytes
 //! ```
 
@@ -119,6 +125,42 @@ pub enum Operation {
         /// What to add; negative to decrement.
         delta: i64,
     },
+    /// Store a value subject to a condition, like [`Operation::Set`], and
+    /// answer the value it replaced, or found (`GETSET`, `SET … GET`).
+    Exchange {
+        /// The key to write.
+        key: Bytes,
+        /// The value to store.
+        value: Bytes,
+        /// When to store.
+        condition: SetCondition,
+    },
+    /// Delete a key and answer its value (`GETDEL`).
+    Take {
+        /// The key to delete.
+        key: Bytes,
+    },
+    /// Append to the value (a missing key counts as empty) and answer the
+    /// new length, unless it would exceed [`crate::VALUE_SIZE_MAX_BYTES`]
+    /// (`APPEND`).
+    Append {
+        /// The key to write.
+        key: Bytes,
+        /// The bytes to append.
+        value: Bytes,
+    },
+    /// Count the keys (`DBSIZE`).
+    CountKeys,
+    /// Store several values at once (`MSET`), or only when none of the keys
+    /// exists (`MSETNX`). A key named twice takes its last value.
+    SetMany {
+        /// The keys and values, in order.
+        pairs: Vec<(Bytes, Bytes)>,
+        /// [`SetCondition::Always`] or [`SetCondition::IfAbsent`] (all of
+        /// them absent); [`SetCondition::IfPresent`] is refused by
+        /// [`Operation::validate`].
+        condition: SetCondition,
+    },
 }
 
 impl Operation {
@@ -129,12 +171,17 @@ impl Operation {
         match self {
             Operation::Get { .. }
             | Operation::Contains { .. }
-            | Operation::CountExisting { .. } => true,
+            | Operation::CountExisting { .. }
+            | Operation::CountKeys => true,
             Operation::Set { .. }
             | Operation::Remove { .. }
             | Operation::RemoveMany { .. }
             | Operation::RegisterSession
-            | Operation::IncrementBy { .. } => false,
+            | Operation::IncrementBy { .. }
+            | Operation::Exchange { .. }
+            | Operation::Take { .. }
+            | Operation::Append { .. }
+            | Operation::SetMany { .. } => false,
         }
     }
 
@@ -149,8 +196,11 @@ impl Operation {
             Operation::Get { key }
             | Operation::Contains { key }
             | Operation::Remove { key }
+            | Operation::Take { key }
             | Operation::IncrementBy { key, .. } => check_key(key),
-            Operation::Set { key, value, .. } => {
+            Operation::Set { key, value, .. }
+            | Operation::Exchange { key, value, .. }
+            | Operation::Append { key, value } => {
                 check_key(key)?;
                 check_value(value)?;
                 check_payload(key.len() + value.len())
@@ -160,7 +210,23 @@ impl Operation {
                 keys.iter().try_for_each(|key| check_key(key))?;
                 check_payload(keys.iter().map(Bytes::len).sum())
             }
-            Operation::RegisterSession => Ok(()),
+            Operation::RegisterSession | Operation::CountKeys => Ok(()),
+            Operation::SetMany { pairs, condition } => {
+                if *condition == SetCondition::IfPresent {
+                    return Err(LimitError::ConditionUnsupported);
+                }
+                check_key_count(pairs.len())?;
+                for (key, value) in pairs {
+                    check_key(key)?;
+                    check_value(value)?;
+                }
+                check_payload(
+                    pairs
+                        .iter()
+                        .map(|(key, value)| key.len() + value.len())
+                        .sum(),
+                )
+            }
         }
     }
 
@@ -174,17 +240,36 @@ impl Operation {
             Operation::CountExisting { .. } => operation_code::COUNT_EXISTING,
             Operation::RegisterSession => operation_code::REGISTER_SESSION,
             Operation::IncrementBy { .. } => operation_code::INCREMENT_BY,
+            Operation::Exchange { .. } => operation_code::EXCHANGE,
+            Operation::Take { .. } => operation_code::TAKE,
+            Operation::Append { .. } => operation_code::APPEND,
+            Operation::CountKeys => operation_code::COUNT_KEYS,
+            Operation::SetMany { .. } => operation_code::SET_MANY,
         }
     }
 
     /// The size of the fields that follow the operation code.
     fn fields_size_bytes(&self) -> usize {
         match self {
-            Operation::Get { key } | Operation::Contains { key } | Operation::Remove { key } => {
-                bytes_size_bytes(key.len())
-            }
-            Operation::Set { key, value, .. } => {
+            Operation::Get { key }
+            | Operation::Contains { key }
+            | Operation::Remove { key }
+            | Operation::Take { key } => bytes_size_bytes(key.len()),
+            Operation::Set { key, value, .. } | Operation::Exchange { key, value, .. } => {
                 1 + bytes_size_bytes(key.len()) + bytes_size_bytes(value.len())
+            }
+            Operation::Append { key, value } => {
+                bytes_size_bytes(key.len()) + bytes_size_bytes(value.len())
+            }
+            Operation::CountKeys => 0,
+            Operation::SetMany { pairs, .. } => {
+                1 + u64_size_bytes(pairs.len() as u64)
+                    + pairs
+                        .iter()
+                        .map(|(key, value)| {
+                            bytes_size_bytes(key.len()) + bytes_size_bytes(value.len())
+                        })
+                        .sum::<usize>()
             }
             Operation::RemoveMany { keys } | Operation::CountExisting { keys } => {
                 u64_size_bytes(keys.len() as u64)
@@ -202,10 +287,31 @@ impl Operation {
 
     fn encode_fields(&self, writer: &mut Writer) {
         match self {
-            Operation::Get { key } | Operation::Contains { key } | Operation::Remove { key } => {
+            Operation::Get { key }
+            | Operation::Contains { key }
+            | Operation::Remove { key }
+            | Operation::Take { key } => {
                 writer.put_bytes(key);
             }
+            Operation::Append { key, value } => {
+                writer.put_bytes(key);
+                writer.put_bytes(value);
+            }
+            Operation::CountKeys => {}
+            Operation::SetMany { pairs, condition } => {
+                writer.put_u8(condition_code(*condition));
+                writer.put_length(pairs.len());
+                for (key, value) in pairs {
+                    writer.put_bytes(key);
+                    writer.put_bytes(value);
+                }
+            }
             Operation::Set {
+                key,
+                value,
+                condition,
+            }
+            | Operation::Exchange {
                 key,
                 value,
                 condition,
@@ -236,14 +342,41 @@ impl Operation {
             },
             operation_code::SET => {
                 let condition = take_condition(reader)?;
-                let key = take_key(reader)?;
-                let value = Bytes::copy_from_slice(reader.take_bytes()?);
-                check_value(&value)?;
+                let (key, value) = take_pair(reader)?;
                 Operation::Set {
                     key,
                     value,
                     condition,
                 }
+            }
+            operation_code::EXCHANGE => {
+                let condition = take_condition(reader)?;
+                let (key, value) = take_pair(reader)?;
+                Operation::Exchange {
+                    key,
+                    value,
+                    condition,
+                }
+            }
+            operation_code::TAKE => Operation::Take {
+                key: take_key(reader)?,
+            },
+            operation_code::APPEND => {
+                let (key, value) = take_pair(reader)?;
+                Operation::Append { key, value }
+            }
+            operation_code::COUNT_KEYS => Operation::CountKeys,
+            operation_code::SET_MANY => {
+                let condition = take_condition(reader)?;
+                let count = reader.take_length()?;
+                // Checked before the loop so a forged count cannot make a
+                // huge vector.
+                check_key_count(count)?;
+                let mut pairs = Vec::with_capacity(count);
+                for _ in 0..count {
+                    pairs.push(take_pair(reader)?);
+                }
+                Operation::SetMany { pairs, condition }
             }
             operation_code::REMOVE => Operation::Remove {
                 key: take_key(reader)?,
@@ -283,6 +416,11 @@ mod operation_code {
     pub(super) const COUNT_EXISTING: u8 = 6;
     pub(super) const REGISTER_SESSION: u8 = 7;
     pub(super) const INCREMENT_BY: u8 = 8;
+    pub(super) const EXCHANGE: u8 = 9;
+    pub(super) const TAKE: u8 = 10;
+    pub(super) const APPEND: u8 = 11;
+    pub(super) const COUNT_KEYS: u8 = 12;
+    pub(super) const SET_MANY: u8 = 13;
 }
 
 /// An increment's bits as the varint encodes them: its two's complement,
@@ -318,6 +456,14 @@ fn take_key(reader: &mut Reader<'_>) -> Result<Bytes, DecodeError> {
     let key = reader.take_bytes()?;
     check_key(key)?;
     Ok(Bytes::copy_from_slice(key))
+}
+
+/// Takes a key and a value, each checked against its limit.
+fn take_pair(reader: &mut Reader<'_>) -> Result<(Bytes, Bytes), DecodeError> {
+    let key = take_key(reader)?;
+    let value = Bytes::copy_from_slice(reader.take_bytes()?);
+    check_value(&value)?;
+    Ok((key, value))
 }
 
 fn take_keys(reader: &mut Reader<'_>) -> Result<Vec<Bytes>, DecodeError> {
@@ -515,10 +661,10 @@ mod tests {
             })
         );
         assert_eq!(
-            Command::decode(&[1, 0, 9]),
+            Command::decode(&[1, 0, 14]),
             Err(DecodeError::TagUnknown {
                 field: "operation code",
-                tag: 9
+                tag: 14
             })
         );
         assert_eq!(

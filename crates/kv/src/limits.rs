@@ -77,6 +77,9 @@ pub enum LimitError {
         /// How many keys the command named.
         count: usize,
     },
+    /// `SetMany` with the `if present` condition, which no command asks for.
+    #[error("a multi-key set takes no 'if present' condition")]
+    ConditionUnsupported,
     /// The keys and values together exceed
     /// [`PAYLOAD_SIZE_PER_COMMAND_MAX_BYTES`].
     #[error(

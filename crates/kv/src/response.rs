@@ -17,7 +17,7 @@
 //!   8 sequence stale
 //!   9 invalid command
 //!  10 integer             varint of the i64's two's complement bits
-//!  11 refused             refusal code: u8 (1 not an integer, 2 overflow)
+//!  11 refused             refusal code: u8 (1 not an integer, 2 overflow, 3 too large)
 //! ```
 
 use bytes::Bytes;
@@ -76,6 +76,8 @@ pub enum Refusal {
     NotInteger,
     /// The increment or decrement would leave the `i64` range.
     Overflow,
+    /// The value would exceed [`crate::VALUE_SIZE_MAX_BYTES`].
+    TooLarge,
 }
 
 impl Refusal {
@@ -84,6 +86,9 @@ impl Refusal {
         match self {
             Refusal::NotInteger => "value is not an integer or out of range",
             Refusal::Overflow => "increment or decrement would overflow",
+            Refusal::TooLarge => {
+                "string exceeds maximum allowed size (synod's value limit, 1048576 bytes)"
+            }
         }
     }
 
@@ -91,6 +96,7 @@ impl Refusal {
         match self {
             Refusal::NotInteger => 1,
             Refusal::Overflow => 2,
+            Refusal::TooLarge => 3,
         }
     }
 }
@@ -183,6 +189,7 @@ impl Response {
             response_code::REFUSED => Response::Refused(match reader.take_u8()? {
                 1 => Refusal::NotInteger,
                 2 => Refusal::Overflow,
+                3 => Refusal::TooLarge,
                 tag => {
                     return Err(DecodeError::TagUnknown {
                         field: "refusal",

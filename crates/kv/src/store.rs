@@ -9,7 +9,7 @@ use imbl::{ordmap, OrdMap};
 use crate::command::{Command, Operation, SetCondition};
 use crate::fingerprint::Fingerprint;
 use crate::key::StoredKey;
-use crate::limits::{check_key, check_value};
+use crate::limits::{check_key, check_value, VALUE_SIZE_MAX_BYTES};
 use crate::response::{Refusal, Response};
 use crate::session::{Admission, SessionTable};
 
@@ -215,11 +215,16 @@ impl Store {
                     .count();
                 Response::Count(count as u64)
             }
+            Operation::CountKeys => Response::Count(self.entries.len() as u64),
             Operation::Set { .. }
             | Operation::Remove { .. }
             | Operation::RemoveMany { .. }
             | Operation::RegisterSession
-            | Operation::IncrementBy { .. } => Response::InvalidCommand,
+            | Operation::IncrementBy { .. }
+            | Operation::Exchange { .. }
+            | Operation::Take { .. }
+            | Operation::Append { .. }
+            | Operation::SetMany { .. } => Response::InvalidCommand,
         }
     }
 
@@ -307,7 +312,8 @@ impl Store {
         match operation {
             Operation::Get { .. }
             | Operation::Contains { .. }
-            | Operation::CountExisting { .. } => self.read(&operation),
+            | Operation::CountExisting { .. }
+            | Operation::CountKeys => self.read(&operation),
             Operation::Set {
                 key,
                 value,
@@ -320,7 +326,47 @@ impl Store {
             }
             Operation::RegisterSession => Response::SessionRegistered(self.sessions.register(now)),
             Operation::IncrementBy { key, delta } => self.increment(key, delta),
+            Operation::Exchange {
+                key,
+                value,
+                condition,
+            } => {
+                let previous = self.entries.get(&lookup(&key)).cloned();
+                self.set(key, value, condition);
+                Response::Value(previous)
+            }
+            Operation::Take { key } => Response::Value(self.take(&key)),
+            Operation::Append { key, value } => self.append(key, &value),
+            Operation::SetMany { pairs, condition } => {
+                let blocked = condition == SetCondition::IfAbsent
+                    && pairs
+                        .iter()
+                        .any(|(key, _)| self.entries.contains_key(&lookup(key)));
+                if blocked {
+                    return Response::Stored(false);
+                }
+                for (key, value) in pairs {
+                    self.set(key, value, SetCondition::Always);
+                }
+                Response::Stored(true)
+            }
         }
+    }
+
+    /// Appends `suffix` to the value at `key` (empty when missing) and
+    /// answers the new length; refuses, changing nothing, a value that
+    /// would exceed [`VALUE_SIZE_MAX_BYTES`].
+    fn append(&mut self, key: Bytes, suffix: &[u8]) -> Response {
+        let current = self.entries.get(&lookup(&key)).cloned().unwrap_or_default();
+        let length = current.len() + suffix.len();
+        if length > VALUE_SIZE_MAX_BYTES {
+            return Response::Refused(Refusal::TooLarge);
+        }
+        let mut value = Vec::with_capacity(length);
+        value.extend_from_slice(&current);
+        value.extend_from_slice(suffix);
+        self.set(key, Bytes::from(value), SetCondition::Always);
+        Response::Count(length as u64)
     }
 
     /// Adds `delta` to the counter at `key` (0 when missing), Redis's way:
@@ -372,15 +418,16 @@ impl Store {
 
     /// Removes `key`; tells whether it existed.
     fn remove(&mut self, key: &Bytes) -> bool {
-        match self.entries.remove(&lookup(key)) {
-            Some(previous) => {
-                self.entries_digest = self
-                    .entries_digest
-                    .wrapping_sub(entry_fingerprint(key, &previous));
-                true
-            }
-            None => false,
-        }
+        self.take(key).is_some()
+    }
+
+    /// Removes `key` and hands back its value.
+    fn take(&mut self, key: &Bytes) -> Option<Bytes> {
+        let previous = self.entries.remove(&lookup(key))?;
+        self.entries_digest = self
+            .entries_digest
+            .wrapping_sub(entry_fingerprint(key, &previous));
+        Some(previous)
     }
 }
 

@@ -11,6 +11,7 @@ use common::{operation_with, small_key};
 use proptest::prelude::*;
 use synod_kv::{
     Command, Operation, Refusal, Response, Sequence, SessionId, SetCondition, Store, StoreConfig,
+    VALUE_SIZE_MAX_BYTES,
 };
 
 #[derive(Debug, Clone)]
@@ -112,6 +113,49 @@ impl Model {
                     }
                 }
                 Response::Count(removed)
+            }
+            Operation::Exchange {
+                key,
+                value,
+                condition,
+            } => {
+                let previous = self.entries.get(key).cloned();
+                let stores = match condition {
+                    SetCondition::Always => true,
+                    SetCondition::IfAbsent => previous.is_none(),
+                    SetCondition::IfPresent => previous.is_some(),
+                };
+                if stores {
+                    self.entries.insert(key.clone(), value.clone());
+                }
+                Response::Value(previous)
+            }
+            Operation::Take { key } => Response::Value(self.entries.remove(key)),
+            Operation::Append { key, value } => {
+                let mut appended = self
+                    .entries
+                    .get(key)
+                    .map(|v| v.to_vec())
+                    .unwrap_or_default();
+                appended.extend_from_slice(value);
+                if appended.len() > VALUE_SIZE_MAX_BYTES {
+                    return Response::Refused(Refusal::TooLarge);
+                }
+                let length = appended.len() as u64;
+                self.entries.insert(key.clone(), Bytes::from(appended));
+                Response::Count(length)
+            }
+            Operation::CountKeys => Response::Count(self.entries.len() as u64),
+            Operation::SetMany { pairs, condition } => {
+                if *condition == SetCondition::IfAbsent
+                    && pairs.iter().any(|(key, _)| self.entries.contains_key(key))
+                {
+                    return Response::Stored(false);
+                }
+                for (key, value) in pairs {
+                    self.entries.insert(key.clone(), value.clone());
+                }
+                Response::Stored(true)
             }
             Operation::IncrementBy { key, delta } => {
                 let current = match self.entries.get(key) {

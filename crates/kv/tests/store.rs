@@ -5,8 +5,8 @@ mod common;
 use bytes::Bytes;
 use common::key;
 use synod_kv::{
-    Command, Operation, Response, Sequence, SessionId, SetCondition, Store, StoreConfig,
-    KEY_SIZE_MAX_BYTES, SESSIONS_MAX_DEFAULT,
+    Command, Operation, Refusal, Response, Sequence, SessionId, SetCondition, Store, StoreConfig,
+    KEY_SIZE_MAX_BYTES, SESSIONS_MAX_DEFAULT, VALUE_SIZE_MAX_BYTES,
 };
 
 fn store() -> Store {
@@ -384,4 +384,36 @@ fn default_config_and_debug_summary() {
 #[should_panic(expected = "at least one session")]
 fn a_store_without_room_for_a_session_is_refused() {
     let _ = Store::new(StoreConfig { sessions_max: 0 });
+}
+
+#[test]
+fn append_grows_a_value_up_to_the_limit_and_refuses_beyond_it() {
+    let mut store = store();
+    let append = |value: Bytes| {
+        Command::untagged(Operation::Append {
+            key: key("k"),
+            value,
+        })
+    };
+    assert_eq!(store.apply(&append(key("ab"))), Response::Count(2));
+    let rest = Bytes::from(vec![b'x'; VALUE_SIZE_MAX_BYTES - 2]);
+    assert_eq!(
+        store.apply(&append(rest)),
+        Response::Count(VALUE_SIZE_MAX_BYTES as u64)
+    );
+    assert_eq!(
+        store.apply(&append(key("y"))),
+        Response::Refused(Refusal::TooLarge)
+    );
+    let Response::Value(Some(value)) = store.read(&get("k")) else {
+        panic!("the value is still there");
+    };
+    assert_eq!(
+        value.len(),
+        VALUE_SIZE_MAX_BYTES,
+        "the refusal changed nothing"
+    );
+    assert!(Refusal::TooLarge
+        .message()
+        .contains(&VALUE_SIZE_MAX_BYTES.to_string()));
 }

@@ -7,7 +7,7 @@
 use std::fmt::Display;
 
 use bytes::Bytes;
-use synod_kv::Response;
+use synod_kv::{Response, SetCondition};
 
 use crate::frame::{Frame, Protocol};
 use crate::request::{CommandQuery, Request, COMMANDS};
@@ -115,6 +115,20 @@ pub fn reply_for(response: &Response, request: &Request) -> Frame {
         (_, Response::InvalidCommand) => Some(error("invalid command")),
         (_, Response::Refused(refusal)) => Some(error(refusal.message())),
         (Request::IncrementBy { .. }, Response::Integer(value)) => Some(Frame::Integer(*value)),
+        (Request::Exchange { .. } | Request::GetDel { .. }, Response::Value(value)) => {
+            Some(value.clone().map_or(Frame::Null, Frame::Bulk))
+        }
+        (Request::Append { .. } | Request::DbSize, Response::Count(count)) => {
+            i64::try_from(*count).ok().map(Frame::Integer)
+        }
+        (
+            Request::SetMany {
+                condition: SetCondition::IfAbsent,
+                ..
+            },
+            Response::Stored(stored),
+        ) => Some(Frame::Integer(i64::from(*stored))),
+        (Request::SetMany { .. }, Response::Stored(true)) => Some(ok()),
         (Request::SetIfAbsent { .. }, Response::Stored(stored)) => {
             Some(Frame::Integer(i64::from(*stored)))
         }
@@ -194,6 +208,11 @@ pub fn local_reply(request: &Request) -> Option<Frame> {
         Request::Get { .. }
         | Request::IncrementBy { .. }
         | Request::SetIfAbsent { .. }
+        | Request::Exchange { .. }
+        | Request::GetDel { .. }
+        | Request::Append { .. }
+        | Request::DbSize
+        | Request::SetMany { .. }
         | Request::StringLength { .. }
         | Request::GetRange { .. }
         | Request::Type { .. }

@@ -86,10 +86,80 @@ fn set_takes_nx_or_xx_and_refuses_expiry_by_name() {
         Err(CommandError::ExpiryUnsupported { option: "KEEPTTL" })
     );
     assert_eq!(
-        parse(&[b"SET", b"k", b"v", b"GET"]),
-        Err(CommandError::OptionUnsupported { option: "SET GET" })
+        parse(&[b"SET", b"k", b"v", b"NX", b"GET"]),
+        Ok(Request::Exchange {
+            key: bytes("k"),
+            value: bytes("v"),
+            condition: SetCondition::IfAbsent
+        })
     );
     assert_eq!(parse(&[b"SET", b"k"]), arity("set"));
+}
+
+#[test]
+fn exchanges_appends_and_multi_key_sets_map_to_one_operation_each() {
+    let operation = |words: &[&[u8]]| parse(words).unwrap().to_command().unwrap().operation;
+    assert_eq!(
+        operation(&[b"GETSET", b"k", b"v"]),
+        Operation::Exchange {
+            key: bytes("k"),
+            value: bytes("v"),
+            condition: SetCondition::Always
+        }
+    );
+    assert_eq!(
+        operation(&[b"GETDEL", b"k"]),
+        Operation::Take { key: bytes("k") }
+    );
+    assert_eq!(
+        operation(&[b"APPEND", b"k", b"v"]),
+        Operation::Append {
+            key: bytes("k"),
+            value: bytes("v")
+        }
+    );
+    assert_eq!(operation(&[b"DBSIZE"]), Operation::CountKeys);
+    assert_eq!(
+        operation(&[b"MSETNX", b"a", b"1", b"b", b"2"]),
+        Operation::SetMany {
+            pairs: vec![(bytes("a"), bytes("1")), (bytes("b"), bytes("2"))],
+            condition: SetCondition::IfAbsent
+        }
+    );
+    assert_eq!(parse(&[b"MSET", b"a", b"1", b"b"]), arity("mset"));
+    assert_eq!(parse(&[b"MSETNX", b"a"]), arity("msetnx"));
+    let reply = |words: &[&[u8]], response: Response| reply_for(&response, &parse(words).unwrap());
+    assert_eq!(
+        reply(&[b"GETSET", b"k", b"v"], Response::Value(None)),
+        Frame::Null
+    );
+    assert_eq!(
+        reply(
+            &[b"SET", b"k", b"v", b"GET"],
+            Response::Value(Some(bytes("old")))
+        ),
+        Frame::Bulk(bytes("old"))
+    );
+    assert_eq!(
+        reply(&[b"APPEND", b"k", b"v"], Response::Count(6)),
+        Frame::Integer(6)
+    );
+    assert_eq!(
+        error_text(reply(
+            &[b"APPEND", b"k", b"v"],
+            Response::Refused(Refusal::TooLarge)
+        )),
+        "ERR string exceeds maximum allowed size (synod's value limit, 1048576 bytes)"
+    );
+    assert_eq!(
+        reply(&[b"MSET", b"a", b"1"], Response::Stored(true)),
+        reply::ok()
+    );
+    assert_eq!(
+        reply(&[b"MSETNX", b"a", b"1"], Response::Stored(false)),
+        Frame::Integer(0)
+    );
+    assert_eq!(reply(&[b"DBSIZE"], Response::Count(3)), Frame::Integer(3));
 }
 
 #[test]

@@ -191,12 +191,16 @@ fn name() -> impl Strategy<Value = Bytes> {
     "[!-~]{0,12}".prop_map(Bytes::from)
 }
 
-fn write() -> impl Strategy<Value = Request> {
-    let condition = prop_oneof![
+fn any_condition() -> impl Strategy<Value = SetCondition> {
+    prop_oneof![
         Just(SetCondition::Always),
         Just(SetCondition::IfAbsent),
         Just(SetCondition::IfPresent),
-    ];
+    ]
+}
+
+fn write() -> impl Strategy<Value = Request> {
+    let condition = any_condition();
     prop_oneof![
         (key(), key(), condition).prop_map(|(key, value, condition)| Request::Set {
             key,
@@ -206,6 +210,20 @@ fn write() -> impl Strategy<Value = Request> {
         vec(key(), 1..5).prop_map(|keys| Request::Del { keys }),
         (key(), any::<i64>()).prop_map(|(key, delta)| Request::IncrementBy { key, delta }),
         (key(), key()).prop_map(|(key, value)| Request::SetIfAbsent { key, value }),
+        (key(), key(), any_condition()).prop_map(|(key, value, condition)| {
+            Request::Exchange {
+                key,
+                value,
+                condition,
+            }
+        }),
+        key().prop_map(|key| Request::GetDel { key }),
+        (key(), key()).prop_map(|(key, value)| Request::Append { key, value }),
+        (
+            vec((key(), key()), 1..4),
+            prop_oneof![Just(SetCondition::Always), Just(SetCondition::IfAbsent)],
+        )
+            .prop_map(|(pairs, condition)| Request::SetMany { pairs, condition }),
     ]
 }
 
@@ -230,6 +248,7 @@ fn request() -> impl Strategy<Value = Request> {
             end
         }),
         key().prop_map(|key| Request::Type { key }),
+        Just(Request::DbSize),
         option::of(key()).prop_map(|message| Request::Ping { message }),
         key().prop_map(|message| Request::Echo { message }),
         Just(Request::Quit),

@@ -494,6 +494,20 @@ fn info_sections(context: &ClientContext) -> Vec<InfoSection> {
 fn reply_shape(request: &Request) -> Request {
     match request {
         Request::Get { .. } => Request::Get { key: Bytes::new() },
+        Request::Exchange { condition, .. } => Request::Exchange {
+            key: Bytes::new(),
+            value: Bytes::new(),
+            condition: *condition,
+        },
+        Request::GetDel { .. } => Request::GetDel { key: Bytes::new() },
+        Request::Append { .. } => Request::Append {
+            key: Bytes::new(),
+            value: Bytes::new(),
+        },
+        Request::SetMany { condition, .. } => Request::SetMany {
+            pairs: Vec::new(),
+            condition: *condition,
+        },
         Request::SetIfAbsent { .. } => Request::SetIfAbsent {
             key: Bytes::new(),
             value: Bytes::new(),

@@ -209,6 +209,53 @@ fn every_command_works_through_the_leader_and_a_follower() {
         .unwrap();
     assert_eq!(unlinked, 1);
 
+    // Exchanges, appends, multi-key sets and the key count, through either
+    // node.
+    let old: Option<String> = redis::cmd("GETSET")
+        .arg("swap")
+        .arg("one")
+        .query(&mut at_follower)
+        .unwrap();
+    assert_eq!(old, None);
+    let old: Option<String> = redis::cmd("SET")
+        .arg("swap")
+        .arg("two")
+        .arg("GET")
+        .query(&mut at_leader)
+        .unwrap();
+    assert_eq!(old.as_deref(), Some("one"));
+    let length: u64 = redis::cmd("APPEND")
+        .arg("swap")
+        .arg("-three")
+        .query(&mut at_follower)
+        .unwrap();
+    assert_eq!(length, 9);
+    let taken: Option<String> = redis::cmd("GETDEL")
+        .arg("swap")
+        .query(&mut at_leader)
+        .unwrap();
+    assert_eq!(taken.as_deref(), Some("two-three"));
+    let size_before: u64 = redis::cmd("DBSIZE").query(&mut at_leader).unwrap();
+    let _: () = redis::cmd("MSET")
+        .arg("m1")
+        .arg("a")
+        .arg("m2")
+        .arg("b")
+        .query(&mut at_follower)
+        .unwrap();
+    let stored: u64 = redis::cmd("MSETNX")
+        .arg("m2")
+        .arg("x")
+        .arg("m3")
+        .arg("c")
+        .query(&mut at_leader)
+        .unwrap();
+    assert_eq!(stored, 0, "m2 exists, so nothing is stored");
+    let size: u64 = redis::cmd("DBSIZE").query(&mut at_follower).unwrap();
+    assert_eq!(size, size_before + 2, "m1 and m2 only");
+    let removed: u64 = at_leader.del(&["m1", "m2", "m3"]).unwrap();
+    assert_eq!(removed, 2);
+
     // Connection and server commands.
     let pong: String = redis::cmd("PING").query(&mut at_leader).unwrap();
     assert_eq!(pong, "PONG");

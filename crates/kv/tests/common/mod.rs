@@ -91,6 +91,21 @@ pub fn operation_with(key: BoxedStrategy<Bytes>) -> impl Strategy<Value = Operat
             }
         }),
         (key.clone(), any_delta()).prop_map(|(key, delta)| Operation::IncrementBy { key, delta }),
+        (key.clone(), any_value(), any_condition()).prop_map(|(key, value, condition)| {
+            Operation::Exchange {
+                key,
+                value,
+                condition,
+            }
+        }),
+        key.clone().prop_map(|key| Operation::Take { key }),
+        (key.clone(), any_value()).prop_map(|(key, value)| Operation::Append { key, value }),
+        Just(Operation::CountKeys),
+        (
+            prop::collection::vec((key.clone(), any_value()), 1..5),
+            prop_oneof![Just(SetCondition::Always), Just(SetCondition::IfAbsent)],
+        )
+            .prop_map(|(pairs, condition)| Operation::SetMany { pairs, condition }),
         key.prop_map(|key| Operation::Remove { key }),
         keys.clone().prop_map(|keys| Operation::RemoveMany { keys }),
         keys.prop_map(|keys| Operation::CountExisting { keys }),
@@ -121,6 +136,7 @@ pub fn any_response() -> impl Strategy<Value = Response> {
         any::<i64>().prop_map(Response::Integer),
         Just(Response::Refused(Refusal::NotInteger)),
         Just(Response::Refused(Refusal::Overflow)),
+        Just(Response::Refused(Refusal::TooLarge)),
     ]
 }
 

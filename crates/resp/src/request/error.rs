@@ -104,7 +104,7 @@ pub enum CommandError {
     SequenceZero,
     /// `SYNOD.TAGGED` around something that is not a write. Reads need
     /// no exactly-once tag, and a tag on them would cost a log entry.
-    #[error("SYNOD.TAGGED wraps only SET, SETNX, DEL and the counters (INCR, DECR, INCRBY, DECRBY), not '{command}'")]
+    #[error("SYNOD.TAGGED wraps only writes (no reads, no SYNOD commands), not '{command}'")]
     TaggedNotWrite {
         /// The wrapped command, lowercase.
         command: &'static str,

@@ -126,13 +126,14 @@ fn parse_get(arguments: &mut Arguments) -> Result<Request, CommandError> {
     })
 }
 
-/// `SET key value [NX|XX]`. The expiry options are refused by name rather
-/// than as a syntax error, so a client learns why; `GET` (return the old
-/// value) is refused as unsupported.
+/// `SET key value [NX|XX] [GET]`. The expiry options are refused by name
+/// rather than as a syntax error, so a client learns why. With `GET` it is
+/// an exchange: the reply is the value found.
 fn parse_set(arguments: &mut Arguments) -> Result<Request, CommandError> {
     let key = arguments.next()?;
     let value = arguments.next()?;
     let mut condition = SetCondition::Always;
+    let mut exchange = false;
     while let Some(option) = arguments.next_optional() {
         let option = keyword(
             &option,
@@ -141,12 +142,22 @@ fn parse_set(arguments: &mut Arguments) -> Result<Request, CommandError> {
         condition = match (option, condition) {
             (Some("NX"), SetCondition::Always | SetCondition::IfAbsent) => SetCondition::IfAbsent,
             (Some("XX"), SetCondition::Always | SetCondition::IfPresent) => SetCondition::IfPresent,
-            (Some("GET"), _) => return Err(CommandError::OptionUnsupported { option: "SET GET" }),
+            (Some("GET"), condition) => {
+                exchange = true;
+                condition
+            }
             (Some(option @ ("EX" | "PX" | "EXAT" | "PXAT" | "KEEPTTL")), _) => {
                 return Err(CommandError::ExpiryUnsupported { option })
             }
             _ => return Err(CommandError::Syntax),
         };
+    }
+    if exchange {
+        return Ok(Request::Exchange {
+            key,
+            value,
+            condition,
+        });
     }
     Ok(Request::Set {
         key,

@@ -4,7 +4,8 @@
 //! Each command is one entry of [`COMMANDS`]: its name, its arity and key
 //! positions (which `COMMAND` reports, the Redis way) and its parse
 //! function. The parse functions live in one file per family: [`keys`]
-//! (`GET`, `SET`, `DEL`, `EXISTS`, the counters), [`connection`] (`PING`, `ECHO`, `QUIT`,
+//! (`GET`, `SET`, `DEL`, `EXISTS`, the counters), [`strings`] (`GETSET`,
+//! `GETDEL`, `APPEND`, `DBSIZE`, `MSET`, `MSETNX`), [`connection`] (`PING`, `ECHO`, `QUIT`,
 //! `SELECT`, `HELLO`, `CLIENT`), [`server`] (`INFO`, `COMMAND`) and
 //! [`synod`] (`SYNOD.SESSION`, `SYNOD.TAGGED`).
 
@@ -12,6 +13,7 @@ mod connection;
 mod error;
 mod keys;
 mod server;
+mod strings;
 mod synod;
 
 use bytes::Bytes;
@@ -31,6 +33,41 @@ pub enum Request {
     Get {
         /// The key to read.
         key: Bytes,
+    },
+    /// `SET key value [NX|XX] GET` and `GETSET key value`: store as `SET`
+    /// does and answer the value found (nil when there was none).
+    Exchange {
+        /// The key to write.
+        key: Bytes,
+        /// The value to store.
+        value: Bytes,
+        /// When to store.
+        condition: SetCondition,
+    },
+    /// `GETDEL key`: delete the key and answer its value, or nil.
+    GetDel {
+        /// The key to delete.
+        key: Bytes,
+    },
+    /// `APPEND key value`: append to the value, answered with the new
+    /// length.
+    Append {
+        /// The key to write.
+        key: Bytes,
+        /// The bytes to append.
+        value: Bytes,
+    },
+    /// `DBSIZE`: the number of keys.
+    DbSize,
+    /// `MSET key value [key value …]` (`OK`) and `MSETNX …` (1 when all
+    /// were stored, 0 when a key existed and none was): atomic, one log
+    /// entry.
+    SetMany {
+        /// The keys and values, in order.
+        pairs: Vec<(Bytes, Bytes)>,
+        /// [`SetCondition::Always`] (`MSET`) or [`SetCondition::IfAbsent`]
+        /// (`MSETNX`).
+        condition: SetCondition,
     },
     /// `SETNX key value`: `SET key value NX`, answered 1 or 0.
     SetIfAbsent {
@@ -235,6 +272,15 @@ impl Request {
             Request::Get { .. } => keys::GET.name,
             Request::IncrementBy { .. } => keys::INCRBY.name,
             Request::SetIfAbsent { .. } => keys::SETNX.name,
+            Request::Exchange { .. } => keys::SET.name,
+            Request::GetDel { .. } => strings::GETDEL.name,
+            Request::Append { .. } => strings::APPEND.name,
+            Request::DbSize => strings::DBSIZE.name,
+            Request::SetMany {
+                condition: SetCondition::IfAbsent,
+                ..
+            } => strings::MSETNX.name,
+            Request::SetMany { .. } => strings::MSET.name,
             Request::StringLength { .. } => keys::STRLEN.name,
             Request::GetRange { .. } => keys::GETRANGE.name,
             Request::Type { .. } => keys::TYPE.name,
@@ -269,6 +315,25 @@ impl Request {
                 Some(Operation::Get { key: key.clone() })
             }
             Request::Type { key } => Some(Operation::Contains { key: key.clone() }),
+            Request::Exchange {
+                key,
+                value,
+                condition,
+            } => Some(Operation::Exchange {
+                key: key.clone(),
+                value: value.clone(),
+                condition: *condition,
+            }),
+            Request::GetDel { key } => Some(Operation::Take { key: key.clone() }),
+            Request::Append { key, value } => Some(Operation::Append {
+                key: key.clone(),
+                value: value.clone(),
+            }),
+            Request::DbSize => Some(Operation::CountKeys),
+            Request::SetMany { pairs, condition } => Some(Operation::SetMany {
+                pairs: pairs.clone(),
+                condition: *condition,
+            }),
             Request::SetIfAbsent { key, value } => Some(Operation::Set {
                 key: key.clone(),
                 value: value.clone(),
@@ -330,6 +395,33 @@ impl Request {
                 push("GET");
                 words.push(key.clone());
             }
+            Request::Exchange {
+                key,
+                value,
+                condition,
+            } => {
+                set_words(words, key, value, *condition);
+                words.push(Bytes::from_static(b"GET"));
+            }
+            Request::GetDel { key } => {
+                push("GETDEL");
+                words.push(key.clone());
+            }
+            Request::Append { key, value } => {
+                push("APPEND");
+                words.extend([key.clone(), value.clone()]);
+            }
+            Request::DbSize => push("DBSIZE"),
+            Request::SetMany { pairs, condition } => {
+                push(if *condition == SetCondition::IfAbsent {
+                    "MSETNX"
+                } else {
+                    "MSET"
+                });
+                for (key, value) in pairs {
+                    words.extend([key.clone(), value.clone()]);
+                }
+            }
             Request::SetIfAbsent { key, value } => {
                 push("SETNX");
                 words.extend([key.clone(), value.clone()]);
@@ -358,15 +450,7 @@ impl Request {
                 key,
                 value,
                 condition,
-            } => {
-                push("SET");
-                words.extend([key.clone(), value.clone()]);
-                match condition {
-                    SetCondition::Always => {}
-                    SetCondition::IfAbsent => words.push(Bytes::from_static(b"NX")),
-                    SetCondition::IfPresent => words.push(Bytes::from_static(b"XX")),
-                }
-            }
+            } => set_words(words, key, value, *condition),
             Request::Del { keys } => {
                 push("DEL");
                 words.extend(keys.iter().cloned());
@@ -515,6 +599,12 @@ pub(crate) const COMMANDS: &[CommandSpecification] = &[
     keys::DEL,
     keys::EXISTS,
     keys::SETNX,
+    strings::GETSET,
+    strings::GETDEL,
+    strings::APPEND,
+    strings::DBSIZE,
+    strings::MSET,
+    strings::MSETNX,
     keys::STRLEN,
     keys::GETRANGE,
     keys::TYPE,
@@ -637,6 +727,16 @@ fn parse_unsigned(word: &[u8]) -> Result<u64, CommandError> {
 }
 
 /// A decimal `i64` argument.
+/// `SET key value [NX|XX]`, as a client sends it.
+fn set_words(words: &mut Vec<Bytes>, key: &Bytes, value: &Bytes, condition: SetCondition) {
+    words.extend([Bytes::from_static(b"SET"), key.clone(), value.clone()]);
+    match condition {
+        SetCondition::Always => {}
+        SetCondition::IfAbsent => words.push(Bytes::from_static(b"NX")),
+        SetCondition::IfPresent => words.push(Bytes::from_static(b"XX")),
+    }
+}
+
 fn parse_signed(word: &[u8]) -> Result<i64, CommandError> {
     crate::parse::parse_decimal(word).ok_or(CommandError::NotInteger)
 }

@@ -25,16 +25,19 @@ fn parse_tagged(arguments: &mut Arguments) -> Result<Request, CommandError> {
         return Err(CommandError::SequenceZero);
     }
     let write = dispatch(arguments.rest())?;
-    match write {
-        Request::Set { .. }
-        | Request::SetIfAbsent { .. }
-        | Request::Del { .. }
-        | Request::IncrementBy { .. } => Ok(Request::Tagged {
-            tag: SessionTag { session, sequence },
-            write: Box::new(write),
-        }),
-        other => Err(CommandError::TaggedNotWrite {
-            command: other.name(),
-        }),
+    // Every write of the store, and nothing else: reads need no tag, and
+    // neither a registration nor a tagged command can be tagged again.
+    let is_write = !matches!(write, Request::SessionRegister | Request::Tagged { .. })
+        && write
+            .to_command()
+            .is_some_and(|command| !command.operation.is_read());
+    if !is_write {
+        return Err(CommandError::TaggedNotWrite {
+            command: write.name(),
+        });
     }
+    Ok(Request::Tagged {
+        tag: SessionTag { session, sequence },
+        write: Box::new(write),
+    })
 }
