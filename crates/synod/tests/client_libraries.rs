@@ -2,7 +2,10 @@
 //! (tests/clients/) against a cluster of three `synod server` processes.
 //!
 //! - redis-py with its default settings (RESP3 through `HELLO 3`), run by
-//!   the Python in `SYNOD_PYTHON` (default `python3`).
+//!   the Python in `SYNOD_PYTHON` (default `python3`);
+//! - ioredis with its default settings, run by `node` with the
+//!   `node_modules` directory in `SYNOD_NODE_MODULES` (default: Node's own
+//!   search path).
 //!
 //! A library that is not installed is skipped with a note, unless
 //! `SYNOD_REQUIRE_CLIENT_LIBRARIES=1` (set by `.ci/run`, which installs
@@ -81,26 +84,68 @@ fn python_with_redis() -> Option<String> {
     }
 }
 
-#[test]
-fn redis_py_with_its_defaults_runs_its_workload() {
-    let Some(python) = python_with_redis() else {
-        return;
-    };
+/// Where `node` finds ioredis, if it does.
+fn node_with_ioredis() -> Option<Option<String>> {
+    let modules = std::env::var("SYNOD_NODE_MODULES").ok();
+    let mut probe = Command::new("node");
+    probe.args(["-e", "console.log(require('ioredis/package.json').version)"]);
+    if let Some(modules) = &modules {
+        probe.env("NODE_PATH", modules);
+    }
+    match probe.output() {
+        Ok(output) if output.status.success() => {
+            let version = String::from_utf8_lossy(&output.stdout);
+            eprintln!("ioredis {}", version.trim());
+            Some(modules)
+        }
+        _ => {
+            assert!(
+                !required(),
+                "SYNOD_REQUIRE_CLIENT_LIBRARIES=1 but node cannot load ioredis \
+                 (npm install ioredis, or set SYNOD_NODE_MODULES)"
+            );
+            eprintln!("no ioredis for node: its workload is skipped");
+            None
+        }
+    }
+}
+
+/// Starts a cluster, runs `workload` against every node's client address,
+/// and checks that it printed `passed`.
+fn run_workload_against_a_cluster(mut workload: Command, passed: &str) {
     let cluster = Cluster::start(3);
     cluster.wait_for_leader(common::ELECTION_WAIT);
-    let endpoints = cluster.client_endpoints();
-    let output = run_bounded(
-        Command::new(python)
-            .arg(workload("redis_py_workload.py"))
-            .args(&endpoints),
-    );
+    let output = run_bounded(workload.args(cluster.client_endpoints()));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
         cluster.print_logs();
     }
     assert!(
-        output.status.success() && stdout.contains("redis-py workload passed"),
-        "the redis-py workload failed:\n{stdout}\n{stderr}"
+        output.status.success() && stdout.contains(passed),
+        "the workload failed:\n{stdout}\n{stderr}"
     );
+}
+
+#[test]
+fn redis_py_with_its_defaults_runs_its_workload() {
+    let Some(python) = python_with_redis() else {
+        return;
+    };
+    let mut command = Command::new(python);
+    command.arg(workload("redis_py_workload.py"));
+    run_workload_against_a_cluster(command, "redis-py workload passed");
+}
+
+#[test]
+fn ioredis_with_its_defaults_runs_its_workload() {
+    let Some(modules) = node_with_ioredis() else {
+        return;
+    };
+    let mut command = Command::new("node");
+    command.arg(workload("ioredis_workload.js"));
+    if let Some(modules) = modules {
+        command.env("NODE_PATH", modules);
+    }
+    run_workload_against_a_cluster(command, "ioredis workload passed");
 }
