@@ -27,11 +27,21 @@
 //!  12 count keys
 //!  13 set many       condition: u8 (0 always, 1 if none exists), count: varint,
 //!                    count × (key, value)
+//!  14 advance clock  now: varint (Unix milliseconds)
+//!  15 set expiring   answer previous: u8 (0 | 1), condition: u8, expiry, key, value
+//!  16 expire         condition: u8 (0 always, 1 nx, 2 xx, 3 gt, 4 lt, 5 xx lt),
+//!                    expiry, key
+//!  17 persist        key
+//!  18 read expiry    key
+//!  19 get and expire expiry, key
+//! expiry: u8 (0 clear, 1 keep, 2 at, 3 after), then for 2 and 3 the
+//!         milliseconds as a varint of the i64's two's complement bits
 //! key, value: varint length, then that many bytes
 //! ```
 
 use bytes::Bytes;
 
+use crate::expiry::{ExpireCondition, Expiry, UnixMillis};
 use crate::limits::{
     check_key, check_key_count, check_payload, check_value, LimitError, COMMAND_SIZE_MAX_BYTES,
 };
@@ -161,6 +171,58 @@ pub enum Operation {
         /// [`Operation::validate`].
         condition: SetCondition,
     },
+    /// Move the agreed clock forward to `now` (never back) and remove every
+    /// key that fell due. Only the leader proposes it, first in each batch
+    /// it forms; a client's is refused by the node (see [`crate::expiry`]).
+    AdvanceClock {
+        /// The leader's clock reading.
+        now: UnixMillis,
+    },
+    /// `SET` with an expiry option (`EX`, `PX`, `EXAT`, `PXAT`, `KEEPTTL`):
+    /// [`Operation::Set`], or [`Operation::Exchange`] when
+    /// `answer_previous`, then the deadline.
+    SetExpiring {
+        /// The key to write.
+        key: Bytes,
+        /// The value to store.
+        value: Bytes,
+        /// When to store.
+        condition: SetCondition,
+        /// The key's time to live once stored.
+        expiry: Expiry,
+        /// Answer the previous value (`SET … GET`) rather than whether it
+        /// stored.
+        answer_previous: bool,
+    },
+    /// Give the key a deadline (`EXPIRE`, `PEXPIRE`, `EXPIREAT`,
+    /// `PEXPIREAT`); a time already past removes it.
+    Expire {
+        /// The key.
+        key: Bytes,
+        /// [`Expiry::At`] or [`Expiry::After`]; the others are refused by
+        /// [`Operation::validate`].
+        expiry: Expiry,
+        /// When to change the deadline.
+        condition: ExpireCondition,
+    },
+    /// Remove the key's deadline (`PERSIST`).
+    Persist {
+        /// The key.
+        key: Bytes,
+    },
+    /// Read the key's deadline and the agreed time (`TTL`, `PTTL`,
+    /// `EXPIRETIME`, `PEXPIRETIME`).
+    ReadExpiry {
+        /// The key.
+        key: Bytes,
+    },
+    /// Read the value, then change its deadline (`GETEX`).
+    GetAndExpire {
+        /// The key.
+        key: Bytes,
+        /// What becomes of the deadline; [`Expiry::Keep`] is a plain read.
+        expiry: Expiry,
+    },
 }
 
 impl Operation {
@@ -172,7 +234,8 @@ impl Operation {
             Operation::Get { .. }
             | Operation::Contains { .. }
             | Operation::CountExisting { .. }
-            | Operation::CountKeys => true,
+            | Operation::CountKeys
+            | Operation::ReadExpiry { .. } => true,
             Operation::Set { .. }
             | Operation::Remove { .. }
             | Operation::RemoveMany { .. }
@@ -181,8 +244,21 @@ impl Operation {
             | Operation::Exchange { .. }
             | Operation::Take { .. }
             | Operation::Append { .. }
-            | Operation::SetMany { .. } => false,
+            | Operation::SetMany { .. }
+            | Operation::AdvanceClock { .. }
+            | Operation::SetExpiring { .. }
+            | Operation::Expire { .. }
+            | Operation::Persist { .. }
+            | Operation::GetAndExpire { .. } => false,
         }
+    }
+
+    /// Whether the answer is a distance from the agreed time (`TTL`). Such
+    /// a read is best written to the log, where the leader's batch stamp
+    /// brings the agreed time up to date: on the read path it would be the
+    /// time of the last batch, which may be long past on an idle cluster.
+    pub fn reads_the_clock(&self) -> bool {
+        matches!(self, Operation::ReadExpiry { .. })
     }
 
     /// Checks the operation against the limits of [`crate::limits`]. The
@@ -197,9 +273,25 @@ impl Operation {
             | Operation::Contains { key }
             | Operation::Remove { key }
             | Operation::Take { key }
-            | Operation::IncrementBy { key, .. } => check_key(key),
+            | Operation::IncrementBy { key, .. }
+            | Operation::Persist { key }
+            | Operation::ReadExpiry { key }
+            | Operation::GetAndExpire { key, .. } => check_key(key),
+            Operation::Expire { key, expiry, .. } => {
+                if matches!(expiry, Expiry::Clear | Expiry::Keep) {
+                    return Err(LimitError::ExpiryWithoutTime);
+                }
+                check_key(key)
+            }
+            Operation::AdvanceClock { now } => {
+                if *now > UnixMillis::MAX {
+                    return Err(LimitError::TimeOutOfRange);
+                }
+                Ok(())
+            }
             Operation::Set { key, value, .. }
             | Operation::Exchange { key, value, .. }
+            | Operation::SetExpiring { key, value, .. }
             | Operation::Append { key, value } => {
                 check_key(key)?;
                 check_value(value)?;
@@ -245,6 +337,12 @@ impl Operation {
             Operation::Append { .. } => operation_code::APPEND,
             Operation::CountKeys => operation_code::COUNT_KEYS,
             Operation::SetMany { .. } => operation_code::SET_MANY,
+            Operation::AdvanceClock { .. } => operation_code::ADVANCE_CLOCK,
+            Operation::SetExpiring { .. } => operation_code::SET_EXPIRING,
+            Operation::Expire { .. } => operation_code::EXPIRE,
+            Operation::Persist { .. } => operation_code::PERSIST,
+            Operation::ReadExpiry { .. } => operation_code::READ_EXPIRY,
+            Operation::GetAndExpire { .. } => operation_code::GET_AND_EXPIRE,
         }
     }
 
@@ -254,7 +352,23 @@ impl Operation {
             Operation::Get { key }
             | Operation::Contains { key }
             | Operation::Remove { key }
-            | Operation::Take { key } => bytes_size_bytes(key.len()),
+            | Operation::Take { key }
+            | Operation::Persist { key }
+            | Operation::ReadExpiry { key } => bytes_size_bytes(key.len()),
+            Operation::AdvanceClock { now } => u64_size_bytes(now.0),
+            Operation::SetExpiring {
+                key, value, expiry, ..
+            } => {
+                2 + expiry.size_bytes()
+                    + bytes_size_bytes(key.len())
+                    + bytes_size_bytes(value.len())
+            }
+            Operation::Expire { key, expiry, .. } => {
+                1 + expiry.size_bytes() + bytes_size_bytes(key.len())
+            }
+            Operation::GetAndExpire { key, expiry } => {
+                expiry.size_bytes() + bytes_size_bytes(key.len())
+            }
             Operation::Set { key, value, .. } | Operation::Exchange { key, value, .. } => {
                 1 + bytes_size_bytes(key.len()) + bytes_size_bytes(value.len())
             }
@@ -290,7 +404,36 @@ impl Operation {
             Operation::Get { key }
             | Operation::Contains { key }
             | Operation::Remove { key }
-            | Operation::Take { key } => {
+            | Operation::Take { key }
+            | Operation::Persist { key }
+            | Operation::ReadExpiry { key } => {
+                writer.put_bytes(key);
+            }
+            Operation::AdvanceClock { now } => writer.put_u64(now.0),
+            Operation::SetExpiring {
+                key,
+                value,
+                condition,
+                expiry,
+                answer_previous,
+            } => {
+                writer.put_bool(*answer_previous);
+                writer.put_u8(condition_code(*condition));
+                expiry.encode(writer);
+                writer.put_bytes(key);
+                writer.put_bytes(value);
+            }
+            Operation::Expire {
+                key,
+                expiry,
+                condition,
+            } => {
+                writer.put_u8(condition.code());
+                expiry.encode(writer);
+                writer.put_bytes(key);
+            }
+            Operation::GetAndExpire { key, expiry } => {
+                expiry.encode(writer);
                 writer.put_bytes(key);
             }
             Operation::Append { key, value } => {
@@ -361,6 +504,44 @@ impl Operation {
             operation_code::TAKE => Operation::Take {
                 key: take_key(reader)?,
             },
+            operation_code::ADVANCE_CLOCK => Operation::AdvanceClock {
+                now: UnixMillis(reader.take_u64()?),
+            },
+            operation_code::SET_EXPIRING => {
+                let answer_previous = reader.take_bool("answer previous")?;
+                let condition = take_condition(reader)?;
+                let expiry = Expiry::decode(reader)?;
+                let (key, value) = take_pair(reader)?;
+                Operation::SetExpiring {
+                    key,
+                    value,
+                    condition,
+                    expiry,
+                    answer_previous,
+                }
+            }
+            operation_code::EXPIRE => {
+                let condition = ExpireCondition::decode(reader)?;
+                let expiry = Expiry::decode(reader)?;
+                Operation::Expire {
+                    key: take_key(reader)?,
+                    expiry,
+                    condition,
+                }
+            }
+            operation_code::PERSIST => Operation::Persist {
+                key: take_key(reader)?,
+            },
+            operation_code::READ_EXPIRY => Operation::ReadExpiry {
+                key: take_key(reader)?,
+            },
+            operation_code::GET_AND_EXPIRE => {
+                let expiry = Expiry::decode(reader)?;
+                Operation::GetAndExpire {
+                    key: take_key(reader)?,
+                    expiry,
+                }
+            }
             operation_code::APPEND => {
                 let (key, value) = take_pair(reader)?;
                 Operation::Append { key, value }
@@ -421,6 +602,12 @@ mod operation_code {
     pub(super) const APPEND: u8 = 11;
     pub(super) const COUNT_KEYS: u8 = 12;
     pub(super) const SET_MANY: u8 = 13;
+    pub(super) const ADVANCE_CLOCK: u8 = 14;
+    pub(super) const SET_EXPIRING: u8 = 15;
+    pub(super) const EXPIRE: u8 = 16;
+    pub(super) const PERSIST: u8 = 17;
+    pub(super) const READ_EXPIRY: u8 = 18;
+    pub(super) const GET_AND_EXPIRE: u8 = 19;
 }
 
 /// An increment's bits as the varint encodes them: its two's complement,
@@ -661,10 +848,10 @@ mod tests {
             })
         );
         assert_eq!(
-            Command::decode(&[1, 0, 14]),
+            Command::decode(&[1, 0, 20]),
             Err(DecodeError::TagUnknown {
                 field: "operation code",
-                tag: 14
+                tag: 20
             })
         );
         assert_eq!(

@@ -63,6 +63,8 @@
 #![deny(missing_docs)]
 
 mod command;
+mod deadlines;
+pub mod expiry;
 mod fingerprint;
 mod key;
 pub mod limits;
@@ -74,6 +76,7 @@ mod store;
 pub use command::{
     Command, Operation, Sequence, SessionId, SessionTag, SetCondition, COMMAND_FORMAT_VERSION,
 };
+pub use expiry::{ExpireCondition, Expiry, KeyExpiry, UnixMillis};
 pub use limits::{
     LimitError, COMMAND_SIZE_MAX_BYTES, KEYS_PER_COMMAND_MAX, KEY_SIZE_MAX_BYTES,
     PAYLOAD_SIZE_PER_COMMAND_MAX_BYTES, RESPONSE_SIZE_MAX_BYTES, VALUE_SIZE_MAX_BYTES,

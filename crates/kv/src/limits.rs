@@ -77,6 +77,12 @@ pub enum LimitError {
         /// How many keys the command named.
         count: usize,
     },
+    /// An `Expire` that names no time (clear or keep).
+    #[error("an expire names no time")]
+    ExpiryWithoutTime,
+    /// A clock reading beyond the signed 64-bit milliseconds Redis allows.
+    #[error("a clock reading is out of range")]
+    TimeOutOfRange,
     /// `SetMany` with the `if present` condition, which no command asks for.
     #[error("a multi-key set takes no 'if present' condition")]
     ConditionUnsupported,

@@ -17,12 +17,16 @@
 //!   8 sequence stale
 //!   9 invalid command
 //!  10 integer             varint of the i64's two's complement bits
-//!  11 refused             refusal code: u8 (1 not an integer, 2 overflow, 3 too large)
+//!  11 refused             refusal code: u8 (1 not an integer, 2 overflow, 3 too large,
+//!                         4 invalid expire time)
+//!  12 expiry              kind: u8 (0 missing, 1 persistent, 2 at),
+//!                         [deadline: varint, now: varint] (Unix milliseconds)
 //! ```
 
 use bytes::Bytes;
 
 use crate::command::SessionId;
+use crate::expiry::{KeyExpiry, UnixMillis};
 use crate::limits::{check_value, RESPONSE_SIZE_MAX_BYTES};
 use synod_codec::{DecodeError, Reader, Writer};
 
@@ -66,6 +70,8 @@ pub enum Response {
     /// [`Response::InvalidCommand`], the same command may succeed in
     /// another state.
     Refused(Refusal),
+    /// The answer to `read expiry`: the key's deadline and the agreed time.
+    Expiry(KeyExpiry),
 }
 
 /// Why a well-formed command changed nothing; the words are Redis's.
@@ -78,6 +84,9 @@ pub enum Refusal {
     Overflow,
     /// The value would exceed [`crate::VALUE_SIZE_MAX_BYTES`].
     TooLarge,
+    /// The deadline, measured from the agreed time, leaves the signed
+    /// 64-bit milliseconds Redis allows.
+    InvalidExpireTime,
 }
 
 impl Refusal {
@@ -89,6 +98,7 @@ impl Refusal {
             Refusal::TooLarge => {
                 "string exceeds maximum allowed size (synod's value limit, 1048576 bytes)"
             }
+            Refusal::InvalidExpireTime => "invalid expire time",
         }
     }
 
@@ -97,6 +107,7 @@ impl Refusal {
             Refusal::NotInteger => 1,
             Refusal::Overflow => 2,
             Refusal::TooLarge => 3,
+            Refusal::InvalidExpireTime => 4,
         }
     }
 }
@@ -141,6 +152,18 @@ impl Response {
             Response::Refused(refusal) => {
                 writer.put_u8(response_code::REFUSED);
                 writer.put_u8(refusal.code());
+            }
+            Response::Expiry(expiry) => {
+                writer.put_u8(response_code::EXPIRY);
+                match expiry {
+                    KeyExpiry::Missing => writer.put_u8(0),
+                    KeyExpiry::Persistent => writer.put_u8(1),
+                    KeyExpiry::At { deadline, now } => {
+                        writer.put_u8(2);
+                        writer.put_u64(deadline.0);
+                        writer.put_u64(now.0);
+                    }
+                }
             }
         }
         assert!(writer.len() <= RESPONSE_SIZE_MAX_BYTES);
@@ -190,9 +213,24 @@ impl Response {
                 1 => Refusal::NotInteger,
                 2 => Refusal::Overflow,
                 3 => Refusal::TooLarge,
+                4 => Refusal::InvalidExpireTime,
                 tag => {
                     return Err(DecodeError::TagUnknown {
                         field: "refusal",
+                        tag,
+                    })
+                }
+            }),
+            response_code::EXPIRY => Response::Expiry(match reader.take_u8()? {
+                0 => KeyExpiry::Missing,
+                1 => KeyExpiry::Persistent,
+                2 => KeyExpiry::At {
+                    deadline: UnixMillis(reader.take_u64()?),
+                    now: UnixMillis(reader.take_u64()?),
+                },
+                tag => {
+                    return Err(DecodeError::TagUnknown {
+                        field: "expiry kind",
                         tag,
                     })
                 }
@@ -209,7 +247,7 @@ impl Response {
 
     /// Enough room for any response but a large value, which adds its length.
     fn encoded_size_hint_bytes(&self) -> usize {
-        const FIXED_SIZE_MAX_BYTES: usize = 16;
+        const FIXED_SIZE_MAX_BYTES: usize = 24;
         match self {
             Response::Value(Some(value)) => FIXED_SIZE_MAX_BYTES + value.len(),
             _ => FIXED_SIZE_MAX_BYTES,
@@ -235,6 +273,7 @@ mod response_code {
     pub(super) const INVALID_COMMAND: u8 = 9;
     pub(super) const INTEGER: u8 = 10;
     pub(super) const REFUSED: u8 = 11;
+    pub(super) const EXPIRY: u8 = 12;
 }
 
 #[cfg(test)]
@@ -272,10 +311,10 @@ mod tests {
     #[test]
     fn decode_rejects_bad_tags_versions_and_trailing_bytes() {
         assert_eq!(
-            Response::decode(&[1, 12]),
+            Response::decode(&[1, 13]),
             Err(DecodeError::TagUnknown {
                 field: "response code",
-                tag: 12
+                tag: 13
             })
         );
         assert_eq!(

@@ -4,11 +4,12 @@
 //! The bytes are a pure function of the state (maps are written in key
 //! order), so two replicas in the same state write identical snapshots. A
 //! CRC32C over the body detects corruption on disk or on the wire; the
-//! header is checked field by field. Layout of version 1:
+//! header is checked field by field. Layout of version 2 (version 1, still
+//! restored, ends after the sessions: its clock is 0 and no key expires):
 //!
 //! ```text
 //! magic:        4 bytes "SKVS"
-//! version:      u8 = 1
+//! version:      u8 = 2
 //! body length:  u64, little endian
 //! body CRC32C:  u32, little endian
 //! body:
@@ -17,6 +18,8 @@
 //!   session count: varint, then per session in id order:
 //!     id, last sequence, last use: varints
 //!     has answer: u8 (0 | 1), [answer: a response encoding]
+//!   agreed clock: varint (Unix milliseconds)
+//!   deadline count: varint, then per deadline in key order: key, deadline: varint
 //! ```
 
 use std::collections::BTreeMap;
@@ -25,6 +28,8 @@ use bytes::Bytes;
 use thiserror::Error;
 
 use crate::command::{Sequence, SessionId};
+use crate::deadlines::Deadlines;
+use crate::expiry::UnixMillis;
 use crate::key::StoredKey;
 use crate::limits::{check_key, check_value};
 use crate::response::Response;
@@ -38,7 +43,10 @@ use synod_codec::{DecodeError, Reader, Writer};
 pub const SNAPSHOT_MAGIC: [u8; 4] = *b"SKVS";
 
 /// The version of the snapshot layout that [`Store::snapshot`] writes.
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 1;
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 2;
+
+/// The version before deadlines, which [`Store::restore`] still reads.
+const SNAPSHOT_FORMAT_VERSION_WITHOUT_DEADLINES: u8 = 1;
 
 /// Magic, version, body length and body checksum.
 const HEADER_SIZE_BYTES: usize = 4 + 1 + 8 + 4;
@@ -109,8 +117,19 @@ impl Store {
             .map(|(key, value)| key.bytes().len() + value.len() + 2 * LENGTH_PREFIX_SIZE_MAX_BYTES)
             .sum();
         let sessions_size_bytes = self.sessions.len() * SESSION_SIZE_ESTIMATE_BYTES;
+        let deadlines_size_bytes: usize = self
+            .deadlines
+            .by_key
+            .keys()
+            .map(|key| key.bytes().len() + 2 * LENGTH_PREFIX_SIZE_MAX_BYTES)
+            .sum();
         let mut writer = Writer::with_capacity(
-            HEADER_SIZE_BYTES + COUNTERS_SIZE_MAX_BYTES + entries_size_bytes + sessions_size_bytes,
+            HEADER_SIZE_BYTES
+                + COUNTERS_SIZE_MAX_BYTES
+                + entries_size_bytes
+                + sessions_size_bytes
+                + 2 * LENGTH_PREFIX_SIZE_MAX_BYTES
+                + deadlines_size_bytes,
         );
         writer.put_raw(&[0; HEADER_SIZE_BYTES]);
         writer.put_length(self.sessions.sessions_max());
@@ -132,6 +151,12 @@ impl Store {
                 writer.put_raw(&response.encode());
             }
         }
+        writer.put_u64(self.deadlines.clock.0);
+        writer.put_length(self.deadlines.len());
+        for (key, deadline) in &self.deadlines.by_key {
+            writer.put_bytes(key.bytes());
+            writer.put_u64(deadline.0);
+        }
         let (header, body) = writer.as_mut_slice().split_at_mut(HEADER_SIZE_BYTES);
         let body_length = u64::try_from(body.len()).expect("a length always fits in 64 bits");
         header[0..4].copy_from_slice(&SNAPSHOT_MAGIC);
@@ -150,7 +175,7 @@ impl Store {
     /// Which check the bytes failed: header, checksum, body decoding, or the
     /// consistency of the state they describe.
     pub fn restore(bytes: &[u8]) -> Result<Store, SnapshotError> {
-        let body = check_header(bytes)?;
+        let (version, body) = check_header(bytes)?;
         let mut reader = Reader::new(body);
         let sessions_max = reader.take_length()?;
         let applied_commands = reader.take_u64()?;
@@ -158,6 +183,11 @@ impl Store {
         let sessions_evicted = reader.take_u64()?;
         let entries = take_entries(&mut reader)?;
         let sessions = take_sessions(&mut reader)?;
+        let deadlines = if version == SNAPSHOT_FORMAT_VERSION_WITHOUT_DEADLINES {
+            Deadlines::default()
+        } else {
+            take_deadlines(&mut reader)?
+        };
         reader.finish()?;
         let sessions = SessionTable::restore(
             sessions_max,
@@ -172,6 +202,7 @@ impl Store {
             entries,
             sessions,
             applied_commands,
+            deadlines,
         };
         store
             .check_invariants()
@@ -180,8 +211,9 @@ impl Store {
     }
 }
 
-/// Checks magic, version, length and checksum; returns the body.
-fn check_header(bytes: &[u8]) -> Result<&[u8], SnapshotError> {
+/// Checks magic, version, length and checksum; returns the version and
+/// the body.
+fn check_header(bytes: &[u8]) -> Result<(u8, &[u8]), SnapshotError> {
     if bytes.len() < HEADER_SIZE_BYTES {
         return Err(SnapshotError::Truncated {
             size_bytes: bytes.len(),
@@ -191,7 +223,8 @@ fn check_header(bytes: &[u8]) -> Result<&[u8], SnapshotError> {
     if header[0..4] != SNAPSHOT_MAGIC {
         return Err(SnapshotError::MagicInvalid);
     }
-    if header[4] != SNAPSHOT_FORMAT_VERSION {
+    let version = header[4];
+    if version != SNAPSHOT_FORMAT_VERSION && version != SNAPSHOT_FORMAT_VERSION_WITHOUT_DEADLINES {
         return Err(SnapshotError::VersionUnsupported { version: header[4] });
     }
     let declared_bytes = u64::from_le_bytes(header[5..13].try_into().expect("eight bytes"));
@@ -206,7 +239,37 @@ fn check_header(bytes: &[u8]) -> Result<&[u8], SnapshotError> {
     if expected != actual {
         return Err(SnapshotError::ChecksumMismatch { expected, actual });
     }
-    Ok(body)
+    Ok((version, body))
+}
+
+/// The clock and the deadlines; [`Store::restore`] checks them against the
+/// entries afterwards.
+fn take_deadlines(reader: &mut Reader<'_>) -> Result<Deadlines, SnapshotError> {
+    let mut deadlines = Deadlines {
+        clock: UnixMillis(reader.take_u64()?),
+        ..Deadlines::default()
+    };
+    let count = reader.take_length()?;
+    let mut last: Option<StoredKey> = None;
+    for _ in 0..count {
+        let key = reader.take_bytes()?;
+        check_key(key).map_err(DecodeError::from)?;
+        let deadline = UnixMillis(reader.take_u64()?);
+        let key = StoredKey::new(Bytes::copy_from_slice(key));
+        if last.as_ref().is_some_and(|last| *last >= key) {
+            return Err(SnapshotError::StateInconsistent(
+                "deadlines are not in strictly increasing key order",
+            ));
+        }
+        if deadline <= deadlines.clock {
+            return Err(SnapshotError::StateInconsistent(
+                "a key outlived its deadline",
+            ));
+        }
+        deadlines.set(&key, Some(deadline));
+        last = Some(key);
+    }
+    Ok(deadlines)
 }
 
 fn take_entries(reader: &mut Reader<'_>) -> Result<OrdMap<StoredKey, Bytes>, SnapshotError> {
@@ -296,10 +359,10 @@ mod tests {
             SnapshotError::MagicInvalid
         );
         let mut newer = snapshot.clone();
-        newer[4] = 2;
+        newer[4] = 3;
         assert_eq!(
             Store::restore(&newer).unwrap_err(),
-            SnapshotError::VersionUnsupported { version: 2 }
+            SnapshotError::VersionUnsupported { version: 3 }
         );
         assert!(matches!(
             Store::restore(&snapshot[..snapshot.len() - 1]).unwrap_err(),

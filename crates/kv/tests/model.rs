@@ -1,6 +1,8 @@
 //! Model-based test: the store against a plain reference model, a `BTreeMap`
 //! for the data and a list of sessions searched linearly for eviction,
-//! written straight from the rules in the `Store` documentation.
+//! written straight from the rules in the `Store` documentation. Expiry is
+//! modelled lazily, unlike the store: a key past its deadline lingers in the
+//! model's map and is purged before each operation looks.
 
 mod common;
 
@@ -10,8 +12,8 @@ use bytes::Bytes;
 use common::{operation_with, small_key};
 use proptest::prelude::*;
 use synod_kv::{
-    Command, Operation, Refusal, Response, Sequence, SessionId, SetCondition, Store, StoreConfig,
-    VALUE_SIZE_MAX_BYTES,
+    Command, ExpireCondition, Expiry, KeyExpiry, Operation, Refusal, Response, Sequence, SessionId,
+    SetCondition, Store, StoreConfig, UnixMillis, VALUE_SIZE_MAX_BYTES,
 };
 
 #[derive(Debug, Clone)]
@@ -22,9 +24,15 @@ struct ModelSession {
     used_last: u64,
 }
 
+/// A deadline resolved against the model's clock: `Some(None)` past (the
+/// key goes), `Some(Some(t))` a future deadline, `None` out of range.
+type ModelDeadline = Option<Option<u64>>;
+
 #[derive(Debug)]
 struct Model {
     entries: BTreeMap<Bytes, Bytes>,
+    deadlines: BTreeMap<Bytes, u64>,
+    clock: u64,
     sessions: Vec<ModelSession>,
     sessions_max: usize,
     session_id_next: u64,
@@ -35,6 +43,8 @@ impl Model {
     fn new(sessions_max: usize) -> Model {
         Model {
             entries: BTreeMap::new(),
+            deadlines: BTreeMap::new(),
+            clock: 0,
             sessions: Vec::new(),
             sessions_max,
             session_id_next: 1,
@@ -79,8 +89,174 @@ impl Model {
         }
     }
 
+    /// Removes the keys whose deadline is at or before the clock.
+    fn purge(&mut self) {
+        let due: Vec<Bytes> = self
+            .deadlines
+            .iter()
+            .filter(|(_, deadline)| **deadline <= self.clock)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in due {
+            self.deadlines.remove(&key);
+            self.entries.remove(&key);
+        }
+    }
+
+    fn deadline(&self, time: i64, relative: bool) -> ModelDeadline {
+        let time = if relative {
+            i64::try_from(self.clock).ok()?.checked_add(time)?
+        } else {
+            time
+        };
+        Some((time > 0 && time as u64 > self.clock).then_some(time as u64))
+    }
+
+    /// The deadline an expiry names (`Some(None)` for clear, keep and past).
+    fn resolve(&self, expiry: Expiry) -> ModelDeadline {
+        match expiry {
+            Expiry::Clear | Expiry::Keep => Some(None),
+            Expiry::At(time) => self.deadline(time, false),
+            Expiry::After(time) => self.deadline(time, true),
+        }
+    }
+
+    fn remove(&mut self, key: &Bytes) -> Option<Bytes> {
+        self.deadlines.remove(key);
+        self.entries.remove(key)
+    }
+
+    /// Stores as `SET` does: the deadline goes.
+    fn store(&mut self, key: &Bytes, value: &Bytes) {
+        self.deadlines.remove(key);
+        self.entries.insert(key.clone(), value.clone());
+    }
+
     fn execute(&mut self, operation: &Operation, now: u64) -> Response {
+        self.purge();
         match operation {
+            Operation::AdvanceClock { now } => {
+                let before = self.entries.len();
+                self.clock = self.clock.max(now.0);
+                self.purge();
+                Response::Count((before - self.entries.len()) as u64)
+            }
+            Operation::SetExpiring {
+                key,
+                value,
+                condition,
+                expiry,
+                answer_previous,
+            } => {
+                let Some(deadline) = self.resolve(*expiry) else {
+                    return Response::Refused(Refusal::InvalidExpireTime);
+                };
+                let previous = self.entries.get(key).cloned();
+                let stores = match condition {
+                    SetCondition::Always => true,
+                    SetCondition::IfAbsent => previous.is_none(),
+                    SetCondition::IfPresent => previous.is_some(),
+                };
+                if stores {
+                    let kept = self.deadlines.get(key).copied();
+                    self.store(key, value);
+                    match (expiry, deadline) {
+                        (Expiry::Clear, _) => {}
+                        (Expiry::Keep, _) => {
+                            if let Some(kept) = kept {
+                                self.deadlines.insert(key.clone(), kept);
+                            }
+                        }
+                        (_, Some(deadline)) => {
+                            self.deadlines.insert(key.clone(), deadline);
+                        }
+                        (_, None) => {
+                            self.remove(key);
+                        }
+                    }
+                }
+                if *answer_previous {
+                    Response::Value(previous)
+                } else {
+                    Response::Stored(stores)
+                }
+            }
+            Operation::Expire {
+                key,
+                expiry,
+                condition,
+            } => {
+                let deadline = match *expiry {
+                    Expiry::At(time) => self.deadline(time, false),
+                    Expiry::After(time) => self.deadline(time, true),
+                    Expiry::Clear | Expiry::Keep => unreachable!("refused by validate"),
+                };
+                let Some(deadline) = deadline else {
+                    return Response::Refused(Refusal::InvalidExpireTime);
+                };
+                if !self.entries.contains_key(key) {
+                    return Response::Count(0);
+                }
+                let current = self.deadlines.get(key).copied();
+                let new = deadline.unwrap_or(0);
+                let allowed = match condition {
+                    ExpireCondition::Always => true,
+                    ExpireCondition::IfNone => current.is_none(),
+                    ExpireCondition::IfSome => current.is_some(),
+                    ExpireCondition::IfLater => current.is_some_and(|current| new > current),
+                    ExpireCondition::IfEarlier => current.is_none_or(|current| new < current),
+                    ExpireCondition::IfSomeAndEarlier => {
+                        current.is_some() && current.is_none_or(|current| new < current)
+                    }
+                };
+                if !allowed {
+                    return Response::Count(0);
+                }
+                match deadline {
+                    Some(deadline) => {
+                        self.deadlines.insert(key.clone(), deadline);
+                    }
+                    None => {
+                        self.remove(key);
+                    }
+                }
+                Response::Count(1)
+            }
+            Operation::Persist { key } => {
+                Response::Count(u64::from(self.deadlines.remove(key).is_some()))
+            }
+            Operation::ReadExpiry { key } => Response::Expiry(if !self.entries.contains_key(key) {
+                KeyExpiry::Missing
+            } else {
+                match self.deadlines.get(key) {
+                    None => KeyExpiry::Persistent,
+                    Some(deadline) => KeyExpiry::At {
+                        deadline: UnixMillis(*deadline),
+                        now: UnixMillis(self.clock),
+                    },
+                }
+            }),
+            Operation::GetAndExpire { key, expiry } => {
+                let Some(deadline) = self.resolve(*expiry) else {
+                    return Response::Refused(Refusal::InvalidExpireTime);
+                };
+                let value = self.entries.get(key).cloned();
+                if value.is_some() {
+                    match (expiry, deadline) {
+                        (Expiry::Keep, _) => {}
+                        (Expiry::Clear, _) => {
+                            self.deadlines.remove(key);
+                        }
+                        (_, Some(deadline)) => {
+                            self.deadlines.insert(key.clone(), deadline);
+                        }
+                        (_, None) => {
+                            self.remove(key);
+                        }
+                    }
+                }
+                Response::Value(value)
+            }
             Operation::Get { key } => Response::Value(self.entries.get(key).cloned()),
             Operation::Contains { key } => Response::Found(self.entries.contains_key(key)),
             Operation::CountExisting { keys } => Response::Count(
@@ -100,15 +276,15 @@ impl Model {
                     SetCondition::IfPresent => exists,
                 };
                 if stores {
-                    self.entries.insert(key.clone(), value.clone());
+                    self.store(key, value);
                 }
                 Response::Stored(stores)
             }
-            Operation::Remove { key } => Response::Removed(self.entries.remove(key).is_some()),
+            Operation::Remove { key } => Response::Removed(self.remove(key).is_some()),
             Operation::RemoveMany { keys } => {
                 let mut removed = 0;
                 for key in keys {
-                    if self.entries.remove(key).is_some() {
+                    if self.remove(key).is_some() {
                         removed += 1;
                     }
                 }
@@ -126,11 +302,11 @@ impl Model {
                     SetCondition::IfPresent => previous.is_some(),
                 };
                 if stores {
-                    self.entries.insert(key.clone(), value.clone());
+                    self.store(key, value);
                 }
                 Response::Value(previous)
             }
-            Operation::Take { key } => Response::Value(self.entries.remove(key)),
+            Operation::Take { key } => Response::Value(self.remove(key)),
             Operation::Append { key, value } => {
                 let mut appended = self
                     .entries
@@ -153,7 +329,7 @@ impl Model {
                     return Response::Stored(false);
                 }
                 for (key, value) in pairs {
-                    self.entries.insert(key.clone(), value.clone());
+                    self.store(key, value);
                 }
                 Response::Stored(true)
             }
@@ -323,6 +499,8 @@ fn run(sessions_max: usize, steps: &[Step]) -> Result<(), TestCaseError> {
                     // A read on the model, without counting it as applied.
                     let mut scratch = Model::new(sessions_max);
                     scratch.entries = model.entries.clone();
+                    scratch.deadlines = model.deadlines.clone();
+                    scratch.clock = model.clock;
                     scratch.execute(operation, 0)
                 } else {
                     Response::InvalidCommand
@@ -342,7 +520,10 @@ fn run(sessions_max: usize, steps: &[Step]) -> Result<(), TestCaseError> {
             }
         };
         prop_assert_eq!(actual, expected, "step {} {:?}", index, step);
+        model.purge();
         prop_assert_eq!(store.len(), model.entries.len());
+        prop_assert_eq!(store.clock(), UnixMillis(model.clock));
+        prop_assert_eq!(store.expiring_len(), model.deadlines.len());
         prop_assert_eq!(store.session_count(), model.sessions.len());
         prop_assert_eq!(store.applied_commands(), model.applied_commands);
         if index % 16 == 0 {

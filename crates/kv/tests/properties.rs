@@ -29,8 +29,12 @@ fn log_command() -> impl Strategy<Value = Command> {
 const SNAPSHOT_HEADER_SIZE_BYTES: usize = 17;
 
 fn with_snapshot_header(body: &[u8]) -> Vec<u8> {
+    with_versioned_header(SNAPSHOT_FORMAT_VERSION, body)
+}
+
+fn with_versioned_header(version: u8, body: &[u8]) -> Vec<u8> {
     let mut bytes = SNAPSHOT_MAGIC.to_vec();
-    bytes.push(SNAPSHOT_FORMAT_VERSION);
+    bytes.push(version);
     bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
     bytes.extend_from_slice(&crc32c::crc32c(body).to_le_bytes());
     bytes.extend_from_slice(body);
@@ -207,9 +211,10 @@ fn reads_served_without_the_log_answer_as_the_log_would() {
 
 #[test]
 fn restore_rejects_a_checksummed_body_that_describes_an_impossible_state() {
-    let restore = |body: &[u8]| Store::restore(&with_snapshot_header(body));
     // Body fields: sessions max, applied commands, next session id, sessions
-    // evicted, entry count, entries, session count, sessions.
+    // evicted, entry count, entries, session count, sessions, then the
+    // clock and the deadlines, which these bodies leave at zero.
+    let restore = |body: &[u8]| Store::restore(&with_snapshot_header(&[body, &[0, 0]].concat()));
     let unordered_entries = [1, 0, 1, 0, 2, 1, b'b', 0, 1, b'a', 0, 0];
     assert!(matches!(
         restore(&unordered_entries),
@@ -226,13 +231,42 @@ fn restore_rejects_a_checksummed_body_that_describes_an_impossible_state() {
         restore(&used_in_the_future),
         Err(SnapshotError::StateInconsistent(_))
     ));
-    let trailing = [1, 0, 1, 0, 0, 0, 9];
+    let trailing = [1, 0, 1, 0, 0, 0, 0, 0, 9];
     assert_eq!(
-        restore(&trailing).unwrap_err(),
+        Store::restore(&with_snapshot_header(&trailing)).unwrap_err(),
         SnapshotError::BodyMalformed(DecodeError::TrailingBytes { count: 1 })
     );
     // The minimal body, and the same session used at command 1, restore.
     assert!(restore(&[1, 0, 1, 0, 0, 0]).unwrap().is_empty());
     let used_now = [1, 1, 2, 0, 0, 1, 1, 0, 1, 0];
     assert_eq!(restore(&used_now).unwrap().session_count(), 1);
+    // Key "a" with a deadline: clock 5, then one deadline.
+    let with_deadline = |deadline: u8, key: u8| {
+        Store::restore(&with_snapshot_header(&[
+            1, 0, 1, 0, 1, 1, b'a', 0, 0, 5, 1, 1, key, deadline,
+        ]))
+    };
+    assert_eq!(with_deadline(6, b'a').unwrap().expiring_len(), 1);
+    assert!(matches!(
+        with_deadline(5, b'a'),
+        Err(SnapshotError::StateInconsistent(
+            "a key outlived its deadline"
+        ))
+    ));
+    assert!(matches!(
+        with_deadline(6, b'b'),
+        Err(SnapshotError::StateInconsistent(
+            "a deadline names a key that does not exist"
+        ))
+    ));
+}
+
+#[test]
+fn a_snapshot_written_before_deadlines_still_restores() {
+    // Version 1 ends after the sessions: one entry, no session.
+    let version_1 = with_versioned_header(1, &[1, 3, 1, 0, 1, 1, b'a', 1, b'1', 0]);
+    let store = Store::restore(&version_1).unwrap();
+    assert_eq!(store.len(), 1);
+    assert_eq!(store.clock(), synod_kv::UnixMillis(0));
+    assert_eq!(store.expiring_len(), 0);
 }

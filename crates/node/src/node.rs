@@ -2,10 +2,10 @@
 //! clients waiting on them — as a deterministic state machine.
 
 use bytes::Bytes;
-use synod_kv::{Command, StoreConfig};
+use synod_kv::{Command, Operation, StoreConfig, UnixMillis};
 use synod_paxos::{
     ChangeError, Config, Configuration, ConfigurationChange, Decided, DurableState, Envelope,
-    Message, Mutation, NodeId, Released, Replica, Slot, SplitMix64,
+    Message, Mutation, NodeId, Released, Replica, Role, Slot, SplitMix64,
 };
 
 use crate::event::Event;
@@ -24,6 +24,11 @@ pub const WRITE_TIMEOUT_TICKS_DEFAULT: u64 = 500;
 /// overloaded. The core bounds what it queues, but a write forwarded to the
 /// leader leaves the core's queue at once while its client still waits here.
 pub const WRITES_PENDING_MAX_DEFAULT: usize = 100_000;
+
+/// A leader that proposed its clock because a key fell due proposes it
+/// again after this many ticks (100 ms) if the key is still there: the
+/// first proposal may have been lost with a leadership.
+pub const EXPIRY_PROPOSAL_RETRY_TICKS: u64 = 10;
 
 /// Where the node id sits in a request tag's client part: the top 16 bits
 /// name the node, the low 48 are drawn at random per incarnation.
@@ -129,6 +134,10 @@ pub struct Node<H> {
     /// Ticks since this incarnation started: the clock of write deadlines.
     now_tick: u64,
     persists: PersistQueue,
+    /// The latest clock reading the driver gave ([`Node::set_time`]).
+    time: Option<UnixMillis>,
+    /// When this node last proposed its clock to remove keys that fell due.
+    expiry_proposed_tick: Option<u64>,
     /// What the inputs produced since the last [`Node::ready`].
     output: Ready<H>,
 }
@@ -176,6 +185,8 @@ impl<H> Node<H> {
             known_leader: None,
             now_tick: 0,
             persists: PersistQueue::new(send_early),
+            time: None,
+            expiry_proposed_tick: None,
             output: Ready::default(),
         })
     }
@@ -213,6 +224,11 @@ impl<H> Node<H> {
             self.reply(handle, Err(error.into()));
             return;
         }
+        if matches!(command.operation, Operation::AdvanceClock { .. }) {
+            let reason = "only the leader advances the cluster's clock".to_string();
+            self.reply(handle, Err(RequestError::Invalid { reason }));
+            return;
+        }
         if self.waiters.writes_pending() >= self.writes_pending_max {
             self.reply(handle, Err(RequestError::Overloaded));
             return;
@@ -239,6 +255,47 @@ impl<H> Node<H> {
         self.replica.tick();
         self.waiters
             .expire_writes(self.now_tick, &mut self.output.replies);
+        self.propose_due_expiry();
+    }
+
+    /// The wall clock reads `now` (Unix milliseconds). The node reads no
+    /// clock itself: the driver calls this as often as it likes, at least
+    /// once per tick. As leader, the node stamps every batch it forms with
+    /// the latest reading, and the store's agreed clock is the largest
+    /// stamp applied (see `synod_kv::expiry`): a wrong clock here makes
+    /// keys expire early or late, never differently on two replicas.
+    pub fn set_time(&mut self, now: UnixMillis) {
+        let now = now.min(UnixMillis::MAX);
+        if self.time == Some(now) {
+            return;
+        }
+        self.time = Some(now);
+        let stamp = Command::untagged(Operation::AdvanceClock { now }).encode();
+        self.replica
+            .set_batch_stamp(Some(tag::wrap(tag::CLOCK_STAMP, &stamp)));
+    }
+
+    /// As leader, proposes the clock alone when a key fell due and no
+    /// client write would carry it: expired keys are removed through the
+    /// log, on time.
+    fn propose_due_expiry(&mut self) {
+        let Some(now) = self.time else {
+            return;
+        };
+        let due = self
+            .machine
+            .store()
+            .next_deadline()
+            .is_some_and(|deadline| deadline <= now);
+        let retry_due = self
+            .expiry_proposed_tick
+            .is_none_or(|proposed| self.now_tick >= proposed + EXPIRY_PROPOSAL_RETRY_TICKS);
+        if !due || !retry_due || self.replica.role() != Role::Leader {
+            return;
+        }
+        self.expiry_proposed_tick = Some(self.now_tick);
+        let stamp = Command::untagged(Operation::AdvanceClock { now }).encode();
+        self.replica.propose(tag::wrap(tag::CLOCK_STAMP, &stamp));
     }
 
     /// Proposes a configuration change; see [`Replica::propose_change`].
@@ -374,7 +431,9 @@ impl<H> Node<H> {
             let (event, answers) = self.machine.apply(decided);
             self.output.events.push(event);
             for (tag, response) in answers {
-                self.answer_write(tag, Ok(response));
+                if tag != tag::CLOCK_STAMP {
+                    self.answer_write(tag, Ok(response));
+                }
             }
         }
         if let Some(snapshot) = self.machine.snapshot_due(&self.replica) {

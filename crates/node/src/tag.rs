@@ -22,6 +22,15 @@ pub struct RequestTag {
     pub request: u64,
 }
 
+/// The tag of the leader's clock stamp (see [`crate::Node::set_time`]).
+/// No incarnation's tags use client 0 with request 0 to wait on (a node's
+/// client part carries its id in the top bits, and the node never routes
+/// this tag's answer), so the stamp's answer reaches no one.
+pub const CLOCK_STAMP: RequestTag = RequestTag {
+    client: 0,
+    request: 0,
+};
+
 /// Prefixes `command` with `tag`.
 pub fn wrap(tag: RequestTag, command: &[u8]) -> Bytes {
     let mut writer = Writer::with_capacity(TAG_SIZE_BYTES + command.len());

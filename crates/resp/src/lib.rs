@@ -74,4 +74,4 @@ mod request;
 
 pub use frame::{encode, encode_for, Frame, Protocol};
 pub use parse::{parse_frame, ProtocolError};
-pub use request::{ClientAttribute, CommandError, CommandQuery, HelloAuth, Request};
+pub use request::{ClientAttribute, CommandError, CommandQuery, HelloAuth, Request, TtlReport};

@@ -7,10 +7,10 @@
 use std::fmt::Display;
 
 use bytes::Bytes;
-use synod_kv::{Response, SetCondition};
+use synod_kv::{Refusal, Response, SetCondition};
 
 use crate::frame::{Frame, Protocol};
-use crate::request::{CommandQuery, Request, COMMANDS};
+use crate::request::{ttl_reply, CommandQuery, Request, COMMANDS};
 
 /// The codes that start synod's error replies.
 pub mod error_code {
@@ -113,7 +113,28 @@ pub fn reply_for(response: &Response, request: &Request) -> Frame {
         (_, Response::SessionExpired) => Some(session_expired()),
         (_, Response::SequenceStale) => Some(sequence_stale()),
         (_, Response::InvalidCommand) => Some(error("invalid command")),
+        (_, Response::Refused(Refusal::InvalidExpireTime)) => Some(error(format_args!(
+            "invalid expire time in '{}' command",
+            request.name()
+        ))),
         (_, Response::Refused(refusal)) => Some(error(refusal.message())),
+        (
+            Request::SetExpiring {
+                answer_previous: true,
+                ..
+            }
+            | Request::GetEx { .. },
+            Response::Value(value),
+        ) => Some(value.clone().map_or(Frame::Null, Frame::Bulk)),
+        (Request::SetExpiring { .. }, Response::Stored(stored)) => {
+            Some(if *stored { ok() } else { Frame::Null })
+        }
+        (Request::Expire { .. } | Request::Persist { .. }, Response::Count(count)) => {
+            i64::try_from(*count).ok().map(Frame::Integer)
+        }
+        (Request::Ttl { report, .. }, Response::Expiry(expiry)) => {
+            Some(Frame::Integer(ttl_reply(*expiry, *report)))
+        }
         (Request::IncrementBy { .. }, Response::Integer(value)) => Some(Frame::Integer(*value)),
         (Request::Exchange { .. } | Request::GetDel { .. }, Response::Value(value)) => {
             Some(value.clone().map_or(Frame::Null, Frame::Bulk))
@@ -217,6 +238,11 @@ pub fn local_reply(request: &Request) -> Option<Frame> {
         | Request::GetRange { .. }
         | Request::Type { .. }
         | Request::Set { .. }
+        | Request::SetExpiring { .. }
+        | Request::Expire { .. }
+        | Request::Ttl { .. }
+        | Request::Persist { .. }
+        | Request::GetEx { .. }
         | Request::Del { .. }
         | Request::Exists { .. }
         | Request::Info { .. }

@@ -3,13 +3,14 @@
 
 use bytes::Bytes;
 use synod_kv::{
-    Command, LimitError, Operation, Refusal, Response, Sequence, SessionId, SessionTag,
-    SetCondition, KEYS_PER_COMMAND_MAX, KEY_SIZE_MAX_BYTES, VALUE_SIZE_MAX_BYTES,
+    Command, ExpireCondition, Expiry, KeyExpiry, LimitError, Operation, Refusal, Response,
+    Sequence, SessionId, SessionTag, SetCondition, UnixMillis, KEYS_PER_COMMAND_MAX,
+    KEY_SIZE_MAX_BYTES, VALUE_SIZE_MAX_BYTES,
 };
 use synod_resp::limits::CLIENT_NAME_SIZE_MAX_BYTES;
 use synod_resp::reply::{self, error_code, error_code_of, reply_for};
 use synod_resp::{
-    ClientAttribute, CommandError, CommandQuery, Frame, HelloAuth, Protocol, Request,
+    ClientAttribute, CommandError, CommandQuery, Frame, HelloAuth, Protocol, Request, TtlReport,
 };
 
 fn parse(words: &[&[u8]]) -> Result<Request, CommandError> {
@@ -49,7 +50,7 @@ fn get_reads_one_key_in_any_case() {
 }
 
 #[test]
-fn set_takes_nx_or_xx_and_refuses_expiry_by_name() {
+fn set_takes_nx_or_xx_and_every_expiry_option() {
     let set = |condition| Request::Set {
         key: bytes("k"),
         value: bytes("v"),
@@ -72,19 +73,136 @@ fn set_takes_nx_or_xx_and_refuses_expiry_by_name() {
         parse(&[b"SET", b"k", b"v", b"FOO"]),
         Err(CommandError::Syntax)
     );
+    let expiring = |condition, expiry, answer_previous| Request::SetExpiring {
+        key: bytes("k"),
+        value: bytes("v"),
+        condition,
+        expiry,
+        answer_previous,
+        command: "set",
+    };
     assert_eq!(
         parse(&[b"SET", b"k", b"v", b"ex", b"10"]),
-        Err(CommandError::ExpiryUnsupported { option: "EX" })
-    );
-    let refused = parse(&[b"SET", b"k", b"v", b"PX", b"10"]).unwrap_err();
-    assert_eq!(
-        error_text(refused.reply()),
-        "ERR SET option PX is not supported: synod keys never expire"
+        Ok(expiring(SetCondition::Always, Expiry::After(10_000), false))
     );
     assert_eq!(
-        parse(&[b"SET", b"k", b"v", b"KEEPTTL"]),
-        Err(CommandError::ExpiryUnsupported { option: "KEEPTTL" })
+        parse(&[b"SET", b"k", b"v", b"PXAT", b"10", b"GET", b"XX"]),
+        Ok(expiring(SetCondition::IfPresent, Expiry::At(10), true))
     );
+    assert_eq!(
+        parse(&[b"SET", b"k", b"v", b"KEEPTTL", b"NX"]),
+        Ok(expiring(SetCondition::IfAbsent, Expiry::Keep, false))
+    );
+    assert_eq!(
+        parse(&[b"SET", b"k", b"v", b"EXAT", b"2"]),
+        Ok(expiring(SetCondition::Always, Expiry::At(2_000), false))
+    );
+    for (words, message) in [
+        ("SET k v EX 0", "ERR invalid expire time in 'set' command"),
+        ("SET k v PX -5", "ERR invalid expire time in 'set' command"),
+        (
+            "SET k v EX 9223372036854775807",
+            "ERR invalid expire time in 'set' command",
+        ),
+        (
+            "SET k v EX ten",
+            "ERR value is not an integer or out of range",
+        ),
+        ("SET k v EX 1 PX 1", "ERR syntax error"),
+        ("SET k v EX 1 KEEPTTL", "ERR syntax error"),
+        ("SET k v EX", "ERR syntax error"),
+        ("SETEX k 0 v", "ERR invalid expire time in 'setex' command"),
+        (
+            "PSETEX k -1 v",
+            "ERR invalid expire time in 'psetex' command",
+        ),
+        ("GETEX k EX 0", "ERR invalid expire time in 'getex' command"),
+        ("GETEX k EX 1 PERSIST", "ERR syntax error"),
+        (
+            "EXPIRE k 10 NX GT",
+            "ERR NX and XX, GT or LT options at the same time are not compatible",
+        ),
+        (
+            "EXPIRE k 10 GT LT",
+            "ERR GT and LT options at the same time are not compatible",
+        ),
+        ("EXPIRE k 10 SOON", "ERR Unsupported option SOON"),
+        (
+            "EXPIRE k 9223372036854775807",
+            "ERR invalid expire time in 'expire' command",
+        ),
+    ] {
+        let words: Vec<&[u8]> = words.split(' ').map(str::as_bytes).collect();
+        let refused = parse(&words).unwrap_err();
+        assert_eq!(error_text(refused.reply()), message, "{words:?}");
+    }
+    let expire = |expiry, condition, command| Request::Expire {
+        key: bytes("k"),
+        expiry,
+        condition,
+        command,
+    };
+    assert_eq!(
+        parse(&[b"EXPIRE", b"k", b"-3"]),
+        Ok(expire(
+            Expiry::After(-3_000),
+            ExpireCondition::Always,
+            "expire"
+        ))
+    );
+    assert_eq!(
+        parse(&[b"pexpireat", b"k", b"77", b"xx", b"lt"]),
+        Ok(expire(
+            Expiry::At(77),
+            ExpireCondition::IfSomeAndEarlier,
+            "pexpireat"
+        ))
+    );
+    assert_eq!(
+        parse(&[b"EXPIREAT", b"k", b"7", b"XX", b"GT"]),
+        Ok(expire(
+            Expiry::At(7_000),
+            ExpireCondition::IfLater,
+            "expireat"
+        ))
+    );
+    assert_eq!(
+        parse(&[b"GETEX", b"k"]),
+        Ok(Request::GetEx {
+            key: bytes("k"),
+            expiry: Expiry::Keep
+        })
+    );
+    assert_eq!(
+        parse(&[b"GETEX", b"k", b"persist"]),
+        Ok(Request::GetEx {
+            key: bytes("k"),
+            expiry: Expiry::Clear
+        })
+    );
+    assert_eq!(
+        parse(&[b"PTTL", b"k"]),
+        Ok(Request::Ttl {
+            key: bytes("k"),
+            report: TtlReport::Milliseconds
+        })
+    );
+    // Every form survives the way back to a frame.
+    for words in [
+        "SET k v EX 10 NX GET",
+        "SET k v KEEPTTL",
+        "SETEX k 10 v",
+        "PSETEX k 10 v",
+        "EXPIRE k 10 XX LT",
+        "PEXPIREAT k 10 NX",
+        "GETEX k EXAT 10",
+        "EXPIRETIME k",
+        "PERSIST k",
+    ] {
+        let words: Vec<&[u8]> = words.split(' ').map(str::as_bytes).collect();
+        let request = parse(&words).unwrap();
+        assert_eq!(Request::parse(request.to_frame()), Ok(request), "{words:?}");
+    }
     assert_eq!(
         parse(&[b"SET", b"k", b"v", b"NX", b"GET"]),
         Ok(Request::Exchange {
@@ -654,6 +772,50 @@ fn malformed_requests_are_command_errors() {
         panic!("an unknown command");
     };
     assert!(command.len() <= 64, "the echoed name is shortened");
+}
+
+#[test]
+fn ttl_replies_round_as_redis_does_and_expiry_refusals_name_the_command() {
+    let ttl = |report| Request::Ttl {
+        key: bytes("k"),
+        report,
+    };
+    let at = Response::Expiry(KeyExpiry::At {
+        deadline: UnixMillis(10_499),
+        now: UnixMillis(1_000),
+    });
+    for (report, expected) in [
+        (TtlReport::Seconds, 9),
+        (TtlReport::Milliseconds, 9_499),
+        (TtlReport::UnixSeconds, 10),
+        (TtlReport::UnixMilliseconds, 10_499),
+    ] {
+        assert_eq!(reply_for(&at, &ttl(report)), Frame::Integer(expected));
+    }
+    let missing = Response::Expiry(KeyExpiry::Missing);
+    let persistent = Response::Expiry(KeyExpiry::Persistent);
+    assert_eq!(
+        reply_for(&missing, &ttl(TtlReport::Seconds)),
+        Frame::Integer(-2)
+    );
+    assert_eq!(
+        reply_for(&persistent, &ttl(TtlReport::UnixMilliseconds)),
+        Frame::Integer(-1)
+    );
+    let expire = parse(&[b"PEXPIRE", b"k", b"9223372036854775807"]).unwrap();
+    assert_eq!(
+        error_text(reply_for(
+            &Response::Refused(Refusal::InvalidExpireTime),
+            &expire
+        )),
+        "ERR invalid expire time in 'pexpire' command"
+    );
+    assert_eq!(reply_for(&Response::Count(1), &expire), Frame::Integer(1));
+    let set_get = parse(&[b"SET", b"k", b"v", b"EX", b"1", b"GET"]).unwrap();
+    assert_eq!(reply_for(&Response::Value(None), &set_get), Frame::Null);
+    let set_nx = parse(&[b"SET", b"k", b"v", b"EX", b"1", b"NX"]).unwrap();
+    assert_eq!(reply_for(&Response::Stored(false), &set_nx), Frame::Null);
+    assert_eq!(reply_for(&Response::Stored(true), &set_nx), reply::ok());
 }
 
 #[test]

@@ -331,7 +331,7 @@ async fn handle_frame(
         let started = Instant::now();
         let is_read = command.session.is_none() && command.operation.is_read();
         let kind = match (is_read, outstanding.writes.load(Ordering::SeqCst)) {
-            (true, 0) => InFlight::IndexRead,
+            (true, 0) if !command.operation.reads_the_clock() => InFlight::IndexRead,
             (true, _) => InFlight::LogRead,
             (false, _) => InFlight::Write,
         };

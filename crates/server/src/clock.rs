@@ -11,13 +11,25 @@
 //! decides anything. Without a lease, missed ticks are dropped instead (one
 //! tick on resuming), which is what the simulator models in that mode.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+use synod_kv::UnixMillis;
 
 /// Ticks delivered at once after a long pause, at most: more than every
 /// timeout of the core (the longest, the request timeout, is 200 ticks), so
 /// every timer and lease that could run out has run out; the rest of a
 /// longer pause changes nothing.
 pub const CATCH_UP_TICKS_MAX: u64 = 1_000;
+
+/// The wall clock in Unix milliseconds (0 before 1970). Only the leader's
+/// reading matters, and only for expiry: see `synod_kv::expiry` for what a
+/// wrong wall clock can and cannot do.
+pub fn unix_now() -> UnixMillis {
+    let since_epoch = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    UnixMillis(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX))
+}
 
 /// When the next tick is due.
 #[derive(Clone, Copy, Debug)]

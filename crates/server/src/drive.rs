@@ -454,11 +454,13 @@ impl DriveLoop {
         Ok(())
     }
 
-    /// Delivers every tick the monotonic clock says is due. Called before
-    /// the node sees any message or request, so that a read checked
-    /// against the leader lease sees the time that has really passed, even
-    /// after the process was stopped (see [`crate::clock`]).
+    /// Delivers every tick the monotonic clock says is due, and the wall
+    /// clock's reading (which stamps the batches this node forms as leader).
+    /// Called before the node sees any message or request, so that a read
+    /// checked against the leader lease sees the time that has really
+    /// passed, even after the process was stopped (see [`crate::clock`]).
     fn advance_clock(&mut self) {
+        self.node.set_time(crate::clock::unix_now());
         for _ in 0..self.clock.take_due(Instant::now()) {
             self.node.tick();
             self.ticks += 1;

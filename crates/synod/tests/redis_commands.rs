@@ -497,3 +497,86 @@ fn readonly_reads_are_served_without_a_quorum_and_readwrite_ends_them() {
     );
     assert!(started.elapsed() < TEST_TIME_MAX);
 }
+
+/// Keys expire on the cluster's agreed clock, on time, through either node,
+/// with no client traffic to carry the clock: the leader proposes it when a
+/// key falls due.
+#[test]
+fn keys_expire_on_time_through_the_leader_and_a_follower() {
+    let cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(common::ELECTION_WAIT);
+    let follower = (leader + 1) % 3;
+    let mut at_leader = cluster.redis(leader);
+    let mut at_follower = cluster.redis(follower);
+    let _: () = redis::cmd("SET")
+        .arg("soon")
+        .arg("v")
+        .arg("PX")
+        .arg(300)
+        .query(&mut at_follower)
+        .unwrap();
+    let _: () = at_leader.set("forever", "v").unwrap();
+    let ttl: i64 = at_follower.pttl("soon").unwrap();
+    assert!((1..=300).contains(&ttl), "PTTL {ttl}");
+    let ttl: i64 = at_leader.ttl("forever").unwrap();
+    assert_eq!(ttl, -1);
+    let ttl: i64 = at_leader.ttl("missing").unwrap();
+    assert_eq!(ttl, -2);
+    let set: i64 = redis::cmd("EXPIRE")
+        .arg("forever")
+        .arg(100)
+        .arg("GT")
+        .query(&mut at_leader)
+        .unwrap();
+    assert_eq!(set, 0, "GT never sets a deadline on a key without one");
+    let set: i64 = redis::cmd("PEXPIRE")
+        .arg("forever")
+        .arg(100_000)
+        .arg("NX")
+        .query(&mut at_leader)
+        .unwrap();
+    assert_eq!(set, 1);
+    let persisted: i64 = redis::cmd("PERSIST")
+        .arg("forever")
+        .query(&mut at_follower)
+        .unwrap();
+    assert_eq!(persisted, 1);
+    std::thread::sleep(Duration::from_millis(600));
+    // Gone for a linearizable read on either node, with no write since.
+    let value: Option<String> = at_leader.get("soon").unwrap();
+    assert_eq!(value, None);
+    let value: Option<String> = at_follower.get("soon").unwrap();
+    assert_eq!(value, None);
+    let count: i64 = redis::cmd("DBSIZE").query(&mut at_follower).unwrap();
+    assert_eq!(count, 1, "only the persisted key is left");
+    // SETEX, GETEX and a deadline in the past.
+    let _: () = redis::cmd("SETEX")
+        .arg("session")
+        .arg(100)
+        .arg("s")
+        .query(&mut at_follower)
+        .unwrap();
+    let value: Option<String> = redis::cmd("GETEX")
+        .arg("session")
+        .arg("PERSIST")
+        .query(&mut at_leader)
+        .unwrap();
+    assert_eq!(value.as_deref(), Some("s"));
+    let ttl: i64 = at_leader.ttl("session").unwrap();
+    assert_eq!(ttl, -1);
+    let removed: i64 = redis::cmd("EXPIREAT")
+        .arg("session")
+        .arg(1)
+        .query(&mut at_follower)
+        .unwrap();
+    assert_eq!(removed, 1);
+    let exists: i64 = at_leader.exists("session").unwrap();
+    assert_eq!(exists, 0);
+    let refused = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .arg("EX")
+        .arg(0)
+        .query::<Value>(&mut at_leader);
+    assert_eq!(error_code(refused), "ERR");
+}

@@ -5,8 +5,8 @@
 use bytes::Bytes;
 use proptest::prelude::*;
 use synod_kv::{
-    Command, Operation, Refusal, Response, Sequence, SessionId, SessionTag, SetCondition,
-    KEYS_PER_COMMAND_MAX,
+    Command, ExpireCondition, Expiry, KeyExpiry, Operation, Refusal, Response, Sequence, SessionId,
+    SessionTag, SetCondition, UnixMillis, KEYS_PER_COMMAND_MAX,
 };
 
 /// A key from a small alphabet, so that random operations collide often.
@@ -106,10 +106,64 @@ pub fn operation_with(key: BoxedStrategy<Bytes>) -> impl Strategy<Value = Operat
             prop_oneof![Just(SetCondition::Always), Just(SetCondition::IfAbsent)],
         )
             .prop_map(|(pairs, condition)| Operation::SetMany { pairs, condition }),
-        key.prop_map(|key| Operation::Remove { key }),
+        key.clone().prop_map(|key| Operation::Remove { key }),
         keys.clone().prop_map(|keys| Operation::RemoveMany { keys }),
         keys.prop_map(|keys| Operation::CountExisting { keys }),
         Just(Operation::RegisterSession),
+        expiring_operation(key),
+    ]
+}
+
+/// Times near the start of the epoch, so that clock readings, deadlines and
+/// relative expiries meet often, and now and then the extremes.
+pub fn any_expiry() -> impl Strategy<Value = Expiry> {
+    prop_oneof![
+        1 => Just(Expiry::Clear),
+        1 => Just(Expiry::Keep),
+        4 => (-5i64..400).prop_map(Expiry::At),
+        4 => (-5i64..200).prop_map(Expiry::After),
+        1 => Just(Expiry::After(i64::MAX)),
+        1 => Just(Expiry::At(i64::MIN)),
+    ]
+}
+
+pub fn any_expire_condition() -> impl Strategy<Value = ExpireCondition> {
+    prop_oneof![
+        3 => Just(ExpireCondition::Always),
+        1 => Just(ExpireCondition::IfNone),
+        1 => Just(ExpireCondition::IfSome),
+        1 => Just(ExpireCondition::IfLater),
+        1 => Just(ExpireCondition::IfEarlier),
+        1 => Just(ExpireCondition::IfSomeAndEarlier),
+    ]
+}
+
+/// The operations that read or change deadlines, and clock readings.
+fn expiring_operation(key: BoxedStrategy<Bytes>) -> impl Strategy<Value = Operation> {
+    let timed = any_expiry().prop_filter("an expire names a time", |expiry| {
+        matches!(expiry, Expiry::At(_) | Expiry::After(_))
+    });
+    prop_oneof![
+        3 => (0u64..400).prop_map(|now| Operation::AdvanceClock { now: UnixMillis(now) }),
+        3 => (key.clone(), any_value(), any_condition(), any_expiry(), any::<bool>()).prop_map(
+            |(key, value, condition, expiry, answer_previous)| Operation::SetExpiring {
+                key,
+                value,
+                condition,
+                expiry,
+                answer_previous,
+            }
+        ),
+        2 => (key.clone(), timed, any_expire_condition()).prop_map(|(key, expiry, condition)| {
+            Operation::Expire {
+                key,
+                expiry,
+                condition,
+            }
+        }),
+        1 => key.clone().prop_map(|key| Operation::Persist { key }),
+        1 => key.clone().prop_map(|key| Operation::ReadExpiry { key }),
+        1 => (key, any_expiry()).prop_map(|(key, expiry)| Operation::GetAndExpire { key, expiry }),
     ]
 }
 
@@ -137,6 +191,13 @@ pub fn any_response() -> impl Strategy<Value = Response> {
         Just(Response::Refused(Refusal::NotInteger)),
         Just(Response::Refused(Refusal::Overflow)),
         Just(Response::Refused(Refusal::TooLarge)),
+        Just(Response::Refused(Refusal::InvalidExpireTime)),
+        Just(Response::Expiry(KeyExpiry::Missing)),
+        Just(Response::Expiry(KeyExpiry::Persistent)),
+        (any::<u64>(), any::<u64>()).prop_map(|(deadline, now)| Response::Expiry(KeyExpiry::At {
+            deadline: UnixMillis(deadline),
+            now: UnixMillis(now)
+        })),
     ]
 }
 

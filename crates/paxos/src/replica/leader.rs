@@ -575,25 +575,28 @@ impl Replica {
         }
     }
 
-    /// Takes queued commands into one batch, within the batch limits.
+    /// Takes queued commands into one batch, within the batch limits, behind
+    /// the batch stamp if one is set (which the limits do not count).
     fn next_batch(&mut self) -> Value {
         let batch_commands_max = self.config.batch_commands_max;
         let batch_size_max_bytes = self.config.batch_size_max_bytes;
+        let mut batch: Vec<Bytes> = self.batch_stamp.iter().cloned().collect();
         let leadership = self.leadership_mut();
-        let mut batch = Vec::new();
+        let mut taken = 0;
         let mut size_bytes = 0;
         while let Some(queued) = leadership.queue.front() {
             let length = queued.command.len();
-            let fits = batch.len() < batch_commands_max
-                && (batch.is_empty() || size_bytes + length <= batch_size_max_bytes);
+            let fits = taken == 0
+                || (taken < batch_commands_max && size_bytes + length <= batch_size_max_bytes);
             if !fits {
                 break;
             }
             size_bytes += length;
+            taken += 1;
             let queued = leadership.queue.pop_front().expect("front exists");
             batch.push(queued.command);
         }
-        assert!(!batch.is_empty(), "a batch takes at least one command");
+        assert!(taken > 0, "a batch takes at least one command");
         Value::Batch(Arc::from(batch))
     }
 

@@ -204,6 +204,9 @@ pub struct Replica {
 
     /// Proposals that wait for a leader to be known.
     proposals_waiting: WaitingProposals,
+    /// Put first in every batch this replica forms as leader (see
+    /// [`Replica::set_batch_stamp`]).
+    batch_stamp: Option<Bytes>,
     /// Every read this replica holds, in whatever stage.
     reads: ReadState,
 
@@ -277,6 +280,7 @@ impl Replica {
             election_elapsed_ticks: 0,
             election_timeout_ticks,
             proposals_waiting: WaitingProposals::default(),
+            batch_stamp: None,
             reads,
             changes: PersistentChanges::default(),
             outbox: Outbox::default(),
@@ -475,6 +479,15 @@ impl Replica {
     /// its lease first (docs/membership.md).
     pub fn campaign_now(&mut self) {
         self.start_election();
+    }
+
+    /// Sets the command this replica puts first in every batch it forms
+    /// as leader, or none. The core never looks inside it: the node puts
+    /// its clock reading there, so that every batch carries the time of
+    /// the leader that formed it (see `synod_kv::expiry`). A value
+    /// recovered from an earlier leader keeps the stamp it was formed with.
+    pub fn set_batch_stamp(&mut self, stamp: Option<Bytes>) {
+        self.batch_stamp = stamp;
     }
 
     /// Hands a client command to the cluster. The outcome arrives later: as

@@ -48,13 +48,25 @@ pub enum CommandError {
     /// An option is unknown or contradicts another (`SET k v NX XX`).
     #[error("syntax error")]
     Syntax,
-    /// A `SET` expiry option: synod keys do not expire, and pretending they
-    /// do would break a client that relies on it.
-    #[error("SET option {option} is not supported: synod keys never expire")]
-    ExpiryUnsupported {
-        /// The option, uppercase (`EX`, `PX`, `EXAT`, `PXAT`, `KEEPTTL`).
-        option: &'static str,
+    /// An expiry time that is not positive where it must be, or whose
+    /// milliseconds overflow.
+    #[error("invalid expire time in '{command}' command")]
+    InvalidExpireTime {
+        /// The command, lowercase.
+        command: &'static str,
     },
+    /// An `EXPIRE` option other than NX, XX, GT and LT.
+    #[error("Unsupported option {option}")]
+    OptionUnknown {
+        /// The option as sent, shortened and made printable.
+        option: String,
+    },
+    /// `EXPIRE … NX` with XX, GT or LT.
+    #[error("NX and XX, GT or LT options at the same time are not compatible")]
+    ExpireNxIncompatible,
+    /// `EXPIRE … GT LT`.
+    #[error("GT and LT options at the same time are not compatible")]
+    ExpireGtLtIncompatible,
     /// An option synod does not implement (`SET … GET`, `HELLO … AUTH`).
     #[error("{option} is not supported")]
     OptionUnsupported {

@@ -1,9 +1,7 @@
 //! The key-value commands: `GET`, `SET`, `DEL`, `EXISTS`, and the counters
 //! `INCR`, `DECR`, `INCRBY`, `DECRBY`.
 
-use synod_kv::SetCondition;
-
-use super::{keyword, parse_signed, Arguments, CommandError, CommandSpecification, Request};
+use super::{parse_signed, Arguments, CommandError, CommandSpecification, Request};
 
 pub(super) const GET: CommandSpecification =
     CommandSpecification::with_keys("get", 2, &["readonly", "fast"], [1, 1, 1], parse_get);
@@ -126,31 +124,22 @@ fn parse_get(arguments: &mut Arguments) -> Result<Request, CommandError> {
     })
 }
 
-/// `SET key value [NX|XX] [GET]`. The expiry options are refused by name
-/// rather than as a syntax error, so a client learns why. With `GET` it is
-/// an exchange: the reply is the value found.
+/// `SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]`. With
+/// `GET` it is an exchange: the reply is the value found. With an expiry
+/// option, it is [`Request::SetExpiring`].
 fn parse_set(arguments: &mut Arguments) -> Result<Request, CommandError> {
     let key = arguments.next()?;
     let value = arguments.next()?;
-    let mut condition = SetCondition::Always;
-    let mut exchange = false;
-    while let Some(option) = arguments.next_optional() {
-        let option = keyword(
-            &option,
-            &["NX", "XX", "EX", "PX", "EXAT", "PXAT", "KEEPTTL", "GET"],
-        );
-        condition = match (option, condition) {
-            (Some("NX"), SetCondition::Always | SetCondition::IfAbsent) => SetCondition::IfAbsent,
-            (Some("XX"), SetCondition::Always | SetCondition::IfPresent) => SetCondition::IfPresent,
-            (Some("GET"), condition) => {
-                exchange = true;
-                condition
-            }
-            (Some(option @ ("EX" | "PX" | "EXAT" | "PXAT" | "KEEPTTL")), _) => {
-                return Err(CommandError::ExpiryUnsupported { option })
-            }
-            _ => return Err(CommandError::Syntax),
-        };
+    let (condition, exchange, expiry) = super::expiry::parse_set_options(arguments)?;
+    if let Some(expiry) = expiry {
+        return Ok(Request::SetExpiring {
+            key,
+            value,
+            condition,
+            expiry,
+            answer_previous: exchange,
+            command: SET.name,
+        });
     }
     if exchange {
         return Ok(Request::Exchange {

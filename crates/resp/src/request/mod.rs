@@ -6,21 +6,26 @@
 //! function. The parse functions live in one file per family: [`keys`]
 //! (`GET`, `SET`, `DEL`, `EXISTS`, the counters), [`strings`] (`GETSET`,
 //! `GETDEL`, `APPEND`, `DBSIZE`, `MSET`, `MSETNX`), [`connection`] (`PING`, `ECHO`, `QUIT`,
-//! `SELECT`, `HELLO`, `CLIENT`), [`server`] (`INFO`, `COMMAND`) and
-//! [`synod`] (`SYNOD.SESSION`, `SYNOD.TAGGED`).
+//! `SELECT`, `HELLO`, `CLIENT`), [`server`] (`INFO`, `COMMAND`),
+//! [`expiry`] (`EXPIRE` and its kin, `TTL` and its kin, `PERSIST`, `GETEX`,
+//! `SETEX`, `PSETEX`, `SET`'s expiry options) and [`synod`]
+//! (`SYNOD.SESSION`, `SYNOD.TAGGED`).
 
 mod connection;
 mod error;
+mod expiry;
 mod keys;
 mod server;
 mod strings;
 mod synod;
 
 use bytes::Bytes;
-use synod_kv::{Command, Operation, SessionTag, SetCondition};
+use synod_kv::{Command, ExpireCondition, Expiry, Operation, SessionTag, SetCondition};
 
 pub(crate) use error::echoed;
 pub use error::CommandError;
+pub(crate) use expiry::ttl_reply;
+pub use expiry::TtlReport;
 
 use crate::frame::{Frame, Protocol};
 
@@ -114,6 +119,56 @@ pub enum Request {
         /// `NX` ([`SetCondition::IfAbsent`]), `XX`
         /// ([`SetCondition::IfPresent`]) or neither.
         condition: SetCondition,
+    },
+    /// `SET` with an expiry option, `SETEX key seconds value` and `PSETEX
+    /// key milliseconds value`.
+    SetExpiring {
+        /// The key to write.
+        key: Bytes,
+        /// The value to store.
+        value: Bytes,
+        /// `NX`, `XX` or neither.
+        condition: SetCondition,
+        /// The key's time to live once stored.
+        expiry: Expiry,
+        /// `GET`: answer the value found.
+        answer_previous: bool,
+        /// `set`, `setex` or `psetex`, for error messages.
+        command: &'static str,
+    },
+    /// `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT key time [NX|XX|GT|LT]`:
+    /// 1 when the deadline was set (or the key deleted, the time being
+    /// past), 0 otherwise.
+    Expire {
+        /// The key.
+        key: Bytes,
+        /// [`Expiry::After`] or [`Expiry::At`], in milliseconds.
+        expiry: Expiry,
+        /// The options.
+        condition: ExpireCondition,
+        /// Which of the four, lowercase.
+        command: &'static str,
+    },
+    /// `TTL`, `PTTL`, `EXPIRETIME`, `PEXPIRETIME key`.
+    Ttl {
+        /// The key.
+        key: Bytes,
+        /// What to report.
+        report: TtlReport,
+    },
+    /// `PERSIST key`: 1 when a deadline was removed.
+    Persist {
+        /// The key.
+        key: Bytes,
+    },
+    /// `GETEX key [EX|PX|EXAT|PXAT time|PERSIST]`: the value, and a new
+    /// deadline for it.
+    GetEx {
+        /// The key.
+        key: Bytes,
+        /// [`Expiry::Keep`] without an option, [`Expiry::Clear`] for
+        /// `PERSIST`.
+        expiry: Expiry,
     },
     /// `DEL key [key …]`: delete keys, answering how many existed.
     Del {
@@ -285,6 +340,10 @@ impl Request {
             Request::GetRange { .. } => keys::GETRANGE.name,
             Request::Type { .. } => keys::TYPE.name,
             Request::Set { .. } => keys::SET.name,
+            Request::SetExpiring { command, .. } | Request::Expire { command, .. } => command,
+            Request::Ttl { report, .. } => report.name(),
+            Request::Persist { .. } => expiry::PERSIST.name,
+            Request::GetEx { .. } => expiry::GETEX.name,
             Request::Del { .. } => keys::DEL.name,
             Request::Exists { .. } => keys::EXISTS.name,
             Request::Ping { .. } => connection::PING.name,
@@ -351,6 +410,36 @@ impl Request {
                 key: key.clone(),
                 value: value.clone(),
                 condition: *condition,
+            }),
+            Request::SetExpiring {
+                key,
+                value,
+                condition,
+                expiry,
+                answer_previous,
+                ..
+            } => Some(Operation::SetExpiring {
+                key: key.clone(),
+                value: value.clone(),
+                condition: *condition,
+                expiry: *expiry,
+                answer_previous: *answer_previous,
+            }),
+            Request::Expire {
+                key,
+                expiry,
+                condition,
+                ..
+            } => Some(Operation::Expire {
+                key: key.clone(),
+                expiry: *expiry,
+                condition: *condition,
+            }),
+            Request::Ttl { key, .. } => Some(Operation::ReadExpiry { key: key.clone() }),
+            Request::Persist { key } => Some(Operation::Persist { key: key.clone() }),
+            Request::GetEx { key, expiry } => Some(Operation::GetAndExpire {
+                key: key.clone(),
+                expiry: *expiry,
             }),
             Request::Del { keys } => Some(match keys.as_slice() {
                 [key] => Operation::Remove { key: key.clone() },
@@ -451,6 +540,50 @@ impl Request {
                 value,
                 condition,
             } => set_words(words, key, value, *condition),
+            Request::SetExpiring {
+                key,
+                value,
+                condition,
+                expiry,
+                answer_previous,
+                command,
+            } => expiring_set_words(
+                words,
+                [key, value],
+                *condition,
+                *expiry,
+                *answer_previous,
+                command,
+            ),
+            Request::Expire {
+                key,
+                expiry,
+                condition,
+                command,
+            } => expire_words(words, key, *expiry, *condition, command),
+            Request::Ttl { key, report } => {
+                words.push(Bytes::from(report.name().to_ascii_uppercase()));
+                words.push(key.clone());
+            }
+            Request::Persist { key } => {
+                push("PERSIST");
+                words.push(key.clone());
+            }
+            Request::GetEx { key, expiry } => {
+                push("GETEX");
+                words.push(key.clone());
+                let word = |text: &'static str| Bytes::from_static(text.as_bytes());
+                match expiry {
+                    Expiry::Keep => {}
+                    Expiry::Clear => words.push(word("PERSIST")),
+                    Expiry::After(milliseconds) => {
+                        words.extend([word("PX"), Bytes::from(milliseconds.to_string())]);
+                    }
+                    Expiry::At(milliseconds) => {
+                        words.extend([word("PXAT"), Bytes::from(milliseconds.to_string())]);
+                    }
+                }
+            }
             Request::Del { keys } => {
                 push("DEL");
                 words.extend(keys.iter().cloned());
@@ -535,6 +668,80 @@ impl Request {
     }
 }
 
+/// `SET key value [NX|XX] [GET] <expiry>`, or `SETEX`/`PSETEX key time
+/// value`, as a client sends it.
+fn expiring_set_words(
+    words: &mut Vec<Bytes>,
+    [key, value]: [&Bytes; 2],
+    condition: SetCondition,
+    expiry: Expiry,
+    answer_previous: bool,
+    command: &'static str,
+) {
+    if let (Expiry::After(milliseconds), "setex" | "psetex") = (expiry, command) {
+        let time = if command == "setex" {
+            milliseconds / 1_000
+        } else {
+            milliseconds
+        };
+        words.extend([
+            Bytes::from(command.to_ascii_uppercase()),
+            key.clone(),
+            Bytes::from(time.to_string()),
+            value.clone(),
+        ]);
+        return;
+    }
+    set_words(words, key, value, condition);
+    if answer_previous {
+        words.push(Bytes::from_static(b"GET"));
+    }
+    if let Some([option, time]) = expiry::set_expiry_words(expiry) {
+        words.push(option);
+        if !time.is_empty() {
+            words.push(time);
+        }
+    }
+}
+
+/// `EXPIRE` and its kin as a client sends them, in milliseconds
+/// (`PEXPIRE`, `PEXPIREAT`) unless the command counts in seconds.
+fn expire_words(
+    words: &mut Vec<Bytes>,
+    key: &Bytes,
+    expiry: Expiry,
+    condition: ExpireCondition,
+    command: &'static str,
+) {
+    let milliseconds = match expiry {
+        Expiry::After(milliseconds) | Expiry::At(milliseconds) => milliseconds,
+        Expiry::Clear | Expiry::Keep => 0,
+    };
+    let time = if command.starts_with('p') {
+        milliseconds
+    } else {
+        milliseconds / 1_000
+    };
+    words.extend([
+        Bytes::from(command.to_ascii_uppercase()),
+        key.clone(),
+        Bytes::from(time.to_string()),
+    ]);
+    let options: &[&'static str] = match condition {
+        ExpireCondition::Always => &[],
+        ExpireCondition::IfNone => &["NX"],
+        ExpireCondition::IfSome => &["XX"],
+        ExpireCondition::IfLater => &["GT"],
+        ExpireCondition::IfEarlier => &["LT"],
+        ExpireCondition::IfSomeAndEarlier => &["XX", "LT"],
+    };
+    words.extend(
+        options
+            .iter()
+            .map(|option| Bytes::from_static(option.as_bytes())),
+    );
+}
+
 fn client_words(words: &mut Vec<Bytes>, subcommand: &'static str) {
     words.push(Bytes::from_static(b"CLIENT"));
     words.push(Bytes::from_static(subcommand.as_bytes()));
@@ -614,6 +821,18 @@ pub(crate) const COMMANDS: &[CommandSpecification] = &[
     keys::DECR,
     keys::INCRBY,
     keys::DECRBY,
+    expiry::SETEX,
+    expiry::PSETEX,
+    expiry::EXPIRE,
+    expiry::PEXPIRE,
+    expiry::EXPIREAT,
+    expiry::PEXPIREAT,
+    expiry::TTL,
+    expiry::PTTL,
+    expiry::EXPIRETIME,
+    expiry::PEXPIRETIME,
+    expiry::PERSIST,
+    expiry::GETEX,
     connection::PING,
     connection::ECHO,
     connection::QUIT,
@@ -688,6 +907,12 @@ impl Arguments {
 
     fn next_optional(&mut self) -> Option<Bytes> {
         self.words.next()
+    }
+
+    /// The argument an option needs (`EX 10`); its absence is a syntax
+    /// error, as Redis words it.
+    fn next_or_syntax(&mut self) -> Result<Bytes, CommandError> {
+        self.words.next().ok_or(CommandError::Syntax)
     }
 
     /// Every argument that is left.
