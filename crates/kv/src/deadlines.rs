@@ -111,6 +111,11 @@ impl Store {
         self.deadlines.next()
     }
 
+    /// The deadline of `key`, if it exists and has one.
+    pub fn deadline(&self, key: &Bytes) -> Option<UnixMillis> {
+        self.deadlines.get(&StoredKey::new(key.clone()))
+    }
+
     /// How many keys have a deadline.
     pub fn expiring_len(&self) -> usize {
         self.deadlines.len()

@@ -116,7 +116,7 @@ impl ServerActor {
     }
 
     fn answer(state: &mut ServerState, reply: Reply<ClientRequest>, o: &mut Out<Self>) {
-        let Reply { handle, result } = reply;
+        let Reply { handle, result, .. } = reply;
         match result {
             Ok(Response::Stored(stored)) => {
                 assert!(stored, "the model only proposes unconditional sets");

@@ -66,7 +66,8 @@
 //! };
 //! node.request("client a", Request::Write(Command::untagged(set)));
 //! let replies = drive(&mut node);
-//! assert_eq!(replies, [Reply { handle: "client a", result: Ok(Response::Stored(true)) }]);
+//! assert_eq!(replies[0].handle, "client a");
+//! assert_eq!(replies[0].result, Ok(Response::Stored(true)));
 //!
 //! node.request("client b", Request::Read(Operation::Get { key: Bytes::from_static(b"x") }));
 //! let replies = drive(&mut node);

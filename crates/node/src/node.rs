@@ -138,6 +138,9 @@ pub struct Node<H> {
     time: Option<UnixMillis>,
     /// When this node last proposed its clock to remove keys that fell due.
     expiry_proposed_tick: Option<u64>,
+    /// Serve reads by the local clock (a mutation; see
+    /// [`Mutation::ReadsExpireByLocalClock`]).
+    reads_expire_by_local_clock: bool,
     /// What the inputs produced since the last [`Node::ready`].
     output: Ready<H>,
 }
@@ -168,6 +171,8 @@ impl<H> Node<H> {
         let replica_seed = rng.next_u64();
         let tag_client = tag_client(id, rng.next_u64());
         let send_early = options.replica.mutation() == Mutation::SendBeforeEarlierWrites;
+        let reads_expire_by_local_clock =
+            options.replica.mutation() == Mutation::ReadsExpireByLocalClock;
         let replica = Replica::new(options.replica, durable, replica_seed);
         assert_eq!(
             replica.applied(),
@@ -187,6 +192,7 @@ impl<H> Node<H> {
             persists: PersistQueue::new(send_early),
             time: None,
             expiry_proposed_tick: None,
+            reads_expire_by_local_clock,
             output: Ready::default(),
         })
     }
@@ -417,11 +423,27 @@ impl<H> Node<H> {
         self.apply(released.decided);
         for read in released.reads {
             if let Some((operation, handle)) = self.waiters.take_read(read) {
-                let response = self.machine.read(&operation);
+                let response = self.serve_read(&operation);
                 self.reply(handle, Ok(response));
             }
         }
         Ok(())
+    }
+
+    /// Answers a read from the store as applied now.
+    fn serve_read(&self, operation: &Operation) -> synod_kv::Response {
+        if let (true, Operation::Get { key }, Some(now)) =
+            (self.reads_expire_by_local_clock, operation, self.time)
+        {
+            if self
+                .store()
+                .deadline(key)
+                .is_some_and(|deadline| deadline <= now)
+            {
+                return synod_kv::Response::Value(None);
+            }
+        }
+        self.machine.read(operation)
     }
 
     /// Applies decided slots in order, answers their writers, and compacts
@@ -454,13 +476,20 @@ impl<H> Node<H> {
     }
 
     fn answer_write(&mut self, tag: RequestTag, result: crate::RequestResult) {
-        if let Some(reply) = self.waiters.answer_write(tag, result) {
+        let agreed_time = result.is_ok().then(|| self.machine.store().clock());
+        if let Some(mut reply) = self.waiters.answer_write(tag, result) {
+            reply.agreed_time = agreed_time;
             self.output.replies.push(reply);
         }
     }
 
     fn reply(&mut self, handle: H, result: crate::RequestResult) {
-        self.output.replies.push(Reply { handle, result });
+        let agreed_time = result.is_ok().then(|| self.machine.store().clock());
+        self.output.replies.push(Reply {
+            handle,
+            result,
+            agreed_time,
+        });
     }
 
     // ----------------------------------------------------------------------

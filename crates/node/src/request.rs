@@ -30,6 +30,11 @@ pub struct Reply<H> {
     pub handle: H,
     /// The answer.
     pub result: RequestResult,
+    /// For an answer from the store, the agreed time it observed (see
+    /// `synod_kv::expiry`): the time of the state a read was served from,
+    /// or of the slot a write was applied in. `None` for an error. For
+    /// checkers: no read may return a key whose deadline is at or before it.
+    pub agreed_time: Option<synod_kv::UnixMillis>,
 }
 
 /// Why a request got no response from the store.

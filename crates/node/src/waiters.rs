@@ -98,6 +98,7 @@ impl<H> Waiters<H> {
         self.writes.remove(&tag).map(|pending| Reply {
             handle: pending.handle,
             result,
+            agreed_time: None,
         })
     }
 
@@ -162,6 +163,7 @@ impl<H> Waiters<H> {
             replies.push(Reply {
                 handle: pending.handle,
                 result: Err(RequestError::OutcomeUnknown(UnknownReason::Stopped)),
+                agreed_time: None,
             });
         }
         self.write_deadlines.clear();
@@ -169,6 +171,7 @@ impl<H> Waiters<H> {
             replies.push(Reply {
                 handle,
                 result: Err(RequestError::Stopping),
+                agreed_time: None,
             });
         }
     }

@@ -125,6 +125,12 @@ pub enum Mutation {
     /// and not receive deposes every new leader: the simulator's
     /// availability check must catch it.
     PreVoteDisabled,
+    /// The node around the core serves a read of a key whose deadline its
+    /// own wall clock has passed as if the key were gone, as Redis-Raft
+    /// does, instead of going by the agreed time: a leader whose clock
+    /// runs ahead hides a key that a later leader, whose clock is behind,
+    /// returns again. The expiry scenarios of the simulator catch it.
+    ReadsExpireByLocalClock,
 }
 
 impl Mutation {

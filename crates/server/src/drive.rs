@@ -601,7 +601,7 @@ impl DriveLoop {
     }
 
     fn answer(&self, reply: Reply<Waiter>) {
-        let Reply { handle, result } = reply;
+        let Reply { handle, result, .. } = reply;
         match (&result, handle.is_read) {
             (Ok(_), true) => self.metrics.reads_served.increment(),
             (Err(_), true) => self.metrics.reads_failed.increment(),

@@ -272,6 +272,11 @@ impl Harness {
         }
     }
 
+    /// Sets what `id`'s wall clock reads (see [`Node::set_time`]).
+    pub fn set_time(&mut self, id: NodeId, time: synod_kv::UnixMillis) {
+        self.node_mut(id).set_time(time);
+    }
+
     /// One tick on every running node.
     pub fn tick_all(&mut self) {
         for id in self.members() {

@@ -19,6 +19,7 @@ pub mod harness;
 pub mod history;
 pub mod network;
 pub mod run;
+pub mod workload_checks;
 pub mod world;
 
 pub use run::{run_seed, FaultSet, SeedOutcome, SimulationOptions};

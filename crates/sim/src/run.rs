@@ -34,6 +34,9 @@ pub struct FaultSet {
     /// Disk faults: a crash may tear the write in progress; an fsync may
     /// fail, which stops the node until it is restarted.
     pub disk: bool,
+    /// Wall-clock jumps, forward and backward, mostly of the leader's
+    /// clock: only the timing of expiry may change.
+    pub clock: bool,
 }
 
 impl FaultSet {
@@ -48,6 +51,7 @@ impl FaultSet {
         leader_crash: true,
         pause: true,
         disk: true,
+        clock: true,
     };
 
     /// No faults at all.
@@ -61,10 +65,11 @@ impl FaultSet {
         leader_crash: false,
         pause: false,
         disk: false,
+        clock: false,
     };
 
     /// The names accepted by [`FaultSet::parse`].
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 10] = [
         "drop",
         "duplicate",
         "reorder",
@@ -74,6 +79,7 @@ impl FaultSet {
         "leader-crash",
         "pause",
         "disk",
+        "clock",
     ];
 
     /// Parses a comma-separated list of class names, `all` or `none`.
@@ -96,6 +102,7 @@ impl FaultSet {
                 "leader-crash" => set.leader_crash = true,
                 "pause" => set.pause = true,
                 "disk" => set.disk = true,
+                "clock" => set.clock = true,
                 other => {
                     return Err(format!(
                         "unknown fault class {other:?}; known: all, none, {}",
@@ -119,6 +126,7 @@ impl FaultSet {
             self.leader_crash,
             self.pause,
             self.disk,
+            self.clock,
         ];
         if flags.iter().all(|flag| *flag) {
             return "all".into();
@@ -330,6 +338,20 @@ fn run_seed_unguarded(seed: u64, options: &SimulationOptions) -> SeedOutcome {
                 world.pause(victim, units);
             }
         }
+        if faults.clock && world.rng().chance(1, 300) {
+            // Mostly the leader's: its clock stamps the batches.
+            let victim = match world.leader() {
+                Some(leader) if world.rng().chance(3, 4) => leader,
+                _ => members[world.rng().below(members.len() as u64) as usize],
+            };
+            let size = world.rng().between(50, 3_000) as i64;
+            let delta = if world.rng().chance(1, 2) {
+                size
+            } else {
+                -size
+            };
+            world.jump_clock(victim, delta);
+        }
         {
             // Restart nodes that other faults took down: leaders crashed mid
             // phase 2, nodes stopped by a disk error.
@@ -424,7 +446,7 @@ pub(crate) fn heal_and_check(world: &mut World, liveness_units_max: u64) -> Vec<
     }
     world.check_governing_quorums();
     let mut violations = std::mem::take(&mut world.violations);
-    violations.extend(check_records(&world.history));
+    violations.extend(check_records(&world.history, world.counter_value()));
     violations
 }
 

@@ -100,6 +100,9 @@ pub enum MutationName {
     ConfigurationWithoutDelay,
     /// Elections without a pre-vote (breaks availability, not safety).
     PreVoteDisabled,
+    /// Reads hide keys past their deadline on the serving node's own clock,
+    /// as Redis-Raft does, not on the agreed clock.
+    ReadsExpireByLocalClock,
 }
 
 impl MutationName {
@@ -116,6 +119,7 @@ impl MutationName {
             MutationName::LearnersVote => Mutation::LearnersVote,
             MutationName::ConfigurationWithoutDelay => Mutation::ConfigurationWithoutDelay,
             MutationName::PreVoteDisabled => Mutation::PreVoteDisabled,
+            MutationName::ReadsExpireByLocalClock => Mutation::ReadsExpireByLocalClock,
         }
     }
 }

@@ -1,13 +1,33 @@
 //! The simulated clients: each runs one operation at a time against random
 //! nodes, retries on timeouts and refusals, and records what it saw in the
 //! shared history format for the linearizability checker.
+//!
+//! The workload: registers (`get`, `contains`, `set`, `remove` on keys
+//! `k…`), one counter ([`COUNTER_KEY`], `incr` by 1 to 10) and expiring keys
+//! (`e…`: `set` with an absolute deadline, `get`). See `crate::history` for
+//! how each is checked.
 
 use bytes::Bytes;
-use synod_kv::{Command, Operation, Response, Sequence, SessionId, SessionTag};
+use synod_kv::{Command, Expiry, Operation, Response, Sequence, SessionId, SessionTag};
 use synod_node::Request;
 use synod_paxos::NodeId;
 
-use super::{ClientEvent, ClientHandle, ClientReply, World, NANOSECONDS_PER_UNIT};
+use super::{
+    ClientEvent, ClientHandle, ClientReply, World, NANOSECONDS_PER_UNIT,
+    WALL_CLOCK_EPOCH_MILLISECONDS,
+};
+
+/// The key of the workload's counter.
+pub const COUNTER_KEY: &str = "counter";
+
+/// The prefix of the workload's expiring keys.
+pub const EXPIRING_KEY_PREFIX: &str = "e";
+
+/// An expiring key's deadline lies this far at most before the writer's
+/// time (so that some writes remove the key at once)…
+const DEADLINE_BEFORE_MAX_MILLISECONDS: u64 = 100;
+/// …and this far at most after it.
+const DEADLINE_AFTER_MAX_MILLISECONDS: u64 = 2_000;
 
 /// The outcome of a client operation as recorded in the history.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,11 +57,12 @@ pub struct Completion {
 pub struct Record {
     /// The client.
     pub client: u64,
-    /// `get`, `set`, `contains` or `remove`.
+    /// `get`, `set`, `contains`, `remove` or `incr`.
     pub operation: &'static str,
     /// The key.
     pub key: String,
-    /// Value written or read (empty otherwise).
+    /// Value written or read (empty otherwise); for `incr`, the counter's
+    /// value it answered.
     pub value: String,
     /// Whether the key existed (get, contains) or was removed (remove).
     pub found: bool,
@@ -53,6 +74,13 @@ pub struct Record {
     pub return_time: u64,
     /// The node that answered, if any.
     pub node: Option<u64>,
+    /// The agreed time the answer observed (Unix milliseconds), if it came
+    /// from the store.
+    pub agreed_time: Option<u64>,
+    /// For a `set` of an expiring key: its deadline (Unix milliseconds).
+    pub deadline: Option<u64>,
+    /// For `incr`: what it added.
+    pub delta: Option<i64>,
 }
 
 #[derive(Clone, Debug)]
@@ -70,6 +98,9 @@ struct ClientOperation {
     /// True once an attempt may have been proposed (timed out unanswered).
     maybe_applied: bool,
     sequence: Option<Sequence>,
+    agreed_time: Option<u64>,
+    deadline: Option<u64>,
+    delta: Option<i64>,
 }
 
 /// A client: one operation at a time, retried on timeouts and rejections.
@@ -250,10 +281,108 @@ impl World {
             attempt_sent_units: self.now,
             maybe_applied: false,
             sequence: None,
+            agreed_time: None,
+            deadline: None,
+            delta: None,
         });
     }
 
     fn new_operation(&mut self, client: usize) -> ClientOperation {
+        let mut operation = match self.rng.below(20) {
+            0..=13 => self.new_register_operation(client),
+            14..=16 => self.new_counter_operation(),
+            _ => self.new_expiring_operation(client),
+        };
+        operation.sequence = if operation.operation.is_read() {
+            None
+        } else {
+            let state = &mut self.clients[client];
+            let sequence = Sequence(state.next_sequence);
+            state.next_sequence += 1;
+            Some(sequence)
+        };
+        operation
+    }
+
+    /// `incr` of the counter by 1 to 10.
+    fn new_counter_operation(&mut self) -> ClientOperation {
+        let delta = self.rng.between(1, 10) as i64;
+        let mut operation = self.client_operation(
+            Operation::IncrementBy {
+                key: Bytes::from_static(COUNTER_KEY.as_bytes()),
+                delta,
+            },
+            "incr",
+            COUNTER_KEY.to_owned(),
+            String::new(),
+        );
+        operation.delta = Some(delta);
+        operation
+    }
+
+    /// A `get` of an expiring key, or a `set` of it with an absolute
+    /// deadline near the writer's time (`SET … PXAT`).
+    fn new_expiring_operation(&mut self, client: usize) -> ClientOperation {
+        let key_number = self.rng.below(self.options.keys as u64);
+        let key = format!("{EXPIRING_KEY_PREFIX}{key_number}");
+        let key_bytes = Bytes::from(key.clone().into_bytes());
+        if self.rng.chance(1, 2) {
+            return self.client_operation(
+                Operation::Get { key: key_bytes },
+                "get",
+                key,
+                String::new(),
+            );
+        }
+        let state = &mut self.clients[client];
+        state.values_written += 1;
+        let value = format!("c{}v{}", state.id, state.values_written);
+        let deadline = WALL_CLOCK_EPOCH_MILLISECONDS + self.now - DEADLINE_BEFORE_MAX_MILLISECONDS
+            + self
+                .rng
+                .below(DEADLINE_BEFORE_MAX_MILLISECONDS + DEADLINE_AFTER_MAX_MILLISECONDS);
+        let mut operation = self.client_operation(
+            Operation::SetExpiring {
+                key: key_bytes,
+                value: Bytes::from(value.clone().into_bytes()),
+                condition: synod_kv::SetCondition::Always,
+                expiry: Expiry::At(deadline as i64),
+                answer_previous: false,
+            },
+            "set",
+            key,
+            value,
+        );
+        operation.deadline = Some(deadline);
+        operation
+    }
+
+    fn client_operation(
+        &self,
+        operation: Operation,
+        record_name: &'static str,
+        key: String,
+        value: String,
+    ) -> ClientOperation {
+        ClientOperation {
+            operation,
+            record_name,
+            key,
+            value,
+            call_units: self.now,
+            attempts: Vec::new(),
+            attempt_deadline_units: 0,
+            attempt_sent_units: 0,
+            maybe_applied: false,
+            sequence: None,
+            agreed_time: None,
+            deadline: None,
+            delta: None,
+        }
+    }
+
+    /// `get`, `contains`, `set` or `remove` of a register key.
+    fn new_register_operation(&mut self, client: usize) -> ClientOperation {
         let key_number = self.rng.below(self.options.keys as u64);
         let key = format!("k{key_number}");
         let key_bytes = Bytes::from(key.clone().into_bytes());
@@ -285,26 +414,7 @@ impl World {
                 String::new(),
             ),
         };
-        let sequence = if operation.is_read() {
-            None
-        } else {
-            let state = &mut self.clients[client];
-            let sequence = Sequence(state.next_sequence);
-            state.next_sequence += 1;
-            Some(sequence)
-        };
-        ClientOperation {
-            operation,
-            record_name,
-            key,
-            value,
-            call_units: self.now,
-            attempts: Vec::new(),
-            attempt_deadline_units: 0,
-            attempt_sent_units: 0,
-            maybe_applied: false,
-            sequence,
-        }
+        self.client_operation(operation, record_name, key, value)
     }
 
     fn send_attempt(&mut self, client: usize) {
@@ -331,7 +441,7 @@ impl World {
     fn client_receive(&mut self, client: usize, request: u64, node: NodeId, reply: ClientReply) {
         if let Some(registering) = &self.clients[client].registering {
             if registering.attempts.contains(&request) {
-                if let ClientReply::Response(Response::SessionRegistered(session)) = reply {
+                if let ClientReply::Response(Response::SessionRegistered(session), _) = reply {
                     let state = &mut self.clients[client];
                     state.session = Some(session);
                     state.next_sequence = 1;
@@ -352,7 +462,11 @@ impl World {
         }
         let is_write = !current.operation.is_read();
         match reply {
-            ClientReply::Response(response) => self.complete_with(client, node, response),
+            ClientReply::Response(response, agreed_time) => {
+                let current = self.clients[client].current.as_mut().expect("checked");
+                current.agreed_time = agreed_time.map(|time| time.0);
+                self.complete_with(client, node, response);
+            }
             ClientReply::NotApplied | ClientReply::Unknown => {
                 // Retry soon, elsewhere. An unknown outcome counts as the
                 // attempt timing out: the write may have been applied.
@@ -390,6 +504,14 @@ impl World {
             }
             ("set", Response::Stored(_)) => {
                 self.finish(client, Some(node), RecordStatus::Ok, Some(false))
+            }
+            ("incr", Response::Integer(value)) => {
+                self.clients[client]
+                    .current
+                    .as_mut()
+                    .expect("checked")
+                    .value = value.to_string();
+                self.finish(client, Some(node), RecordStatus::Ok, None);
             }
             ("remove", Response::Removed(found)) => {
                 self.finish(client, Some(node), RecordStatus::Ok, Some(found))
@@ -447,6 +569,9 @@ impl World {
                 0
             },
             node: node.map(|id| id.0),
+            agreed_time: current.agreed_time,
+            deadline: current.deadline,
+            delta: current.delta,
         };
         if self.options.trace {
             let line = format!("client {} {:?}", record.client, record);

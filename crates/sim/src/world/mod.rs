@@ -18,7 +18,7 @@ mod membership;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use synod_kv::{Command, Response};
+use synod_kv::{Command, Response, UnixMillis};
 use synod_node::{Node, NodeOptions, PersistSequence, Reply, SnapshotToEncode};
 use synod_paxos::{
     lease_ticks_max, Ballot, Config, DurableState, Message, Mutation, NodeId, Replica, Slot,
@@ -28,11 +28,19 @@ use synod_storage::{AcceptorStore, CrashFault, MemoryStorage, StorageError, Stor
 
 use crate::network::{MessageFaults, Network};
 
-pub use clients::{Completion, Record, RecordStatus, SimClient};
+pub use clients::{Completion, Record, RecordStatus, SimClient, COUNTER_KEY, EXPIRING_KEY_PREFIX};
 pub use membership::next_change;
 
 /// Virtual nanoseconds per time unit, for the recorded history.
 pub const NANOSECONDS_PER_UNIT: u64 = 1_000_000;
+
+/// What a simulated wall clock reads at time 0 (Unix milliseconds, late
+/// 2023); a unit is a millisecond. A node's clock reads this plus the time
+/// plus its own offset.
+pub const WALL_CLOCK_EPOCH_MILLISECONDS: u64 = 1_700_000_000_000;
+
+/// Each node's wall clock starts off by up to this much, either way.
+const CLOCK_SKEW_INITIAL_MAX_MILLISECONDS: i64 = 300;
 
 /// Settings of a world that do not change during a run.
 #[derive(Clone, Debug)]
@@ -107,7 +115,8 @@ pub struct ClientHandle {
 /// What a client hears back from a node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum ClientReply {
-    Response(Response),
+    /// The store's answer, and the agreed time it observed.
+    Response(Response, Option<UnixMillis>),
     /// The attempt certainly took no effect (rejected, or a failed read).
     NotApplied,
     /// The write may or may not take effect.
@@ -115,9 +124,9 @@ enum ClientReply {
 }
 
 impl ClientReply {
-    fn of(result: synod_node::RequestResult) -> ClientReply {
+    fn of(result: synod_node::RequestResult, agreed_time: Option<UnixMillis>) -> ClientReply {
         match result {
-            Ok(response) => ClientReply::Response(response),
+            Ok(response) => ClientReply::Response(response, agreed_time),
             Err(error) if error.certainly_not_applied() => ClientReply::NotApplied,
             Err(_) => ClientReply::Unknown,
         }
@@ -172,6 +181,10 @@ pub struct SimNode {
     /// While paused (a stopped process, a long garbage collection), the
     /// node neither ticks nor handles anything until this time.
     paused_until: Option<u64>,
+    /// How far this node's wall clock is off, in milliseconds (skew, and
+    /// the jumps of [`World::jump_clock`]). It survives restarts: the
+    /// clock belongs to the machine.
+    clock_offset_milliseconds: i64,
 }
 
 /// The whole simulated cluster.
@@ -262,6 +275,8 @@ impl World {
             .map(|id| {
                 let tick_offset_units = rng.below(options.tick_units);
                 let tick_period_units = drifted_tick_units(&mut rng, &options);
+                let skew = rng.below(2 * CLOCK_SKEW_INITIAL_MAX_MILLISECONDS as u64 + 1);
+                let clock_offset_milliseconds = skew as i64 - CLOCK_SKEW_INITIAL_MAX_MILLISECONDS;
                 let node = new_node(
                     &options,
                     &voters,
@@ -281,6 +296,7 @@ impl World {
                     incarnation: 0,
                     promise_high_water: Ballot::ZERO,
                     paused_until: None,
+                    clock_offset_milliseconds,
                 }
             })
             .collect();
@@ -352,6 +368,24 @@ impl World {
     /// The consensus core of `id`, if running.
     pub fn replica(&self, id: NodeId) -> Option<&Replica> {
         self.node(id).map(Node::replica)
+    }
+
+    /// The workload counter's value on the running member that applied the
+    /// most (members agree once converged; a removed node stops applying);
+    /// `None` when it was never written.
+    pub fn counter_value(&self) -> Option<i64> {
+        let node = self
+            .client_targets
+            .iter()
+            .filter_map(|id| self.node(*id))
+            .max_by_key(|node| node.applied())?;
+        let get = synod_kv::Operation::Get {
+            key: bytes::Bytes::from_static(COUNTER_KEY.as_bytes()),
+        };
+        match node.store().read(&get) {
+            Response::Value(Some(value)) => std::str::from_utf8(&value).ok()?.parse().ok(),
+            _ => None,
+        }
     }
 
     /// True while `id` is crashed.
@@ -441,6 +475,23 @@ impl World {
         self.log(|| format!("{id} PAUSE until {until}"));
     }
 
+    /// Makes `id`'s wall clock jump by `delta_milliseconds` (backward when
+    /// negative), as a step of NTP or an operator's `date -s` would. Only
+    /// the timing of expiry may change; the checks must still pass.
+    pub fn jump_clock(&mut self, id: NodeId, delta_milliseconds: i64) {
+        let index = self.node_index(id);
+        let offset = &mut self.nodes[index].clock_offset_milliseconds;
+        *offset = offset.saturating_add(delta_milliseconds);
+        self.log(|| format!("{id} CLOCK JUMP {delta_milliseconds:+} ms"));
+    }
+
+    /// What `index`'s wall clock reads now.
+    fn wall_time(&self, index: usize) -> UnixMillis {
+        let reading = (WALL_CLOCK_EPOCH_MILLISECONDS + self.now) as i64
+            + self.nodes[index].clock_offset_milliseconds;
+        UnixMillis(reading.max(0) as u64)
+    }
+
     /// True while `id` is paused.
     pub fn is_paused(&self, id: NodeId) -> bool {
         self.is_paused_at(self.node_index(id))
@@ -517,6 +568,17 @@ impl World {
     /// Advances time by one unit.
     pub fn step(&mut self) {
         self.now += 1;
+        // Each running node reads its wall clock before it handles anything,
+        // as the server's drive loop does; a paused one reads it on resuming.
+        for index in 0..self.nodes.len() {
+            if self.is_paused_at(index) {
+                continue;
+            }
+            let time = self.wall_time(index);
+            if let Some(node) = self.nodes[index].node.as_mut() {
+                node.set_time(time);
+            }
+        }
         if self.options.lease {
             self.tick_by_own_clocks();
         }
@@ -614,13 +676,18 @@ impl World {
             self.check_promise_kept(index, &envelope);
             self.network.send(&mut self.rng, self.now, envelope);
         }
-        for Reply { handle, result } in ready.replies {
+        for Reply {
+            handle,
+            result,
+            agreed_time,
+        } in ready.replies
+        {
             if !self.answered.insert(handle) {
                 self.violations.push(format!(
                     "{id} answered {handle:?} twice, the second time {result:?}"
                 ));
             }
-            let reply = ClientReply::of(result);
+            let reply = ClientReply::of(result, agreed_time);
             self.schedule_client_event(ClientEvent::Reply {
                 handle,
                 node: id,

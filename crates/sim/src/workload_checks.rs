@@ -1,0 +1,158 @@
+//! The checks of the workload that the register checker cannot express:
+//! the counter (Jepsen's counter check, strengthened by the order of the
+//! answers), reads of expiring keys against the agreed clock, and the
+//! agreed clock itself never going back in real time.
+
+use std::collections::HashMap;
+
+use crate::world::{Record, RecordStatus, COUNTER_KEY, EXPIRING_KEY_PREFIX};
+
+/// The counter only grows (every increment adds 1 to 10), so:
+/// - its final value is at least the sum of the acknowledged increments,
+///   and at most that plus the sum of those with an unknown outcome;
+/// - every acknowledged increment answered a distinct value, no larger
+///   than the final one;
+/// - an increment that began after another was answered answers more.
+pub fn check_counter(records: &[Record], final_counter: Option<i64>) -> Vec<String> {
+    let increments: Vec<&Record> = records
+        .iter()
+        .filter(|record| record.operation == "incr" && record.key == COUNTER_KEY)
+        .collect();
+    if increments.is_empty() {
+        return Vec::new();
+    }
+    let mut violations = Vec::new();
+    let final_value = final_counter.unwrap_or(0);
+    let sum_of = |status: RecordStatus| -> i64 {
+        increments
+            .iter()
+            .filter(|record| record.status == status)
+            .filter_map(|record| record.delta)
+            .sum()
+    };
+    let acknowledged = sum_of(RecordStatus::Ok);
+    let unknown = sum_of(RecordStatus::Info);
+    if final_value < acknowledged || final_value > acknowledged + unknown {
+        violations.push(format!(
+            "counter: final value {final_value} is outside [{acknowledged}, {}] \
+             (acknowledged increments sum to {acknowledged}, unknown ones to {unknown})",
+            acknowledged + unknown
+        ));
+    }
+    let mut answered: Vec<(u64, u64, i64)> = increments
+        .iter()
+        .filter(|record| record.status == RecordStatus::Ok)
+        .map(|record| {
+            let value = record.value.parse().unwrap_or(i64::MIN);
+            (record.call, record.return_time, value)
+        })
+        .collect();
+    answered.sort_by_key(|(_, _, value)| *value);
+    for pair in answered.windows(2) {
+        if pair[0].2 == pair[1].2 {
+            violations.push(format!(
+                "counter: two acknowledged increments both answered {}",
+                pair[0].2
+            ));
+        }
+        // Sorted by value: a later value must not have returned before the
+        // smaller one was called.
+        let (smaller_call, _, smaller) = pair[0];
+        let (_, larger_return, larger) = pair[1];
+        if larger_return < smaller_call {
+            violations.push(format!(
+                "counter: an increment answered {larger} before another one that answered \
+                 {smaller} began (return {larger_return} < call {smaller_call})"
+            ));
+        }
+    }
+    if let Some((_, _, largest)) = answered.last() {
+        if *largest > final_value {
+            violations.push(format!(
+                "counter: an increment answered {largest}, above the final value {final_value}"
+            ));
+        }
+    }
+    violations
+}
+
+/// A read of an expiring key that returned a value must have observed an
+/// agreed time before that value's deadline: no linearizable read returns a
+/// key after its expiry, as measured by the time the cluster agreed on.
+/// Values are unique, so each names the write (and deadline) it came from.
+pub fn check_expiring_reads(records: &[Record]) -> Vec<String> {
+    let deadlines: HashMap<(&str, &str), u64> = records
+        .iter()
+        .filter(|record| record.operation == "set")
+        .filter_map(|record| {
+            record
+                .deadline
+                .map(|deadline| ((record.key.as_str(), record.value.as_str()), deadline))
+        })
+        .collect();
+    let mut violations = Vec::new();
+    for record in records.iter().filter(|record| {
+        record.operation == "get"
+            && record.found
+            && record.status == RecordStatus::Ok
+            && record.key.starts_with(EXPIRING_KEY_PREFIX)
+    }) {
+        let Some(deadline) = deadlines.get(&(record.key.as_str(), record.value.as_str())) else {
+            violations.push(format!(
+                "expiry: a read of {:?} returned {:?}, which no write stored",
+                record.key, record.value
+            ));
+            continue;
+        };
+        match record.agreed_time {
+            Some(time) if time < *deadline => {}
+            time => violations.push(format!(
+                "expiry: client {} read {:?} = {:?} at agreed time {time:?}, at or after its \
+                 deadline {deadline}",
+                record.client, record.key, record.value
+            )),
+        }
+    }
+    violations
+}
+
+/// The agreed time never goes back in real time: an operation that began
+/// after another was answered observed an agreed time at least as late.
+pub fn check_agreed_time(records: &[Record]) -> Vec<String> {
+    let mut timed: Vec<(u64, u64, u64)> = records
+        .iter()
+        .filter(|record| record.status == RecordStatus::Ok)
+        .filter_map(|record| {
+            record
+                .agreed_time
+                .map(|time| (record.call, record.return_time, time))
+        })
+        .collect();
+    let mut by_call = timed.clone();
+    by_call.sort_by_key(|(call, _, _)| *call);
+    timed.sort_by_key(|(_, return_time, _)| *return_time);
+    // Sweep the calls in order, keeping the latest agreed time of every
+    // operation that returned strictly before the current call.
+    let mut returned = timed.iter().peekable();
+    let mut latest_returned: Option<(u64, u64)> = None;
+    let mut violations = Vec::new();
+    for (call, _, time) in by_call {
+        while let Some((_, return_time, returned_time)) =
+            returned.next_if(|(_, return_time, _)| *return_time < call)
+        {
+            if latest_returned.is_none_or(|(latest, _)| *returned_time > latest) {
+                latest_returned = Some((*returned_time, *return_time));
+            }
+        }
+        if let Some((latest, at)) = latest_returned {
+            if time < latest {
+                violations.push(format!(
+                    "agreed time: an operation called at {call} observed {time}, but one that \
+                     returned at {at} had observed {latest}"
+                ));
+                break;
+            }
+        }
+    }
+    violations
+}
