@@ -34,6 +34,10 @@
 //!  17 persist        key
 //!  18 read expiry    key
 //!  19 get and expire expiry, key
+//!  20 read versions  count: varint, count × key
+//!  21 transaction    watch count: varint, per watch: key, kind: u8 (0 changed,
+//!                    1 unchanged as of), count: varint; then operation count:
+//!                    varint, per operation: its code and fields as above
 //! expiry: u8 (0 clear, 1 keep, 2 at, 3 after), then for 2 and 3 the
 //!         milliseconds as a varint of the i64's two's complement bits
 //! key, value: varint length, then that many bytes
@@ -44,7 +48,9 @@ use bytes::Bytes;
 use crate::expiry::{ExpireCondition, Expiry, UnixMillis};
 use crate::limits::{
     check_key, check_key_count, check_payload, check_value, LimitError, COMMAND_SIZE_MAX_BYTES,
+    KEYS_PER_COMMAND_MAX,
 };
+use crate::versions::KeyVersion;
 use synod_codec::{bytes_size_bytes, u64_size_bytes, DecodeError, Reader, Writer};
 
 /// The version of the command encoding that [`Command::encode`] writes.
@@ -223,6 +229,20 @@ pub enum Operation {
         /// What becomes of the deadline; [`Expiry::Keep`] is a plain read.
         expiry: Expiry,
     },
+    /// Read when each key last changed (`WATCH`); see [`crate::versions`].
+    ReadVersions {
+        /// The keys, in order.
+        keys: Vec<Bytes>,
+    },
+    /// Apply `operations` one after the other as one log entry, unless a
+    /// watched key changed since it was watched (`MULTI` … `EXEC`).
+    Transaction {
+        /// The watched keys and what `WATCH` saw of them.
+        watches: Vec<(Bytes, KeyVersion)>,
+        /// The queued operations; neither registrations, clock advances,
+        /// version reads nor transactions (see [`Operation::validate`]).
+        operations: Vec<Operation>,
+    },
 }
 
 impl Operation {
@@ -235,7 +255,8 @@ impl Operation {
             | Operation::Contains { .. }
             | Operation::CountExisting { .. }
             | Operation::CountKeys
-            | Operation::ReadExpiry { .. } => true,
+            | Operation::ReadExpiry { .. }
+            | Operation::ReadVersions { .. } => true,
             Operation::Set { .. }
             | Operation::Remove { .. }
             | Operation::RemoveMany { .. }
@@ -249,7 +270,56 @@ impl Operation {
             | Operation::SetExpiring { .. }
             | Operation::Expire { .. }
             | Operation::Persist { .. }
-            | Operation::GetAndExpire { .. } => false,
+            | Operation::GetAndExpire { .. }
+            | Operation::Transaction { .. } => false,
+        }
+    }
+
+    /// Whether the operation may be queued in a transaction.
+    fn fits_in_transaction(&self) -> bool {
+        !matches!(
+            self,
+            Operation::RegisterSession
+                | Operation::AdvanceClock { .. }
+                | Operation::ReadVersions { .. }
+                | Operation::Transaction { .. }
+        )
+    }
+
+    /// The key and value bytes the operation carries.
+    fn payload_size_bytes(&self) -> usize {
+        match self {
+            Operation::Get { key }
+            | Operation::Contains { key }
+            | Operation::Remove { key }
+            | Operation::Take { key }
+            | Operation::IncrementBy { key, .. }
+            | Operation::Persist { key }
+            | Operation::ReadExpiry { key }
+            | Operation::GetAndExpire { key, .. }
+            | Operation::Expire { key, .. } => key.len(),
+            Operation::Set { key, value, .. }
+            | Operation::Exchange { key, value, .. }
+            | Operation::SetExpiring { key, value, .. }
+            | Operation::Append { key, value } => key.len() + value.len(),
+            Operation::RemoveMany { keys }
+            | Operation::CountExisting { keys }
+            | Operation::ReadVersions { keys } => keys.iter().map(Bytes::len).sum(),
+            Operation::SetMany { pairs, .. } => pairs
+                .iter()
+                .map(|(key, value)| key.len() + value.len())
+                .sum(),
+            Operation::RegisterSession | Operation::CountKeys | Operation::AdvanceClock { .. } => 0,
+            Operation::Transaction {
+                watches,
+                operations,
+            } => {
+                watches.iter().map(|(key, _)| key.len()).sum::<usize>()
+                    + operations
+                        .iter()
+                        .map(Operation::payload_size_bytes)
+                        .sum::<usize>()
+            }
         }
     }
 
@@ -297,10 +367,35 @@ impl Operation {
                 check_value(value)?;
                 check_payload(key.len() + value.len())
             }
-            Operation::RemoveMany { keys } | Operation::CountExisting { keys } => {
+            Operation::RemoveMany { keys }
+            | Operation::CountExisting { keys }
+            | Operation::ReadVersions { keys } => {
                 check_key_count(keys.len())?;
                 keys.iter().try_for_each(|key| check_key(key))?;
                 check_payload(keys.iter().map(Bytes::len).sum())
+            }
+            Operation::Transaction {
+                watches,
+                operations,
+            } => {
+                if watches.len() > KEYS_PER_COMMAND_MAX || operations.len() > KEYS_PER_COMMAND_MAX {
+                    return Err(LimitError::TransactionTooLarge);
+                }
+                watches.iter().try_for_each(|(key, _)| check_key(key))?;
+                for operation in operations {
+                    if !operation.fits_in_transaction() {
+                        return Err(LimitError::NotAllowedInTransaction);
+                    }
+                    operation.validate()?;
+                }
+                check_payload(self.payload_size_bytes())?;
+                // The version, session and code bytes, then the fields.
+                if TRANSACTION_HEADER_SIZE_MAX_BYTES + self.fields_size_bytes()
+                    > COMMAND_SIZE_MAX_BYTES
+                {
+                    return Err(LimitError::TransactionTooLarge);
+                }
+                Ok(())
             }
             Operation::RegisterSession | Operation::CountKeys => Ok(()),
             Operation::SetMany { pairs, condition } => {
@@ -343,6 +438,8 @@ impl Operation {
             Operation::Persist { .. } => operation_code::PERSIST,
             Operation::ReadExpiry { .. } => operation_code::READ_EXPIRY,
             Operation::GetAndExpire { .. } => operation_code::GET_AND_EXPIRE,
+            Operation::ReadVersions { .. } => operation_code::READ_VERSIONS,
+            Operation::Transaction { .. } => operation_code::TRANSACTION,
         }
     }
 
@@ -385,11 +482,32 @@ impl Operation {
                         })
                         .sum::<usize>()
             }
-            Operation::RemoveMany { keys } | Operation::CountExisting { keys } => {
+            Operation::RemoveMany { keys }
+            | Operation::CountExisting { keys }
+            | Operation::ReadVersions { keys } => {
                 u64_size_bytes(keys.len() as u64)
                     + keys
                         .iter()
                         .map(|key| bytes_size_bytes(key.len()))
+                        .sum::<usize>()
+            }
+            Operation::Transaction {
+                watches,
+                operations,
+            } => {
+                u64_size_bytes(watches.len() as u64)
+                    + watches
+                        .iter()
+                        .map(|(key, version)| {
+                            bytes_size_bytes(key.len())
+                                + 1
+                                + u64_size_bytes(version_count(*version))
+                        })
+                        .sum::<usize>()
+                    + u64_size_bytes(operations.len() as u64)
+                    + operations
+                        .iter()
+                        .map(|operation| 1 + operation.fields_size_bytes())
                         .sum::<usize>()
             }
             Operation::RegisterSession => 0,
@@ -463,9 +581,30 @@ impl Operation {
                 writer.put_bytes(key);
                 writer.put_bytes(value);
             }
-            Operation::RemoveMany { keys } | Operation::CountExisting { keys } => {
+            Operation::RemoveMany { keys }
+            | Operation::CountExisting { keys }
+            | Operation::ReadVersions { keys } => {
                 writer.put_length(keys.len());
                 keys.iter().for_each(|key| writer.put_bytes(key));
+            }
+            Operation::Transaction {
+                watches,
+                operations,
+            } => {
+                writer.put_length(watches.len());
+                for (key, version) in watches {
+                    writer.put_bytes(key);
+                    writer.put_u8(match version {
+                        KeyVersion::Changed(_) => 0,
+                        KeyVersion::UnchangedAsOf(_) => 1,
+                    });
+                    writer.put_u64(version_count(*version));
+                }
+                writer.put_length(operations.len());
+                for operation in operations {
+                    writer.put_u8(operation.code());
+                    operation.encode_fields(writer);
+                }
             }
             Operation::RegisterSession => {}
             Operation::IncrementBy { key, delta } => {
@@ -568,6 +707,10 @@ impl Operation {
             operation_code::COUNT_EXISTING => Operation::CountExisting {
                 keys: take_keys(reader)?,
             },
+            operation_code::READ_VERSIONS => Operation::ReadVersions {
+                keys: take_keys(reader)?,
+            },
+            operation_code::TRANSACTION => take_transaction(reader)?,
             operation_code::REGISTER_SESSION => Operation::RegisterSession,
             operation_code::INCREMENT_BY => Operation::IncrementBy {
                 key: take_key(reader)?,
@@ -608,6 +751,8 @@ mod operation_code {
     pub(super) const PERSIST: u8 = 17;
     pub(super) const READ_EXPIRY: u8 = 18;
     pub(super) const GET_AND_EXPIRE: u8 = 19;
+    pub(super) const READ_VERSIONS: u8 = 20;
+    pub(super) const TRANSACTION: u8 = 21;
 }
 
 /// An increment's bits as the varint encodes them: its two's complement,
@@ -651,6 +796,60 @@ fn take_pair(reader: &mut Reader<'_>) -> Result<(Bytes, Bytes), DecodeError> {
     let value = Bytes::copy_from_slice(reader.take_bytes()?);
     check_value(&value)?;
     Ok((key, value))
+}
+
+/// The most bytes a command spends before a transaction's fields: the
+/// format version, the session flag, session id and sequence, and the
+/// operation code.
+const TRANSACTION_HEADER_SIZE_MAX_BYTES: usize = 1 + 1 + 2 * synod_codec::VARINT_SIZE_MAX_BYTES + 1;
+
+/// The count a key version carries.
+fn version_count(version: KeyVersion) -> u64 {
+    match version {
+        KeyVersion::Changed(count) | KeyVersion::UnchangedAsOf(count) => count,
+    }
+}
+
+fn take_transaction(reader: &mut Reader<'_>) -> Result<Operation, DecodeError> {
+    // Counts are checked before the loops so a forged one cannot make a
+    // huge vector.
+    let watch_count = reader.take_length()?;
+    if watch_count > KEYS_PER_COMMAND_MAX {
+        return Err(LimitError::TransactionTooLarge.into());
+    }
+    let mut watches = Vec::with_capacity(watch_count);
+    for _ in 0..watch_count {
+        let key = take_key(reader)?;
+        let kind = reader.take_u8()?;
+        let count = reader.take_u64()?;
+        let version = match kind {
+            0 => KeyVersion::Changed(count),
+            1 => KeyVersion::UnchangedAsOf(count),
+            tag => {
+                return Err(DecodeError::TagUnknown {
+                    field: "key version",
+                    tag,
+                })
+            }
+        };
+        watches.push((key, version));
+    }
+    let operation_count = reader.take_length()?;
+    if operation_count > KEYS_PER_COMMAND_MAX {
+        return Err(LimitError::TransactionTooLarge.into());
+    }
+    let mut operations = Vec::with_capacity(operation_count);
+    for _ in 0..operation_count {
+        let code = reader.take_u8()?;
+        if code == operation_code::TRANSACTION {
+            return Err(LimitError::NotAllowedInTransaction.into());
+        }
+        operations.push(Operation::decode_fields(code, reader)?);
+    }
+    Ok(Operation::Transaction {
+        watches,
+        operations,
+    })
 }
 
 fn take_keys(reader: &mut Reader<'_>) -> Result<Vec<Bytes>, DecodeError> {
@@ -848,10 +1047,10 @@ mod tests {
             })
         );
         assert_eq!(
-            Command::decode(&[1, 0, 20]),
+            Command::decode(&[1, 0, 22]),
             Err(DecodeError::TagUnknown {
                 field: "operation code",
-                tag: 20
+                tag: 22
             })
         );
         assert_eq!(

@@ -156,6 +156,7 @@ impl Store {
         let previous = self.value(&key);
         let stored_key = StoredKey::new(key.clone());
         let kept = self.deadlines.get(&stored_key);
+        // Stores with a new change count, which covers the deadline too.
         let stored = self.set(key.clone(), value, condition);
         if stored {
             match resolved {
@@ -202,7 +203,10 @@ impl Store {
             return Response::Count(0);
         }
         match proposed {
-            Some(deadline) => self.deadlines.set(&stored_key, Some(deadline)),
+            Some(deadline) => {
+                self.deadlines.set(&stored_key, Some(deadline));
+                self.touch(&stored_key);
+            }
             None => {
                 self.take(key);
             }
@@ -217,6 +221,7 @@ impl Store {
             return Response::Count(0);
         }
         self.deadlines.set(&stored_key, None);
+        self.touch(&stored_key);
         Response::Count(1)
     }
 
@@ -246,8 +251,16 @@ impl Store {
             let stored_key = StoredKey::new(key.clone());
             match resolved {
                 Resolved::Keep => {}
-                Resolved::Clear => self.deadlines.set(&stored_key, None),
-                Resolved::Deadline(deadline) => self.deadlines.set(&stored_key, Some(deadline)),
+                Resolved::Clear => {
+                    if self.deadlines.get(&stored_key).is_some() {
+                        self.deadlines.set(&stored_key, None);
+                        self.touch(&stored_key);
+                    }
+                }
+                Resolved::Deadline(deadline) => {
+                    self.deadlines.set(&stored_key, Some(deadline));
+                    self.touch(&stored_key);
+                }
                 Resolved::Past => {
                     self.take(key);
                 }

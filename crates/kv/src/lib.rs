@@ -72,6 +72,7 @@ mod response;
 mod session;
 mod snapshot;
 mod store;
+mod versions;
 
 pub use command::{
     Command, Operation, Sequence, SessionId, SessionTag, SetCondition, COMMAND_FORMAT_VERSION,
@@ -85,3 +86,4 @@ pub use response::{Refusal, Response, RESPONSE_FORMAT_VERSION};
 pub use snapshot::{SnapshotError, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC};
 pub use store::{Store, StoreConfig, SESSIONS_MAX_DEFAULT};
 pub use synod_codec::DecodeError;
+pub use versions::{KeyVersion, TOMBSTONE_RETENTION_COMMANDS};

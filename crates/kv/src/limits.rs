@@ -83,6 +83,16 @@ pub enum LimitError {
     /// A clock reading beyond the signed 64-bit milliseconds Redis allows.
     #[error("a clock reading is out of range")]
     TimeOutOfRange,
+    /// A transaction queues more than [`KEYS_PER_COMMAND_MAX`] operations or
+    /// watches as many keys, or encodes beyond
+    /// [`COMMAND_SIZE_MAX_BYTES`].
+    #[error("the transaction is too large for one log entry")]
+    TransactionTooLarge,
+    /// A transaction queues something that cannot be part of one (a
+    /// session registration, a clock advance, a version read, a
+    /// transaction).
+    #[error("the operation cannot be part of a transaction")]
+    NotAllowedInTransaction,
     /// `SetMany` with the `if present` condition, which no command asks for.
     #[error("a multi-key set takes no 'if present' condition")]
     ConditionUnsupported,

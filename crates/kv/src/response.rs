@@ -21,13 +21,20 @@
 //!                         4 invalid expire time)
 //!  12 expiry              kind: u8 (0 missing, 1 persistent, 2 at),
 //!                         [deadline: varint, now: varint] (Unix milliseconds)
+//!  13 versions            count: varint, per key: kind: u8 (0 changed,
+//!                         1 unchanged as of), count: varint
+//!  14 transaction         count: varint, then per operation its response's
+//!                         code and fields (no version byte)
+//!  15 aborted
 //! ```
 
 use bytes::Bytes;
 
 use crate::command::SessionId;
 use crate::expiry::{KeyExpiry, UnixMillis};
+use crate::limits::KEYS_PER_COMMAND_MAX;
 use crate::limits::{check_value, RESPONSE_SIZE_MAX_BYTES};
+use crate::versions::KeyVersion;
 use synod_codec::{DecodeError, Reader, Writer};
 
 /// The version of the response encoding that [`Response::encode`] writes.
@@ -72,6 +79,14 @@ pub enum Response {
     Refused(Refusal),
     /// The answer to `read expiry`: the key's deadline and the agreed time.
     Expiry(KeyExpiry),
+    /// The answer to `read versions`: what `WATCH` saw of each key.
+    Versions(Vec<KeyVersion>),
+    /// The answer to a transaction that ran: one response per operation.
+    /// Its encoding may exceed [`RESPONSE_SIZE_MAX_BYTES`] (several values).
+    Transaction(Vec<Response>),
+    /// A transaction did not run: a watched key had changed (`EXEC`
+    /// answers nil).
+    Aborted,
 }
 
 /// Why a well-formed command changed nothing; the words are Redis's.
@@ -87,6 +102,9 @@ pub enum Refusal {
     /// The deadline, measured from the agreed time, leaves the signed
     /// 64-bit milliseconds Redis allows.
     InvalidExpireTime,
+    /// A retried transaction: it was applied, but its answer was larger
+    /// than [`RESPONSE_SIZE_MAX_BYTES`], too large for a session to keep.
+    AnswerNotKept,
 }
 
 impl Refusal {
@@ -99,6 +117,9 @@ impl Refusal {
                 "string exceeds maximum allowed size (synod's value limit, 1048576 bytes)"
             }
             Refusal::InvalidExpireTime => "invalid expire time",
+            Refusal::AnswerNotKept => {
+                "the transaction was applied, but its answer was too large to keep for a retry"
+            }
         }
     }
 
@@ -108,6 +129,7 @@ impl Refusal {
             Refusal::Overflow => 2,
             Refusal::TooLarge => 3,
             Refusal::InvalidExpireTime => 4,
+            Refusal::AnswerNotKept => 5,
         }
     }
 }
@@ -123,6 +145,15 @@ impl Response {
     pub fn encode(&self) -> Bytes {
         let mut writer = Writer::with_capacity(self.encoded_size_hint_bytes());
         writer.put_u8(RESPONSE_FORMAT_VERSION);
+        self.encode_body(&mut writer);
+        if !matches!(self, Response::Transaction(_)) {
+            assert!(writer.len() <= RESPONSE_SIZE_MAX_BYTES);
+        }
+        writer.into_bytes()
+    }
+
+    /// The response code and fields, without the format version.
+    fn encode_body(&self, writer: &mut Writer) {
         match self {
             Response::Value(value) => {
                 writer.put_u8(response_code::VALUE);
@@ -131,9 +162,9 @@ impl Response {
                     writer.put_bytes(value);
                 }
             }
-            Response::Found(flag) => put_flag(&mut writer, response_code::FOUND, *flag),
-            Response::Stored(flag) => put_flag(&mut writer, response_code::STORED, *flag),
-            Response::Removed(flag) => put_flag(&mut writer, response_code::REMOVED, *flag),
+            Response::Found(flag) => put_flag(writer, response_code::FOUND, *flag),
+            Response::Stored(flag) => put_flag(writer, response_code::STORED, *flag),
+            Response::Removed(flag) => put_flag(writer, response_code::REMOVED, *flag),
             Response::Count(count) => {
                 writer.put_u8(response_code::COUNT);
                 writer.put_u64(*count);
@@ -165,9 +196,27 @@ impl Response {
                     }
                 }
             }
+            Response::Versions(versions) => {
+                writer.put_u8(response_code::VERSIONS);
+                writer.put_length(versions.len());
+                for version in versions {
+                    let (kind, count) = match version {
+                        KeyVersion::Changed(count) => (0, count),
+                        KeyVersion::UnchangedAsOf(count) => (1, count),
+                    };
+                    writer.put_u8(kind);
+                    writer.put_u64(*count);
+                }
+            }
+            Response::Transaction(responses) => {
+                writer.put_u8(response_code::TRANSACTION);
+                writer.put_length(responses.len());
+                for response in responses {
+                    response.encode_body(writer);
+                }
+            }
+            Response::Aborted => writer.put_u8(response_code::ABORTED),
         }
-        assert!(writer.len() <= RESPONSE_SIZE_MAX_BYTES);
-        writer.into_bytes()
     }
 
     /// Decodes a response written by [`Response::encode`]. Never panics; a
@@ -186,6 +235,12 @@ impl Response {
     /// Decodes one response from the front of `reader`, leaving what follows.
     pub(crate) fn decode_from(reader: &mut Reader<'_>) -> Result<Response, DecodeError> {
         reader.take_version("response", RESPONSE_FORMAT_VERSION)?;
+        Response::decode_body(reader, true)
+    }
+
+    /// The response code and fields; `outer`: not inside a transaction's
+    /// answer (which holds no transaction).
+    fn decode_body(reader: &mut Reader<'_>, outer: bool) -> Result<Response, DecodeError> {
         let response = match reader.take_u8()? {
             response_code::VALUE => {
                 if reader.take_bool("value presence")? {
@@ -214,6 +269,7 @@ impl Response {
                 2 => Refusal::Overflow,
                 3 => Refusal::TooLarge,
                 4 => Refusal::InvalidExpireTime,
+                5 => Refusal::AnswerNotKept,
                 tag => {
                     return Err(DecodeError::TagUnknown {
                         field: "refusal",
@@ -235,6 +291,40 @@ impl Response {
                     })
                 }
             }),
+            response_code::VERSIONS => {
+                let count = reader.take_length()?;
+                if count > KEYS_PER_COMMAND_MAX {
+                    return Err(crate::LimitError::KeysTooMany { count }.into());
+                }
+                let mut versions = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let kind = reader.take_u8()?;
+                    let count = reader.take_u64()?;
+                    versions.push(match kind {
+                        0 => KeyVersion::Changed(count),
+                        1 => KeyVersion::UnchangedAsOf(count),
+                        tag => {
+                            return Err(DecodeError::TagUnknown {
+                                field: "key version",
+                                tag,
+                            })
+                        }
+                    });
+                }
+                Response::Versions(versions)
+            }
+            response_code::TRANSACTION if outer => {
+                let count = reader.take_length()?;
+                if count > KEYS_PER_COMMAND_MAX {
+                    return Err(crate::LimitError::TransactionTooLarge.into());
+                }
+                let mut responses = Vec::with_capacity(count);
+                for _ in 0..count {
+                    responses.push(Response::decode_body(reader, false)?);
+                }
+                Response::Transaction(responses)
+            }
+            response_code::ABORTED => Response::Aborted,
             tag => {
                 return Err(DecodeError::TagUnknown {
                     field: "response code",
@@ -250,6 +340,12 @@ impl Response {
         const FIXED_SIZE_MAX_BYTES: usize = 24;
         match self {
             Response::Value(Some(value)) => FIXED_SIZE_MAX_BYTES + value.len(),
+            Response::Versions(versions) => FIXED_SIZE_MAX_BYTES * (1 + versions.len()),
+            Response::Transaction(responses) => responses
+                .iter()
+                .map(Response::encoded_size_hint_bytes)
+                .sum::<usize>()
+                .saturating_add(FIXED_SIZE_MAX_BYTES),
             _ => FIXED_SIZE_MAX_BYTES,
         }
     }
@@ -274,6 +370,9 @@ mod response_code {
     pub(super) const INTEGER: u8 = 10;
     pub(super) const REFUSED: u8 = 11;
     pub(super) const EXPIRY: u8 = 12;
+    pub(super) const VERSIONS: u8 = 13;
+    pub(super) const TRANSACTION: u8 = 14;
+    pub(super) const ABORTED: u8 = 15;
 }
 
 #[cfg(test)]
@@ -311,10 +410,10 @@ mod tests {
     #[test]
     fn decode_rejects_bad_tags_versions_and_trailing_bytes() {
         assert_eq!(
-            Response::decode(&[1, 13]),
+            Response::decode(&[1, 16]),
             Err(DecodeError::TagUnknown {
                 field: "response code",
-                tag: 13
+                tag: 16
             })
         );
         assert_eq!(

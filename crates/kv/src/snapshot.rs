@@ -4,22 +4,26 @@
 //! The bytes are a pure function of the state (maps are written in key
 //! order), so two replicas in the same state write identical snapshots. A
 //! CRC32C over the body detects corruption on disk or on the wire; the
-//! header is checked field by field. Layout of version 2 (version 1, still
-//! restored, ends after the sessions: its clock is 0 and no key expires):
+//! header is checked field by field. Layout of version 3 (versions 1 and 2
+//! are still restored: version 2 has no change counts and no tombstones, and
+//! version 1 also ends after the sessions, with clock 0 and no deadline;
+//! their keys count as changed at command 0):
 //!
 //! ```text
 //! magic:        4 bytes "SKVS"
-//! version:      u8 = 2
+//! version:      u8 = 3
 //! body length:  u64, little endian
 //! body CRC32C:  u32, little endian
 //! body:
 //!   sessions max, applied commands, next session id, sessions evicted: varints
-//!   entry count: varint, then per entry in key order: key, value (length-prefixed)
+//!   entry count: varint, then per entry in key order: key, value
+//!     (length-prefixed), changed: varint (the applied-command count)
 //!   session count: varint, then per session in id order:
 //!     id, last sequence, last use: varints
 //!     has answer: u8 (0 | 1), [answer: a response encoding]
 //!   agreed clock: varint (Unix milliseconds)
 //!   deadline count: varint, then per deadline in key order: key, deadline: varint
+//!   tombstone count: varint, then per tombstone in key order: key, removed: varint
 //! ```
 
 use std::collections::BTreeMap;
@@ -34,7 +38,8 @@ use crate::key::StoredKey;
 use crate::limits::{check_key, check_value};
 use crate::response::Response;
 use crate::session::{Session, SessionTable};
-use crate::store::{entries_digest, Store};
+use crate::store::{entries_digest, Entry, Store};
+use crate::versions::{tombstones_in_order, Tombstones};
 use imbl::OrdMap;
 use synod_codec::{DecodeError, Reader, Writer};
 
@@ -43,10 +48,13 @@ use synod_codec::{DecodeError, Reader, Writer};
 pub const SNAPSHOT_MAGIC: [u8; 4] = *b"SKVS";
 
 /// The version of the snapshot layout that [`Store::snapshot`] writes.
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 2;
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 3;
 
 /// The version before deadlines, which [`Store::restore`] still reads.
 const SNAPSHOT_FORMAT_VERSION_WITHOUT_DEADLINES: u8 = 1;
+
+/// The version before key versions, which [`Store::restore`] still reads.
+const SNAPSHOT_FORMAT_VERSION_WITHOUT_VERSIONS: u8 = 2;
 
 /// Magic, version, body length and body checksum.
 const HEADER_SIZE_BYTES: usize = 4 + 1 + 8 + 4;
@@ -114,7 +122,9 @@ impl Store {
         let entries_size_bytes: usize = self
             .entries
             .iter()
-            .map(|(key, value)| key.bytes().len() + value.len() + 2 * LENGTH_PREFIX_SIZE_MAX_BYTES)
+            .map(|(key, entry)| {
+                key.bytes().len() + entry.value.len() + 3 * LENGTH_PREFIX_SIZE_MAX_BYTES
+            })
             .sum();
         let sessions_size_bytes = self.sessions.len() * SESSION_SIZE_ESTIMATE_BYTES;
         let deadlines_size_bytes: usize = self
@@ -137,9 +147,10 @@ impl Store {
         writer.put_u64(self.sessions.session_id_next());
         writer.put_u64(self.sessions.sessions_evicted());
         writer.put_length(self.entries.len());
-        for (key, value) in &self.entries {
+        for (key, entry) in &self.entries {
             writer.put_bytes(key.bytes());
-            writer.put_bytes(value);
+            writer.put_bytes(&entry.value);
+            writer.put_u64(entry.changed);
         }
         writer.put_length(self.sessions.len());
         for (id, session) in self.sessions.iter() {
@@ -156,6 +167,11 @@ impl Store {
         for (key, deadline) in &self.deadlines.by_key {
             writer.put_bytes(key.bytes());
             writer.put_u64(deadline.0);
+        }
+        writer.put_length(self.tombstones.len());
+        for (key, removed) in &self.tombstones.by_key {
+            writer.put_bytes(key.bytes());
+            writer.put_u64(*removed);
         }
         let (header, body) = writer.as_mut_slice().split_at_mut(HEADER_SIZE_BYTES);
         let body_length = u64::try_from(body.len()).expect("a length always fits in 64 bits");
@@ -181,12 +197,17 @@ impl Store {
         let applied_commands = reader.take_u64()?;
         let session_id_next = reader.take_u64()?;
         let sessions_evicted = reader.take_u64()?;
-        let entries = take_entries(&mut reader)?;
+        let entries = take_entries(&mut reader, version >= SNAPSHOT_FORMAT_VERSION)?;
         let sessions = take_sessions(&mut reader)?;
         let deadlines = if version == SNAPSHOT_FORMAT_VERSION_WITHOUT_DEADLINES {
             Deadlines::default()
         } else {
             take_deadlines(&mut reader)?
+        };
+        let tombstones = if version >= SNAPSHOT_FORMAT_VERSION {
+            take_tombstones(&mut reader)?
+        } else {
+            Tombstones::default()
         };
         reader.finish()?;
         let sessions = SessionTable::restore(
@@ -203,6 +224,7 @@ impl Store {
             sessions,
             applied_commands,
             deadlines,
+            tombstones,
         };
         store
             .check_invariants()
@@ -224,7 +246,13 @@ fn check_header(bytes: &[u8]) -> Result<(u8, &[u8]), SnapshotError> {
         return Err(SnapshotError::MagicInvalid);
     }
     let version = header[4];
-    if version != SNAPSHOT_FORMAT_VERSION && version != SNAPSHOT_FORMAT_VERSION_WITHOUT_DEADLINES {
+    if ![
+        SNAPSHOT_FORMAT_VERSION,
+        SNAPSHOT_FORMAT_VERSION_WITHOUT_VERSIONS,
+        SNAPSHOT_FORMAT_VERSION_WITHOUT_DEADLINES,
+    ]
+    .contains(&version)
+    {
         return Err(SnapshotError::VersionUnsupported { version: header[4] });
     }
     let declared_bytes = u64::from_le_bytes(header[5..13].try_into().expect("eight bytes"));
@@ -240,6 +268,21 @@ fn check_header(bytes: &[u8]) -> Result<(u8, &[u8]), SnapshotError> {
         return Err(SnapshotError::ChecksumMismatch { expected, actual });
     }
     Ok((version, body))
+}
+
+/// The tombstones; [`Store::restore`] checks them against the entries
+/// afterwards. No allocation is sized by the count.
+fn take_tombstones(reader: &mut Reader<'_>) -> Result<Tombstones, SnapshotError> {
+    let count = reader.take_length()?;
+    let mut pairs = Vec::new();
+    for _ in 0..count {
+        let key = reader.take_bytes()?;
+        check_key(key).map_err(DecodeError::from)?;
+        let removed = reader.take_u64()?;
+        pairs.push((StoredKey::new(Bytes::copy_from_slice(key)), removed));
+    }
+    let by_key = tombstones_in_order(pairs).map_err(SnapshotError::StateInconsistent)?;
+    Ok(Tombstones::restore(by_key))
 }
 
 /// The clock and the deadlines; [`Store::restore`] checks them against the
@@ -272,7 +315,11 @@ fn take_deadlines(reader: &mut Reader<'_>) -> Result<Deadlines, SnapshotError> {
     Ok(deadlines)
 }
 
-fn take_entries(reader: &mut Reader<'_>) -> Result<OrdMap<StoredKey, Bytes>, SnapshotError> {
+/// The entries; `with_changes`: each carries its change count (version 3).
+fn take_entries(
+    reader: &mut Reader<'_>,
+    with_changes: bool,
+) -> Result<OrdMap<StoredKey, Entry>, SnapshotError> {
     // No allocation is sized by the count: a forged count runs out of input.
     let count = reader.take_length()?;
     let mut entries = OrdMap::new();
@@ -280,6 +327,7 @@ fn take_entries(reader: &mut Reader<'_>) -> Result<OrdMap<StoredKey, Bytes>, Sna
     for _ in 0..count {
         let key = reader.take_bytes()?;
         let value = reader.take_bytes()?;
+        let changed = if with_changes { reader.take_u64()? } else { 0 };
         check_key(key).map_err(DecodeError::from)?;
         check_value(value).map_err(DecodeError::from)?;
         if last.is_some_and(|last| last >= key) {
@@ -290,7 +338,10 @@ fn take_entries(reader: &mut Reader<'_>) -> Result<OrdMap<StoredKey, Bytes>, Sna
         last = Some(key);
         entries.insert(
             StoredKey::new(Bytes::copy_from_slice(key)),
-            Bytes::copy_from_slice(value),
+            Entry {
+                value: Bytes::copy_from_slice(value),
+                changed,
+            },
         );
     }
     Ok(entries)
@@ -359,10 +410,10 @@ mod tests {
             SnapshotError::MagicInvalid
         );
         let mut newer = snapshot.clone();
-        newer[4] = 3;
+        newer[4] = 4;
         assert_eq!(
             Store::restore(&newer).unwrap_err(),
-            SnapshotError::VersionUnsupported { version: 3 }
+            SnapshotError::VersionUnsupported { version: 4 }
         );
         assert!(matches!(
             Store::restore(&snapshot[..snapshot.len() - 1]).unwrap_err(),

@@ -13,6 +13,7 @@ use crate::key::StoredKey;
 use crate::limits::{check_key, check_value, VALUE_SIZE_MAX_BYTES};
 use crate::response::{Refusal, Response};
 use crate::session::{Admission, SessionTable};
+use crate::versions::Tombstones;
 
 /// The default bound on open sessions. A session costs about a hundred bytes
 /// (its cached answer is never a value, see [`Store`]), so ten thousand cost
@@ -106,7 +107,7 @@ pub struct Store {
     /// another thread while this store goes on applying (see
     /// [`Store::snapshot_view`]). Encoding a million entries takes about
     /// 200 ms, which on the drive loop cost the leader its leadership.
-    pub(crate) entries: OrdMap<StoredKey, Bytes>,
+    pub(crate) entries: OrdMap<StoredKey, Entry>,
     pub(crate) sessions: SessionTable,
     pub(crate) applied_commands: u64,
     /// The wrapping sum of the fingerprints of all entries, kept up to date
@@ -114,6 +115,17 @@ pub struct Store {
     pub(crate) entries_digest: u64,
     /// The agreed clock and the keys' deadlines (see [`crate::expiry`]).
     pub(crate) deadlines: Deadlines,
+    /// When recently removed keys were removed, for `WATCH` (see
+    /// [`crate::versions`]).
+    pub(crate) tombstones: Tombstones,
+}
+
+/// A stored value, and when it last changed: the applied-command count of
+/// the command that last wrote it or its deadline. `WATCH` compares it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub(crate) value: Bytes,
+    pub(crate) changed: u64,
 }
 
 impl std::hash::Hash for Store {
@@ -135,6 +147,7 @@ impl Store {
             applied_commands: 0,
             entries_digest: 0,
             deadlines: Deadlines::default(),
+            tombstones: Tombstones::default(),
         }
     }
 
@@ -194,7 +207,18 @@ impl Store {
             Admission::EvaluateAgain => self.read(&operation),
             Admission::Apply => {
                 let response = self.execute(operation, now);
-                self.sessions.record(tag, is_read, response.clone());
+                // A session keeps at most one response of the usual size:
+                // a transaction of many values answers a retry with a
+                // refusal instead (it was applied).
+                let kept = match &response {
+                    Response::Transaction(_)
+                        if response.encode().len() > crate::RESPONSE_SIZE_MAX_BYTES =>
+                    {
+                        Response::Refused(Refusal::AnswerNotKept)
+                    }
+                    _ => response.clone(),
+                };
+                self.sessions.record(tag, is_read, kept);
                 response
             }
         }
@@ -210,7 +234,7 @@ impl Store {
             return Response::InvalidCommand;
         }
         match operation {
-            Operation::Get { key } => Response::Value(self.entries.get(&lookup(key)).cloned()),
+            Operation::Get { key } => Response::Value(self.value(key)),
             Operation::Contains { key } => Response::Found(self.entries.contains_key(&lookup(key))),
             Operation::CountExisting { keys } => {
                 let count = keys
@@ -221,6 +245,7 @@ impl Store {
             }
             Operation::CountKeys => Response::Count(self.entries.len() as u64),
             Operation::ReadExpiry { key } => self.read_expiry(key),
+            Operation::ReadVersions { keys } => self.read_versions(keys),
             Operation::Set { .. }
             | Operation::Remove { .. }
             | Operation::RemoveMany { .. }
@@ -234,7 +259,8 @@ impl Store {
             | Operation::SetExpiring { .. }
             | Operation::Expire { .. }
             | Operation::Persist { .. }
-            | Operation::GetAndExpire { .. } => Response::InvalidCommand,
+            | Operation::GetAndExpire { .. }
+            | Operation::Transaction { .. } => Response::InvalidCommand,
         }
     }
 
@@ -256,6 +282,7 @@ impl Store {
         fingerprint.write_u64(self.deadlines.digest);
         fingerprint.write_u64(self.deadlines.len() as u64);
         fingerprint.write_u64(self.deadlines.clock.0);
+        fingerprint.write_u64(self.tombstones.digest());
         fingerprint.finish()
     }
 
@@ -310,10 +337,15 @@ impl Store {
     }
 
     pub(crate) fn check_invariants(&self) -> Result<(), &'static str> {
-        for (key, value) in &self.entries {
+        for (key, entry) in &self.entries {
             check_key(key.bytes()).map_err(|_| "a stored key breaks the key size limit")?;
-            check_value(value).map_err(|_| "a stored value breaks the value size limit")?;
+            check_value(&entry.value).map_err(|_| "a stored value breaks the value size limit")?;
+            if entry.changed > self.applied_commands {
+                return Err("a key changed after the last applied command");
+            }
         }
+        self.tombstones
+            .check_invariants(&self.entries, self.applied_commands)?;
         if entries_digest(&self.entries) != self.entries_digest {
             return Err("the entries digest disagrees with the entries");
         }
@@ -330,13 +362,18 @@ impl Store {
     }
 
     /// Applies an operation that the session rules (if any) let through.
-    fn execute(&mut self, operation: Operation, now: u64) -> Response {
+    pub(crate) fn execute(&mut self, operation: Operation, now: u64) -> Response {
         match operation {
             Operation::Get { .. }
             | Operation::Contains { .. }
             | Operation::CountExisting { .. }
             | Operation::CountKeys
-            | Operation::ReadExpiry { .. } => self.read(&operation),
+            | Operation::ReadExpiry { .. }
+            | Operation::ReadVersions { .. } => self.read(&operation),
+            Operation::Transaction {
+                watches,
+                operations,
+            } => self.run_transaction(&watches, operations, now),
             Operation::AdvanceClock { now } => self.advance_clock(now),
             Operation::SetExpiring {
                 key,
@@ -369,7 +406,7 @@ impl Store {
                 value,
                 condition,
             } => {
-                let previous = self.entries.get(&lookup(&key)).cloned();
+                let previous = self.value(&key);
                 self.set(key, value, condition);
                 Response::Value(previous)
             }
@@ -395,7 +432,7 @@ impl Store {
     /// answers the new length; refuses, changing nothing, a value that
     /// would exceed [`VALUE_SIZE_MAX_BYTES`].
     fn append(&mut self, key: Bytes, suffix: &[u8]) -> Response {
-        let current = self.entries.get(&lookup(&key)).cloned().unwrap_or_default();
+        let current = self.value(&key).unwrap_or_default();
         let length = current.len() + suffix.len();
         if length > VALUE_SIZE_MAX_BYTES {
             return Response::Refused(Refusal::TooLarge);
@@ -414,7 +451,7 @@ impl Store {
     fn increment(&mut self, key: Bytes, delta: i64) -> Response {
         let current = match self.entries.get(&lookup(&key)) {
             None => 0,
-            Some(value) => match canonical_integer(value) {
+            Some(entry) => match canonical_integer(&entry.value) {
                 Some(current) => current,
                 None => return Response::Refused(Refusal::NotInteger),
             },
@@ -445,7 +482,22 @@ impl Store {
 
     /// The value at `key`, if any.
     pub(crate) fn value(&self, key: &Bytes) -> Option<Bytes> {
-        self.entries.get(&lookup(key)).cloned()
+        self.entries
+            .get(&lookup(key))
+            .map(|entry| entry.value.clone())
+    }
+
+    /// Marks the key as changed by the command being applied (its deadline
+    /// changed), for `WATCH`.
+    pub(crate) fn touch(&mut self, key: &StoredKey) {
+        let now = self.applied_commands;
+        let Some(entry) = self.entries.get_mut(key) else {
+            return;
+        };
+        let before = entry_fingerprint(key.bytes(), entry);
+        entry.changed = now;
+        let after = entry_fingerprint(key.bytes(), entry);
+        self.entries_digest = self.entries_digest.wrapping_sub(before).wrapping_add(after);
     }
 
     /// Stores `value` under `key` when `condition` holds; tells whether it
@@ -454,13 +506,17 @@ impl Store {
     /// apply, most of it in the key comparisons of a lookup followed by an
     /// insert.
     fn store_value(&mut self, key: Bytes, value: Bytes, condition: SetCondition) -> bool {
-        let fingerprint = entry_fingerprint(&key, &value);
+        let entry = Entry {
+            value,
+            changed: self.applied_commands,
+        };
+        let fingerprint = entry_fingerprint(&key, &entry);
         match self.entries.entry(StoredKey::new(key)) {
             ordmap::Entry::Occupied(mut occupied) => {
                 if condition == SetCondition::IfAbsent {
                     return false;
                 }
-                let previous = occupied.insert(value);
+                let previous = occupied.insert(entry);
                 self.entries_digest = self
                     .entries_digest
                     .wrapping_add(fingerprint)
@@ -470,8 +526,10 @@ impl Store {
                 if condition == SetCondition::IfPresent {
                     return false;
                 }
-                vacant.insert(value);
+                let key = vacant.key().clone();
+                vacant.insert(entry);
                 self.entries_digest = self.entries_digest.wrapping_add(fingerprint);
+                self.tombstones.forget(&key);
             }
         }
         true
@@ -490,7 +548,8 @@ impl Store {
             .entries_digest
             .wrapping_sub(entry_fingerprint(key, &previous));
         self.deadlines.set(&stored_key, None);
-        Some(previous)
+        self.tombstones.record(stored_key, self.applied_commands);
+        Some(previous.value)
     }
 }
 
@@ -507,17 +566,18 @@ impl fmt::Debug for Store {
     }
 }
 
-fn entry_fingerprint(key: &[u8], value: &[u8]) -> u64 {
+fn entry_fingerprint(key: &[u8], entry: &Entry) -> u64 {
     let mut fingerprint = Fingerprint::new(FINGERPRINT_DOMAIN_ENTRY);
     fingerprint.write_bytes(key);
-    fingerprint.write_bytes(value);
+    fingerprint.write_bytes(&entry.value);
+    fingerprint.write_u64(entry.changed);
     fingerprint.finish()
 }
 
 /// The entries digest computed from scratch.
-pub(crate) fn entries_digest(entries: &OrdMap<StoredKey, Bytes>) -> u64 {
-    entries.iter().fold(0u64, |sum, (key, value)| {
-        sum.wrapping_add(entry_fingerprint(key.bytes(), value))
+pub(crate) fn entries_digest(entries: &OrdMap<StoredKey, Entry>) -> u64 {
+    entries.iter().fold(0u64, |sum, (key, entry)| {
+        sum.wrapping_add(entry_fingerprint(key.bytes(), entry))
     })
 }
 

@@ -12,8 +12,9 @@ use bytes::Bytes;
 use common::{operation_with, small_key};
 use proptest::prelude::*;
 use synod_kv::{
-    Command, ExpireCondition, Expiry, KeyExpiry, Operation, Refusal, Response, Sequence, SessionId,
-    SetCondition, Store, StoreConfig, UnixMillis, VALUE_SIZE_MAX_BYTES,
+    Command, ExpireCondition, Expiry, KeyExpiry, KeyVersion, Operation, Refusal, Response,
+    Sequence, SessionId, SetCondition, Store, StoreConfig, UnixMillis,
+    TOMBSTONE_RETENTION_COMMANDS, VALUE_SIZE_MAX_BYTES,
 };
 
 #[derive(Debug, Clone)]
@@ -33,6 +34,12 @@ struct Model {
     entries: BTreeMap<Bytes, Bytes>,
     deadlines: BTreeMap<Bytes, u64>,
     clock: u64,
+    /// When each existing key last changed (value or deadline).
+    changed: BTreeMap<Bytes, u64>,
+    /// When each recently removed key was removed.
+    tombstones: BTreeMap<Bytes, u64>,
+    /// The applied-command count of the operation being executed.
+    now: u64,
     sessions: Vec<ModelSession>,
     sessions_max: usize,
     session_id_next: u64,
@@ -45,6 +52,9 @@ impl Model {
             entries: BTreeMap::new(),
             deadlines: BTreeMap::new(),
             clock: 0,
+            changed: BTreeMap::new(),
+            tombstones: BTreeMap::new(),
+            now: 0,
             sessions: Vec::new(),
             sessions_max,
             session_id_next: 1,
@@ -98,8 +108,7 @@ impl Model {
             .map(|(key, _)| key.clone())
             .collect();
         for key in due {
-            self.deadlines.remove(&key);
-            self.entries.remove(&key);
+            self.remove(&key);
         }
     }
 
@@ -121,20 +130,80 @@ impl Model {
         }
     }
 
+    /// Removes the key, its deadline and its change; leaves a tombstone
+    /// and drops those past the retention.
     fn remove(&mut self, key: &Bytes) -> Option<Bytes> {
         self.deadlines.remove(key);
-        self.entries.remove(key)
+        self.changed.remove(key);
+        let removed = self.entries.remove(key)?;
+        self.tombstones.insert(key.clone(), self.now);
+        let now = self.now;
+        self.tombstones
+            .retain(|_, removed| *removed + TOMBSTONE_RETENTION_COMMANDS >= now);
+        Some(removed)
+    }
+
+    /// The key changed now.
+    fn touch(&mut self, key: &Bytes) {
+        self.changed.insert(key.clone(), self.now);
+        self.tombstones.remove(key);
     }
 
     /// Stores as `SET` does: the deadline goes.
     fn store(&mut self, key: &Bytes, value: &Bytes) {
         self.deadlines.remove(key);
+        self.put(key, value);
+    }
+
+    /// Stores as `INCR` does: the deadline stays.
+    fn put(&mut self, key: &Bytes, value: &Bytes) {
+        self.touch(key);
         self.entries.insert(key.clone(), value.clone());
     }
 
+    /// What `WATCH` sees of the key.
+    fn version(&self, key: &Bytes) -> KeyVersion {
+        match (self.changed.get(key), self.tombstones.get(key)) {
+            (Some(changed), _) => KeyVersion::Changed(*changed),
+            (None, Some(removed)) => KeyVersion::Changed(*removed),
+            (None, None) => KeyVersion::UnchangedAsOf(self.applied_commands),
+        }
+    }
+
     fn execute(&mut self, operation: &Operation, now: u64) -> Response {
+        self.now = now;
         self.purge();
         match operation {
+            Operation::ReadVersions { keys } => {
+                Response::Versions(keys.iter().map(|key| self.version(key)).collect())
+            }
+            Operation::Transaction {
+                watches,
+                operations,
+            } => {
+                let unchanged =
+                    watches
+                        .iter()
+                        .all(|(key, watched)| match (*watched, self.version(key)) {
+                            (KeyVersion::Changed(then), KeyVersion::Changed(current)) => {
+                                then == current
+                            }
+                            (
+                                KeyVersion::UnchangedAsOf(then),
+                                KeyVersion::UnchangedAsOf(current),
+                            ) => then <= current && current - then < TOMBSTONE_RETENTION_COMMANDS,
+                            _ => false,
+                        });
+                if !unchanged {
+                    return Response::Aborted;
+                }
+                Response::Transaction(
+                    operations
+                        .iter()
+                        .map(|operation| self.execute(operation, now))
+                        .collect(),
+                )
+            }
             Operation::AdvanceClock { now } => {
                 let before = self.entries.len();
                 self.clock = self.clock.max(now.0);
@@ -215,6 +284,7 @@ impl Model {
                 match deadline {
                     Some(deadline) => {
                         self.deadlines.insert(key.clone(), deadline);
+                        self.touch(key);
                     }
                     None => {
                         self.remove(key);
@@ -223,7 +293,11 @@ impl Model {
                 Response::Count(1)
             }
             Operation::Persist { key } => {
-                Response::Count(u64::from(self.deadlines.remove(key).is_some()))
+                let persisted = self.deadlines.remove(key).is_some();
+                if persisted {
+                    self.touch(key);
+                }
+                Response::Count(u64::from(persisted))
             }
             Operation::ReadExpiry { key } => Response::Expiry(if !self.entries.contains_key(key) {
                 KeyExpiry::Missing
@@ -245,10 +319,13 @@ impl Model {
                     match (expiry, deadline) {
                         (Expiry::Keep, _) => {}
                         (Expiry::Clear, _) => {
-                            self.deadlines.remove(key);
+                            if self.deadlines.remove(key).is_some() {
+                                self.touch(key);
+                            }
                         }
                         (_, Some(deadline)) => {
                             self.deadlines.insert(key.clone(), deadline);
+                            self.touch(key);
                         }
                         (_, None) => {
                             self.remove(key);
@@ -318,7 +395,7 @@ impl Model {
                     return Response::Refused(Refusal::TooLarge);
                 }
                 let length = appended.len() as u64;
-                self.entries.insert(key.clone(), Bytes::from(appended));
+                self.put(key, &Bytes::from(appended));
                 Response::Count(length)
             }
             Operation::CountKeys => Response::Count(self.entries.len() as u64),
@@ -345,8 +422,7 @@ impl Model {
                 let Ok(sum) = i64::try_from(sum) else {
                     return Response::Refused(Refusal::Overflow);
                 };
-                self.entries
-                    .insert(key.clone(), Bytes::from(format!("{sum}")));
+                self.put(key, &Bytes::from(format!("{sum}")));
                 Response::Integer(sum)
             }
             Operation::RegisterSession => {
@@ -414,6 +490,14 @@ enum Step {
     },
     ReadWithoutLog(Operation),
     Garbage(Vec<u8>),
+    /// `WATCH keys` (a read without the log), then, if `interfere`, a
+    /// write of the first key, then `EXEC` of `operations`: it must run
+    /// exactly when nothing interfered.
+    WatchedTransaction {
+        keys: Vec<Bytes>,
+        interfere: bool,
+        operations: Vec<Operation>,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -436,6 +520,20 @@ fn step() -> impl Strategy<Value = Step> {
         ),
         2 => operation().prop_map(Step::ReadWithoutLog),
         1 => prop::collection::vec(any::<u8>(), 0..8).prop_map(Step::Garbage),
+        2 => (
+            prop::collection::vec(small_key(), 1..3),
+            any::<bool>(),
+            prop::collection::vec(
+                common::single_operation_with(small_key().boxed())
+                    .prop_filter("fits in a transaction", common::fits_in_transaction),
+                0..4,
+            ),
+        )
+            .prop_map(|(keys, interfere, operations)| Step::WatchedTransaction {
+                keys,
+                interfere,
+                operations,
+            }),
     ]
 }
 
@@ -501,11 +599,45 @@ fn run(sessions_max: usize, steps: &[Step]) -> Result<(), TestCaseError> {
                     scratch.entries = model.entries.clone();
                     scratch.deadlines = model.deadlines.clone();
                     scratch.clock = model.clock;
+                    scratch.changed = model.changed.clone();
+                    scratch.tombstones = model.tombstones.clone();
+                    scratch.applied_commands = model.applied_commands;
                     scratch.execute(operation, 0)
                 } else {
                     Response::InvalidCommand
                 };
                 (store.read(operation), expected)
+            }
+            Step::WatchedTransaction {
+                keys,
+                interfere,
+                operations,
+            } => {
+                let Response::Versions(versions) =
+                    store.read(&Operation::ReadVersions { keys: keys.clone() })
+                else {
+                    panic!("a version read answers versions");
+                };
+                if *interfere {
+                    let write = Command::untagged(Operation::Set {
+                        key: keys[0].clone(),
+                        value: Bytes::from_static(b"interfering"),
+                        condition: SetCondition::Always,
+                    });
+                    prop_assert_eq!(store.apply(&write), model.apply(&write));
+                }
+                let watches = keys.iter().cloned().zip(versions).collect();
+                let command = Command::untagged(Operation::Transaction {
+                    watches,
+                    operations: operations.clone(),
+                });
+                let actual = store.apply_encoded(&command.encode());
+                prop_assert_eq!(
+                    matches!(actual, Response::Aborted),
+                    *interfere,
+                    "a transaction runs exactly when no watched key changed"
+                );
+                (actual, model.apply(&command))
             }
             Step::Garbage(bytes) => {
                 let actual = store.apply_encoded(bytes);

@@ -214,7 +214,9 @@ fn restore_rejects_a_checksummed_body_that_describes_an_impossible_state() {
     // Body fields: sessions max, applied commands, next session id, sessions
     // evicted, entry count, entries, session count, sessions, then the
     // clock and the deadlines, which these bodies leave at zero.
-    let restore = |body: &[u8]| Store::restore(&with_snapshot_header(&[body, &[0, 0]].concat()));
+    // Version 2 bodies: entries without change counts, no tombstones.
+    let restore =
+        |body: &[u8]| Store::restore(&with_versioned_header(2, &[body, &[0, 0]].concat()));
     let unordered_entries = [1, 0, 1, 0, 2, 1, b'b', 0, 1, b'a', 0, 0];
     assert!(matches!(
         restore(&unordered_entries),
@@ -231,7 +233,7 @@ fn restore_rejects_a_checksummed_body_that_describes_an_impossible_state() {
         restore(&used_in_the_future),
         Err(SnapshotError::StateInconsistent(_))
     ));
-    let trailing = [1, 0, 1, 0, 0, 0, 0, 0, 9];
+    let trailing = [1, 0, 1, 0, 0, 0, 0, 0, 0, 9];
     assert_eq!(
         Store::restore(&with_snapshot_header(&trailing)).unwrap_err(),
         SnapshotError::BodyMalformed(DecodeError::TrailingBytes { count: 1 })
@@ -242,9 +244,10 @@ fn restore_rejects_a_checksummed_body_that_describes_an_impossible_state() {
     assert_eq!(restore(&used_now).unwrap().session_count(), 1);
     // Key "a" with a deadline: clock 5, then one deadline.
     let with_deadline = |deadline: u8, key: u8| {
-        Store::restore(&with_snapshot_header(&[
-            1, 0, 1, 0, 1, 1, b'a', 0, 0, 5, 1, 1, key, deadline,
-        ]))
+        Store::restore(&with_versioned_header(
+            2,
+            &[1, 0, 1, 0, 1, 1, b'a', 0, 0, 5, 1, 1, key, deadline],
+        ))
     };
     assert_eq!(with_deadline(6, b'a').unwrap().expiring_len(), 1);
     assert!(matches!(
@@ -257,6 +260,25 @@ fn restore_rejects_a_checksummed_body_that_describes_an_impossible_state() {
         with_deadline(6, b'b'),
         Err(SnapshotError::StateInconsistent(
             "a deadline names a key that does not exist"
+        ))
+    ));
+}
+
+#[test]
+fn a_tombstone_of_a_key_that_exists_is_an_impossible_state() {
+    // Version 3: key "a" (changed at command 1), no session, clock 0, no
+    // deadline, and a tombstone for "a" itself, then for "b".
+    let body = |tombstone: u8| [1, 1, 1, 0, 1, 1, b'a', 0, 1, 0, 0, 0, 1, 1, tombstone, 1];
+    assert_eq!(
+        Store::restore(&with_snapshot_header(&body(b'b')))
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(matches!(
+        Store::restore(&with_snapshot_header(&body(b'a'))),
+        Err(SnapshotError::StateInconsistent(
+            "a key that exists has a tombstone"
         ))
     ));
 }

@@ -355,19 +355,28 @@ fn evicted_session_ids_are_never_handed_out_again() {
 }
 
 #[test]
-fn the_digest_tells_states_apart_and_ignores_insertion_order() {
-    let mut forward = store();
-    let mut backward = store();
-    apply(&mut forward, set("a", "1", SetCondition::Always));
-    apply(&mut forward, set("b", "2", SetCondition::Always));
-    apply(&mut backward, set("b", "2", SetCondition::Always));
-    apply(&mut backward, set("a", "1", SetCondition::Always));
-    assert_eq!(forward.digest(), backward.digest());
-    apply(&mut backward, set("a", "3", SetCondition::Always));
-    assert_ne!(forward.digest(), backward.digest());
-    apply(&mut backward, set("a", "1", SetCondition::Always));
-    // The values match again, but one more command has been applied.
-    assert_ne!(forward.digest(), backward.digest());
+fn the_digest_tells_states_apart_including_when_keys_last_changed() {
+    let mut first = store();
+    apply(&mut first, set("a", "1", SetCondition::Always));
+    apply(&mut first, set("b", "2", SetCondition::Always));
+    let same = Store::restore(&first.snapshot()).expect("an intact snapshot");
+    assert_eq!(
+        first.digest(),
+        same.digest(),
+        "a function of the state alone"
+    );
+    // The same keys and values, written in the other order: WATCH tells
+    // them apart (each key changed at another command), so the digest must.
+    let mut reordered = store();
+    apply(&mut reordered, set("b", "2", SetCondition::Always));
+    apply(&mut reordered, set("a", "1", SetCondition::Always));
+    assert_ne!(first.digest(), reordered.digest());
+    let mut changed = first.clone();
+    apply(&mut changed, set("a", "3", SetCondition::Always));
+    assert_ne!(first.digest(), changed.digest());
+    apply(&mut changed, set("a", "1", SetCondition::Always));
+    // The values match again, but more commands have been applied.
+    assert_ne!(first.digest(), changed.digest());
 }
 
 #[test]
@@ -416,4 +425,65 @@ fn append_grows_a_value_up_to_the_limit_and_refuses_beyond_it() {
     assert!(Refusal::TooLarge
         .message()
         .contains(&VALUE_SIZE_MAX_BYTES.to_string()));
+}
+
+/// A `WATCH` held past the tombstone retention aborts its `EXEC` (it can no
+/// longer tell whether the key changed), and a fresh one runs.
+#[test]
+fn a_watch_held_past_the_tombstone_retention_aborts_and_a_fresh_one_runs() {
+    use synod_kv::{KeyVersion, TOMBSTONE_RETENTION_COMMANDS};
+    let mut store = Store::new(StoreConfig::default());
+    let removed = common::key("removed");
+    let never = common::key("never");
+    store.apply(&Command::untagged(Operation::Set {
+        key: removed.clone(),
+        value: common::key("v"),
+        condition: SetCondition::Always,
+    }));
+    store.apply(&Command::untagged(Operation::Remove {
+        key: removed.clone(),
+    }));
+    let keys = vec![removed.clone(), never.clone()];
+    let watch = |store: &Store| {
+        let Response::Versions(versions) =
+            store.read(&Operation::ReadVersions { keys: keys.clone() })
+        else {
+            panic!("versions");
+        };
+        keys.iter()
+            .cloned()
+            .zip(versions)
+            .collect::<Vec<(Bytes, KeyVersion)>>()
+    };
+    let exec = |watches| {
+        Command::untagged(Operation::Transaction {
+            watches,
+            operations: vec![Operation::CountKeys],
+        })
+    };
+    let old = watch(&store);
+    assert_eq!(old[0].1, KeyVersion::Changed(2), "the removal's tombstone");
+    for _ in 0..TOMBSTONE_RETENTION_COMMANDS {
+        store.apply(&Command::untagged(Operation::CountKeys));
+    }
+    // One more removal drops the tombstones past the retention.
+    store.apply(&Command::untagged(Operation::Remove {
+        key: common::key("absent"),
+    }));
+    store.apply(&Command::untagged(Operation::Set {
+        key: common::key("x"),
+        value: common::key("1"),
+        condition: SetCondition::Always,
+    }));
+    store.apply(&Command::untagged(Operation::Remove {
+        key: common::key("x"),
+    }));
+    assert_eq!(store.apply(&exec(old)), Response::Aborted);
+    let fresh = watch(&store);
+    assert!(matches!(fresh[0].1, KeyVersion::UnchangedAsOf(_)));
+    assert_eq!(
+        store.apply(&exec(fresh)),
+        Response::Transaction(vec![Response::Count(0)])
+    );
+    store.assert_invariants();
 }

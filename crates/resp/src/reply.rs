@@ -132,6 +132,10 @@ pub fn reply_for(response: &Response, request: &Request) -> Frame {
         (Request::Expire { .. } | Request::Persist { .. }, Response::Count(count)) => {
             i64::try_from(*count).ok().map(Frame::Integer)
         }
+        (Request::Queued { requests }, Response::Transaction(responses)) => {
+            Some(exec_reply(requests, responses))
+        }
+        (Request::Queued { .. }, Response::Aborted) => Some(Frame::NullArray),
         (Request::Ttl { report, .. }, Response::Expiry(expiry)) => {
             Some(Frame::Integer(ttl_reply(*expiry, *report)))
         }
@@ -191,6 +195,27 @@ pub fn reply_for(response: &Response, request: &Request) -> Frame {
     })
 }
 
+/// `EXEC`'s array: each queued request answered in its place, from the
+/// transaction's responses for those that went to the log and locally for
+/// the others (`PING` in a transaction).
+fn exec_reply(requests: &[Request], responses: &[Response]) -> Frame {
+    let mut responses = responses.iter();
+    let replies = requests
+        .iter()
+        .map(|request| {
+            if request.to_command().is_none() {
+                return local_reply(request)
+                    .unwrap_or_else(|| error("Command not allowed inside a transaction"));
+            }
+            match responses.next() {
+                Some(response) => reply_for(response, request),
+                None => error("internal error: the transaction answered too few commands"),
+            }
+        })
+        .collect();
+    Frame::Array(replies)
+}
+
 /// `GETRANGE`'s slice of `value`, with Redis 7's clamping: negative
 /// offsets count from the end, both are clamped into the value, and an
 /// empty range (or two negative offsets out of order) is the empty string.
@@ -222,7 +247,11 @@ pub fn local_reply(request: &Request) -> Option<Frame> {
             message: Some(message),
         }
         | Request::Echo { message } => Some(Frame::Bulk(message.clone())),
-        Request::Quit | Request::Select | Request::ClientSetInfo { .. } => Some(ok()),
+        // UNWATCH is answered here once the server forgot the watches (and
+        // in its place in an EXEC's reply).
+        Request::Quit | Request::Select | Request::ClientSetInfo { .. } | Request::Unwatch => {
+            Some(ok())
+        }
         Request::Command(CommandQuery::Table) => Some(command_table()),
         Request::Command(CommandQuery::Docs) => Some(Frame::Array(Vec::new())),
         Request::Command(CommandQuery::Count) => Some(Frame::Integer(COMMANDS.len() as i64)),
@@ -243,6 +272,11 @@ pub fn local_reply(request: &Request) -> Option<Frame> {
         | Request::Ttl { .. }
         | Request::Persist { .. }
         | Request::GetEx { .. }
+        | Request::Multi
+        | Request::Exec
+        | Request::Discard
+        | Request::Watch { .. }
+        | Request::Queued { .. }
         | Request::Del { .. }
         | Request::Exists { .. }
         | Request::Info { .. }

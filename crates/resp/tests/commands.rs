@@ -730,9 +730,18 @@ fn synod_tagged_wraps_set_and_del_with_a_session_tag() {
         parse(&[b"SYNOD.TAGGED", b"-4", b"1", b"DEL", b"k"]),
         Err(CommandError::NotInteger)
     );
+    assert_eq!(parse(&[b"SYNOD.TAGGED", b"4", b"1"]), arity("synod.tagged"));
+    assert_eq!(parse(&[b"SYNOD.TAGGED", b"4", b"1", b"DEL"]), arity("del"));
+    // EXEC closes a transaction that is one write of the session.
     assert_eq!(
-        parse(&[b"SYNOD.TAGGED", b"4", b"1", b"DEL"]),
-        arity("synod.tagged")
+        parse(&[b"SYNOD.TAGGED", b"4", b"1", b"EXEC"]),
+        Ok(Request::Tagged {
+            tag: SessionTag {
+                session: SessionId(4),
+                sequence: Sequence(1)
+            },
+            write: Box::new(Request::Exec)
+        })
     );
     assert_eq!(
         parse(&[b"SYNOD.TAGGED", b"4", b"1", b"SET", b"k"]),

@@ -379,7 +379,7 @@ fn every_command_works_through_the_leader_and_a_follower() {
                 .arg("k")
                 .arg("v")
                 .arg("EX")
-                .arg(10)
+                .arg(-10)
                 .query(&mut at_leader)
         ),
         "ERR"
@@ -579,4 +579,108 @@ fn keys_expire_on_time_through_the_leader_and_a_follower() {
         .arg(0)
         .query::<Value>(&mut at_leader);
     assert_eq!(error_code(refused), "ERR");
+}
+
+/// MULTI/EXEC runs the queued commands as one log entry with Redis's error
+/// rules, and WATCH aborts EXEC when the key changes through another node.
+#[test]
+fn transactions_apply_atomically_and_watch_sees_changes_made_through_another_node() {
+    let cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(common::ELECTION_WAIT);
+    let follower = (leader + 1) % 3;
+    let mut first = cluster.redis(follower);
+    let mut second = cluster.redis(leader);
+    // Queued commands, one of which fails at run time: the others apply.
+    let _: () = first.set("word", "abc").unwrap();
+    let _: () = redis::cmd("MULTI").query(&mut first).unwrap();
+    for (command, key) in [("INCR", "counter"), ("INCR", "word")] {
+        let queued: String = redis::cmd(command).arg(key).query(&mut first).unwrap();
+        assert_eq!(queued, "QUEUED");
+    }
+    let _: String = redis::cmd("SET")
+        .arg("after")
+        .arg("1")
+        .query(&mut first)
+        .unwrap();
+    let _: String = redis::cmd("PING").query(&mut first).unwrap();
+    // The redis crate reports the run-time error of one element as the
+    // query's error; the other commands applied all the same.
+    let failed = redis::cmd("EXEC").query::<Value>(&mut first).unwrap_err();
+    assert!(failed.to_string().contains("not an integer"), "{failed}");
+    let counter: i64 = second.get("counter").unwrap();
+    assert_eq!(counter, 1);
+    let after: Option<String> = second.get("after").unwrap();
+    assert_eq!(after.as_deref(), Some("1"));
+    // An error while queuing aborts the whole transaction.
+    let _: () = redis::cmd("MULTI").query(&mut first).unwrap();
+    let queued: String = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query(&mut first)
+        .unwrap();
+    assert_eq!(queued, "QUEUED");
+    assert_eq!(
+        error_code(redis::cmd("NOSUCHCOMMAND").query(&mut first)),
+        "ERR"
+    );
+    assert_eq!(
+        error_code(redis::cmd("EXEC").query(&mut first)),
+        "EXECABORT"
+    );
+    let k: Option<String> = second.get("k").unwrap();
+    assert_eq!(k, None);
+    // WATCH through the follower, a change through the leader: EXEC is nil.
+    let _: () = redis::cmd("WATCH")
+        .arg("balance")
+        .query(&mut first)
+        .unwrap();
+    let _: () = second.set("balance", "10").unwrap();
+    let _: () = redis::cmd("MULTI").query(&mut first).unwrap();
+    let _: String = redis::cmd("SET")
+        .arg("balance")
+        .arg("20")
+        .query(&mut first)
+        .unwrap();
+    let aborted: Value = redis::cmd("EXEC").query(&mut first).unwrap();
+    assert_eq!(aborted, Value::Nil);
+    let balance: String = second.get("balance").unwrap();
+    assert_eq!(balance, "10");
+    // Unchanged since WATCH: EXEC runs. EXEC forgets the watch.
+    let _: () = redis::cmd("WATCH")
+        .arg("balance")
+        .query(&mut first)
+        .unwrap();
+    let _: () = redis::cmd("MULTI").query(&mut first).unwrap();
+    let _: String = redis::cmd("INCRBY")
+        .arg("balance")
+        .arg(5)
+        .query(&mut first)
+        .unwrap();
+    let ran: Vec<i64> = redis::cmd("EXEC").query(&mut first).unwrap();
+    assert_eq!(ran, [15]);
+    // Errors outside MULTI, as Redis words them.
+    assert_eq!(error_code(redis::cmd("EXEC").query(&mut first)), "ERR");
+    assert_eq!(error_code(redis::cmd("DISCARD").query(&mut first)), "ERR");
+    let _: () = redis::cmd("MULTI").query(&mut first).unwrap();
+    assert_eq!(error_code(redis::cmd("MULTI").query(&mut first)), "ERR");
+    assert_eq!(
+        error_code(redis::cmd("WATCH").arg("x").query(&mut first)),
+        "ERR"
+    );
+    let _: () = redis::cmd("DISCARD").query(&mut first).unwrap();
+    // A tagged EXEC applies once however often it is retried.
+    let session: i64 = redis::cmd("SYNOD.SESSION").query(&mut first).unwrap();
+    for _ in 0..2 {
+        let _: () = redis::cmd("MULTI").query(&mut first).unwrap();
+        let _: String = redis::cmd("INCR").arg("once").query(&mut first).unwrap();
+        let replies: Vec<i64> = redis::cmd("SYNOD.TAGGED")
+            .arg(session)
+            .arg(1)
+            .arg("EXEC")
+            .query(&mut first)
+            .unwrap();
+        assert_eq!(replies, [1]);
+    }
+    let once: i64 = second.get("once").unwrap();
+    assert_eq!(once, 1);
 }

@@ -5,8 +5,8 @@
 use bytes::Bytes;
 use proptest::prelude::*;
 use synod_kv::{
-    Command, ExpireCondition, Expiry, KeyExpiry, Operation, Refusal, Response, Sequence, SessionId,
-    SessionTag, SetCondition, UnixMillis, KEYS_PER_COMMAND_MAX,
+    Command, ExpireCondition, Expiry, KeyExpiry, KeyVersion, Operation, Refusal, Response,
+    Sequence, SessionId, SessionTag, SetCondition, UnixMillis, KEYS_PER_COMMAND_MAX,
 };
 
 /// A key from a small alphabet, so that random operations collide often.
@@ -67,8 +67,43 @@ pub fn any_condition() -> impl Strategy<Value = SetCondition> {
 }
 
 /// Operations over keys drawn from `key`, with multi-key lists within the
-/// limit (up to the limit itself, now and then).
+/// limit (up to the limit itself, now and then), and now and then a
+/// transaction of a few of them with random watches (most of which abort).
 pub fn operation_with(key: BoxedStrategy<Bytes>) -> impl Strategy<Value = Operation> {
+    let single = single_operation_with(key.clone()).boxed();
+    let version = prop_oneof![
+        (0u64..40).prop_map(KeyVersion::Changed),
+        (0u64..40).prop_map(KeyVersion::UnchangedAsOf),
+    ];
+    let transaction = (
+        prop::collection::vec((key, version), 0..3),
+        prop::collection::vec(
+            single
+                .clone()
+                .prop_filter("fits in a transaction", fits_in_transaction),
+            0..5,
+        ),
+    )
+        .prop_map(|(watches, operations)| Operation::Transaction {
+            watches,
+            operations,
+        });
+    prop_oneof![12 => single, 1 => transaction]
+}
+
+/// Whether `operation` may be queued in a transaction.
+pub fn fits_in_transaction(operation: &Operation) -> bool {
+    !matches!(
+        operation,
+        Operation::RegisterSession
+            | Operation::AdvanceClock { .. }
+            | Operation::ReadVersions { .. }
+            | Operation::Transaction { .. }
+    )
+}
+
+/// Every operation but a transaction.
+pub fn single_operation_with(key: BoxedStrategy<Bytes>) -> impl Strategy<Value = Operation> {
     let keys = prop_oneof![
         9 => prop::collection::vec(key.clone(), 1..6),
         1 => prop::collection::vec(key.clone(), KEYS_PER_COMMAND_MAX..=KEYS_PER_COMMAND_MAX),
@@ -108,7 +143,9 @@ pub fn operation_with(key: BoxedStrategy<Bytes>) -> impl Strategy<Value = Operat
             .prop_map(|(pairs, condition)| Operation::SetMany { pairs, condition }),
         key.clone().prop_map(|key| Operation::Remove { key }),
         keys.clone().prop_map(|keys| Operation::RemoveMany { keys }),
-        keys.prop_map(|keys| Operation::CountExisting { keys }),
+        keys.clone()
+            .prop_map(|keys| Operation::CountExisting { keys }),
+        keys.prop_map(|keys| Operation::ReadVersions { keys }),
         Just(Operation::RegisterSession),
         expiring_operation(key),
     ]
@@ -194,6 +231,24 @@ pub fn any_response() -> impl Strategy<Value = Response> {
         Just(Response::Refused(Refusal::InvalidExpireTime)),
         Just(Response::Expiry(KeyExpiry::Missing)),
         Just(Response::Expiry(KeyExpiry::Persistent)),
+        Just(Response::Aborted),
+        Just(Response::Refused(Refusal::AnswerNotKept)),
+        prop::collection::vec((any::<bool>(), any::<u64>()), 0..4).prop_map(|versions| {
+            Response::Versions(
+                versions
+                    .into_iter()
+                    .map(|(changed, count)| {
+                        if changed {
+                            KeyVersion::Changed(count)
+                        } else {
+                            KeyVersion::UnchangedAsOf(count)
+                        }
+                    })
+                    .collect(),
+            )
+        }),
+        prop::collection::vec(any::<i64>().prop_map(Response::Integer), 0..4)
+            .prop_map(Response::Transaction),
         (any::<u64>(), any::<u64>()).prop_map(|(deadline, now)| Response::Expiry(KeyExpiry::At {
             deadline: UnixMillis(deadline),
             now: UnixMillis(now)

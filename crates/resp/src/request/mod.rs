@@ -8,8 +8,9 @@
 //! `GETDEL`, `APPEND`, `DBSIZE`, `MSET`, `MSETNX`), [`connection`] (`PING`, `ECHO`, `QUIT`,
 //! `SELECT`, `HELLO`, `CLIENT`), [`server`] (`INFO`, `COMMAND`),
 //! [`expiry`] (`EXPIRE` and its kin, `TTL` and its kin, `PERSIST`, `GETEX`,
-//! `SETEX`, `PSETEX`, `SET`'s expiry options) and [`synod`]
-//! (`SYNOD.SESSION`, `SYNOD.TAGGED`).
+//! `SETEX`, `PSETEX`, `SET`'s expiry options), [`transactions`] (`MULTI`,
+//! `EXEC`, `DISCARD`, `WATCH`, `UNWATCH`) and [`synod`] (`SYNOD.SESSION`,
+//! `SYNOD.TAGGED`).
 
 mod connection;
 mod error;
@@ -18,6 +19,7 @@ mod keys;
 mod server;
 mod strings;
 mod synod;
+mod transactions;
 
 use bytes::Bytes;
 use synod_kv::{Command, ExpireCondition, Expiry, Operation, SessionTag, SetCondition};
@@ -169,6 +171,25 @@ pub enum Request {
         /// [`Expiry::Keep`] without an option, [`Expiry::Clear`] for
         /// `PERSIST`.
         expiry: Expiry,
+    },
+    /// `MULTI`: queue the following commands until `EXEC`.
+    Multi,
+    /// `EXEC`: run the queued commands as one log entry.
+    Exec,
+    /// `DISCARD`: drop the queued commands and the watches.
+    Discard,
+    /// `WATCH key [key …]`: `EXEC` runs only if none of them changes first.
+    Watch {
+        /// The keys, at least one.
+        keys: Vec<Bytes>,
+    },
+    /// `UNWATCH`: forget the watches.
+    Unwatch,
+    /// The shape of an `EXEC`'s answer (never parsed): the queued requests
+    /// in order, each answered in its place of the reply array.
+    Queued {
+        /// The requests between `MULTI` and `EXEC`.
+        requests: Vec<Request>,
     },
     /// `DEL key [key …]`: delete keys, answering how many existed.
     Del {
@@ -343,6 +364,11 @@ impl Request {
             Request::SetExpiring { command, .. } | Request::Expire { command, .. } => command,
             Request::Ttl { report, .. } => report.name(),
             Request::Persist { .. } => expiry::PERSIST.name,
+            Request::Multi => transactions::MULTI.name,
+            Request::Exec | Request::Queued { .. } => transactions::EXEC.name,
+            Request::Discard => transactions::DISCARD.name,
+            Request::Watch { .. } => transactions::WATCH.name,
+            Request::Unwatch => transactions::UNWATCH.name,
             Request::GetEx { .. } => expiry::GETEX.name,
             Request::Del { .. } => keys::DEL.name,
             Request::Exists { .. } => keys::EXISTS.name,
@@ -451,7 +477,13 @@ impl Request {
             }),
             Request::SessionRegister => Some(Operation::RegisterSession),
             Request::Tagged { write, .. } => write.operation(),
-            Request::Ping { .. }
+            Request::Watch { keys } => Some(Operation::ReadVersions { keys: keys.clone() }),
+            Request::Multi
+            | Request::Exec
+            | Request::Discard
+            | Request::Unwatch
+            | Request::Queued { .. }
+            | Request::Ping { .. }
             | Request::Echo { .. }
             | Request::Quit
             | Request::Info { .. }
@@ -569,6 +601,14 @@ impl Request {
                 push("PERSIST");
                 words.push(key.clone());
             }
+            Request::Multi => push("MULTI"),
+            Request::Exec | Request::Queued { .. } => push("EXEC"),
+            Request::Discard => push("DISCARD"),
+            Request::Watch { keys } => {
+                push("WATCH");
+                words.extend(keys.iter().cloned());
+            }
+            Request::Unwatch => push("UNWATCH"),
             Request::GetEx { key, expiry } => {
                 push("GETEX");
                 words.push(key.clone());
@@ -833,6 +873,11 @@ pub(crate) const COMMANDS: &[CommandSpecification] = &[
     expiry::PEXPIRETIME,
     expiry::PERSIST,
     expiry::GETEX,
+    transactions::MULTI,
+    transactions::EXEC,
+    transactions::DISCARD,
+    transactions::WATCH,
+    transactions::UNWATCH,
     connection::PING,
     connection::ECHO,
     connection::QUIT,

@@ -8,9 +8,10 @@ use super::{dispatch, parse_unsigned, Arguments, CommandError, CommandSpecificat
 pub(super) const SESSION: CommandSpecification =
     CommandSpecification::without_keys("synod.session", 1, &["write"], parse_session);
 
-/// At least the session, the sequence and a write of one key (`DEL k`).
+/// At least the session, the sequence and the wrapped command (`EXEC`, or
+/// a write of one key such as `DEL k`).
 pub(super) const TAGGED: CommandSpecification =
-    CommandSpecification::without_keys("synod.tagged", -5, &["write", "movablekeys"], parse_tagged);
+    CommandSpecification::without_keys("synod.tagged", -4, &["write", "movablekeys"], parse_tagged);
 
 fn parse_session(_arguments: &mut Arguments) -> Result<Request, CommandError> {
     Ok(Request::SessionRegister)
@@ -27,10 +28,12 @@ fn parse_tagged(arguments: &mut Arguments) -> Result<Request, CommandError> {
     let write = dispatch(arguments.rest())?;
     // Every write of the store, and nothing else: reads need no tag, and
     // neither a registration nor a tagged command can be tagged again.
-    let is_write = !matches!(write, Request::SessionRegister | Request::Tagged { .. })
-        && write
-            .to_command()
-            .is_some_and(|command| !command.operation.is_read());
+    // `EXEC` too: the transaction it closes is one write of the session.
+    let is_write = write == Request::Exec
+        || !matches!(write, Request::SessionRegister | Request::Tagged { .. })
+            && write
+                .to_command()
+                .is_some_and(|command| !command.operation.is_read());
     if !is_write {
         return Err(CommandError::TaggedNotWrite {
             command: write.name(),

@@ -51,6 +51,10 @@ use tracing::{debug, warn};
 use crate::drive::{ClientRequest, NodeStatus, RequestError, RequestResult};
 use crate::metrics::Metrics;
 
+mod transaction;
+
+use transaction::{Transaction, Watches};
+
 /// Client connections open at once; one more is told
 /// `-ERR max number of clients reached` and closed.
 pub const CONNECTIONS_MAX: usize = 16_384;
@@ -242,6 +246,10 @@ struct Connection {
     stale_reads: bool,
     /// The protocol the replies are encoded in, from `HELLO`.
     protocol: Protocol,
+    /// Commands queued since `MULTI`, while one is open.
+    transaction: Option<Transaction>,
+    /// The keys `WATCH` saw, for the next `EXEC`.
+    watches: Watches,
 }
 
 async fn serve_connection(stream: TcpStream, remote: SocketAddr, id: u64, context: &ClientContext) {
@@ -254,6 +262,8 @@ async fn serve_connection(stream: TcpStream, remote: SocketAddr, id: u64, contex
         outstanding: Arc::new(Outstanding::default()),
         stale_reads: false,
         protocol: Protocol::Resp2,
+        transaction: None,
+        watches: Watches::default(),
     };
     let mut writer = Some(writer);
     let mut answers: Option<(mpsc::Sender<Owed>, tokio::task::JoinHandle<()>)> = None;
@@ -323,9 +333,40 @@ async fn handle_frame(
 ) -> (Pending, bool) {
     let request = match Request::parse(frame) {
         Ok(request) => request,
-        Err(error) => return (Pending::Ready(error.reply()), false),
+        Err(error) => {
+            // An error while queuing aborts the EXEC, as in Redis.
+            if let Some(transaction) = &mut connection.transaction {
+                transaction.dirty = true;
+            }
+            return (Pending::Ready(error.reply()), false);
+        }
+    };
+    let request = match transaction::handle(request, connection, context).await {
+        Ok(handled) => return handled,
+        Err(request) => request,
     };
     if let Some(command) = request.to_command() {
+        return submit(command, &request, connection, context).await;
+    }
+    if let Some(frame) = reply::local_reply(&request) {
+        return (Pending::Ready(frame), request == Request::Quit);
+    }
+    (
+        Pending::Ready(connection_reply(request, connection, context)),
+        false,
+    )
+}
+
+/// Hands `command` to the drive loop, through the read-index path or the
+/// log as the order rules of the module documentation say; `request` shapes
+/// the reply.
+async fn submit(
+    command: synod_kv::Command,
+    request: &Request,
+    connection: &mut Connection,
+    context: &ClientContext,
+) -> (Pending, bool) {
+    {
         let outstanding = &connection.outstanding;
         let (reply, answer) = oneshot::channel();
         let started = Instant::now();
@@ -354,8 +395,8 @@ async fn handle_frame(
                 false,
             );
         }
-        let shape = reply_shape(&request);
-        return (
+        let shape = reply_shape(request);
+        (
             Pending::Waiting {
                 answer,
                 kind,
@@ -363,15 +404,8 @@ async fn handle_frame(
                 started,
             },
             false,
-        );
+        )
     }
-    if let Some(frame) = reply::local_reply(&request) {
-        return (Pending::Ready(frame), request == Request::Quit);
-    }
-    (
-        Pending::Ready(connection_reply(request, connection, context)),
-        false,
-    )
 }
 
 /// The reply to a request about the connection or the server.
@@ -533,6 +567,9 @@ fn reply_shape(request: &Request) -> Request {
         Request::Tagged { tag, write } => Request::Tagged {
             tag: *tag,
             write: Box::new(reply_shape(write)),
+        },
+        Request::Queued { requests } => Request::Queued {
+            requests: requests.iter().map(reply_shape).collect(),
         },
         other => other.clone(),
     }
