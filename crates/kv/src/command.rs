@@ -38,6 +38,7 @@
 //!  21 transaction    watch count: varint, per watch: key, kind: u8 (0 changed,
 //!                    1 unchanged as of), count: varint; then operation count:
 //!                    varint, per operation: its code and fields as above
+//!  22 get many       count: varint, count × key
 //! expiry: u8 (0 clear, 1 keep, 2 at, 3 after), then for 2 and 3 the
 //!         milliseconds as a varint of the i64's two's complement bits
 //! key, value: varint length, then that many bytes
@@ -229,6 +230,12 @@ pub enum Operation {
         /// What becomes of the deadline; [`Expiry::Keep`] is a plain read.
         expiry: Expiry,
     },
+    /// Read the values of several keys at once (`MGET`): one state, so a
+    /// transaction is seen whole or not at all.
+    GetMany {
+        /// The keys, in order; a key named twice is answered twice.
+        keys: Vec<Bytes>,
+    },
     /// Read when each key last changed (`WATCH`); see [`crate::versions`].
     ReadVersions {
         /// The keys, in order.
@@ -256,7 +263,8 @@ impl Operation {
             | Operation::CountExisting { .. }
             | Operation::CountKeys
             | Operation::ReadExpiry { .. }
-            | Operation::ReadVersions { .. } => true,
+            | Operation::ReadVersions { .. }
+            | Operation::GetMany { .. } => true,
             Operation::Set { .. }
             | Operation::Remove { .. }
             | Operation::RemoveMany { .. }
@@ -304,7 +312,8 @@ impl Operation {
             | Operation::Append { key, value } => key.len() + value.len(),
             Operation::RemoveMany { keys }
             | Operation::CountExisting { keys }
-            | Operation::ReadVersions { keys } => keys.iter().map(Bytes::len).sum(),
+            | Operation::ReadVersions { keys }
+            | Operation::GetMany { keys } => keys.iter().map(Bytes::len).sum(),
             Operation::SetMany { pairs, .. } => pairs
                 .iter()
                 .map(|(key, value)| key.len() + value.len())
@@ -369,7 +378,8 @@ impl Operation {
             }
             Operation::RemoveMany { keys }
             | Operation::CountExisting { keys }
-            | Operation::ReadVersions { keys } => {
+            | Operation::ReadVersions { keys }
+            | Operation::GetMany { keys } => {
                 check_key_count(keys.len())?;
                 keys.iter().try_for_each(|key| check_key(key))?;
                 check_payload(keys.iter().map(Bytes::len).sum())
@@ -440,6 +450,7 @@ impl Operation {
             Operation::GetAndExpire { .. } => operation_code::GET_AND_EXPIRE,
             Operation::ReadVersions { .. } => operation_code::READ_VERSIONS,
             Operation::Transaction { .. } => operation_code::TRANSACTION,
+            Operation::GetMany { .. } => operation_code::GET_MANY,
         }
     }
 
@@ -484,7 +495,8 @@ impl Operation {
             }
             Operation::RemoveMany { keys }
             | Operation::CountExisting { keys }
-            | Operation::ReadVersions { keys } => {
+            | Operation::ReadVersions { keys }
+            | Operation::GetMany { keys } => {
                 u64_size_bytes(keys.len() as u64)
                     + keys
                         .iter()
@@ -583,7 +595,8 @@ impl Operation {
             }
             Operation::RemoveMany { keys }
             | Operation::CountExisting { keys }
-            | Operation::ReadVersions { keys } => {
+            | Operation::ReadVersions { keys }
+            | Operation::GetMany { keys } => {
                 writer.put_length(keys.len());
                 keys.iter().for_each(|key| writer.put_bytes(key));
             }
@@ -711,6 +724,9 @@ impl Operation {
                 keys: take_keys(reader)?,
             },
             operation_code::TRANSACTION => take_transaction(reader)?,
+            operation_code::GET_MANY => Operation::GetMany {
+                keys: take_keys(reader)?,
+            },
             operation_code::REGISTER_SESSION => Operation::RegisterSession,
             operation_code::INCREMENT_BY => Operation::IncrementBy {
                 key: take_key(reader)?,
@@ -753,6 +769,7 @@ mod operation_code {
     pub(super) const GET_AND_EXPIRE: u8 = 19;
     pub(super) const READ_VERSIONS: u8 = 20;
     pub(super) const TRANSACTION: u8 = 21;
+    pub(super) const GET_MANY: u8 = 22;
 }
 
 /// An increment's bits as the varint encodes them: its two's complement,
@@ -1047,10 +1064,10 @@ mod tests {
             })
         );
         assert_eq!(
-            Command::decode(&[1, 0, 22]),
+            Command::decode(&[1, 0, 23]),
             Err(DecodeError::TagUnknown {
                 field: "operation code",
-                tag: 22
+                tag: 23
             })
         );
         assert_eq!(

@@ -26,6 +26,8 @@
 //!  14 transaction         count: varint, then per operation its response's
 //!                         code and fields (no version byte)
 //!  15 aborted
+//!  16 values              count: varint, per key: present: u8 (0 | 1),
+//!                         [value: varint length, bytes]
 //! ```
 
 use bytes::Bytes;
@@ -87,6 +89,9 @@ pub enum Response {
     /// A transaction did not run: a watched key had changed (`EXEC`
     /// answers nil).
     Aborted,
+    /// The answer to `get many`: each key's value or `None`, in order. Its
+    /// encoding may exceed [`RESPONSE_SIZE_MAX_BYTES`] (several values).
+    Values(Vec<Option<Bytes>>),
 }
 
 /// Why a well-formed command changed nothing; the words are Redis's.
@@ -146,7 +151,7 @@ impl Response {
         let mut writer = Writer::with_capacity(self.encoded_size_hint_bytes());
         writer.put_u8(RESPONSE_FORMAT_VERSION);
         self.encode_body(&mut writer);
-        if !matches!(self, Response::Transaction(_)) {
+        if !matches!(self, Response::Transaction(_) | Response::Values(_)) {
             assert!(writer.len() <= RESPONSE_SIZE_MAX_BYTES);
         }
         writer.into_bytes()
@@ -216,6 +221,16 @@ impl Response {
                 }
             }
             Response::Aborted => writer.put_u8(response_code::ABORTED),
+            Response::Values(values) => {
+                writer.put_u8(response_code::VALUES);
+                writer.put_length(values.len());
+                for value in values {
+                    writer.put_bool(value.is_some());
+                    if let Some(value) = value {
+                        writer.put_bytes(value);
+                    }
+                }
+            }
         }
     }
 
@@ -325,6 +340,23 @@ impl Response {
                 Response::Transaction(responses)
             }
             response_code::ABORTED => Response::Aborted,
+            response_code::VALUES => {
+                let count = reader.take_length()?;
+                if count > KEYS_PER_COMMAND_MAX {
+                    return Err(crate::LimitError::KeysTooMany { count }.into());
+                }
+                let mut values = Vec::with_capacity(count);
+                for _ in 0..count {
+                    values.push(if reader.take_bool("value presence")? {
+                        let value = reader.take_bytes()?;
+                        check_value(value)?;
+                        Some(Bytes::copy_from_slice(value))
+                    } else {
+                        None
+                    });
+                }
+                Response::Values(values)
+            }
             tag => {
                 return Err(DecodeError::TagUnknown {
                     field: "response code",
@@ -341,6 +373,11 @@ impl Response {
         match self {
             Response::Value(Some(value)) => FIXED_SIZE_MAX_BYTES + value.len(),
             Response::Versions(versions) => FIXED_SIZE_MAX_BYTES * (1 + versions.len()),
+            Response::Values(values) => values
+                .iter()
+                .map(|value| FIXED_SIZE_MAX_BYTES + value.as_ref().map_or(0, Bytes::len))
+                .sum::<usize>()
+                .saturating_add(FIXED_SIZE_MAX_BYTES),
             Response::Transaction(responses) => responses
                 .iter()
                 .map(Response::encoded_size_hint_bytes)
@@ -373,6 +410,7 @@ mod response_code {
     pub(super) const VERSIONS: u8 = 13;
     pub(super) const TRANSACTION: u8 = 14;
     pub(super) const ABORTED: u8 = 15;
+    pub(super) const VALUES: u8 = 16;
 }
 
 #[cfg(test)]
@@ -410,10 +448,10 @@ mod tests {
     #[test]
     fn decode_rejects_bad_tags_versions_and_trailing_bytes() {
         assert_eq!(
-            Response::decode(&[1, 16]),
+            Response::decode(&[1, 17]),
             Err(DecodeError::TagUnknown {
                 field: "response code",
-                tag: 16
+                tag: 17
             })
         );
         assert_eq!(

@@ -246,6 +246,9 @@ impl Store {
             Operation::CountKeys => Response::Count(self.entries.len() as u64),
             Operation::ReadExpiry { key } => self.read_expiry(key),
             Operation::ReadVersions { keys } => self.read_versions(keys),
+            Operation::GetMany { keys } => {
+                Response::Values(keys.iter().map(|key| self.value(key)).collect())
+            }
             Operation::Set { .. }
             | Operation::Remove { .. }
             | Operation::RemoveMany { .. }
@@ -369,7 +372,8 @@ impl Store {
             | Operation::CountExisting { .. }
             | Operation::CountKeys
             | Operation::ReadExpiry { .. }
-            | Operation::ReadVersions { .. } => self.read(&operation),
+            | Operation::ReadVersions { .. }
+            | Operation::GetMany { .. } => self.read(&operation),
             Operation::Transaction {
                 watches,
                 operations,

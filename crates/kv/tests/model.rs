@@ -174,6 +174,11 @@ impl Model {
         self.now = now;
         self.purge();
         match operation {
+            Operation::GetMany { keys } => Response::Values(
+                keys.iter()
+                    .map(|key| self.entries.get(key).cloned())
+                    .collect(),
+            ),
             Operation::ReadVersions { keys } => {
                 Response::Versions(keys.iter().map(|key| self.version(key)).collect())
             }

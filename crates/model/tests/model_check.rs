@@ -252,6 +252,7 @@ fn catching_bounds(mutation: Mutation) -> (ModelConfig, Caught) {
         // The model has no clocks and no expiring keys; the simulator's
         // expiry scenarios catch it.
         Mutation::ReadsExpireByLocalClock => unreachable!("the model has no expiry"),
+        Mutation::WatchesIgnored => unreachable!("the model has no transactions"),
     }
 }
 

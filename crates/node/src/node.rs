@@ -141,6 +141,9 @@ pub struct Node<H> {
     /// Serve reads by the local clock (a mutation; see
     /// [`Mutation::ReadsExpireByLocalClock`]).
     reads_expire_by_local_clock: bool,
+    /// Drop transactions' watches (a mutation; see
+    /// [`Mutation::WatchesIgnored`]).
+    watches_ignored: bool,
     /// What the inputs produced since the last [`Node::ready`].
     output: Ready<H>,
 }
@@ -173,6 +176,7 @@ impl<H> Node<H> {
         let send_early = options.replica.mutation() == Mutation::SendBeforeEarlierWrites;
         let reads_expire_by_local_clock =
             options.replica.mutation() == Mutation::ReadsExpireByLocalClock;
+        let watches_ignored = options.replica.mutation() == Mutation::WatchesIgnored;
         let replica = Replica::new(options.replica, durable, replica_seed);
         assert_eq!(
             replica.applied(),
@@ -193,6 +197,7 @@ impl<H> Node<H> {
             time: None,
             expiry_proposed_tick: None,
             reads_expire_by_local_clock,
+            watches_ignored,
             output: Ready::default(),
         })
     }
@@ -225,7 +230,12 @@ impl<H> Node<H> {
     /// Proposes `command`. A read operation may be written too: it is then
     /// answered from the store when its slot applies, ordered in the log
     /// behind the writes before it.
-    fn write(&mut self, handle: H, command: Command) {
+    fn write(&mut self, handle: H, mut command: Command) {
+        if let (true, Operation::Transaction { watches, .. }) =
+            (self.watches_ignored, &mut command.operation)
+        {
+            watches.clear();
+        }
         if let Err(error) = command.validate() {
             self.reply(handle, Err(error.into()));
             return;

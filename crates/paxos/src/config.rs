@@ -131,6 +131,11 @@ pub enum Mutation {
     /// runs ahead hides a key that a later leader, whose clock is behind,
     /// returns again. The expiry scenarios of the simulator catch it.
     ReadsExpireByLocalClock,
+    /// The node drops the watches of every transaction it proposes, so
+    /// `EXEC` runs even when a watched key changed: two concurrent
+    /// check-and-set transfers then lose one's update. The simulator's bank
+    /// check catches it.
+    WatchesIgnored,
 }
 
 impl Mutation {

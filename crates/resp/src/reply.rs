@@ -136,6 +136,12 @@ pub fn reply_for(response: &Response, request: &Request) -> Frame {
             Some(exec_reply(requests, responses))
         }
         (Request::Queued { .. }, Response::Aborted) => Some(Frame::NullArray),
+        (Request::MGet { .. }, Response::Values(values)) => Some(Frame::Array(
+            values
+                .iter()
+                .map(|value| value.clone().map_or(Frame::Null, Frame::Bulk))
+                .collect(),
+        )),
         (Request::Ttl { report, .. }, Response::Expiry(expiry)) => {
             Some(Frame::Integer(ttl_reply(*expiry, *report)))
         }
@@ -262,6 +268,7 @@ pub fn local_reply(request: &Request) -> Option<Frame> {
         | Request::GetDel { .. }
         | Request::Append { .. }
         | Request::DbSize
+        | Request::MGet { .. }
         | Request::SetMany { .. }
         | Request::StringLength { .. }
         | Request::GetRange { .. }

@@ -5,7 +5,9 @@
 
 use synod_history::{Operation, OperationKind, Status};
 
-use crate::workload_checks::{check_agreed_time, check_counter, check_expiring_reads};
+use crate::workload_checks::{
+    check_agreed_time, check_balances, check_counter, check_expiring_reads,
+};
 use crate::world::{Record, RecordStatus, EXPIRING_KEY_PREFIX};
 
 /// A client id above every simulated client's, for the removals that
@@ -17,7 +19,7 @@ const EXPIRY_CLIENT_BASE: u64 = 1 << 32;
 pub fn to_operations(records: &[Record]) -> Vec<Operation> {
     records
         .iter()
-        .filter(|record| record.operation != "incr")
+        .filter(|record| !matches!(record.operation, "incr" | "transfer" | "balances"))
         .map(to_operation)
         .collect()
 }
@@ -75,10 +77,15 @@ fn operations_to_check(records: &[Record]) -> Vec<Operation> {
 }
 
 /// One line per violation: keys that are not linearizable, a counter
-/// outside its bounds or out of order, a read of an expired key, the
-/// agreed clock going back. `final_counter` is the counter's value on the
-/// converged replicas (`None`: never written).
-pub fn check_records(records: &[Record], final_counter: Option<i64>) -> Vec<String> {
+/// outside its bounds or out of order, money created or lost by transfers,
+/// a read of an expired key, the agreed clock going back. `final_counter`
+/// is the counter's value on the converged replicas (`None`: never
+/// written), `final_balances_sum` the sum of their balances.
+pub fn check_records(
+    records: &[Record],
+    final_counter: Option<i64>,
+    final_balances_sum: i64,
+) -> Vec<String> {
     let operations = operations_to_check(records);
     // Seeds already run in parallel: one thread per check is enough.
     let options = synod_history::CheckOptions {
@@ -104,6 +111,7 @@ pub fn check_records(records: &[Record], final_counter: Option<i64>) -> Vec<Stri
         })
         .collect();
     violations.extend(check_counter(records, final_counter));
+    violations.extend(check_balances(records, final_balances_sum));
     violations.extend(check_expiring_reads(records));
     violations.extend(check_agreed_time(records));
     violations

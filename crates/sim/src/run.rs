@@ -446,7 +446,11 @@ pub(crate) fn heal_and_check(world: &mut World, liveness_units_max: u64) -> Vec<
     }
     world.check_governing_quorums();
     let mut violations = std::mem::take(&mut world.violations);
-    violations.extend(check_records(&world.history, world.counter_value()));
+    violations.extend(check_records(
+        &world.history,
+        world.counter_value(),
+        world.balances_sum(),
+    ));
     violations
 }
 

@@ -1,7 +1,8 @@
 //! The checks of the workload that the register checker cannot express:
 //! the counter (Jepsen's counter check, strengthened by the order of the
-//! answers), reads of expiring keys against the agreed clock, and the
-//! agreed clock itself never going back in real time.
+//! answers), the bank (transfers conserve the total), reads of expiring
+//! keys against the agreed clock, and the agreed clock itself never going
+//! back in real time.
 
 use std::collections::HashMap;
 
@@ -72,6 +73,26 @@ pub fn check_counter(records: &[Record], final_counter: Option<i64>) -> Vec<Stri
                 "counter: an increment answered {largest}, above the final value {final_value}"
             ));
         }
+    }
+    violations
+}
+
+/// Transfers move money and never make or lose any: every read of all
+/// balances at once sums to 0, and so do the balances at the end.
+pub fn check_balances(records: &[Record], final_sum: i64) -> Vec<String> {
+    let mut violations: Vec<String> = records
+        .iter()
+        .filter(|record| record.operation == "balances" && record.status == RecordStatus::Ok)
+        .filter(|record| record.value != "0")
+        .map(|record| {
+            format!(
+                "bank: client {} read balances summing to {} (call {}, return {})",
+                record.client, record.value, record.call, record.return_time
+            )
+        })
+        .collect();
+    if final_sum != 0 {
+        violations.push(format!("bank: the final balances sum to {final_sum}"));
     }
     violations
 }

@@ -103,6 +103,8 @@ pub enum MutationName {
     /// Reads hide keys past their deadline on the serving node's own clock,
     /// as Redis-Raft does, not on the agreed clock.
     ReadsExpireByLocalClock,
+    /// Transactions proposed without their watches (EXEC always runs).
+    WatchesIgnored,
 }
 
 impl MutationName {
@@ -120,6 +122,7 @@ impl MutationName {
             MutationName::ConfigurationWithoutDelay => Mutation::ConfigurationWithoutDelay,
             MutationName::PreVoteDisabled => Mutation::PreVoteDisabled,
             MutationName::ReadsExpireByLocalClock => Mutation::ReadsExpireByLocalClock,
+            MutationName::WatchesIgnored => Mutation::WatchesIgnored,
         }
     }
 }

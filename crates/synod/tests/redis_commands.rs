@@ -611,6 +611,13 @@ fn transactions_apply_atomically_and_watch_sees_changes_made_through_another_nod
     assert_eq!(counter, 1);
     let after: Option<String> = second.get("after").unwrap();
     assert_eq!(after.as_deref(), Some("1"));
+    let values: Vec<Option<String>> = redis::cmd("MGET")
+        .arg("after")
+        .arg("missing")
+        .arg("counter")
+        .query(&mut first)
+        .unwrap();
+    assert_eq!(values, [Some("1".into()), None, Some("1".into())]);
     // An error while queuing aborts the whole transaction.
     let _: () = redis::cmd("MULTI").query(&mut first).unwrap();
     let queued: String = redis::cmd("SET")

@@ -145,7 +145,9 @@ pub fn single_operation_with(key: BoxedStrategy<Bytes>) -> impl Strategy<Value =
         keys.clone().prop_map(|keys| Operation::RemoveMany { keys }),
         keys.clone()
             .prop_map(|keys| Operation::CountExisting { keys }),
-        keys.prop_map(|keys| Operation::ReadVersions { keys }),
+        keys.clone()
+            .prop_map(|keys| Operation::ReadVersions { keys }),
+        keys.prop_map(|keys| Operation::GetMany { keys }),
         Just(Operation::RegisterSession),
         expiring_operation(key),
     ]
@@ -232,6 +234,7 @@ pub fn any_response() -> impl Strategy<Value = Response> {
         Just(Response::Expiry(KeyExpiry::Missing)),
         Just(Response::Expiry(KeyExpiry::Persistent)),
         Just(Response::Aborted),
+        prop::collection::vec(prop::option::of(any_value()), 0..3).prop_map(Response::Values),
         Just(Response::Refused(Refusal::AnswerNotKept)),
         prop::collection::vec((any::<bool>(), any::<u64>()), 0..4).prop_map(|versions| {
             Response::Versions(

@@ -66,6 +66,11 @@ pub enum Request {
     },
     /// `DBSIZE`: the number of keys.
     DbSize,
+    /// `MGET key [key …]`: each value or nil, read from one state.
+    MGet {
+        /// The keys, at least one.
+        keys: Vec<Bytes>,
+    },
     /// `MSET key value [key value …]` (`OK`) and `MSETNX …` (1 when all
     /// were stored, 0 when a key existed and none was): atomic, one log
     /// entry.
@@ -352,6 +357,7 @@ impl Request {
             Request::GetDel { .. } => strings::GETDEL.name,
             Request::Append { .. } => strings::APPEND.name,
             Request::DbSize => strings::DBSIZE.name,
+            Request::MGet { .. } => strings::MGET.name,
             Request::SetMany {
                 condition: SetCondition::IfAbsent,
                 ..
@@ -415,6 +421,7 @@ impl Request {
                 value: value.clone(),
             }),
             Request::DbSize => Some(Operation::CountKeys),
+            Request::MGet { keys } => Some(Operation::GetMany { keys: keys.clone() }),
             Request::SetMany { pairs, condition } => Some(Operation::SetMany {
                 pairs: pairs.clone(),
                 condition: *condition,
@@ -533,6 +540,10 @@ impl Request {
                 words.extend([key.clone(), value.clone()]);
             }
             Request::DbSize => push("DBSIZE"),
+            Request::MGet { keys } => {
+                push("MGET");
+                words.extend(keys.iter().cloned());
+            }
             Request::SetMany { pairs, condition } => {
                 push(if *condition == SetCondition::IfAbsent {
                     "MSETNX"
@@ -850,6 +861,7 @@ pub(crate) const COMMANDS: &[CommandSpecification] = &[
     strings::GETDEL,
     strings::APPEND,
     strings::DBSIZE,
+    strings::MGET,
     strings::MSET,
     strings::MSETNX,
     keys::STRLEN,

@@ -1,5 +1,5 @@
 //! The string and keyspace commands with operations of their own: `GETSET`,
-//! `GETDEL`, `APPEND`, `DBSIZE`, `MSET`, `MSETNX`.
+//! `GETDEL`, `APPEND`, `DBSIZE`, `MGET`, `MSET`, `MSETNX`.
 
 use bytes::Bytes;
 use synod_kv::SetCondition;
@@ -27,6 +27,9 @@ pub(super) const APPEND: CommandSpecification = CommandSpecification::with_keys(
 
 pub(super) const DBSIZE: CommandSpecification =
     CommandSpecification::without_keys("dbsize", 1, &["readonly", "fast"], parse_dbsize);
+
+pub(super) const MGET: CommandSpecification =
+    CommandSpecification::with_keys("mget", -2, &["readonly", "fast"], [1, -1, 1], parse_mget);
 
 pub(super) const MSET: CommandSpecification =
     CommandSpecification::with_keys("mset", -3, &["write", "denyoom"], [1, -1, 2], parse_mset);
@@ -64,6 +67,12 @@ fn parse_append(arguments: &mut Arguments) -> Result<Request, CommandError> {
 
 fn parse_dbsize(_: &mut Arguments) -> Result<Request, CommandError> {
     Ok(Request::DbSize)
+}
+
+fn parse_mget(arguments: &mut Arguments) -> Result<Request, CommandError> {
+    Ok(Request::MGet {
+        keys: arguments.rest(),
+    })
 }
 
 fn parse_mset(arguments: &mut Arguments) -> Result<Request, CommandError> {

@@ -84,23 +84,25 @@ pub struct Record {
 }
 
 #[derive(Clone, Debug)]
-struct ClientOperation {
-    operation: Operation,
-    record_name: &'static str,
-    key: String,
-    value: String,
-    call_units: u64,
+pub(super) struct ClientOperation {
+    pub(super) operation: Operation,
+    pub(super) record_name: &'static str,
+    pub(super) key: String,
+    pub(super) value: String,
+    pub(super) call_units: u64,
     /// Request numbers of every attempt (any answer to one of them counts).
-    attempts: Vec<u64>,
-    attempt_deadline_units: u64,
+    pub(super) attempts: Vec<u64>,
+    pub(super) attempt_deadline_units: u64,
     /// When the latest attempt was sent.
-    attempt_sent_units: u64,
+    pub(super) attempt_sent_units: u64,
     /// True once an attempt may have been proposed (timed out unanswered).
-    maybe_applied: bool,
-    sequence: Option<Sequence>,
-    agreed_time: Option<u64>,
-    deadline: Option<u64>,
-    delta: Option<i64>,
+    pub(super) maybe_applied: bool,
+    pub(super) sequence: Option<Sequence>,
+    pub(super) agreed_time: Option<u64>,
+    pub(super) deadline: Option<u64>,
+    pub(super) delta: Option<i64>,
+    /// For a transfer: where it stands.
+    pub(super) transfer: Option<super::transfers::Transfer>,
 }
 
 /// A client: one operation at a time, retried on timeouts and rejections.
@@ -110,9 +112,9 @@ pub struct SimClient {
     pub id: u64,
     session: Option<SessionId>,
     registering: Option<ClientOperation>,
-    next_sequence: u64,
+    pub(super) next_sequence: u64,
     next_request: u64,
-    current: Option<ClientOperation>,
+    pub(super) current: Option<ClientOperation>,
     values_written: u64,
     /// Operations completed, of any status.
     pub completed: u64,
@@ -284,14 +286,17 @@ impl World {
             agreed_time: None,
             deadline: None,
             delta: None,
+            transfer: None,
         });
     }
 
     fn new_operation(&mut self, client: usize) -> ClientOperation {
         let mut operation = match self.rng.below(20) {
-            0..=13 => self.new_register_operation(client),
-            14..=16 => self.new_counter_operation(),
-            _ => self.new_expiring_operation(client),
+            0..=11 => self.new_register_operation(client),
+            12..=14 => self.new_counter_operation(),
+            15..=17 => self.new_expiring_operation(client),
+            18 => self.new_transfer_operation(),
+            _ => self.new_balances_operation(),
         };
         operation.sequence = if operation.operation.is_read() {
             None
@@ -357,7 +362,7 @@ impl World {
         operation
     }
 
-    fn client_operation(
+    pub(super) fn client_operation(
         &self,
         operation: Operation,
         record_name: &'static str,
@@ -378,6 +383,7 @@ impl World {
             agreed_time: None,
             deadline: None,
             delta: None,
+            transfer: None,
         }
     }
 
@@ -417,7 +423,7 @@ impl World {
         self.client_operation(operation, record_name, key, value)
     }
 
-    fn send_attempt(&mut self, client: usize) {
+    pub(super) fn send_attempt(&mut self, client: usize) {
         let current = self.clients[client]
             .current
             .as_ref()
@@ -484,6 +490,9 @@ impl World {
     }
 
     fn complete_with(&mut self, client: usize, node: NodeId, response: Response) {
+        let Some(response) = self.advance_transfer(client, node, response) else {
+            return; // The transfer moved on to its next step.
+        };
         let current = self.clients[client].current.as_ref().expect("checked");
         let name = current.record_name;
         match (name, response) {
@@ -504,6 +513,15 @@ impl World {
             }
             ("set", Response::Stored(_)) => {
                 self.finish(client, Some(node), RecordStatus::Ok, Some(false))
+            }
+            ("balances", Response::Values(values)) => {
+                let sum = super::transfers::sum_of_balances(&values);
+                self.clients[client]
+                    .current
+                    .as_mut()
+                    .expect("checked")
+                    .value = sum.to_string();
+                self.finish(client, Some(node), RecordStatus::Ok, None);
             }
             ("incr", Response::Integer(value)) => {
                 self.clients[client]
@@ -534,7 +552,7 @@ impl World {
         }
     }
 
-    fn finish(
+    pub(super) fn finish(
         &mut self,
         client: usize,
         node: Option<NodeId>,

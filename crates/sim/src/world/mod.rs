@@ -15,6 +15,7 @@
 mod checks;
 mod clients;
 mod membership;
+mod transfers;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -30,6 +31,7 @@ use crate::network::{MessageFaults, Network};
 
 pub use clients::{Completion, Record, RecordStatus, SimClient, COUNTER_KEY, EXPIRING_KEY_PREFIX};
 pub use membership::next_change;
+pub use transfers::{sum_of_balances, ACCOUNT_KEY_PREFIX};
 
 /// Virtual nanoseconds per time unit, for the recorded history.
 pub const NANOSECONDS_PER_UNIT: u64 = 1_000_000;
@@ -385,6 +387,26 @@ impl World {
         match node.store().read(&get) {
             Response::Value(Some(value)) => std::str::from_utf8(&value).ok()?.parse().ok(),
             _ => None,
+        }
+    }
+
+    /// The sum of the accounts' balances on the running member that applied
+    /// the most.
+    pub fn balances_sum(&self) -> i64 {
+        let Some(node) = self
+            .client_targets
+            .iter()
+            .filter_map(|id| self.node(*id))
+            .max_by_key(|node| node.applied())
+        else {
+            return 0;
+        };
+        let get = synod_kv::Operation::GetMany {
+            keys: self.accounts(),
+        };
+        match node.store().read(&get) {
+            Response::Values(values) => sum_of_balances(&values),
+            _ => i64::MIN,
         }
     }
 

@@ -1,7 +1,8 @@
-//! The workload's counter and expiring keys under every fault, clock jumps
-//! included: the runs pass their checks, the workload really exercises
-//! expiry (values read before their deadline, keys gone after it), and the
-//! checks themselves fail on the histories they exist to reject.
+//! The workload's counter, bank and expiring keys under every fault, clock
+//! jumps included: the runs pass their checks, the workload really
+//! exercises them (values read before their deadline, keys gone after it,
+//! transfers committed and aborted), and the checks themselves fail on the
+//! histories they exist to reject.
 
 use synod_sim::workload_checks::{check_agreed_time, check_counter, check_expiring_reads};
 use synod_sim::{run_seed, FaultSet, Record, RecordStatus, SimulationOptions};
@@ -56,6 +57,7 @@ fn counters_and_expiring_keys_pass_their_checks_under_clock_jumps_and_failovers(
             ..SimulationOptions::default()
         };
         let (mut read_alive, mut read_gone, mut increments) = (0, 0, 0);
+        let (mut committed, mut aborted, mut balance_reads) = (0, 0, 0);
         for seed in 0..SEEDS {
             let outcome = run_seed(seed, &options);
             assert!(
@@ -69,6 +71,9 @@ fn counters_and_expiring_keys_pass_their_checks_under_clock_jumps_and_failovers(
                     ("get", true) if ok && record.found => read_alive += 1,
                     ("get", true) if ok => read_gone += 1,
                     ("incr", _) if ok => increments += 1,
+                    ("transfer", _) if ok && record.found => committed += 1,
+                    ("transfer", _) if ok => aborted += 1,
+                    ("balances", _) if ok => balance_reads += 1,
                     _ => {}
                 }
             }
@@ -81,6 +86,9 @@ fn counters_and_expiring_keys_pass_their_checks_under_clock_jumps_and_failovers(
         );
         assert!(read_gone > 20, "{read_gone} reads found it gone");
         assert!(increments > 100, "{increments} increments acknowledged");
+        assert!(committed > 20, "{committed} transfers committed");
+        assert!(aborted > 0, "{aborted} transfers aborted by WATCH");
+        assert!(balance_reads > 20, "{balance_reads} reads of every balance");
     }
 }
 
@@ -160,4 +168,22 @@ fn reads_that_expire_keys_by_the_local_clock_are_caught() {
     // leave room for workload changes.
     let caught = (0..600).find(|seed| !run_seed(*seed, &options).violations.is_empty());
     assert!(caught.is_some(), "600 seeds passed with the mutation");
+}
+
+/// Transactions proposed without their watches: concurrent check-and-set
+/// transfers lose updates, and the bank check sees money appear or vanish.
+#[test]
+fn transactions_that_ignore_their_watches_are_caught_by_the_bank_check() {
+    let options = SimulationOptions {
+        faults: FaultSet::NONE,
+        mutation: synod_paxos::Mutation::WatchesIgnored,
+        ..SimulationOptions::default()
+    };
+    let caught = (0..50).find_map(|seed| {
+        run_seed(seed, &options)
+            .violations
+            .into_iter()
+            .find(|violation| violation.starts_with("bank:"))
+    });
+    assert!(caught.is_some(), "50 seeds passed with the mutation");
 }
