@@ -74,6 +74,32 @@ async function main(endpoints) {
   assert.equal(await first.unlink("m1", "m2", "m3"), 2);
   step("SETNX, STRLEN, GETRANGE, TYPE, GETSET, APPEND, GETDEL, MSET, MSETNX, DBSIZE, UNLINK");
 
+  const ran = await first.multi().incr("tx:counter").set("tx:key", "v").mget("tx:key", "missing").exec();
+  assert.deepEqual(ran, [[null, 1], [null, "OK"], [null, ["v", null]]]);
+  step("MULTI/EXEC, MGET");
+
+  await first.set("tx:balance", "5");
+  await first.watch("tx:balance");
+  await last.set("tx:balance", "100");
+  assert.equal(await first.multi().set("tx:balance", "0").exec(), null);
+  assert.equal(await last.get("tx:balance"), "100");
+  await first.watch("tx:balance");
+  const balance = Number(await first.get("tx:balance"));
+  assert.deepEqual(await first.multi().set("tx:balance", String(balance + 1)).exec(), [[null, "OK"]]);
+  assert.equal(await last.get("tx:balance"), "101");
+  step("WATCH: EXEC is null after a change through another node, runs when unchanged");
+
+  assert.equal(await first.set("ttl:key", "v", "PX", 200), "OK");
+  const left = await last.pttl("ttl:key");
+  assert.ok(left > 0 && left <= 200, `PTTL ${left}`);
+  assert.equal(await first.persist("ttl:key"), 1);
+  assert.equal(await last.ttl("ttl:key"), -1);
+  assert.equal(await first.psetex("ttl:short", 150, "v"), "OK");
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  assert.equal(await last.get("ttl:short"), null);
+  await expectError(first.set("ttl:bad", "v", "EX", 0), "invalid expire time in 'set' command");
+  step("SET PX, PTTL, PERSIST, TTL, PSETEX, expiry on the agreed clock");
+
   const pipeline = first.pipeline();
   for (let index = 0; index < 200; index++) pipeline.set(`key:${index}`, index);
   for (let index = 0; index < 200; index++) pipeline.get(`key:${index}`);

@@ -10,6 +10,7 @@ one line per step and exits non-zero on the first failure.
 """
 
 import sys
+import time
 import warnings
 
 import redis
@@ -94,6 +95,49 @@ def main(endpoints):
     assert first.dbsize() >= 2
     assert last.delete("m1", "m2", "m3") == 2
     step("GETSET, SET GET, APPEND, GETDEL, MSET, MSETNX, DBSIZE")
+
+    transaction = first.pipeline(transaction=True)
+    transaction.incr("tx:counter").set("tx:key", "v").mget("tx:key", "missing")
+    assert transaction.execute() == [1, True, [b"v", None]]
+    step("MULTI/EXEC through a redis-py transaction pipeline, MGET")
+
+    def move(pipe):
+        balance = int(pipe.get("tx:balance") or 0)
+        pipe.multi()
+        pipe.set("tx:balance", balance + 10)
+
+    first.set("tx:balance", 5)
+    assert first.transaction(move, "tx:balance") == [True]
+    assert last.get("tx:balance") == b"15"
+    step("WATCH, check-and-set with redis-py's transaction helper")
+
+    watching = first.pipeline(transaction=True)
+    watching.watch("tx:balance")
+    last.set("tx:balance", 100)
+    watching.multi()
+    watching.set("tx:balance", 0)
+    try:
+        watching.execute()
+        raise AssertionError("EXEC ran although the watched key changed")
+    except redis.WatchError:
+        pass
+    assert first.get("tx:balance") == b"100"
+    step("WATCH aborts EXEC after a change through another node")
+
+    assert first.set("ttl:key", "v", px=200) is True
+    assert 0 < last.pttl("ttl:key") <= 200
+    assert first.ttl("greeting") == -2
+    assert last.expire("ttl:key", 100, gt=True) is True
+    assert first.persist("ttl:key") is True
+    assert first.ttl("ttl:key") == -1
+    assert first.setex("ttl:short", 1, "v") is True
+    assert last.pexpire("ttl:short", 150) is True
+    time.sleep(0.4)
+    assert first.get("ttl:short") is None and last.exists("ttl:short") == 0
+    assert last.getex("ttl:key", ex=100) == b"v"
+    assert 0 < first.expiretime("ttl:key")
+    expect_error(lambda: first.set("ttl:bad", "v", ex=0), "invalid expire time in 'set' command")
+    step("SET PX, PTTL, TTL, EXPIRE GT, PERSIST, SETEX, PEXPIRE, expiry, GETEX, EXPIRETIME")
 
     pipeline = first.pipeline(transaction=False)
     for index in range(200):
