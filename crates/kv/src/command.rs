@@ -39,6 +39,10 @@
 //!                    1 unchanged as of), count: varint; then operation count:
 //!                    varint, per operation: its code and fields as above
 //!  22 get many       count: varint, count × key
+//!  23 flush
+//!  24 rename         only if absent: u8 (0 | 1), from: key, to: key
+//!  25 copy           replace: u8 (0 | 1), from: key, to: key
+//!  26 set range      offset: varint, key, value
 //! expiry: u8 (0 clear, 1 keep, 2 at, 3 after), then for 2 and 3 the
 //!         milliseconds as a varint of the i64's two's complement bits
 //! key, value: varint length, then that many bytes
@@ -236,6 +240,38 @@ pub enum Operation {
         /// The keys, in order; a key named twice is answered twice.
         keys: Vec<Bytes>,
     },
+    /// Remove every key (`FLUSHALL`, `FLUSHDB`). Each leaves a tombstone,
+    /// so that watches see the change.
+    Flush,
+    /// Move a key's value and deadline to another key (`RENAME`), or only
+    /// when that one does not exist (`RENAMENX`).
+    Rename {
+        /// The key to move.
+        from: Bytes,
+        /// Its new name.
+        to: Bytes,
+        /// `RENAMENX`: only when `to` does not exist.
+        only_if_absent: bool,
+    },
+    /// Copy a key's value and deadline to another key (`COPY`).
+    Copy {
+        /// The key to copy.
+        from: Bytes,
+        /// The copy's name.
+        to: Bytes,
+        /// `REPLACE`: overwrite `to` if it exists.
+        replace: bool,
+    },
+    /// Overwrite the value from `offset` on, zero-padding a shorter value
+    /// (`SETRANGE`); answers the new length.
+    SetRange {
+        /// The key.
+        key: Bytes,
+        /// Where to write, in bytes.
+        offset: u64,
+        /// What to write there.
+        value: Bytes,
+    },
     /// Read when each key last changed (`WATCH`); see [`crate::versions`].
     ReadVersions {
         /// The keys, in order.
@@ -279,7 +315,11 @@ impl Operation {
             | Operation::Expire { .. }
             | Operation::Persist { .. }
             | Operation::GetAndExpire { .. }
-            | Operation::Transaction { .. } => false,
+            | Operation::Transaction { .. }
+            | Operation::Flush
+            | Operation::Rename { .. }
+            | Operation::Copy { .. }
+            | Operation::SetRange { .. } => false,
         }
     }
 
@@ -306,6 +346,10 @@ impl Operation {
             | Operation::ReadExpiry { key }
             | Operation::GetAndExpire { key, .. }
             | Operation::Expire { key, .. } => key.len(),
+            Operation::Rename { from, to, .. } | Operation::Copy { from, to, .. } => {
+                from.len() + to.len()
+            }
+            Operation::SetRange { key, value, .. } => key.len() + value.len(),
             Operation::Set { key, value, .. }
             | Operation::Exchange { key, value, .. }
             | Operation::SetExpiring { key, value, .. }
@@ -318,7 +362,10 @@ impl Operation {
                 .iter()
                 .map(|(key, value)| key.len() + value.len())
                 .sum(),
-            Operation::RegisterSession | Operation::CountKeys | Operation::AdvanceClock { .. } => 0,
+            Operation::RegisterSession
+            | Operation::CountKeys
+            | Operation::AdvanceClock { .. }
+            | Operation::Flush => 0,
             Operation::Transaction {
                 watches,
                 operations,
@@ -356,6 +403,26 @@ impl Operation {
             | Operation::Persist { key }
             | Operation::ReadExpiry { key }
             | Operation::GetAndExpire { key, .. } => check_key(key),
+            Operation::Rename { from, to, .. } | Operation::Copy { from, to, .. } => {
+                check_key(from)?;
+                check_key(to)?;
+                check_payload(from.len() + to.len())
+            }
+            Operation::SetRange { key, offset, value } => {
+                check_key(key)?;
+                check_value(value)?;
+                let end = usize::try_from(*offset)
+                    .ok()
+                    .and_then(|offset| offset.checked_add(value.len()));
+                // An empty value writes nothing, whatever the offset (Redis
+                // checks the size only for a non-empty one).
+                if !value.is_empty() && end.is_none_or(|end| end > crate::VALUE_SIZE_MAX_BYTES) {
+                    return Err(LimitError::ValueTooLarge {
+                        size_bytes: end.unwrap_or(usize::MAX),
+                    });
+                }
+                check_payload(key.len() + value.len())
+            }
             Operation::Expire { key, expiry, .. } => {
                 if matches!(expiry, Expiry::Clear | Expiry::Keep) {
                     return Err(LimitError::ExpiryWithoutTime);
@@ -407,7 +474,7 @@ impl Operation {
                 }
                 Ok(())
             }
-            Operation::RegisterSession | Operation::CountKeys => Ok(()),
+            Operation::RegisterSession | Operation::CountKeys | Operation::Flush => Ok(()),
             Operation::SetMany { pairs, condition } => {
                 if *condition == SetCondition::IfPresent {
                     return Err(LimitError::ConditionUnsupported);
@@ -451,6 +518,10 @@ impl Operation {
             Operation::ReadVersions { .. } => operation_code::READ_VERSIONS,
             Operation::Transaction { .. } => operation_code::TRANSACTION,
             Operation::GetMany { .. } => operation_code::GET_MANY,
+            Operation::Flush => operation_code::FLUSH,
+            Operation::Rename { .. } => operation_code::RENAME,
+            Operation::Copy { .. } => operation_code::COPY,
+            Operation::SetRange { .. } => operation_code::SET_RANGE,
         }
     }
 
@@ -464,6 +535,15 @@ impl Operation {
             | Operation::Persist { key }
             | Operation::ReadExpiry { key } => bytes_size_bytes(key.len()),
             Operation::AdvanceClock { now } => u64_size_bytes(now.0),
+            Operation::Flush => 0,
+            Operation::Rename { from, to, .. } | Operation::Copy { from, to, .. } => {
+                1 + bytes_size_bytes(from.len()) + bytes_size_bytes(to.len())
+            }
+            Operation::SetRange { key, offset, value } => {
+                u64_size_bytes(*offset)
+                    + bytes_size_bytes(key.len())
+                    + bytes_size_bytes(value.len())
+            }
             Operation::SetExpiring {
                 key, value, expiry, ..
             } => {
@@ -540,6 +620,26 @@ impl Operation {
                 writer.put_bytes(key);
             }
             Operation::AdvanceClock { now } => writer.put_u64(now.0),
+            Operation::Flush => {}
+            Operation::Rename {
+                from,
+                to,
+                only_if_absent: flag,
+            }
+            | Operation::Copy {
+                from,
+                to,
+                replace: flag,
+            } => {
+                writer.put_bool(*flag);
+                writer.put_bytes(from);
+                writer.put_bytes(to);
+            }
+            Operation::SetRange { key, offset, value } => {
+                writer.put_u64(*offset);
+                writer.put_bytes(key);
+                writer.put_bytes(value);
+            }
             Operation::SetExpiring {
                 key,
                 value,
@@ -727,6 +827,28 @@ impl Operation {
             operation_code::GET_MANY => Operation::GetMany {
                 keys: take_keys(reader)?,
             },
+            operation_code::FLUSH => Operation::Flush,
+            operation_code::RENAME => {
+                let only_if_absent = reader.take_bool("only if absent")?;
+                Operation::Rename {
+                    from: take_key(reader)?,
+                    to: take_key(reader)?,
+                    only_if_absent,
+                }
+            }
+            operation_code::COPY => {
+                let replace = reader.take_bool("replace")?;
+                Operation::Copy {
+                    from: take_key(reader)?,
+                    to: take_key(reader)?,
+                    replace,
+                }
+            }
+            operation_code::SET_RANGE => {
+                let offset = reader.take_u64()?;
+                let (key, value) = take_pair(reader)?;
+                Operation::SetRange { key, offset, value }
+            }
             operation_code::REGISTER_SESSION => Operation::RegisterSession,
             operation_code::INCREMENT_BY => Operation::IncrementBy {
                 key: take_key(reader)?,
@@ -770,6 +892,10 @@ mod operation_code {
     pub(super) const READ_VERSIONS: u8 = 20;
     pub(super) const TRANSACTION: u8 = 21;
     pub(super) const GET_MANY: u8 = 22;
+    pub(super) const FLUSH: u8 = 23;
+    pub(super) const RENAME: u8 = 24;
+    pub(super) const COPY: u8 = 25;
+    pub(super) const SET_RANGE: u8 = 26;
 }
 
 /// An increment's bits as the varint encodes them: its two's complement,
@@ -1064,10 +1190,10 @@ mod tests {
             })
         );
         assert_eq!(
-            Command::decode(&[1, 0, 23]),
+            Command::decode(&[1, 0, 27]),
             Err(DecodeError::TagUnknown {
                 field: "operation code",
-                tag: 23
+                tag: 27
             })
         );
         assert_eq!(

@@ -67,6 +67,7 @@ mod deadlines;
 pub mod expiry;
 mod fingerprint;
 mod key;
+mod keyspace;
 pub mod limits;
 mod response;
 mod session;

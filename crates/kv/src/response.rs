@@ -18,7 +18,8 @@
 //!   9 invalid command
 //!  10 integer             varint of the i64's two's complement bits
 //!  11 refused             refusal code: u8 (1 not an integer, 2 overflow, 3 too large,
-//!                         4 invalid expire time)
+//!                         4 invalid expire time, 5 answer not kept, 6 no such key,
+//!                         7 same object)
 //!  12 expiry              kind: u8 (0 missing, 1 persistent, 2 at),
 //!                         [deadline: varint, now: varint] (Unix milliseconds)
 //!  13 versions            count: varint, per key: kind: u8 (0 changed,
@@ -110,6 +111,10 @@ pub enum Refusal {
     /// A retried transaction: it was applied, but its answer was larger
     /// than [`RESPONSE_SIZE_MAX_BYTES`], too large for a session to keep.
     AnswerNotKept,
+    /// `RENAME` of a key that does not exist.
+    NoSuchKey,
+    /// `COPY` of a key onto itself.
+    SameObject,
 }
 
 impl Refusal {
@@ -125,6 +130,8 @@ impl Refusal {
             Refusal::AnswerNotKept => {
                 "the transaction was applied, but its answer was too large to keep for a retry"
             }
+            Refusal::NoSuchKey => "no such key",
+            Refusal::SameObject => "source and destination objects are the same",
         }
     }
 
@@ -135,6 +142,8 @@ impl Refusal {
             Refusal::TooLarge => 3,
             Refusal::InvalidExpireTime => 4,
             Refusal::AnswerNotKept => 5,
+            Refusal::NoSuchKey => 6,
+            Refusal::SameObject => 7,
         }
     }
 }
@@ -285,6 +294,8 @@ impl Response {
                 3 => Refusal::TooLarge,
                 4 => Refusal::InvalidExpireTime,
                 5 => Refusal::AnswerNotKept,
+                6 => Refusal::NoSuchKey,
+                7 => Refusal::SameObject,
                 tag => {
                     return Err(DecodeError::TagUnknown {
                         field: "refusal",

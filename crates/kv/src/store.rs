@@ -263,7 +263,11 @@ impl Store {
             | Operation::Expire { .. }
             | Operation::Persist { .. }
             | Operation::GetAndExpire { .. }
-            | Operation::Transaction { .. } => Response::InvalidCommand,
+            | Operation::Transaction { .. }
+            | Operation::Flush
+            | Operation::Rename { .. }
+            | Operation::Copy { .. }
+            | Operation::SetRange { .. } => Response::InvalidCommand,
         }
     }
 
@@ -378,6 +382,14 @@ impl Store {
                 watches,
                 operations,
             } => self.run_transaction(&watches, operations, now),
+            Operation::Flush => self.flush(),
+            Operation::Rename {
+                from,
+                to,
+                only_if_absent,
+            } => self.rename(&from, to, only_if_absent),
+            Operation::Copy { from, to, replace } => self.copy(&from, to, replace),
+            Operation::SetRange { key, offset, value } => self.set_range(key, offset, &value),
             Operation::AdvanceClock { now } => self.advance_clock(now),
             Operation::SetExpiring {
                 key,
@@ -480,7 +492,7 @@ impl Store {
 
     /// Replaces the value at `key` and keeps its deadline (`INCR`,
     /// `APPEND` and `SETRANGE` leave a key's time to live alone).
-    fn put(&mut self, key: Bytes, value: Bytes) {
+    pub(crate) fn put(&mut self, key: Bytes, value: Bytes) {
         self.store_value(key, value, SetCondition::Always);
     }
 

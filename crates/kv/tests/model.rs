@@ -174,6 +174,71 @@ impl Model {
         self.now = now;
         self.purge();
         match operation {
+            Operation::Flush => {
+                let keys: Vec<Bytes> = self.entries.keys().cloned().collect();
+                for key in keys {
+                    self.remove(&key);
+                }
+                Response::Stored(true)
+            }
+            Operation::Rename {
+                from,
+                to,
+                only_if_absent,
+            } => {
+                let Some(value) = self.entries.get(from).cloned() else {
+                    return Response::Refused(Refusal::NoSuchKey);
+                };
+                let renamed = from != to && !(*only_if_absent && self.entries.contains_key(to));
+                if renamed {
+                    let deadline = self.deadlines.get(from).copied();
+                    self.remove(from);
+                    self.store(to, &value);
+                    if let Some(deadline) = deadline {
+                        self.deadlines.insert(to.clone(), deadline);
+                    }
+                }
+                if *only_if_absent {
+                    Response::Count(u64::from(renamed))
+                } else {
+                    Response::Stored(true)
+                }
+            }
+            Operation::Copy { from, to, replace } => {
+                if from == to {
+                    return Response::Refused(Refusal::SameObject);
+                }
+                let Some(value) = self.entries.get(from).cloned() else {
+                    return Response::Count(0);
+                };
+                if !replace && self.entries.contains_key(to) {
+                    return Response::Count(0);
+                }
+                let deadline = self.deadlines.get(from).copied();
+                self.store(to, &value);
+                if let Some(deadline) = deadline {
+                    self.deadlines.insert(to.clone(), deadline);
+                }
+                Response::Count(1)
+            }
+            Operation::SetRange { key, offset, value } => {
+                let mut current = self
+                    .entries
+                    .get(key)
+                    .map(|v| v.to_vec())
+                    .unwrap_or_default();
+                if value.is_empty() {
+                    return Response::Count(current.len() as u64);
+                }
+                let offset = *offset as usize;
+                if current.len() < offset + value.len() {
+                    current.resize(offset + value.len(), 0);
+                }
+                current[offset..offset + value.len()].copy_from_slice(value);
+                let length = current.len() as u64;
+                self.put(key, &Bytes::from(current));
+                Response::Count(length)
+            }
             Operation::GetMany { keys } => Response::Values(
                 keys.iter()
                     .map(|key| self.entries.get(key).cloned())

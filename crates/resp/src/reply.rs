@@ -136,6 +136,18 @@ pub fn reply_for(response: &Response, request: &Request) -> Frame {
             Some(exec_reply(requests, responses))
         }
         (Request::Queued { .. }, Response::Aborted) => Some(Frame::NullArray),
+        (
+            Request::Rename {
+                only_if_absent: false,
+                ..
+            }
+            | Request::Flush,
+            Response::Stored(true),
+        ) => Some(ok()),
+        (
+            Request::Rename { .. } | Request::Copy { .. } | Request::SetRange { .. },
+            Response::Count(count),
+        ) => i64::try_from(*count).ok().map(Frame::Integer),
         (Request::MGet { .. }, Response::Values(values)) => Some(Frame::Array(
             values
                 .iter()
@@ -269,6 +281,10 @@ pub fn local_reply(request: &Request) -> Option<Frame> {
         | Request::Append { .. }
         | Request::DbSize
         | Request::MGet { .. }
+        | Request::SetRange { .. }
+        | Request::Rename { .. }
+        | Request::Copy { .. }
+        | Request::Flush
         | Request::SetMany { .. }
         | Request::StringLength { .. }
         | Request::GetRange { .. }

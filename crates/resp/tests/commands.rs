@@ -771,11 +771,8 @@ fn malformed_requests_are_command_errors() {
         ])),
         Err(CommandError::NotBulkStrings)
     );
-    let unknown = parse(&[b"FLUSHALL"]).unwrap_err();
-    assert_eq!(
-        error_text(unknown.reply()),
-        "ERR unknown command 'FLUSHALL'"
-    );
+    let unknown = parse(&[b"LPUSH"]).unwrap_err();
+    assert_eq!(error_text(unknown.reply()), "ERR unknown command 'LPUSH'");
     let huge_name = vec![b'x'; 100_000];
     let Err(CommandError::CommandUnknown { command }) = parse(&[&huge_name]) else {
         panic!("an unknown command");
@@ -979,4 +976,81 @@ fn a_value_just_over_the_kv_limit_is_a_command_error_not_a_protocol_error() {
         Request::parse(frame),
         Err(CommandError::Limit(LimitError::ValueTooLarge { .. }))
     ));
+}
+
+#[test]
+fn keyspace_commands_parse_with_redis_errors_and_answer_redis_replies() {
+    let words = |text: &str| -> Result<Request, CommandError> {
+        let words: Vec<&[u8]> = text.split(' ').map(str::as_bytes).collect();
+        parse(&words)
+    };
+    assert_eq!(
+        words("SETRANGE k 3 abc"),
+        Ok(Request::SetRange {
+            key: bytes("k"),
+            offset: 3,
+            value: bytes("abc")
+        })
+    );
+    assert_eq!(
+        words("SETRANGE k -1 abc"),
+        Err(CommandError::OffsetOutOfRange)
+    );
+    assert_eq!(
+        words("SETRANGE k 1048575 ab"),
+        Err(CommandError::StringTooLarge)
+    );
+    assert!(
+        words("SETRANGE k 99999999999 ").is_ok(),
+        "an empty value writes nothing"
+    );
+    assert_eq!(
+        words("RENAMENX a b"),
+        Ok(Request::Rename {
+            from: bytes("a"),
+            to: bytes("b"),
+            only_if_absent: true
+        })
+    );
+    assert_eq!(
+        words("COPY a b DB 0 REPLACE"),
+        Ok(Request::Copy {
+            from: bytes("a"),
+            to: bytes("b"),
+            replace: true
+        })
+    );
+    assert_eq!(
+        words("COPY a b DB 1"),
+        Err(CommandError::DatabaseOutOfRange)
+    );
+    assert_eq!(words("COPY a b NOW"), Err(CommandError::Syntax));
+    assert_eq!(words("FLUSHALL ASYNC"), Ok(Request::Flush));
+    assert_eq!(words("FLUSHDB sync"), Ok(Request::Flush));
+    assert_eq!(words("FLUSHALL LATER"), Err(CommandError::Syntax));
+    for text in [
+        "SETRANGE k 3 abc",
+        "RENAME a b",
+        "RENAMENX a b",
+        "COPY a b REPLACE",
+        "FLUSHALL",
+    ] {
+        let request = words(text).unwrap();
+        assert_eq!(Request::parse(request.to_frame()), Ok(request), "{text}");
+    }
+    let rename = words("RENAME a b").unwrap();
+    assert_eq!(reply_for(&Response::Stored(true), &rename), reply::ok());
+    assert_eq!(
+        error_text(reply_for(&Response::Refused(Refusal::NoSuchKey), &rename)),
+        "ERR no such key"
+    );
+    let copy = words("COPY a a").unwrap();
+    assert_eq!(
+        error_text(reply_for(&Response::Refused(Refusal::SameObject), &copy)),
+        "ERR source and destination objects are the same"
+    );
+    assert_eq!(
+        reply_for(&Response::Count(7), &words("SETRANGE k 3 abc").unwrap()),
+        Frame::Integer(7)
+    );
 }

@@ -691,3 +691,77 @@ fn transactions_apply_atomically_and_watch_sees_changes_made_through_another_nod
     let once: i64 = second.get("once").unwrap();
     assert_eq!(once, 1);
 }
+
+/// RENAME, RENAMENX and COPY carry a key's deadline with its value;
+/// SETRANGE zero-pads; FLUSHALL empties the store and touches watched keys.
+#[test]
+fn keyspace_commands_move_values_with_their_deadlines_and_flushall_touches_watches() {
+    let cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(common::ELECTION_WAIT);
+    let mut first = cluster.redis((leader + 1) % 3);
+    let mut second = cluster.redis(leader);
+    let _: () = redis::cmd("SET")
+        .arg("a")
+        .arg("1")
+        .arg("EX")
+        .arg(100)
+        .query(&mut first)
+        .unwrap();
+    let _: () = redis::cmd("RENAME")
+        .arg("a")
+        .arg("b")
+        .query(&mut first)
+        .unwrap();
+    let ttl: i64 = second.ttl("b").unwrap();
+    assert!(
+        (99..=100).contains(&ttl),
+        "the deadline moved with the value: {ttl}"
+    );
+    assert_eq!(
+        error_code(redis::cmd("RENAME").arg("a").arg("c").query(&mut first)),
+        "ERR"
+    );
+    let _: () = first.set("c", "x").unwrap();
+    let renamed: i64 = redis::cmd("RENAMENX")
+        .arg("b")
+        .arg("c")
+        .query(&mut first)
+        .unwrap();
+    assert_eq!(renamed, 0);
+    let copied: i64 = redis::cmd("COPY")
+        .arg("b")
+        .arg("c")
+        .query(&mut second)
+        .unwrap();
+    assert_eq!(copied, 0, "c exists and there is no REPLACE");
+    let copied: i64 = redis::cmd("COPY")
+        .arg("b")
+        .arg("c")
+        .arg("REPLACE")
+        .query(&mut second)
+        .unwrap();
+    assert_eq!(copied, 1);
+    let c: String = first.get("c").unwrap();
+    assert_eq!(c, "1");
+    let length: i64 = redis::cmd("SETRANGE")
+        .arg("padded")
+        .arg(3)
+        .arg("ab")
+        .query(&mut first)
+        .unwrap();
+    assert_eq!(length, 5);
+    let padded: Vec<u8> = second.get("padded").unwrap();
+    assert_eq!(padded, b"\0\0\0ab");
+    let _: () = redis::cmd("WATCH").arg("c").query(&mut first).unwrap();
+    let _: () = redis::cmd("FLUSHALL").query(&mut second).unwrap();
+    let _: () = redis::cmd("MULTI").query(&mut first).unwrap();
+    let _: String = redis::cmd("SET")
+        .arg("c")
+        .arg("y")
+        .query(&mut first)
+        .unwrap();
+    let aborted: Value = redis::cmd("EXEC").query(&mut first).unwrap();
+    assert_eq!(aborted, Value::Nil, "FLUSHALL touched the watched key");
+    let size: i64 = redis::cmd("DBSIZE").query(&mut first).unwrap();
+    assert_eq!(size, 0);
+}

@@ -148,6 +148,29 @@ pub fn single_operation_with(key: BoxedStrategy<Bytes>) -> impl Strategy<Value =
         keys.clone()
             .prop_map(|keys| Operation::ReadVersions { keys }),
         keys.prop_map(|keys| Operation::GetMany { keys }),
+        (key.clone(), key.clone(), any::<bool>()).prop_map(|(from, to, only_if_absent)| {
+            Operation::Rename {
+                from,
+                to,
+                only_if_absent,
+            }
+        }),
+        (key.clone(), key.clone(), any::<bool>()).prop_map(|(from, to, replace)| Operation::Copy {
+            from,
+            to,
+            replace
+        }),
+        (
+            key.clone(),
+            0u64..24,
+            prop::collection::vec(any::<u8>(), 0..6)
+        )
+            .prop_map(|(key, offset, value)| Operation::SetRange {
+                key,
+                offset,
+                value: Bytes::from(value),
+            }),
+        Just(Operation::Flush),
         Just(Operation::RegisterSession),
         expiring_operation(key),
     ]

@@ -79,6 +79,12 @@ pub enum CommandError {
     /// `DECRBY key -9223372036854775808`: its negation is out of range.
     #[error("decrement would overflow")]
     DecrementOverflow,
+    /// `SETRANGE` at a negative offset.
+    #[error("offset is out of range")]
+    OffsetOutOfRange,
+    /// `SETRANGE` past the value limit.
+    #[error("string exceeds maximum allowed size (synod's value limit, 1048576 bytes)")]
+    StringTooLarge,
     /// `SELECT` of a database other than 0: synod has one keyspace.
     #[error("DB index is out of range")]
     DatabaseOutOfRange,

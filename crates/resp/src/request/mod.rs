@@ -16,6 +16,7 @@ mod connection;
 mod error;
 mod expiry;
 mod keys;
+mod keyspace;
 mod server;
 mod strings;
 mod synod;
@@ -66,6 +67,36 @@ pub enum Request {
     },
     /// `DBSIZE`: the number of keys.
     DbSize,
+    /// `SETRANGE key offset value`: overwrite from `offset` on, answered
+    /// with the new length.
+    SetRange {
+        /// The key.
+        key: Bytes,
+        /// Where to write.
+        offset: u64,
+        /// What to write.
+        value: Bytes,
+    },
+    /// `RENAME key newkey` (`OK`) and `RENAMENX key newkey` (1 or 0).
+    Rename {
+        /// The key to move.
+        from: Bytes,
+        /// Its new name.
+        to: Bytes,
+        /// `RENAMENX`.
+        only_if_absent: bool,
+    },
+    /// `COPY source destination [DB 0] [REPLACE]`: 1 when copied.
+    Copy {
+        /// The key to copy.
+        from: Bytes,
+        /// The copy's name.
+        to: Bytes,
+        /// `REPLACE`.
+        replace: bool,
+    },
+    /// `FLUSHALL` and `FLUSHDB`: remove every key.
+    Flush,
     /// `MGET key [key …]`: each value or nil, read from one state.
     MGet {
         /// The keys, at least one.
@@ -358,6 +389,14 @@ impl Request {
             Request::Append { .. } => strings::APPEND.name,
             Request::DbSize => strings::DBSIZE.name,
             Request::MGet { .. } => strings::MGET.name,
+            Request::SetRange { .. } => strings::SETRANGE.name,
+            Request::Rename {
+                only_if_absent: true,
+                ..
+            } => keyspace::RENAMENX.name,
+            Request::Rename { .. } => keyspace::RENAME.name,
+            Request::Copy { .. } => keyspace::COPY.name,
+            Request::Flush => keyspace::FLUSHALL.name,
             Request::SetMany {
                 condition: SetCondition::IfAbsent,
                 ..
@@ -422,6 +461,26 @@ impl Request {
             }),
             Request::DbSize => Some(Operation::CountKeys),
             Request::MGet { keys } => Some(Operation::GetMany { keys: keys.clone() }),
+            Request::SetRange { key, offset, value } => Some(Operation::SetRange {
+                key: key.clone(),
+                offset: *offset,
+                value: value.clone(),
+            }),
+            Request::Rename {
+                from,
+                to,
+                only_if_absent,
+            } => Some(Operation::Rename {
+                from: from.clone(),
+                to: to.clone(),
+                only_if_absent: *only_if_absent,
+            }),
+            Request::Copy { from, to, replace } => Some(Operation::Copy {
+                from: from.clone(),
+                to: to.clone(),
+                replace: *replace,
+            }),
+            Request::Flush => Some(Operation::Flush),
             Request::SetMany { pairs, condition } => Some(Operation::SetMany {
                 pairs: pairs.clone(),
                 condition: *condition,
@@ -544,6 +603,30 @@ impl Request {
                 push("MGET");
                 words.extend(keys.iter().cloned());
             }
+            Request::SetRange { key, offset, value } => {
+                push("SETRANGE");
+                words.extend([key.clone(), Bytes::from(offset.to_string()), value.clone()]);
+            }
+            Request::Rename {
+                from,
+                to,
+                only_if_absent,
+            } => {
+                push(if *only_if_absent {
+                    "RENAMENX"
+                } else {
+                    "RENAME"
+                });
+                words.extend([from.clone(), to.clone()]);
+            }
+            Request::Copy { from, to, replace } => {
+                push("COPY");
+                words.extend([from.clone(), to.clone()]);
+                if *replace {
+                    words.push(Bytes::from_static(b"REPLACE"));
+                }
+            }
+            Request::Flush => push("FLUSHALL"),
             Request::SetMany { pairs, condition } => {
                 push(if *condition == SetCondition::IfAbsent {
                     "MSETNX"
@@ -862,6 +945,12 @@ pub(crate) const COMMANDS: &[CommandSpecification] = &[
     strings::APPEND,
     strings::DBSIZE,
     strings::MGET,
+    strings::SETRANGE,
+    keyspace::RENAME,
+    keyspace::RENAMENX,
+    keyspace::COPY,
+    keyspace::FLUSHALL,
+    keyspace::FLUSHDB,
     strings::MSET,
     strings::MSETNX,
     keys::STRLEN,

@@ -1,5 +1,5 @@
 //! The string and keyspace commands with operations of their own: `GETSET`,
-//! `GETDEL`, `APPEND`, `DBSIZE`, `MGET`, `MSET`, `MSETNX`.
+//! `GETDEL`, `APPEND`, `SETRANGE`, `DBSIZE`, `MGET`, `MSET`, `MSETNX`.
 
 use bytes::Bytes;
 use synod_kv::SetCondition;
@@ -23,6 +23,14 @@ pub(super) const APPEND: CommandSpecification = CommandSpecification::with_keys(
     &["write", "denyoom", "fast"],
     [1, 1, 1],
     parse_append,
+);
+
+pub(super) const SETRANGE: CommandSpecification = CommandSpecification::with_keys(
+    "setrange",
+    4,
+    &["write", "denyoom"],
+    [1, 1, 1],
+    parse_setrange,
 );
 
 pub(super) const DBSIZE: CommandSpecification =
@@ -63,6 +71,21 @@ fn parse_append(arguments: &mut Arguments) -> Result<Request, CommandError> {
     let key = arguments.next()?;
     let value = arguments.next()?;
     Ok(Request::Append { key, value })
+}
+
+/// `SETRANGE key offset value`, with Redis's checks: a negative offset is
+/// out of range, and a write past the value limit is refused (an empty
+/// value writes nothing, so it is not).
+fn parse_setrange(arguments: &mut Arguments) -> Result<Request, CommandError> {
+    let key = arguments.next()?;
+    let offset = super::parse_signed(&arguments.next()?)?;
+    let value = arguments.next()?;
+    let offset = u64::try_from(offset).map_err(|_| CommandError::OffsetOutOfRange)?;
+    let end = offset.saturating_add(value.len() as u64);
+    if !value.is_empty() && end > synod_kv::VALUE_SIZE_MAX_BYTES as u64 {
+        return Err(CommandError::StringTooLarge);
+    }
+    Ok(Request::SetRange { key, offset, value })
 }
 
 fn parse_dbsize(_: &mut Arguments) -> Result<Request, CommandError> {
