@@ -273,6 +273,7 @@ pub fn local_reply(request: &Request) -> Option<Frame> {
         Request::Command(CommandQuery::Table) => Some(command_table()),
         Request::Command(CommandQuery::Docs) => Some(Frame::Array(Vec::new())),
         Request::Command(CommandQuery::Count) => Some(Frame::Integer(COMMANDS.len() as i64)),
+        Request::Refused { reply } => Some(Frame::Error(reply.clone())),
         Request::Get { .. }
         | Request::IncrementBy { .. }
         | Request::SetIfAbsent { .. }

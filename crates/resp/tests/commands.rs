@@ -772,12 +772,20 @@ fn malformed_requests_are_command_errors() {
         Err(CommandError::NotBulkStrings)
     );
     let unknown = parse(&[b"LPUSH"]).unwrap_err();
-    assert_eq!(error_text(unknown.reply()), "ERR unknown command 'LPUSH'");
+    assert_eq!(
+        error_text(unknown.reply()),
+        "ERR unknown command 'LPUSH', with args beginning with: "
+    );
+    let unknown = parse(&[b"LPUSH", b"list", b"a"]).unwrap_err();
+    assert_eq!(
+        error_text(unknown.reply()),
+        "ERR unknown command 'LPUSH', with args beginning with: 'list' 'a' "
+    );
     let huge_name = vec![b'x'; 100_000];
-    let Err(CommandError::CommandUnknown { command }) = parse(&[&huge_name]) else {
+    let Err(CommandError::CommandUnknown { command, .. }) = parse(&[&huge_name]) else {
         panic!("an unknown command");
     };
-    assert!(command.len() <= 64, "the echoed name is shortened");
+    assert!(command.len() <= 128, "the echoed name is shortened");
 }
 
 #[test]

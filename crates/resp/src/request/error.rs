@@ -9,8 +9,9 @@ use crate::limits::CLIENT_NAME_SIZE_MAX_BYTES;
 use crate::reply::error_code;
 
 /// The longest piece of client input an error message repeats, in bytes, so
-/// that a huge unknown command name does not make a huge reply.
-const ECHOED_INPUT_SIZE_MAX_BYTES: usize = 64;
+/// that a huge unknown command name does not make a huge reply (Redis's
+/// bound too).
+const ECHOED_INPUT_SIZE_MAX_BYTES: usize = 128;
 
 /// A request that is valid RESP but not a valid command: unknown, wrong
 /// arity, bad option, or over a kv limit. The frame was read whole, so the
@@ -25,11 +26,15 @@ pub enum CommandError {
     /// or an array holding a nested array).
     #[error("a request must be an array of bulk strings")]
     NotBulkStrings,
-    /// No command has this name.
-    #[error("unknown command '{command}'")]
+    /// No command has this name. The words are Redis 7's, arguments
+    /// included, so that clients and tests that match them still do.
+    #[error("unknown command '{command}', with args beginning with: {arguments}")]
     CommandUnknown {
         /// The name as sent, shortened and made printable.
         command: String,
+        /// The first arguments, each quoted and followed by a space, as
+        /// Redis shows them (see [`echoed_arguments`]).
+        arguments: String,
     },
     /// The command has no such subcommand.
     #[error("unknown subcommand '{subcommand}' of '{command}'")]
@@ -139,11 +144,43 @@ impl CommandError {
         }
     }
 
+    /// Whether Redis refuses the command while queuing it in `MULTI` (an
+    /// unknown command, a wrong number of arguments), which aborts the
+    /// `EXEC`; other errors are found when `EXEC` runs the command.
+    pub fn refuses_queuing(&self) -> bool {
+        matches!(
+            self,
+            CommandError::Empty
+                | CommandError::NotBulkStrings
+                | CommandError::CommandUnknown { .. }
+                | CommandError::SubcommandUnknown { .. }
+                | CommandError::Arity { .. }
+        )
+    }
+
     /// The error reply, `-<code> <message>`, after which the connection
     /// stays open.
     pub fn reply(&self) -> Frame {
         Frame::Error(format!("{} {self}", self.code()))
     }
+}
+
+/// The arguments of an unknown command as Redis 7 repeats them: each
+/// quoted and followed by a space, until [`ECHOED_INPUT_SIZE_MAX_BYTES`]
+/// are shown.
+pub(crate) fn echoed_arguments(arguments: &[bytes::Bytes]) -> String {
+    let mut shown = String::new();
+    for argument in arguments {
+        if shown.len() >= ECHOED_INPUT_SIZE_MAX_BYTES {
+            break;
+        }
+        let room = ECHOED_INPUT_SIZE_MAX_BYTES - shown.len();
+        let part = &argument[..argument.len().min(room)];
+        shown.push('\'');
+        shown.push_str(&String::from_utf8_lossy(part));
+        shown.push_str("' ");
+    }
+    shown
 }
 
 /// Client input made safe to repeat in an error message: at most

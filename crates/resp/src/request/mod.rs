@@ -221,6 +221,13 @@ pub enum Request {
     },
     /// `UNWATCH`: forget the watches.
     Unwatch,
+    /// A command inside `MULTI` whose arguments were refused (never
+    /// parsed): Redis checks arguments when `EXEC` runs the command, so
+    /// its error is answered in its place in `EXEC`'s reply.
+    Refused {
+        /// The error reply, `-ERR …`.
+        reply: String,
+    },
     /// The shape of an `EXEC`'s answer (never parsed): the queued requests
     /// in order, each answered in its place of the reply array.
     Queued {
@@ -411,6 +418,7 @@ impl Request {
             Request::Persist { .. } => expiry::PERSIST.name,
             Request::Multi => transactions::MULTI.name,
             Request::Exec | Request::Queued { .. } => transactions::EXEC.name,
+            Request::Refused { .. } => "refused",
             Request::Discard => transactions::DISCARD.name,
             Request::Watch { .. } => transactions::WATCH.name,
             Request::Unwatch => transactions::UNWATCH.name,
@@ -549,6 +557,7 @@ impl Request {
             | Request::Discard
             | Request::Unwatch
             | Request::Queued { .. }
+            | Request::Refused { .. }
             | Request::Ping { .. }
             | Request::Echo { .. }
             | Request::Quit
@@ -696,7 +705,7 @@ impl Request {
                 words.push(key.clone());
             }
             Request::Multi => push("MULTI"),
-            Request::Exec | Request::Queued { .. } => push("EXEC"),
+            Request::Exec | Request::Queued { .. } | Request::Refused { .. } => push("EXEC"),
             Request::Discard => push("DISCARD"),
             Request::Watch { keys } => {
                 push("WATCH");
@@ -1017,6 +1026,7 @@ fn dispatch(words: Vec<Bytes>) -> Result<Request, CommandError> {
         .find(|specification| specification.name.as_bytes().eq_ignore_ascii_case(&name))
         .ok_or_else(|| CommandError::CommandUnknown {
             command: echoed(&name),
+            arguments: error::echoed_arguments(words.as_slice()),
         })?;
     let word_count = words.len() as u64 + 1;
     let arity_holds = match u64::try_from(specification.arity) {

@@ -334,11 +334,7 @@ async fn handle_frame(
     let request = match Request::parse(frame) {
         Ok(request) => request,
         Err(error) => {
-            // An error while queuing aborts the EXEC, as in Redis.
-            if let Some(transaction) = &mut connection.transaction {
-                transaction.dirty = true;
-            }
-            return (Pending::Ready(error.reply()), false);
+            return transaction::refused(error, connection);
         }
     };
     let request = match transaction::handle(request, connection, context).await {

@@ -97,6 +97,28 @@ pub(super) async fn handle(
     }
 }
 
+/// A request that did not parse. Inside `MULTI`, as in Redis: an unknown
+/// command or a wrong number of arguments is refused now and aborts the
+/// `EXEC`; any other error (a bad option, a value that is not a number) is
+/// queued and answered in its place when `EXEC` runs.
+pub(super) fn refused(
+    error: synod_resp::CommandError,
+    connection: &mut Connection,
+) -> (Pending, bool) {
+    let Some(transaction) = &mut connection.transaction else {
+        return (Pending::Ready(error.reply()), false);
+    };
+    if error.refuses_queuing() || transaction.queued.len() >= KEYS_PER_COMMAND_MAX {
+        transaction.dirty = true;
+        return (Pending::Ready(error.reply()), false);
+    }
+    let Frame::Error(reply) = error.reply() else {
+        unreachable!("a command error replies an error");
+    };
+    transaction.queued.push(Request::Refused { reply });
+    (Pending::Ready(Frame::Simple("QUEUED".to_owned())), false)
+}
+
 /// `WATCH keys`: reads their versions now, linearizably, before the next
 /// request of the connection is read (so that no later write of this
 /// connection can come first), behind the connection's writes in flight.
