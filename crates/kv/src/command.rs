@@ -43,6 +43,10 @@
 //!  24 rename         only if absent: u8 (0 | 1), from: key, to: key
 //!  25 copy           replace: u8 (0 | 1), from: key, to: key
 //!  26 set range      offset: varint, key, value
+//!  27 keys           pattern
+//!  28 scan           cursor: varint, count: varint, filters: u8 (bit 0
+//!                    pattern, bit 1 type), [pattern], [type]
+//!  29 random key     seed: varint
 //! expiry: u8 (0 clear, 1 keep, 2 at, 3 after), then for 2 and 3 the
 //!         milliseconds as a varint of the i64's two's complement bits
 //! key, value: varint length, then that many bytes
@@ -272,6 +276,28 @@ pub enum Operation {
         /// What to write there.
         value: Bytes,
     },
+    /// Every key matching a glob-style pattern (`KEYS`).
+    Keys {
+        /// The pattern (see [`crate::pattern`]).
+        pattern: Bytes,
+    },
+    /// One page of a keyspace iteration (`SCAN`); see `crate::scan`.
+    Scan {
+        /// Where to continue: 0 to start, else a cursor a page answered.
+        cursor: u64,
+        /// `MATCH`: only keys matching it.
+        pattern: Option<Bytes>,
+        /// `COUNT`: about how many keys to visit.
+        count: u64,
+        /// `TYPE`: only keys of that type (`string`, all of synod's).
+        type_filter: Option<Bytes>,
+    },
+    /// A key at random (`RANDOMKEY`): the one at or after `seed` in scan
+    /// order.
+    RandomKey {
+        /// Drawn by the server.
+        seed: u64,
+    },
     /// Read when each key last changed (`WATCH`); see [`crate::versions`].
     ReadVersions {
         /// The keys, in order.
@@ -300,7 +326,10 @@ impl Operation {
             | Operation::CountKeys
             | Operation::ReadExpiry { .. }
             | Operation::ReadVersions { .. }
-            | Operation::GetMany { .. } => true,
+            | Operation::GetMany { .. }
+            | Operation::Keys { .. }
+            | Operation::Scan { .. }
+            | Operation::RandomKey { .. } => true,
             Operation::Set { .. }
             | Operation::Remove { .. }
             | Operation::RemoveMany { .. }
@@ -350,6 +379,15 @@ impl Operation {
                 from.len() + to.len()
             }
             Operation::SetRange { key, value, .. } => key.len() + value.len(),
+            Operation::Keys { pattern } => pattern.len(),
+            Operation::Scan {
+                pattern,
+                type_filter,
+                ..
+            } => {
+                pattern.as_ref().map_or(0, Bytes::len) + type_filter.as_ref().map_or(0, Bytes::len)
+            }
+            Operation::RandomKey { .. } => 0,
             Operation::Set { key, value, .. }
             | Operation::Exchange { key, value, .. }
             | Operation::SetExpiring { key, value, .. }
@@ -474,7 +512,19 @@ impl Operation {
                 }
                 Ok(())
             }
-            Operation::RegisterSession | Operation::CountKeys | Operation::Flush => Ok(()),
+            Operation::RegisterSession
+            | Operation::CountKeys
+            | Operation::Flush
+            | Operation::RandomKey { .. } => Ok(()),
+            Operation::Keys { pattern } => check_key(pattern),
+            Operation::Scan {
+                pattern,
+                type_filter,
+                ..
+            } => {
+                pattern.iter().try_for_each(|pattern| check_key(pattern))?;
+                type_filter.iter().try_for_each(|name| check_key(name))
+            }
             Operation::SetMany { pairs, condition } => {
                 if *condition == SetCondition::IfPresent {
                     return Err(LimitError::ConditionUnsupported);
@@ -522,6 +572,9 @@ impl Operation {
             Operation::Rename { .. } => operation_code::RENAME,
             Operation::Copy { .. } => operation_code::COPY,
             Operation::SetRange { .. } => operation_code::SET_RANGE,
+            Operation::Keys { .. } => operation_code::KEYS,
+            Operation::Scan { .. } => operation_code::SCAN,
+            Operation::RandomKey { .. } => operation_code::RANDOM_KEY,
         }
     }
 
@@ -536,6 +589,24 @@ impl Operation {
             | Operation::ReadExpiry { key } => bytes_size_bytes(key.len()),
             Operation::AdvanceClock { now } => u64_size_bytes(now.0),
             Operation::Flush => 0,
+            Operation::Keys { pattern } => bytes_size_bytes(pattern.len()),
+            Operation::Scan {
+                cursor,
+                pattern,
+                count,
+                type_filter,
+            } => {
+                u64_size_bytes(*cursor)
+                    + u64_size_bytes(*count)
+                    + 1
+                    + pattern
+                        .as_ref()
+                        .map_or(0, |pattern| bytes_size_bytes(pattern.len()))
+                    + type_filter
+                        .as_ref()
+                        .map_or(0, |name| bytes_size_bytes(name.len()))
+            }
+            Operation::RandomKey { seed } => u64_size_bytes(*seed),
             Operation::Rename { from, to, .. } | Operation::Copy { from, to, .. } => {
                 1 + bytes_size_bytes(from.len()) + bytes_size_bytes(to.len())
             }
@@ -621,6 +692,20 @@ impl Operation {
             }
             Operation::AdvanceClock { now } => writer.put_u64(now.0),
             Operation::Flush => {}
+            Operation::Keys { pattern } => writer.put_bytes(pattern),
+            Operation::Scan {
+                cursor,
+                pattern,
+                count,
+                type_filter,
+            } => {
+                writer.put_u64(*cursor);
+                writer.put_u64(*count);
+                writer.put_u8(u8::from(pattern.is_some()) | (u8::from(type_filter.is_some()) << 1));
+                pattern.iter().for_each(|pattern| writer.put_bytes(pattern));
+                type_filter.iter().for_each(|name| writer.put_bytes(name));
+            }
+            Operation::RandomKey { seed } => writer.put_u64(*seed),
             Operation::Rename {
                 from,
                 to,
@@ -828,6 +913,31 @@ impl Operation {
                 keys: take_keys(reader)?,
             },
             operation_code::FLUSH => Operation::Flush,
+            operation_code::KEYS => Operation::Keys {
+                pattern: take_key(reader)?,
+            },
+            operation_code::SCAN => {
+                let cursor = reader.take_u64()?;
+                let count = reader.take_u64()?;
+                let filters = reader.take_u8()?;
+                if filters > 3 {
+                    return Err(DecodeError::TagUnknown {
+                        field: "scan filters",
+                        tag: filters,
+                    });
+                }
+                let pattern = (filters & 1 != 0).then(|| take_key(reader)).transpose()?;
+                let type_filter = (filters & 2 != 0).then(|| take_key(reader)).transpose()?;
+                Operation::Scan {
+                    cursor,
+                    pattern,
+                    count,
+                    type_filter,
+                }
+            }
+            operation_code::RANDOM_KEY => Operation::RandomKey {
+                seed: reader.take_u64()?,
+            },
             operation_code::RENAME => {
                 let only_if_absent = reader.take_bool("only if absent")?;
                 Operation::Rename {
@@ -896,6 +1006,9 @@ mod operation_code {
     pub(super) const RENAME: u8 = 24;
     pub(super) const COPY: u8 = 25;
     pub(super) const SET_RANGE: u8 = 26;
+    pub(super) const KEYS: u8 = 27;
+    pub(super) const SCAN: u8 = 28;
+    pub(super) const RANDOM_KEY: u8 = 29;
 }
 
 /// An increment's bits as the varint encodes them: its two's complement,
@@ -1190,10 +1303,10 @@ mod tests {
             })
         );
         assert_eq!(
-            Command::decode(&[1, 0, 27]),
+            Command::decode(&[1, 0, 30]),
             Err(DecodeError::TagUnknown {
                 field: "operation code",
-                tag: 27
+                tag: 30
             })
         );
         assert_eq!(

@@ -29,6 +29,8 @@
 //!  15 aborted
 //!  16 values              count: varint, per key: present: u8 (0 | 1),
 //!                         [value: varint length, bytes]
+//!  17 keys                count: varint, count × key
+//!  18 scan page           cursor: varint, count: varint, count × key
 //! ```
 
 use bytes::Bytes;
@@ -93,6 +95,17 @@ pub enum Response {
     /// The answer to `get many`: each key's value or `None`, in order. Its
     /// encoding may exceed [`RESPONSE_SIZE_MAX_BYTES`] (several values).
     Values(Vec<Option<Bytes>>),
+    /// The answer to `keys`: the keys that match. Its encoding may exceed
+    /// [`RESPONSE_SIZE_MAX_BYTES`].
+    Keys(Vec<Bytes>),
+    /// The answer to `scan`: the keys of this page that pass the filters,
+    /// and where to continue (0: the iteration is complete).
+    ScanPage {
+        /// The cursor of the next page.
+        cursor: u64,
+        /// The keys.
+        keys: Vec<Bytes>,
+    },
 }
 
 /// Why a well-formed command changed nothing; the words are Redis's.
@@ -160,7 +173,13 @@ impl Response {
         let mut writer = Writer::with_capacity(self.encoded_size_hint_bytes());
         writer.put_u8(RESPONSE_FORMAT_VERSION);
         self.encode_body(&mut writer);
-        if !matches!(self, Response::Transaction(_) | Response::Values(_)) {
+        if !matches!(
+            self,
+            Response::Transaction(_)
+                | Response::Values(_)
+                | Response::Keys(_)
+                | Response::ScanPage { .. }
+        ) {
             assert!(writer.len() <= RESPONSE_SIZE_MAX_BYTES);
         }
         writer.into_bytes()
@@ -230,6 +249,17 @@ impl Response {
                 }
             }
             Response::Aborted => writer.put_u8(response_code::ABORTED),
+            Response::Keys(keys) => {
+                writer.put_u8(response_code::KEYS);
+                writer.put_length(keys.len());
+                keys.iter().for_each(|key| writer.put_bytes(key));
+            }
+            Response::ScanPage { cursor, keys } => {
+                writer.put_u8(response_code::SCAN_PAGE);
+                writer.put_u64(*cursor);
+                writer.put_length(keys.len());
+                keys.iter().for_each(|key| writer.put_bytes(key));
+            }
             Response::Values(values) => {
                 writer.put_u8(response_code::VALUES);
                 writer.put_length(values.len());
@@ -351,6 +381,14 @@ impl Response {
                 Response::Transaction(responses)
             }
             response_code::ABORTED => Response::Aborted,
+            response_code::KEYS => Response::Keys(take_key_list(reader)?),
+            response_code::SCAN_PAGE => {
+                let cursor = reader.take_u64()?;
+                Response::ScanPage {
+                    cursor,
+                    keys: take_key_list(reader)?,
+                }
+            }
             response_code::VALUES => {
                 let count = reader.take_length()?;
                 if count > KEYS_PER_COMMAND_MAX {
@@ -399,6 +437,19 @@ impl Response {
     }
 }
 
+/// Keys of a `keys` or `scan` answer. No allocation is sized by the count:
+/// a forged one runs out of input.
+fn take_key_list(reader: &mut Reader<'_>) -> Result<Vec<Bytes>, DecodeError> {
+    let count = reader.take_length()?;
+    let mut keys = Vec::new();
+    for _ in 0..count {
+        let key = reader.take_bytes()?;
+        crate::limits::check_key(key)?;
+        keys.push(Bytes::copy_from_slice(key));
+    }
+    Ok(keys)
+}
+
 fn put_flag(writer: &mut Writer, code: u8, flag: bool) {
     writer.put_u8(code);
     writer.put_bool(flag);
@@ -422,6 +473,8 @@ mod response_code {
     pub(super) const TRANSACTION: u8 = 14;
     pub(super) const ABORTED: u8 = 15;
     pub(super) const VALUES: u8 = 16;
+    pub(super) const KEYS: u8 = 17;
+    pub(super) const SCAN_PAGE: u8 = 18;
 }
 
 #[cfg(test)]
@@ -459,10 +512,10 @@ mod tests {
     #[test]
     fn decode_rejects_bad_tags_versions_and_trailing_bytes() {
         assert_eq!(
-            Response::decode(&[1, 17]),
+            Response::decode(&[1, 19]),
             Err(DecodeError::TagUnknown {
                 field: "response code",
-                tag: 17
+                tag: 19
             })
         );
         assert_eq!(

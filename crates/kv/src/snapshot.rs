@@ -219,6 +219,7 @@ impl Store {
         )
         .map_err(SnapshotError::StateInconsistent)?;
         let store = Store {
+            scan_order: crate::scan::scan_order(entries.keys()),
             entries_digest: entries_digest(&entries),
             entries,
             sessions,

@@ -12,6 +12,7 @@ use crate::fingerprint::Fingerprint;
 use crate::key::StoredKey;
 use crate::limits::{check_key, check_value, VALUE_SIZE_MAX_BYTES};
 use crate::response::{Refusal, Response};
+use crate::scan::{scan_order, scan_position, ScanOrder};
 use crate::session::{Admission, SessionTable};
 use crate::versions::Tombstones;
 
@@ -118,6 +119,9 @@ pub struct Store {
     /// When recently removed keys were removed, for `WATCH` (see
     /// [`crate::versions`]).
     pub(crate) tombstones: Tombstones,
+    /// The keys in `SCAN` order (see [`crate::scan`]); derived from the
+    /// entries.
+    pub(crate) scan_order: ScanOrder,
 }
 
 /// A stored value, and when it last changed: the applied-command count of
@@ -148,6 +152,7 @@ impl Store {
             entries_digest: 0,
             deadlines: Deadlines::default(),
             tombstones: Tombstones::default(),
+            scan_order: ScanOrder::new(),
         }
     }
 
@@ -246,6 +251,14 @@ impl Store {
             Operation::CountKeys => Response::Count(self.entries.len() as u64),
             Operation::ReadExpiry { key } => self.read_expiry(key),
             Operation::ReadVersions { keys } => self.read_versions(keys),
+            Operation::Keys { pattern } => self.keys_matching(pattern),
+            Operation::Scan {
+                cursor,
+                pattern,
+                count,
+                type_filter,
+            } => self.scan(*cursor, pattern.as_ref(), *count, type_filter.as_ref()),
+            Operation::RandomKey { seed } => self.random_key(*seed),
             Operation::GetMany { keys } => {
                 Response::Values(keys.iter().map(|key| self.value(key)).collect())
             }
@@ -357,6 +370,9 @@ impl Store {
             return Err("the entries digest disagrees with the entries");
         }
         self.deadlines.check_invariants()?;
+        if self.scan_order != scan_order(self.entries.keys()) {
+            return Err("the scan order disagrees with the entries");
+        }
         if self
             .deadlines
             .by_key
@@ -377,7 +393,10 @@ impl Store {
             | Operation::CountKeys
             | Operation::ReadExpiry { .. }
             | Operation::ReadVersions { .. }
-            | Operation::GetMany { .. } => self.read(&operation),
+            | Operation::GetMany { .. }
+            | Operation::Keys { .. }
+            | Operation::Scan { .. }
+            | Operation::RandomKey { .. } => self.read(&operation),
             Operation::Transaction {
                 watches,
                 operations,
@@ -545,6 +564,7 @@ impl Store {
                 let key = vacant.key().clone();
                 vacant.insert(entry);
                 self.entries_digest = self.entries_digest.wrapping_add(fingerprint);
+                self.scan_order.insert(scan_position(&key));
                 self.tombstones.forget(&key);
             }
         }
@@ -564,6 +584,7 @@ impl Store {
             .entries_digest
             .wrapping_sub(entry_fingerprint(key, &previous));
         self.deadlines.set(&stored_key, None);
+        self.scan_order.remove(&scan_position(&stored_key));
         self.tombstones.record(stored_key, self.applied_commands);
         Some(previous.value)
     }

@@ -174,6 +174,16 @@ impl Model {
         self.now = now;
         self.purge();
         match operation {
+            Operation::Keys { pattern } => Response::Keys(
+                self.entries
+                    .keys()
+                    .filter(|key| synod_kv::pattern::matches(pattern, key))
+                    .cloned()
+                    .collect(),
+            ),
+            Operation::Scan { .. } | Operation::RandomKey { .. } => {
+                unreachable!("scans are checked by their own property test")
+            }
             Operation::Flush => {
                 let keys: Vec<Bytes> = self.entries.keys().cloned().collect();
                 for key in keys {

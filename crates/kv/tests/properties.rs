@@ -292,3 +292,59 @@ fn a_snapshot_written_before_deadlines_still_restores() {
     assert_eq!(store.clock(), synod_kv::UnixMillis(0));
     assert_eq!(store.expiring_len(), 0);
 }
+
+proptest! {
+    /// SCAN's guarantee, with writes between the pages and each page
+    /// served by another replica (a restored copy): every key present from
+    /// the first call to the last is returned at least once, and a key
+    /// returned exists at that page.
+    #[test]
+    fn a_full_scan_returns_every_key_present_throughout(
+        initial in prop::collection::btree_set(0u16..400, 0..200),
+        changes in prop::collection::vec((any::<bool>(), 0u16..400), 0..100),
+        count in 1u64..20,
+    ) {
+        use bytes::Bytes;
+        let key = |number: u16| Bytes::from(format!("key:{number}"));
+        let mut store = Store::new(StoreConfig::default());
+        for number in &initial {
+            store.apply(&Command::untagged(Operation::Set {
+                key: key(*number),
+                value: Bytes::from_static(b"v"),
+                condition: synod_kv::SetCondition::Always,
+            }));
+        }
+        let mut removed = std::collections::BTreeSet::new();
+        let mut returned = std::collections::BTreeSet::new();
+        let mut changes = changes.into_iter();
+        let mut cursor = 0;
+        for page in 0.. {
+            prop_assert!(page < 10_000, "the scan ends");
+            let replica = Store::restore(&store.snapshot()).unwrap();
+            let scan = Operation::Scan { cursor, pattern: None, count, type_filter: None };
+            let Response::ScanPage { cursor: next, keys } = replica.read(&scan) else {
+                panic!("a scan answers a page");
+            };
+            for key in keys {
+                prop_assert_eq!(store.read(&Operation::Contains { key: key.clone() }), Response::Found(true));
+                returned.insert(key);
+            }
+            if let Some((add, number)) = changes.next() {
+                let operation = if add {
+                    Operation::Set { key: key(number), value: Bytes::from_static(b"w"), condition: synod_kv::SetCondition::Always }
+                } else {
+                    removed.insert(number);
+                    Operation::Remove { key: key(number) }
+                };
+                store.apply(&Command::untagged(operation));
+            }
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        for number in initial.difference(&removed) {
+            prop_assert!(returned.contains(&key(*number)), "key:{} was present throughout", number);
+        }
+    }
+}

@@ -148,6 +148,16 @@ pub fn reply_for(response: &Response, request: &Request) -> Frame {
             Request::Rename { .. } | Request::Copy { .. } | Request::SetRange { .. },
             Response::Count(count),
         ) => i64::try_from(*count).ok().map(Frame::Integer),
+        (Request::Keys { .. }, Response::Keys(keys)) => Some(Frame::Array(
+            keys.iter().cloned().map(Frame::Bulk).collect(),
+        )),
+        (Request::Scan { .. }, Response::ScanPage { cursor, keys }) => Some(Frame::Array(vec![
+            Frame::Bulk(Bytes::from(cursor.to_string())),
+            Frame::Array(keys.iter().cloned().map(Frame::Bulk).collect()),
+        ])),
+        (Request::RandomKey, Response::Value(key)) => {
+            Some(key.clone().map_or(Frame::Null, Frame::Bulk))
+        }
         (Request::MGet { .. }, Response::Values(values)) => Some(Frame::Array(
             values
                 .iter()
@@ -286,6 +296,9 @@ pub fn local_reply(request: &Request) -> Option<Frame> {
         | Request::Rename { .. }
         | Request::Copy { .. }
         | Request::Flush
+        | Request::Keys { .. }
+        | Request::Scan { .. }
+        | Request::RandomKey
         | Request::SetMany { .. }
         | Request::StringLength { .. }
         | Request::GetRange { .. }

@@ -765,3 +765,58 @@ fn keyspace_commands_move_values_with_their_deadlines_and_flushall_touches_watch
     let size: i64 = redis::cmd("DBSIZE").query(&mut first).unwrap();
     assert_eq!(size, 0);
 }
+
+/// A SCAN continued on other nodes, with writes between the pages, returns
+/// every key present throughout; KEYS and RANDOMKEY see the same keys.
+#[test]
+fn a_scan_continued_on_other_nodes_returns_every_key_present_throughout() {
+    let cluster = Cluster::start(3);
+    cluster.wait_for_leader(common::ELECTION_WAIT);
+    let mut nodes: Vec<redis::Connection> = (0..3).map(|index| cluster.redis(index)).collect();
+    for index in 0..300 {
+        let _: () = nodes[0].set(format!("user:{index}"), index).unwrap();
+    }
+    let mut cursor = 0u64;
+    let mut returned = std::collections::BTreeSet::new();
+    let mut page = 0;
+    loop {
+        let node = &mut nodes[page % 3];
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg("user:*")
+            .arg("COUNT")
+            .arg(25)
+            .query(node)
+            .unwrap();
+        returned.extend(keys);
+        // Churn between pages: new keys come, others go.
+        let _: () = node.set(format!("user:new:{page}"), page).unwrap();
+        let _: () = node.del(format!("user:{}", 299 - page)).unwrap();
+        page += 1;
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+        assert!(page < 1_000, "the scan ends");
+    }
+    let removed = page;
+    for index in 0..300 - removed {
+        assert!(
+            returned.contains(&format!("user:{index}")),
+            "user:{index} present throughout"
+        );
+    }
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("user:new:*")
+        .query(&mut nodes[1])
+        .unwrap();
+    assert_eq!(keys.len(), page);
+    let random: Option<String> = redis::cmd("RANDOMKEY").query(&mut nodes[2]).unwrap();
+    let exists: i64 = nodes[0].exists(random.expect("a key")).unwrap();
+    assert_eq!(exists, 1);
+    assert_eq!(
+        error_code(redis::cmd("SCAN").arg("x").query(&mut nodes[0])),
+        "ERR"
+    );
+}

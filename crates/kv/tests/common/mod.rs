@@ -171,6 +171,11 @@ pub fn single_operation_with(key: BoxedStrategy<Bytes>) -> impl Strategy<Value =
                 value: Bytes::from(value),
             }),
         Just(Operation::Flush),
+        prop::sample::select(vec!["*", "a*", "?", "[ab]*", "k\\*", "*[^a]"]).prop_map(|pattern| {
+            Operation::Keys {
+                pattern: Bytes::from_static(pattern.as_bytes()),
+            }
+        }),
         Just(Operation::RegisterSession),
         expiring_operation(key),
     ]

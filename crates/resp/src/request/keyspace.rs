@@ -1,7 +1,53 @@
-//! The keyspace commands that move, copy or drop values whole: `RENAME`,
-//! `RENAMENX`, `COPY`, `FLUSHALL`, `FLUSHDB`.
+//! The keyspace commands: `RENAME`, `RENAMENX`, `COPY`, `FLUSHALL`,
+//! `FLUSHDB`, and the whole-keyspace reads `KEYS`, `SCAN`, `RANDOMKEY`.
 
-use super::{keyword, Arguments, CommandError, CommandSpecification, Request};
+use super::{keyword, parse_unsigned, Arguments, CommandError, CommandSpecification, Request};
+
+pub(super) const KEYS: CommandSpecification =
+    CommandSpecification::without_keys("keys", 2, &["readonly"], parse_keys);
+
+pub(super) const SCAN: CommandSpecification =
+    CommandSpecification::without_keys("scan", -2, &["readonly"], parse_scan);
+
+pub(super) const RANDOMKEY: CommandSpecification =
+    CommandSpecification::without_keys("randomkey", 1, &["readonly"], |_| Ok(Request::RandomKey));
+
+/// `SCAN`'s `COUNT` when none is given, as in Redis.
+const SCAN_COUNT_DEFAULT: u64 = 10;
+
+fn parse_keys(arguments: &mut Arguments) -> Result<Request, CommandError> {
+    Ok(Request::Keys {
+        pattern: arguments.next()?,
+    })
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`, with Redis's
+/// errors.
+fn parse_scan(arguments: &mut Arguments) -> Result<Request, CommandError> {
+    let cursor = parse_unsigned(&arguments.next()?).map_err(|_| CommandError::CursorInvalid)?;
+    let (mut pattern, mut count, mut type_filter) = (None, SCAN_COUNT_DEFAULT, None);
+    while let Some(option) = arguments.next_optional() {
+        let value = arguments.next_or_syntax()?;
+        match keyword(&option, &["MATCH", "COUNT", "TYPE"]) {
+            Some("MATCH") => pattern = Some(value),
+            Some("COUNT") => {
+                count = super::parse_signed(&value)?
+                    .try_into()
+                    .ok()
+                    .filter(|count| *count >= 1)
+                    .ok_or(CommandError::Syntax)?;
+            }
+            Some(_) => type_filter = Some(value),
+            None => return Err(CommandError::Syntax),
+        }
+    }
+    Ok(Request::Scan {
+        cursor,
+        pattern,
+        count,
+        type_filter,
+    })
+}
 
 pub(super) const RENAME: CommandSpecification =
     CommandSpecification::with_keys("rename", 3, &["write"], [1, 2, 1], parse_rename);

@@ -97,6 +97,25 @@ pub enum Request {
     },
     /// `FLUSHALL` and `FLUSHDB`: remove every key.
     Flush,
+    /// `KEYS pattern`: every key that matches.
+    Keys {
+        /// The glob-style pattern.
+        pattern: Bytes,
+    },
+    /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`: one page,
+    /// and the cursor of the next (any node continues it).
+    Scan {
+        /// Where to continue.
+        cursor: u64,
+        /// `MATCH`.
+        pattern: Option<Bytes>,
+        /// `COUNT`, 10 by default.
+        count: u64,
+        /// `TYPE`.
+        type_filter: Option<Bytes>,
+    },
+    /// `RANDOMKEY`: a key at random, or nil.
+    RandomKey,
     /// `MGET key [key …]`: each value or nil, read from one state.
     MGet {
         /// The keys, at least one.
@@ -404,6 +423,9 @@ impl Request {
             Request::Rename { .. } => keyspace::RENAME.name,
             Request::Copy { .. } => keyspace::COPY.name,
             Request::Flush => keyspace::FLUSHALL.name,
+            Request::Keys { .. } => keyspace::KEYS.name,
+            Request::Scan { .. } => keyspace::SCAN.name,
+            Request::RandomKey => keyspace::RANDOMKEY.name,
             Request::SetMany {
                 condition: SetCondition::IfAbsent,
                 ..
@@ -489,6 +511,22 @@ impl Request {
                 replace: *replace,
             }),
             Request::Flush => Some(Operation::Flush),
+            Request::Keys { pattern } => Some(Operation::Keys {
+                pattern: pattern.clone(),
+            }),
+            Request::Scan {
+                cursor,
+                pattern,
+                count,
+                type_filter,
+            } => Some(Operation::Scan {
+                cursor: *cursor,
+                pattern: pattern.clone(),
+                count: *count,
+                type_filter: type_filter.clone(),
+            }),
+            // The server draws the seed (see `Request::to_command`'s users).
+            Request::RandomKey => Some(Operation::RandomKey { seed: 0 }),
             Request::SetMany { pairs, condition } => Some(Operation::SetMany {
                 pairs: pairs.clone(),
                 condition: *condition,
@@ -636,6 +674,27 @@ impl Request {
                 }
             }
             Request::Flush => push("FLUSHALL"),
+            Request::Keys { pattern } => {
+                push("KEYS");
+                words.push(pattern.clone());
+            }
+            Request::Scan {
+                cursor,
+                pattern,
+                count,
+                type_filter,
+            } => {
+                push("SCAN");
+                words.push(Bytes::from(cursor.to_string()));
+                if let Some(pattern) = pattern {
+                    words.extend([Bytes::from_static(b"MATCH"), pattern.clone()]);
+                }
+                words.extend([Bytes::from_static(b"COUNT"), Bytes::from(count.to_string())]);
+                if let Some(name) = type_filter {
+                    words.extend([Bytes::from_static(b"TYPE"), name.clone()]);
+                }
+            }
+            Request::RandomKey => push("RANDOMKEY"),
             Request::SetMany { pairs, condition } => {
                 push(if *condition == SetCondition::IfAbsent {
                     "MSETNX"
@@ -960,6 +1019,9 @@ pub(crate) const COMMANDS: &[CommandSpecification] = &[
     keyspace::COPY,
     keyspace::FLUSHALL,
     keyspace::FLUSHDB,
+    keyspace::KEYS,
+    keyspace::SCAN,
+    keyspace::RANDOMKEY,
     strings::MSET,
     strings::MSETNX,
     keys::STRLEN,

@@ -341,7 +341,10 @@ async fn handle_frame(
         Ok(handled) => return handled,
         Err(request) => request,
     };
-    if let Some(command) = request.to_command() {
+    if let Some(mut command) = request.to_command() {
+        if let synod_kv::Operation::RandomKey { seed } = &mut command.operation {
+            *seed = random_seed();
+        }
         return submit(command, &request, connection, context).await;
     }
     if let Some(frame) = reply::local_reply(&request) {
@@ -351,6 +354,16 @@ async fn handle_frame(
         Pending::Ready(connection_reply(request, connection, context)),
         false,
     )
+}
+
+/// A fresh random number for `RANDOMKEY`: std's hasher keys are random
+/// per instance, which is all a random key needs (no `rand` dependency
+/// for one number).
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
 }
 
 /// Hands `command` to the drive loop, through the read-index path or the
