@@ -444,6 +444,15 @@ pub(crate) fn heal_and_check(world: &mut World, liveness_units_max: u64) -> Vec<
             "convergence: replicas still apply different logs {liveness_units_max} units after the clients finished"
         ));
     }
+    if !run_healed_until(
+        world,
+        liveness_units_max,
+        World::replicas_applied_everything_decided,
+    ) {
+        world.violations.push(format!(
+            "convergence: a member has not applied every decided slot {liveness_units_max} units after the clients finished"
+        ));
+    }
     world.check_governing_quorums();
     let mut violations = std::mem::take(&mut world.violations);
     violations.extend(check_records(

@@ -815,6 +815,22 @@ impl World {
         }
     }
 
+    /// Whether every running member has applied every slot anyone saw
+    /// decided: a lone node that restarted must win an election and learn
+    /// its log again before its state is final (the counter and bank
+    /// checks read it).
+    pub fn replicas_applied_everything_decided(&self) -> bool {
+        let end = self
+            .decided
+            .keys()
+            .next_back()
+            .map_or(Slot(0), |slot| slot.next());
+        self.client_targets
+            .iter()
+            .filter_map(|id| self.node(*id))
+            .all(|node| node.applied() >= end)
+    }
+
     /// Forces the replicas' applied state to be compared at the end: every
     /// running replica must have applied the same number of slots.
     /// With membership changes, only the members of the newest
