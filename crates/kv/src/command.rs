@@ -47,6 +47,7 @@
 //!  28 scan           cursor: varint, count: varint, filters: u8 (bit 0
 //!                    pattern, bit 1 type), [pattern], [type]
 //!  29 random key     seed: varint
+//!  30 increment by float  key, increment (decimal text)
 //! expiry: u8 (0 clear, 1 keep, 2 at, 3 after), then for 2 and 3 the
 //!         milliseconds as a varint of the i64's two's complement bits
 //! key, value: varint length, then that many bytes
@@ -276,6 +277,14 @@ pub enum Operation {
         /// What to write there.
         value: Bytes,
     },
+    /// Add a decimal number to the number stored at the key (a missing key
+    /// counts as 0) and store the sum (`INCRBYFLOAT`); see `crate::float`.
+    IncrementByFloat {
+        /// The key.
+        key: Bytes,
+        /// The increment, as the client spelled it.
+        increment: Bytes,
+    },
     /// Every key matching a glob-style pattern (`KEYS`).
     Keys {
         /// The pattern (see [`crate::pattern`]).
@@ -348,7 +357,8 @@ impl Operation {
             | Operation::Flush
             | Operation::Rename { .. }
             | Operation::Copy { .. }
-            | Operation::SetRange { .. } => false,
+            | Operation::SetRange { .. }
+            | Operation::IncrementByFloat { .. } => false,
         }
     }
 
@@ -379,6 +389,7 @@ impl Operation {
                 from.len() + to.len()
             }
             Operation::SetRange { key, value, .. } => key.len() + value.len(),
+            Operation::IncrementByFloat { key, increment } => key.len() + increment.len(),
             Operation::Keys { pattern } => pattern.len(),
             Operation::Scan {
                 pattern,
@@ -517,6 +528,11 @@ impl Operation {
             | Operation::Flush
             | Operation::RandomKey { .. } => Ok(()),
             Operation::Keys { pattern } => check_key(pattern),
+            Operation::IncrementByFloat { key, increment } => {
+                check_key(key)?;
+                check_value(increment)?;
+                check_payload(key.len() + increment.len())
+            }
             Operation::Scan {
                 pattern,
                 type_filter,
@@ -575,6 +591,7 @@ impl Operation {
             Operation::Keys { .. } => operation_code::KEYS,
             Operation::Scan { .. } => operation_code::SCAN,
             Operation::RandomKey { .. } => operation_code::RANDOM_KEY,
+            Operation::IncrementByFloat { .. } => operation_code::INCREMENT_BY_FLOAT,
         }
     }
 
@@ -607,6 +624,9 @@ impl Operation {
                         .map_or(0, |name| bytes_size_bytes(name.len()))
             }
             Operation::RandomKey { seed } => u64_size_bytes(*seed),
+            Operation::IncrementByFloat { key, increment } => {
+                bytes_size_bytes(key.len()) + bytes_size_bytes(increment.len())
+            }
             Operation::Rename { from, to, .. } | Operation::Copy { from, to, .. } => {
                 1 + bytes_size_bytes(from.len()) + bytes_size_bytes(to.len())
             }
@@ -706,6 +726,10 @@ impl Operation {
                 type_filter.iter().for_each(|name| writer.put_bytes(name));
             }
             Operation::RandomKey { seed } => writer.put_u64(*seed),
+            Operation::IncrementByFloat { key, increment } => {
+                writer.put_bytes(key);
+                writer.put_bytes(increment);
+            }
             Operation::Rename {
                 from,
                 to,
@@ -938,6 +962,10 @@ impl Operation {
             operation_code::RANDOM_KEY => Operation::RandomKey {
                 seed: reader.take_u64()?,
             },
+            operation_code::INCREMENT_BY_FLOAT => {
+                let (key, increment) = take_pair(reader)?;
+                Operation::IncrementByFloat { key, increment }
+            }
             operation_code::RENAME => {
                 let only_if_absent = reader.take_bool("only if absent")?;
                 Operation::Rename {
@@ -1009,6 +1037,7 @@ mod operation_code {
     pub(super) const KEYS: u8 = 27;
     pub(super) const SCAN: u8 = 28;
     pub(super) const RANDOM_KEY: u8 = 29;
+    pub(super) const INCREMENT_BY_FLOAT: u8 = 30;
 }
 
 /// An increment's bits as the varint encodes them: its two's complement,
@@ -1303,10 +1332,10 @@ mod tests {
             })
         );
         assert_eq!(
-            Command::decode(&[1, 0, 30]),
+            Command::decode(&[1, 0, 31]),
             Err(DecodeError::TagUnknown {
                 field: "operation code",
-                tag: 30
+                tag: 31
             })
         );
         assert_eq!(

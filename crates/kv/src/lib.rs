@@ -66,6 +66,7 @@ mod command;
 mod deadlines;
 pub mod expiry;
 mod fingerprint;
+pub mod float;
 mod key;
 mod keyspace;
 pub mod limits;

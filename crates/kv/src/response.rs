@@ -19,7 +19,7 @@
 //!  10 integer             varint of the i64's two's complement bits
 //!  11 refused             refusal code: u8 (1 not an integer, 2 overflow, 3 too large,
 //!                         4 invalid expire time, 5 answer not kept, 6 no such key,
-//!                         7 same object)
+//!                         7 same object, 8 not a float, 9 float overflow)
 //!  12 expiry              kind: u8 (0 missing, 1 persistent, 2 at),
 //!                         [deadline: varint, now: varint] (Unix milliseconds)
 //!  13 versions            count: varint, per key: kind: u8 (0 changed,
@@ -128,6 +128,10 @@ pub enum Refusal {
     NoSuchKey,
     /// `COPY` of a key onto itself.
     SameObject,
+    /// `INCRBYFLOAT` of a value or by an increment that is not a number.
+    NotFloat,
+    /// `INCRBYFLOAT` past the representable range.
+    FloatOverflow,
 }
 
 impl Refusal {
@@ -145,6 +149,8 @@ impl Refusal {
             }
             Refusal::NoSuchKey => "no such key",
             Refusal::SameObject => "source and destination objects are the same",
+            Refusal::NotFloat => "value is not a valid float",
+            Refusal::FloatOverflow => "increment would produce NaN or Infinity",
         }
     }
 
@@ -157,6 +163,8 @@ impl Refusal {
             Refusal::AnswerNotKept => 5,
             Refusal::NoSuchKey => 6,
             Refusal::SameObject => 7,
+            Refusal::NotFloat => 8,
+            Refusal::FloatOverflow => 9,
         }
     }
 }
@@ -326,6 +334,8 @@ impl Response {
                 5 => Refusal::AnswerNotKept,
                 6 => Refusal::NoSuchKey,
                 7 => Refusal::SameObject,
+                8 => Refusal::NotFloat,
+                9 => Refusal::FloatOverflow,
                 tag => {
                     return Err(DecodeError::TagUnknown {
                         field: "refusal",

@@ -280,7 +280,8 @@ impl Store {
             | Operation::Flush
             | Operation::Rename { .. }
             | Operation::Copy { .. }
-            | Operation::SetRange { .. } => Response::InvalidCommand,
+            | Operation::SetRange { .. }
+            | Operation::IncrementByFloat { .. } => Response::InvalidCommand,
         }
     }
 
@@ -409,6 +410,9 @@ impl Store {
             } => self.rename(&from, to, only_if_absent),
             Operation::Copy { from, to, replace } => self.copy(&from, to, replace),
             Operation::SetRange { key, offset, value } => self.set_range(key, offset, &value),
+            Operation::IncrementByFloat { key, increment } => {
+                self.increment_by_float(key, &increment)
+            }
             Operation::AdvanceClock { now } => self.advance_clock(now),
             Operation::SetExpiring {
                 key,
@@ -477,6 +481,28 @@ impl Store {
         value.extend_from_slice(suffix);
         self.put(key, Bytes::from(value));
         Response::Count(length as u64)
+    }
+
+    /// Adds `increment` to the number at `key` (0 when missing), Redis's
+    /// way (see `crate::float`), keeping the deadline; answers the sum as
+    /// stored. A refusal changes nothing.
+    fn increment_by_float(&mut self, key: Bytes, increment: &[u8]) -> Response {
+        let Some(increment) = crate::float::parse(increment) else {
+            return Response::Refused(Refusal::NotFloat);
+        };
+        let current = match self.value(&key) {
+            None => rust_decimal::Decimal::ZERO,
+            Some(value) => match crate::float::parse(&value) {
+                Some(current) => current,
+                None => return Response::Refused(Refusal::NotFloat),
+            },
+        };
+        let Some(sum) = crate::float::add(current, increment) else {
+            return Response::Refused(Refusal::FloatOverflow);
+        };
+        let printed = Bytes::from(crate::float::print(sum));
+        self.put(key, printed.clone());
+        Response::Value(Some(printed))
     }
 
     /// Adds `delta` to the counter at `key` (0 when missing), Redis's way:

@@ -174,6 +174,25 @@ impl Model {
         self.now = now;
         self.purge();
         match operation {
+            Operation::IncrementByFloat { key, increment } => {
+                use synod_kv::float;
+                let Some(increment) = float::parse(increment) else {
+                    return Response::Refused(Refusal::NotFloat);
+                };
+                let current = match self.entries.get(key) {
+                    None => float::Decimal::ZERO,
+                    Some(value) => match float::parse(value) {
+                        Some(current) => current,
+                        None => return Response::Refused(Refusal::NotFloat),
+                    },
+                };
+                let Some(sum) = float::add(current, increment) else {
+                    return Response::Refused(Refusal::FloatOverflow);
+                };
+                let printed = Bytes::from(float::print(sum));
+                self.put(key, &printed);
+                Response::Value(Some(printed))
+            }
             Operation::Keys { pattern } => Response::Keys(
                 self.entries
                     .keys()

@@ -168,6 +168,9 @@ pub fn reply_for(response: &Response, request: &Request) -> Frame {
             Some(Frame::Integer(ttl_reply(*expiry, *report)))
         }
         (Request::IncrementBy { .. }, Response::Integer(value)) => Some(Frame::Integer(*value)),
+        (Request::IncrementByFloat { .. }, Response::Value(Some(value))) => {
+            Some(Frame::Bulk(value.clone()))
+        }
         (Request::Exchange { .. } | Request::GetDel { .. }, Response::Value(value)) => {
             Some(value.clone().map_or(Frame::Null, Frame::Bulk))
         }
@@ -282,10 +285,12 @@ pub fn local_reply(request: &Request) -> Option<Frame> {
         }
         Request::Command(CommandQuery::Table) => Some(command_table()),
         Request::Command(CommandQuery::Docs) => Some(Frame::Array(Vec::new())),
+        Request::ConfigGet { .. } => Some(Frame::Map(Vec::new())),
         Request::Command(CommandQuery::Count) => Some(Frame::Integer(COMMANDS.len() as i64)),
         Request::Refused { reply } => Some(Frame::Error(reply.clone())),
         Request::Get { .. }
         | Request::IncrementBy { .. }
+        | Request::IncrementByFloat { .. }
         | Request::SetIfAbsent { .. }
         | Request::Exchange { .. }
         | Request::GetDel { .. }

@@ -1062,3 +1062,35 @@ fn keyspace_commands_parse_with_redis_errors_and_answer_redis_replies() {
         Frame::Integer(7)
     );
 }
+
+#[test]
+fn incrbyfloat_and_config_get_parse_as_redis_does() {
+    assert_eq!(
+        parse(&[b"INCRBYFLOAT", b"k", b"1.5e1"]),
+        Ok(Request::IncrementByFloat {
+            key: bytes("k"),
+            increment: bytes("1.5e1")
+        })
+    );
+    let refused = parse(&[b"INCRBYFLOAT", b"k", b"one"]).unwrap_err();
+    assert_eq!(
+        error_text(refused.reply()),
+        "ERR value is not a valid float"
+    );
+    let request = parse(&[b"INCRBYFLOAT", b"k", b"0.5"]).unwrap();
+    assert_eq!(
+        reply_for(&Response::Value(Some(bytes("10.5"))), &request),
+        Frame::Bulk(bytes("10.5"))
+    );
+    assert_eq!(
+        error_text(reply_for(&Response::Refused(Refusal::NotFloat), &request)),
+        "ERR value is not a valid float"
+    );
+    let config = parse(&[b"CONFIG", b"GET", b"save", b"appendonly"]).unwrap();
+    assert_eq!(reply::local_reply(&config), Some(Frame::Map(Vec::new())));
+    assert!(matches!(
+        parse(&[b"CONFIG", b"SET", b"save", b""]),
+        Err(CommandError::SubcommandUnknown { .. })
+    ));
+    assert_eq!(parse(&[b"CONFIG", b"GET"]), arity("config|get"));
+}

@@ -171,6 +171,21 @@ pub fn single_operation_with(key: BoxedStrategy<Bytes>) -> impl Strategy<Value =
                 value: Bytes::from(value),
             }),
         Just(Operation::Flush),
+        (
+            key.clone(),
+            prop::sample::select(vec![
+                "1.5",
+                "-0.25",
+                "abc",
+                "1e3",
+                "0.1",
+                "79228162514264337593543950335"
+            ])
+        )
+            .prop_map(|(key, increment)| Operation::IncrementByFloat {
+                key,
+                increment: Bytes::from_static(increment.as_bytes()),
+            }),
         prop::sample::select(vec!["*", "a*", "?", "[ab]*", "k\\*", "*[^a]"]).prop_map(|pattern| {
             Operation::Keys {
                 pattern: Bytes::from_static(pattern.as_bytes()),

@@ -84,6 +84,9 @@ pub enum CommandError {
     /// `DECRBY key -9223372036854775808`: its negation is out of range.
     #[error("decrement would overflow")]
     DecrementOverflow,
+    /// `INCRBYFLOAT` by something that is not a number.
+    #[error("value is not a valid float")]
+    NotFloat,
     /// `SCAN` with a cursor that is not an unsigned integer.
     #[error("invalid cursor")]
     CursorInvalid,

@@ -84,6 +84,25 @@ pub(super) const DECR: CommandSpecification =
 pub(super) const INCRBY: CommandSpecification =
     CommandSpecification::with_keys("incrby", 3, COUNTER_FLAGS, [1, 1, 1], parse_incrby);
 
+pub(super) const INCRBYFLOAT: CommandSpecification = CommandSpecification::with_keys(
+    "incrbyfloat",
+    3,
+    COUNTER_FLAGS,
+    [1, 1, 1],
+    parse_incrbyfloat,
+);
+
+/// `INCRBYFLOAT key increment`: the increment must be a number Redis's
+/// `string2ld` accepts.
+fn parse_incrbyfloat(arguments: &mut Arguments) -> Result<Request, CommandError> {
+    let key = arguments.next()?;
+    let increment = arguments.next()?;
+    if synod_kv::float::parse(&increment).is_none() {
+        return Err(CommandError::NotFloat);
+    }
+    Ok(Request::IncrementByFloat { key, increment })
+}
+
 pub(super) const DECRBY: CommandSpecification =
     CommandSpecification::with_keys("decrby", 3, COUNTER_FLAGS, [1, 1, 1], parse_decrby);
 

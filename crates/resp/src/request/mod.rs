@@ -167,6 +167,14 @@ pub enum Request {
         /// What to add.
         delta: i64,
     },
+    /// `INCRBYFLOAT key increment`: add a decimal number, answered with the
+    /// sum as stored (a bulk string).
+    IncrementByFloat {
+        /// The key.
+        key: Bytes,
+        /// The increment as sent.
+        increment: Bytes,
+    },
     /// `SET key value [NX|XX]`: store a value.
     Set {
         /// The key to write.
@@ -280,6 +288,11 @@ pub enum Request {
     Info {
         /// The section asked for, as sent; all sections when absent.
         section: Option<Bytes>,
+    },
+    /// `CONFIG GET parameter …`: an empty answer (see `server`).
+    ConfigGet {
+        /// The parameters asked for.
+        parameters: Vec<Bytes>,
     },
     /// `COMMAND`, `COMMAND DOCS`, `COMMAND COUNT`: what redis-cli asks to
     /// learn the server's commands.
@@ -409,6 +422,7 @@ impl Request {
         match self {
             Request::Get { .. } => keys::GET.name,
             Request::IncrementBy { .. } => keys::INCRBY.name,
+            Request::IncrementByFloat { .. } => keys::INCRBYFLOAT.name,
             Request::SetIfAbsent { .. } => keys::SETNX.name,
             Request::Exchange { .. } => keys::SET.name,
             Request::GetDel { .. } => strings::GETDEL.name,
@@ -452,6 +466,7 @@ impl Request {
             Request::Quit => connection::QUIT.name,
             Request::Info { .. } => server::INFO.name,
             Request::Command(_) => server::COMMAND.name,
+            Request::ConfigGet { .. } => server::CONFIG.name,
             Request::Hello { .. } => connection::HELLO.name,
             Request::ClientSetName { .. }
             | Request::ClientGetName
@@ -540,6 +555,10 @@ impl Request {
                 key: key.clone(),
                 delta: *delta,
             }),
+            Request::IncrementByFloat { key, increment } => Some(Operation::IncrementByFloat {
+                key: key.clone(),
+                increment: increment.clone(),
+            }),
             Request::Set {
                 key,
                 value,
@@ -601,6 +620,7 @@ impl Request {
             | Request::Quit
             | Request::Info { .. }
             | Request::Command(_)
+            | Request::ConfigGet { .. }
             | Request::Hello { .. }
             | Request::ClientSetName { .. }
             | Request::ClientGetName
@@ -729,6 +749,10 @@ impl Request {
                 push("INCRBY");
                 words.extend([key.clone(), Bytes::from(delta.to_string())]);
             }
+            Request::IncrementByFloat { key, increment } => {
+                push("INCRBYFLOAT");
+                words.extend([key.clone(), increment.clone()]);
+            }
             Request::Set {
                 key,
                 value,
@@ -806,6 +830,11 @@ impl Request {
             Request::Info { section } => {
                 push("INFO");
                 words.extend(section.iter().cloned());
+            }
+            Request::ConfigGet { parameters } => {
+                push("CONFIG");
+                push("GET");
+                words.extend(parameters.iter().cloned());
             }
             Request::Command(query) => {
                 push("COMMAND");
@@ -1033,6 +1062,7 @@ pub(crate) const COMMANDS: &[CommandSpecification] = &[
     keys::DECR,
     keys::INCRBY,
     keys::DECRBY,
+    keys::INCRBYFLOAT,
     expiry::SETEX,
     expiry::PSETEX,
     expiry::EXPIRE,
@@ -1060,6 +1090,7 @@ pub(crate) const COMMANDS: &[CommandSpecification] = &[
     connection::CLIENT,
     server::INFO,
     server::COMMAND,
+    server::CONFIG,
     synod::SESSION,
     synod::TAGGED,
 ];

@@ -7,6 +7,34 @@ use super::{
 pub(super) const INFO: CommandSpecification =
     CommandSpecification::without_keys("info", -1, &["loading", "stale"], parse_info);
 
+pub(super) const CONFIG: CommandSpecification = CommandSpecification::without_keys(
+    "config",
+    -2,
+    &["admin", "noscript", "loading", "stale"],
+    parse_config,
+);
+
+/// `CONFIG GET parameter [parameter …]`: synod has none of Redis's
+/// parameters (its settings are flags and a TOML file), so the answer is
+/// empty, as Redis answers a parameter it does not know. Other
+/// subcommands are unknown.
+fn parse_config(arguments: &mut Arguments) -> Result<Request, CommandError> {
+    let subcommand = arguments.next()?;
+    if !subcommand.eq_ignore_ascii_case(b"GET") {
+        return Err(CommandError::SubcommandUnknown {
+            command: "config",
+            subcommand: super::echoed(&subcommand),
+        });
+    }
+    let parameters = arguments.rest();
+    if parameters.is_empty() {
+        return Err(CommandError::Arity {
+            command: "config|get",
+        });
+    }
+    Ok(Request::ConfigGet { parameters })
+}
+
 pub(super) const COMMAND: CommandSpecification =
     CommandSpecification::without_keys("command", -1, &["loading", "stale"], parse_command);
 
