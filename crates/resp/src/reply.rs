@@ -226,6 +226,35 @@ pub fn reply_for(response: &Response, request: &Request) -> Frame {
     })
 }
 
+/// The Redis parameters whose meaning synod shares, with synod's values:
+/// no RDB `save` points, and an append-only log synced on every write.
+/// Tools read them (redis-benchmark warns without them); synod's own
+/// settings are its flags and TOML file.
+const CONFIG_PARAMETERS: [(&str, &str); 3] = [
+    ("save", ""),
+    ("appendonly", "yes"),
+    ("appendfsync", "always"),
+];
+
+/// `CONFIG GET pattern …`: the parameters above that match, as a map.
+fn config_reply(patterns: &[Bytes]) -> Frame {
+    let pairs = CONFIG_PARAMETERS
+        .iter()
+        .filter(|(name, _)| {
+            patterns.iter().any(|pattern| {
+                synod_kv::pattern::matches(&pattern.to_ascii_lowercase(), name.as_bytes())
+            })
+        })
+        .map(|(name, value)| {
+            (
+                Frame::Bulk(Bytes::from_static(name.as_bytes())),
+                Frame::Bulk(Bytes::from_static(value.as_bytes())),
+            )
+        })
+        .collect();
+    Frame::Map(pairs)
+}
+
 /// `EXEC`'s array: each queued request answered in its place, from the
 /// transaction's responses for those that went to the log and locally for
 /// the others (`PING` in a transaction).
@@ -285,7 +314,7 @@ pub fn local_reply(request: &Request) -> Option<Frame> {
         }
         Request::Command(CommandQuery::Table) => Some(command_table()),
         Request::Command(CommandQuery::Docs) => Some(Frame::Array(Vec::new())),
-        Request::ConfigGet { .. } => Some(Frame::Map(Vec::new())),
+        Request::ConfigGet { parameters } => Some(config_reply(parameters)),
         Request::Command(CommandQuery::Count) => Some(Frame::Integer(COMMANDS.len() as i64)),
         Request::Refused { reply } => Some(Frame::Error(reply.clone())),
         Request::Get { .. }

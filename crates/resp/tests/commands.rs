@@ -1086,8 +1086,20 @@ fn incrbyfloat_and_config_get_parse_as_redis_does() {
         error_text(reply_for(&Response::Refused(Refusal::NotFloat), &request)),
         "ERR value is not a valid float"
     );
-    let config = parse(&[b"CONFIG", b"GET", b"save", b"appendonly"]).unwrap();
-    assert_eq!(reply::local_reply(&config), Some(Frame::Map(Vec::new())));
+    let config = parse(&[b"CONFIG", b"GET", b"save", b"APPEND*"]).unwrap();
+    let pair = |name: &'static str, value: &'static str| {
+        (Frame::Bulk(bytes(name)), Frame::Bulk(bytes(value)))
+    };
+    assert_eq!(
+        reply::local_reply(&config),
+        Some(Frame::Map(vec![
+            pair("save", ""),
+            pair("appendonly", "yes"),
+            pair("appendfsync", "always")
+        ]))
+    );
+    let unknown = parse(&[b"CONFIG", b"GET", b"maxmemory"]).unwrap();
+    assert_eq!(reply::local_reply(&unknown), Some(Frame::Map(Vec::new())));
     assert!(matches!(
         parse(&[b"CONFIG", b"SET", b"save", b""]),
         Err(CommandError::SubcommandUnknown { .. })

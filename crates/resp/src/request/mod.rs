@@ -289,7 +289,8 @@ pub enum Request {
         /// The section asked for, as sent; all sections when absent.
         section: Option<Bytes>,
     },
-    /// `CONFIG GET parameter …`: an empty answer (see `server`).
+    /// `CONFIG GET parameter …`: `save`, `appendonly`, `appendfsync`, or
+    /// nothing (see `server`).
     ConfigGet {
         /// The parameters asked for.
         parameters: Vec<Bytes>,

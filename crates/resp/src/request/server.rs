@@ -14,9 +14,9 @@ pub(super) const CONFIG: CommandSpecification = CommandSpecification::without_ke
     parse_config,
 );
 
-/// `CONFIG GET parameter [parameter …]`: synod has none of Redis's
-/// parameters (its settings are flags and a TOML file), so the answer is
-/// empty, as Redis answers a parameter it does not know. Other
+/// `CONFIG GET parameter [parameter …]`: the few Redis parameters synod
+/// shares the meaning of (see `reply::CONFIG_PARAMETERS`); any other is
+/// answered empty, as Redis answers a parameter it does not know. Other
 /// subcommands are unknown.
 fn parse_config(arguments: &mut Arguments) -> Result<Request, CommandError> {
     let subcommand = arguments.next()?;
