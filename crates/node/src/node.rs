@@ -173,7 +173,6 @@ impl<H> Node<H> {
         let mut rng = SplitMix64::new(seed);
         let replica_seed = rng.next_u64();
         let tag_client = tag_client(id, rng.next_u64());
-        let send_early = options.replica.mutation() == Mutation::SendBeforeEarlierWrites;
         let reads_expire_by_local_clock =
             options.replica.mutation() == Mutation::ReadsExpireByLocalClock;
         let watches_ignored = options.replica.mutation() == Mutation::WatchesIgnored;
@@ -193,7 +192,7 @@ impl<H> Node<H> {
             waiters: Waiters::new(),
             known_leader: None,
             now_tick: 0,
-            persists: PersistQueue::new(send_early),
+            persists: PersistQueue::default(),
             time: None,
             expiry_proposed_tick: None,
             reads_expire_by_local_clock,
@@ -393,9 +392,8 @@ impl<H> Node<H> {
                 self.reply(handle, Err(read_error(failure)));
             }
         }
-        let (batch, releasable) = self
-            .persists
-            .push(ready.persist, ready.messages, ready.decided);
+        self.output.messages.extend(ready.messages);
+        let (batch, releasable) = self.persists.push(ready.persist, ready.decided);
         if let Some(batch) = batch {
             self.output.persist.push(batch);
         }
@@ -407,13 +405,10 @@ impl<H> Node<H> {
         std::mem::take(&mut self.output)
     }
 
-    /// Sends held messages, or releases a completed request.
+    /// Releases a completed request, or applies decisions learned behind
+    /// one.
     fn let_go(&mut self, release: Release) -> Result<(), NodeError> {
         match release {
-            Release::Messages(messages) => {
-                self.output.messages.extend(messages);
-                Ok(())
-            }
             Release::Request(request) => self.release(request.persisted()),
             Release::Decided(decided) => {
                 self.apply(decided);
@@ -423,7 +418,9 @@ impl<H> Node<H> {
     }
 
     /// Sends, installs, applies and serves what a completed persist request
-    /// released, in the order [`Released`] prescribes.
+    /// released, in the order [`Released`] prescribes; then hands the
+    /// replica its own votes, now durable (what they decide comes out of
+    /// the next [`Node::ready`]).
     fn release(&mut self, released: Released) -> Result<(), NodeError> {
         self.output.messages.extend(released.messages);
         if let Some(snapshot) = released.snapshot {
@@ -437,6 +434,7 @@ impl<H> Node<H> {
                 self.reply(handle, Ok(response));
             }
         }
+        self.replica.own_votes_durable(released.own_votes);
         Ok(())
     }
 

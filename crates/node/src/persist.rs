@@ -1,24 +1,20 @@
 //! The in-order persist rule.
 //!
-//! The core gates messages, decisions and reads behind the persistence of
-//! the state they depend on ([`PersistRequest`]). A decision released by a
-//! later request may depend on an acceptance persisted by an earlier one, so
-//! requests are released strictly in the order the core produced them,
-//! however the storage completes them. This queue is where that rule lives:
-//! each request with something to write gets a [`PersistSequence`], the
-//! driver reports completions by sequence (asserted in order), and a request
-//! with nothing to write waits only for those before it.
+//! The core gates promises, acceptances, decisions and reads behind the
+//! persistence of the state they depend on ([`PersistRequest`]). A decision
+//! released by a later request may depend on an acceptance persisted by an
+//! earlier one, so requests are released strictly in the order the core
+//! produced them, however the storage completes them. This queue is where
+//! that rule lives: each request with something to write gets a
+//! [`PersistSequence`], the driver reports completions by sequence
+//! (asserted in order), and a request with nothing to write waits only for
+//! those before it.
 //!
-//! The messages the core says may go out "now" (not gated behind their own
-//! request) may overlap only with their own request's write, never with an
-//! earlier one's: they go out once every earlier request is durable. A
-//! leader counts its own acceptance of a slot as it records it, so a commit
-//! index it announces may include slots whose acceptance is still being
-//! written by an earlier request; announcing it before that write is
-//! durable would let a follower apply a value no majority holds durably,
-//! and a crash of the leader could then decide another value in the slot.
-//! etcd-io/raft states the same rule: messages of a Ready may be sent only
-//! once the entries of every earlier Ready are persisted.
+//! The messages the core says may go out at once do not pass through here:
+//! they rest on no write in flight, this round's or an earlier one's, as
+//! the core counts its own votes only once they are durable
+//! ([`synod_paxos::OwnVotes`]). So a leader's Accepts for new slots go out
+//! while its earlier writes are still being synced (pipelining).
 //!
 //! Decisions learned from others ([`synod_paxos::Ready::decided`]) wait for
 //! no write: a majority holds them durably. They wait only for decisions
@@ -27,7 +23,7 @@
 
 use std::collections::VecDeque;
 
-use synod_paxos::{Decided, Envelope, PersistRequest, PersistentChanges};
+use synod_paxos::{Decided, PersistRequest, PersistentChanges};
 
 /// Names one batch of changes handed to storage; completions are reported
 /// with it, in the order the batches were handed out.
@@ -59,9 +55,6 @@ struct Waiting {
     /// as soon as every request before it is.
     completed: bool,
     request: PersistRequest,
-    /// The core's "send now" messages of the same round, held until every
-    /// earlier request is durable.
-    early_messages: Vec<Envelope>,
     /// Decisions learned from others in this round or later ones, which
     /// must be applied after this request's (or a snapshot it installs).
     decided_after: Vec<Decided>,
@@ -70,8 +63,6 @@ struct Waiting {
 /// One thing the queue lets go.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Release {
-    /// A round's send-now messages: every earlier round is durable.
-    Messages(Vec<Envelope>),
     /// A request whose guarded output may be released.
     Request(Box<PersistRequest>),
     /// Decisions learned from others, to apply after everything before.
@@ -90,28 +81,15 @@ pub(crate) struct PersistQueue {
     waiting: VecDeque<Waiting>,
     /// The sequence of the next batch handed out.
     next_sequence: u64,
-    /// The `SendBeforeEarlierWrites` mutation: messages never wait.
-    send_early: bool,
 }
 
 impl PersistQueue {
-    /// An empty queue; `send_early` breaks the rule on purpose (mutation
-    /// tests only).
-    pub(crate) fn new(send_early: bool) -> PersistQueue {
-        PersistQueue {
-            send_early,
-            ..PersistQueue::default()
-        }
-    }
-
-    /// Queues `request` of one round of the core, with the messages the
-    /// core produced to send at once and the decisions it learned from
-    /// others. Returns the batch to hand to storage, if the request has
-    /// anything to write, and what may be let go now.
+    /// Queues `request` of one round of the core, with the decisions it
+    /// learned from others. Returns the batch to hand to storage, if the
+    /// request has anything to write, and what may be let go now.
     pub(crate) fn push(
         &mut self,
         request: PersistRequest,
-        messages: Vec<Envelope>,
         decided: Vec<Decided>,
     ) -> (Option<PersistBatch>, Releasable) {
         assert!(
@@ -131,35 +109,26 @@ impl PersistQueue {
                 None => releasable.push(Release::Decided(decided)),
             }
         }
-        let (batch, released) = self.push_request(request, messages);
+        let (batch, released) = self.push_request(request);
         releasable.extend(released);
         (batch, releasable)
     }
 
-    fn push_request(
-        &mut self,
-        mut request: PersistRequest,
-        messages: Vec<Envelope>,
-    ) -> (Option<PersistBatch>, Releasable) {
+    fn push_request(&mut self, mut request: PersistRequest) -> (Option<PersistBatch>, Releasable) {
         let nothing_earlier = self.waiting.is_empty();
         let mut releasable = Releasable::new();
-        let early_messages = if nothing_earlier || self.send_early {
-            if !messages.is_empty() {
-                releasable.push(Release::Messages(messages));
-            }
-            Vec::new()
-        } else {
-            messages
-        };
         if request.state().is_empty() {
+            assert!(
+                request.own_votes().is_empty(),
+                "a replica's own vote is always written"
+            );
             if nothing_earlier {
                 releasable.push(Release::Request(Box::new(request)));
-            } else if !request.is_empty() || !early_messages.is_empty() {
+            } else if !request.is_empty() {
                 self.waiting.push_back(Waiting {
                     sequence: None,
                     completed: true,
                     request,
-                    early_messages,
                     decided_after: Vec::new(),
                 });
             }
@@ -177,7 +146,6 @@ impl PersistQueue {
             sequence: Some(sequence),
             completed: false,
             request,
-            early_messages,
             decided_after: Vec::new(),
         });
         (Some(batch), releasable)
@@ -185,8 +153,8 @@ impl PersistQueue {
 
     /// Records that batch `sequence` is durable and returns, in the order
     /// the core produced them, everything that may now be let go: each
-    /// completed request, and the held messages of each round whose earlier
-    /// rounds are all durable.
+    /// completed request whose earlier ones are all released, and the
+    /// decisions learned behind it.
     ///
     /// # Panics
     ///
@@ -205,12 +173,7 @@ impl PersistQueue {
         );
         oldest.completed = true;
         let mut releasable = Releasable::new();
-        while let Some(front) = self.waiting.front_mut() {
-            // Everything before the front is durable: its messages may go.
-            if !front.early_messages.is_empty() {
-                let messages = std::mem::take(&mut front.early_messages);
-                releasable.push(Release::Messages(messages));
-            }
+        while let Some(front) = self.waiting.front() {
             if !front.completed {
                 break;
             }
@@ -261,19 +224,21 @@ mod tests {
     }
 
     /// A request of a lone leader that writes its acceptance of one
-    /// command and releases the decision behind it (its own vote).
-    fn decision_request() -> PersistRequest {
+    /// command: the decision waits for the write, as the leader counts its
+    /// own vote only once it is durable.
+    fn acceptance_request() -> (Replica, PersistRequest) {
         let config = Config::new(NodeId(1), vec![NodeId(1)]);
         let mut replica = Replica::new(config, DurableState::default(), 1);
         while replica.role() != synod_paxos::Role::Leader {
             replica.tick();
             let ready = replica.ready();
-            let _ = ready.persist.persisted();
+            replica.own_votes_durable(ready.persist.persisted().own_votes);
         }
         replica.propose(bytes::Bytes::from_static(b"set x 1"));
         let ready = replica.ready();
         assert!(ready.decided.is_empty(), "a decision by its own vote waits");
-        ready.persist
+        assert!(!ready.persist.own_votes().is_empty());
+        (replica, ready.persist)
     }
 
     fn learned(slot: u64) -> Vec<Decided> {
@@ -283,95 +248,81 @@ mod tests {
         }]
     }
 
-    fn message(round: u64) -> Envelope {
-        Envelope {
-            from: NodeId(1),
-            to: NodeId(2),
-            message: synod_paxos::Message::Heartbeat {
-                ballot: Ballot {
-                    round,
-                    node: NodeId(1),
-                },
-                committed: synod_paxos::Slot(0),
-                round: synod_paxos::ReadRound(1),
-            },
-        }
-    }
-
     #[test]
     fn a_request_with_nothing_to_write_is_released_at_once_when_nothing_waits() {
         let mut queue = PersistQueue::default();
-        let (batch, released) = queue.push(PersistRequest::default(), vec![message(1)], Vec::new());
+        let (batch, released) = queue.push(PersistRequest::default(), Vec::new());
         assert!(batch.is_none());
-        assert_eq!(
-            released,
-            [
-                Release::Messages(vec![message(1)]),
-                Release::Request(Box::default())
-            ]
-        );
+        assert_eq!(released, [Release::Request(Box::default())]);
     }
 
     #[test]
     fn requests_are_released_in_order_behind_earlier_batches() {
         let mut queue = PersistQueue::default();
-        let (first, released) = queue.push(promise_request(1), vec![message(1)], Vec::new());
+        let (first, released) = queue.push(promise_request(1), Vec::new());
         let first = first.expect("a promise is written");
         assert!(first.needs_sync);
-        assert_eq!(
-            released,
-            [Release::Messages(vec![message(1)])],
-            "nothing earlier to wait for"
-        );
-        let (second, released) = queue.push(promise_request(2), vec![message(2)], Vec::new());
+        assert!(released.is_empty(), "it waits for its write");
+        let (second, released) = queue.push(promise_request(2), Vec::new());
         let second = second.expect("a second promise is written");
         assert!(released.is_empty(), "it waits for the first batch");
         // Nothing to write and nothing to hold: nothing to wait for either.
-        let (none, released) = queue.push(PersistRequest::default(), Vec::new(), Vec::new());
+        let (none, released) = queue.push(PersistRequest::default(), Vec::new());
         assert_eq!((none, released), (None, Releasable::new()));
         assert_eq!(queue.outstanding(), 2);
-        // The first round's guarded output, then the second round's
-        // messages: in the order the core produced them.
         let released = queue.completed(first.sequence);
-        assert_eq!(released.len(), 2);
-        assert!(matches!(released[0], Release::Request(_)));
-        assert_eq!(released[1], Release::Messages(vec![message(2)]));
+        assert!(matches!(released[..], [Release::Request(_)]));
         let released = queue.completed(second.sequence);
         assert!(matches!(released[..], [Release::Request(_)]));
         assert_eq!(queue.outstanding(), 0);
     }
 
     #[test]
+    fn a_request_with_nothing_to_write_waits_behind_an_earlier_write() {
+        let mut queue = PersistQueue::default();
+        let (first, _) = queue.push(promise_request(1), Vec::new());
+        // Its promise message, without the write (already taken).
+        let mut second = promise_request(2);
+        let _ = second.take_state();
+        let (none, released) = queue.push(second, Vec::new());
+        assert!(none.is_none() && released.is_empty());
+        let released = queue.completed(first.expect("written").sequence);
+        assert_eq!(released.len(), 2);
+    }
+
+    #[test]
     #[should_panic(expected = "complete in the order")]
     fn a_completion_out_of_order_is_a_bug() {
         let mut queue = PersistQueue::default();
-        let (_, _) = queue.push(promise_request(1), Vec::new(), Vec::new());
-        let (second, _) = queue.push(promise_request(2), Vec::new(), Vec::new());
+        let (_, _) = queue.push(promise_request(1), Vec::new());
+        let (second, _) = queue.push(promise_request(2), Vec::new());
         queue.completed(second.expect("written").sequence);
     }
 
     #[test]
     fn decisions_learned_from_others_wait_for_no_write() {
         let mut queue = PersistQueue::default();
-        let (batch, _) = queue.push(promise_request(1), Vec::new(), Vec::new());
+        let (batch, _) = queue.push(promise_request(1), Vec::new());
         assert!(batch.is_some(), "a write is outstanding");
-        let (_, released) = queue.push(PersistRequest::default(), Vec::new(), learned(0));
+        let (_, released) = queue.push(PersistRequest::default(), learned(0));
         assert_eq!(released, [Release::Decided(learned(0))]);
     }
 
     #[test]
-    fn decisions_learned_from_others_are_applied_after_earlier_decisions() {
+    fn a_leader_decides_by_its_own_vote_only_once_the_write_is_released() {
         let mut queue = PersistQueue::default();
-        let (batch, released) = queue.push(decision_request(), Vec::new(), Vec::new());
+        let (mut replica, request) = acceptance_request();
+        let (batch, released) = queue.push(request, Vec::new());
         let batch = batch.expect("the acceptance is written");
         assert!(released.is_empty());
-        let (_, released) = queue.push(PersistRequest::default(), Vec::new(), learned(1));
-        assert!(released.is_empty(), "slot 1 waits for slot 0's release");
         let released = queue.completed(batch.sequence);
-        assert!(
-            matches!(&released[..], [Release::Request(request), Release::Decided(decided)]
-                if decided == &learned(1) && request.orders_apply()),
-            "{released:?}"
-        );
+        let [Release::Request(request)] = &released[..] else {
+            panic!("{released:?}");
+        };
+        let released = request.clone().persisted();
+        assert!(released.decided.is_empty(), "not decided before counted");
+        replica.own_votes_durable(released.own_votes);
+        let ready = replica.ready();
+        assert_eq!(ready.decided.len(), 1, "decided, and applied at once");
     }
 }

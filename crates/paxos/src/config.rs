@@ -95,14 +95,10 @@ pub enum Mutation {
     /// The leader serves reads at once, without a quorum confirming that no
     /// higher ballot exists.
     ReadWithoutConfirmation,
-    /// The node around the core (`synod-node`) sends a round's messages
-    /// before the writes of earlier rounds are durable, so a leader may
-    /// announce a decision that its own acceptance does not back yet.
-    SendBeforeEarlierWrites,
-    /// A leader applies (and answers) a decision it reached counting its
-    /// own acceptance before that acceptance is durable, as it may a
-    /// decision learned from others.
-    ApplyBeforeOwnWrite,
+    /// A leader counts its own acceptance of a value as it records it,
+    /// before the write is durable (see [`crate::OwnVotes`]): it may then
+    /// announce, apply and answer a decision that a crash takes back.
+    CountOwnVoteBeforeWrite,
     /// The leader lease lasts the election timeout less one tick, as if
     /// clocks ran at exactly the same rate: a leader whose clock runs slow
     /// (within the drift bound) keeps serving reads after a new leader was
@@ -149,14 +145,13 @@ impl Mutation {
         [Mutation::LearnersVote, Mutation::ConfigurationWithoutDelay];
 
     /// Every variant that breaks safety, for the mutation test matrix.
-    pub const BROKEN: [Mutation; 7] = [
+    pub const BROKEN: [Mutation; 6] = [
         Mutation::AcceptQuorumTooSmall,
         Mutation::LeaderIgnoresPromisedValues,
         Mutation::AcceptBelowPromise,
         Mutation::ApplyOutOfOrder,
         Mutation::ReadWithoutConfirmation,
-        Mutation::SendBeforeEarlierWrites,
-        Mutation::ApplyBeforeOwnWrite,
+        Mutation::CountOwnVoteBeforeWrite,
     ];
 }
 

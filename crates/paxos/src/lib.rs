@@ -14,24 +14,32 @@
 //! use bytes::Bytes;
 //! use synod_paxos::{Config, DurableState, NodeId, Replica, Role};
 //!
-//! // A one-node cluster elects itself at its first election timeout.
+//! // A one-node cluster elects itself at its first election timeout, once
+//! // its promise is durable.
 //! let config = Config::new(NodeId(1), vec![NodeId(1)]);
 //! let mut durable = DurableState::default();
 //! let mut replica = Replica::new(config, durable.clone(), 7);
 //! while replica.role() != Role::Leader {
 //!     replica.tick();
+//!     let ready = replica.ready();
+//!     durable.apply(ready.persist.state());
+//!     replica.own_votes_durable(ready.persist.persisted().own_votes);
 //! }
 //! replica.propose(Bytes::from_static(b"set x 1"));
 //! let ready = replica.ready();
-//! // 1. Messages that depend on nothing unpersisted may go out now.
+//! // 1. Messages may go out at once.
 //! assert!(ready.messages.is_empty()); // (no peers here)
-//! // 2. Persist the acceptor state, then release what waited for it.
+//! // 2. Persist the acceptor state, then release what waited for it; the
+//! //    replica counts its own acceptance once it is durable.
 //! durable.apply(ready.persist.state());
 //! let released = ready.persist.persisted();
+//! assert!(released.decided.is_empty());
+//! replica.own_votes_durable(released.own_votes);
 //! // 3. Apply decided values in order; then serve released reads. (With
 //! //    peers, decisions learned from them come in `ready.decided`, to
 //! //    apply at once; see `Ready` for where they go in the order.)
-//! let commands: Vec<&Bytes> = released
+//! let ready = replica.ready();
+//! let commands: Vec<&Bytes> = ready
 //!     .decided
 //!     .iter()
 //!     .flat_map(|decided| decided.value.commands())
@@ -78,8 +86,8 @@ pub use membership::{
 };
 pub use message::{Envelope, Message, Proposal};
 pub use ready::{
-    Decided, DurableState, PersistRequest, PersistentChanges, ReadError, Ready, RejectReason,
-    Rejection, Released,
+    Decided, DurableState, OwnVotes, PersistRequest, PersistentChanges, ReadError, Ready,
+    RejectReason, Rejection, Released,
 };
 pub use replica::{Replica, Role, SnapshotTransferProgress, Status};
 pub use rng::SplitMix64;

@@ -140,25 +140,28 @@ pub struct Decided {
 }
 
 /// The output of one round of the core. Handle it in this order:
-/// 1. send [`Ready::messages`] once every *earlier* round's state is
-///    durable (they may overlap with this round's own write, not with an
-///    earlier one: a leader counts its own acceptance as it records it, so a
-///    commit index it announces may rest on an earlier round's write);
+/// 1. send [`Ready::messages`] at once: they depend on no write still in
+///    flight, this round's or an earlier one's. (A replica counts its own
+///    promise or acceptance only once it is durable, see [`OwnVotes`], so
+///    no commit index it announces rests on a write in flight.);
 /// 2. report [`Ready::rejected`] and [`Ready::failed_reads`];
 /// 3. apply [`Ready::decided`] after every decision of earlier rounds: at
 ///    once when no earlier request still waiting holds decisions or a
 ///    snapshot, else right after the last such one, and in any case before
 ///    this round's [`PersistRequest`] is released (its reads may need them);
 /// 4. make [`PersistRequest::state`] durable, then call
-///    [`PersistRequest::persisted`] and send, apply and serve what it returns.
+///    [`PersistRequest::persisted`] and send, apply and serve what it
+///    returns; last, hand its [`Released::own_votes`] back to
+///    [`crate::Replica::own_votes_durable`] (what they decide comes out of
+///    the next `ready`).
 ///
-/// A driver that persists each round before taking the next input meets the
-/// first rule trivially; `synod-node` enforces it for drivers that do not.
+/// `synod-node` keeps the order of the last two for drivers that persist
+/// asynchronously: it releases requests strictly in the order the core
+/// produced them.
 #[derive(Debug, Default)]
 #[must_use = "a Ready carries messages and decisions that must be handled"]
 pub struct Ready {
-    /// Messages that depend on no state of this round that is not durable
-    /// yet (but see the first rule above about earlier rounds).
+    /// Messages that depend on no write in flight: send them at once.
     pub messages: Vec<Envelope>,
     /// Proposals handed back unproposed.
     pub rejected: Vec<Rejection>,
@@ -167,13 +170,14 @@ pub struct Ready {
     /// Everything that must wait for durability.
     pub persist: PersistRequest,
     /// Decisions that depend on nothing this replica has not made durable:
-    /// learned from the leader's commit index or a peer's catch-up, so a
-    /// majority already holds them durably. They continue, in slot order,
-    /// the decisions of earlier rounds' [`PersistRequest`]s; when this
-    /// round's own request holds decisions or a snapshot, these are empty
-    /// (any learned decision is gated behind them). A follower applies them
-    /// without waiting for its own write of the same slots, which saves one
-    /// sync on the path of every write answered by a follower.
+    /// counted from durable votes (this replica's own only once handed back
+    /// by [`crate::Replica::own_votes_durable`]), or learned from the
+    /// leader's commit index or a peer's catch-up. They continue, in slot
+    /// order, the decisions of earlier rounds' [`PersistRequest`]s; when
+    /// this round's own request installs a snapshot, these are empty (any
+    /// decision is gated behind it). A follower applies them without
+    /// waiting for its own write of the same slots, which saves one sync on
+    /// the path of every write answered by a follower.
     pub decided: Vec<Decided>,
 }
 
@@ -197,6 +201,35 @@ pub struct PersistRequest {
     pub(crate) snapshot: Option<Snapshot>,
     pub(crate) decided: Vec<Decided>,
     pub(crate) reads: Vec<ReadId>,
+    pub(crate) own_votes: OwnVotes,
+}
+
+/// This replica's own votes that this round's write makes durable: its
+/// promise of a ballot it campaigns with, and its acceptance of the values
+/// it proposes as leader. The replica counts them, like any other
+/// acceptor's, only once they are durable: the driver hands them back with
+/// [`crate::Replica::own_votes_durable`] after the write.
+///
+/// Counted earlier, a leader could decide a slot with a majority that
+/// includes an acceptance it then loses in a crash, and announce the
+/// decision; a follower would apply a value no majority holds, and a new
+/// leader could choose another one in the same slot. Counted only once
+/// durable, nothing a replica sends rests on a write still in flight, so
+/// its messages go out at once and the leader's next Accepts overlap its
+/// earlier writes (pipelining), instead of waiting for each of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct OwnVotes {
+    /// A promise of this ballot, made when campaigning with it.
+    pub(crate) promise: Option<Ballot>,
+    /// Acceptances, as leader, of these slots under this ballot.
+    pub(crate) acceptance: Option<(Ballot, Vec<Slot>)>,
+}
+
+impl OwnVotes {
+    /// True when the write holds no vote of this replica's.
+    pub fn is_empty(&self) -> bool {
+        self.promise.is_none() && self.acceptance.is_none()
+    }
 }
 
 impl PersistRequest {
@@ -209,6 +242,11 @@ impl PersistRequest {
     /// while the request waits to be released by [`Self::persisted`].
     pub fn take_state(&mut self) -> PersistentChanges {
         std::mem::take(&mut self.changes)
+    }
+
+    /// This replica's own votes the write makes durable.
+    pub fn own_votes(&self) -> &OwnVotes {
+        &self.own_votes
     }
 
     /// True when it releases decisions or a snapshot: decisions produced
@@ -225,6 +263,7 @@ impl PersistRequest {
             && self.snapshot.is_none()
             && self.decided.is_empty()
             && self.reads.is_empty()
+            && self.own_votes.is_empty()
     }
 
     /// Call once [`Self::state`] is durable. Returns what it guarded.
@@ -234,6 +273,7 @@ impl PersistRequest {
             snapshot: self.snapshot,
             decided: self.decided,
             reads: self.reads,
+            own_votes: self.own_votes,
         }
     }
 }
@@ -252,4 +292,7 @@ pub struct Released {
     pub decided: Vec<Decided>,
     /// Reads that may now be served from the state machine.
     pub reads: Vec<ReadId>,
+    /// This replica's own votes, now durable: hand them back to the
+    /// replica with [`crate::Replica::own_votes_durable`], after the rest.
+    pub own_votes: OwnVotes,
 }

@@ -155,6 +155,29 @@ fn a_leader_announces_a_decision_only_once_its_own_acceptance_is_durable() {
     assert_eq!(cluster.replica(N3).role(), Role::Leader);
 }
 
+/// A replica counts its own promise, like its acceptances, only once it is
+/// durable. A lone voter that led at once could send Accepts (to learners)
+/// under a ballot whose promise a crash then takes back, and reuse that
+/// ballot with other values after restarting.
+#[test]
+fn a_lone_voter_leads_only_once_its_own_promise_is_durable() {
+    let mut cluster = Harness::new(1, 110);
+    cluster.holding_writes.insert(N1);
+    cluster.campaign(N1);
+    cluster.run(2);
+    assert_ne!(
+        cluster.replica(N1).role(),
+        Role::Leader,
+        "it led on a promise still being written"
+    );
+    cluster.holding_writes.clear();
+    cluster.persist(N1);
+    assert_eq!(cluster.replica(N1).role(), Role::Leader);
+    let write = cluster.set(N1, "x", "1");
+    cluster.run(2);
+    assert!(cluster.answer(write).is_some_and(Result::is_ok));
+}
+
 /// Found in review: a leader that stepped down handed its queued commands
 /// back to itself, forwarded ones included, where no client waited; the
 /// follower's client heard "outcome unknown" (or nothing, until the write

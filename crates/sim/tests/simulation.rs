@@ -9,10 +9,9 @@ const SEEDS_DEFAULT: u64 = 1_000;
 /// A broken variant must be caught within this many seeds.
 const MUTATION_SEEDS_MAX: u64 = 1_000;
 /// The budget of the variant that needs three coincidences to show (see
-/// `ApplyBeforeOwnWrite` below): one seed in 700 to 1,000 catches it,
-/// whatever the fault mix, so 1,000 seeds miss it about a third of the
-/// time once any change moves the schedules. Misses within 3,000 seeds are
-/// about 1 in 50; the search stops at the first catch.
+/// `CountOwnVoteBeforeWrite` below): a leader's write stalled, a crash that
+/// loses it, and a new leader elected without the follower that applied.
+/// The search stops at the first catch.
 const MUTATION_SEEDS_RARE_MAX: u64 = 3_000;
 
 fn seeds() -> u64 {
@@ -118,11 +117,7 @@ fn every_deliberately_broken_variant_is_caught_within_a_bounded_number_of_seeds(
             // A leader must announce a decision while its own write is
             // stalled, crash, and lose it; then a new leader must win
             // without the follower that applied the decision.
-            Mutation::SendBeforeEarlierWrites => ("drop,partition,leader-crash,disk", 8),
-            // A leader must answer a write while its own acceptance is
-            // being written, crash and lose it, and a new leader must win
-            // without the follower whose acceptance made the majority.
-            Mutation::ApplyBeforeOwnWrite => ("partition,leader-crash,disk", 12),
+            Mutation::CountOwnVoteBeforeWrite => ("drop,partition,leader-crash,disk", 8),
             _ => ("all", 4),
         };
         let options = SimulationOptions {
@@ -131,7 +126,7 @@ fn every_deliberately_broken_variant_is_caught_within_a_bounded_number_of_seeds(
             faults: FaultSet::parse(faults).expect("valid fault classes"),
             ..SimulationOptions::default()
         };
-        let budget = if mutation == Mutation::ApplyBeforeOwnWrite {
+        let budget = if mutation == Mutation::CountOwnVoteBeforeWrite {
             MUTATION_SEEDS_RARE_MAX
         } else {
             MUTATION_SEEDS_MAX

@@ -87,10 +87,8 @@ pub enum MutationName {
     ApplyOutOfOrder,
     /// Reads served without quorum confirmation.
     ReadWithoutConfirmation,
-    /// Messages sent before earlier rounds' writes are durable.
-    SendBeforeEarlierWrites,
-    /// Own-vote decisions applied before the own write is durable.
-    ApplyBeforeOwnWrite,
+    /// The leader counts its own acceptance before its write is durable.
+    CountOwnVoteBeforeWrite,
     /// A lease as long as if clocks never drifted (run with --lease).
     LeaseIgnoresClockDrift,
     /// Learners' acceptances counted in phase 2 (run with --membership).
@@ -115,8 +113,7 @@ impl MutationName {
             MutationName::AcceptBelowPromise => Mutation::AcceptBelowPromise,
             MutationName::ApplyOutOfOrder => Mutation::ApplyOutOfOrder,
             MutationName::ReadWithoutConfirmation => Mutation::ReadWithoutConfirmation,
-            MutationName::SendBeforeEarlierWrites => Mutation::SendBeforeEarlierWrites,
-            MutationName::ApplyBeforeOwnWrite => Mutation::ApplyBeforeOwnWrite,
+            MutationName::CountOwnVoteBeforeWrite => Mutation::CountOwnVoteBeforeWrite,
             MutationName::LeaseIgnoresClockDrift => Mutation::LeaseIgnoresClockDrift,
             MutationName::LearnersVote => Mutation::LearnersVote,
             MutationName::ConfigurationWithoutDelay => Mutation::ConfigurationWithoutDelay,

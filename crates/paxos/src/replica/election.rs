@@ -353,7 +353,7 @@ impl Replica {
             .collect();
         self.role = RoleState::Candidate(Candidacy {
             ballot,
-            promised_by: BTreeSet::from([self.id()]),
+            promised_by: BTreeSet::new(),
             committed_elsewhere: self.committed,
             entries,
             elapsed_ticks: 0,
@@ -365,7 +365,22 @@ impl Replica {
             ballot,
             first_undecided,
         });
-        if self.is_quorum_from_now(&BTreeSet::from([self.id()])) {
+        // Our own promise counts once it is durable, like the others'.
+        self.outbox.own_votes.promise = Some(ballot);
+    }
+
+    /// Our promise of `ballot` is durable: count it for our candidacy.
+    pub(super) fn count_own_promise(&mut self, ballot: Ballot) {
+        let id = self.id();
+        let RoleState::Candidate(candidacy) = &mut self.role else {
+            return;
+        };
+        if ballot != candidacy.ballot {
+            return;
+        }
+        candidacy.promised_by.insert(id);
+        let promised_by = candidacy.promised_by.clone();
+        if self.is_quorum_from_now(&promised_by) {
             self.become_leader();
         }
     }

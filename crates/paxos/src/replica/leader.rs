@@ -220,9 +220,16 @@ impl Replica {
 
     /// Accepts `value` in `slot` locally under the leader's ballot and opens
     /// its vote. Returns the proposal to send to the followers.
+    ///
+    /// The leader's own acceptance counts once this round's write is
+    /// durable ([`crate::OwnVotes`]), like a follower's Accepted; a slot
+    /// already decided here is not written again, and its vote only
+    /// carries the value to the followers.
     pub(super) fn propose_in_slot(&mut self, slot: Slot, value: Value) -> Proposal {
         let now_tick = self.now_tick;
         let id = self.id();
+        let decided_here = self.is_decided(slot);
+        let count_at_once = decided_here || self.runs(Mutation::CountOwnVoteBeforeWrite);
         let leadership = self.leadership_mut();
         let ballot = leadership.ballot;
         assert!(
@@ -233,11 +240,15 @@ impl Replica {
             slot,
             Votes {
                 value: value.clone(),
-                accepted_by: BTreeSet::from([id]),
+                accepted_by: if count_at_once {
+                    BTreeSet::from([id])
+                } else {
+                    BTreeSet::new()
+                },
                 sent_tick: now_tick,
             },
         );
-        if !self.is_decided(slot) {
+        if !decided_here {
             self.record_entry(
                 slot,
                 crate::types::Entry {
@@ -245,6 +256,9 @@ impl Replica {
                     value: value.clone(),
                 },
             );
+            if !count_at_once {
+                self.outbox.note_own_acceptance(ballot, slot);
+            }
         }
         self.check_vote(slot);
         Proposal { slot, value }
@@ -288,7 +302,19 @@ impl Replica {
         if !self.follower_reply(from, ballot) {
             return;
         }
-        let leadership = self.leadership_mut();
+        self.count_acceptance(from, ballot, slots);
+    }
+
+    /// Counts `from`'s durable acceptance of `slots` under `ballot` (a
+    /// follower's Accepted, or this leader's own write): the one place a
+    /// vote of phase 2 is counted.
+    pub(super) fn count_acceptance(&mut self, from: NodeId, ballot: Ballot, slots: &[Slot]) {
+        let RoleState::Leader(leadership) = &mut self.role else {
+            return;
+        };
+        if ballot != leadership.ballot {
+            return;
+        }
         let mut touched = Vec::new();
         for slot in slots {
             if let Some(votes) = leadership.votes.get_mut(slot) {
@@ -350,9 +376,6 @@ impl Replica {
             let leadership = self.leadership_mut();
             leadership.votes.remove(&slot);
             if !self.is_decided(slot) {
-                // The count may include this replica's own acceptance,
-                // still being written: the decision waits for that write.
-                self.own_vote_decisions_end = self.own_vote_decisions_end.max(slot.next());
                 self.mark_decided(slot);
                 self.advance_committed();
             }

@@ -56,9 +56,9 @@ impl Replica {
         }
     }
 
-    /// Hands decided values out for apply, strictly in slot order: those
-    /// decided by counting this replica's own acceptance behind the persist
-    /// request, the rest (learned from others) at once.
+    /// Hands decided values out for apply, strictly in slot order: at once
+    /// (every vote counted is durable, this replica's own included), or
+    /// behind a snapshot this round's persist request installs.
     pub(super) fn release_decided(&mut self) {
         if self.runs(Mutation::ApplyOutOfOrder) {
             let ahead: Vec<Slot> = self.decided_ahead.iter().copied().collect();
@@ -74,14 +74,12 @@ impl Replica {
             if !self.applied_ahead.remove(&slot) {
                 let value = self.log[&slot].value.clone();
                 let decided = Decided { slot, value };
-                let own_vote =
-                    slot < self.own_vote_decisions_end && !self.runs(Mutation::ApplyBeforeOwnWrite);
                 // Behind a gated decision or snapshot of this same round,
-                // a learned decision is gated too: it must be applied
-                // after them and before this round's reads.
+                // a decision is gated too: it must be applied after them
+                // and before this round's reads.
                 let behind_gated =
                     !self.outbox.decided.is_empty() || self.outbox.snapshot.is_some();
-                if own_vote || behind_gated || self.runs(Mutation::ApplyOutOfOrder) {
+                if behind_gated || self.runs(Mutation::ApplyOutOfOrder) {
                     self.outbox.decided.push(decided);
                 } else {
                     self.outbox.decided_now.push(decided);

@@ -39,7 +39,7 @@ use crate::config::{Config, Mutation};
 use crate::membership::{Configuration, Membership};
 use crate::message::{Envelope, Message};
 use crate::ready::{
-    Decided, DurableState, PersistRequest, PersistentChanges, ReadError, Ready, Rejection,
+    Decided, DurableState, OwnVotes, PersistRequest, PersistentChanges, ReadError, Ready, Rejection,
 };
 use crate::rng::SplitMix64;
 use crate::types::{Ballot, Entry, NodeId, ReadId, Slot, Snapshot};
@@ -117,13 +117,26 @@ struct Outbox {
     rejected: Vec<Rejection>,
     failed_reads: Vec<(ReadId, ReadError)>,
     snapshot: Option<Snapshot>,
-    /// Decisions reached counting this replica's own acceptance: released
-    /// only once this round's state (and every earlier round's) is durable.
+    /// Decisions behind a snapshot this round installs: released with it.
     decided: Vec<Decided>,
-    /// Decisions learned from others, which a majority holds durably
-    /// whatever happens to this replica's own copy: released at once.
+    /// Decisions counted from durable votes only: released at once.
     decided_now: Vec<Decided>,
     reads: Vec<ReadId>,
+    /// This replica's votes that this round's write makes durable.
+    own_votes: OwnVotes,
+}
+
+impl Outbox {
+    /// This round's write holds the leader's acceptance of `slot` under
+    /// `ballot`. One round proposes under one ballot; should leadership
+    /// change within it, the acceptances under the old one count for
+    /// nothing anyway.
+    fn note_own_acceptance(&mut self, ballot: Ballot, slot: Slot) {
+        match &mut self.own_votes.acceptance {
+            Some((noted, slots)) if *noted == ballot => slots.push(slot),
+            acceptance => *acceptance = Some((ballot, vec![slot])),
+        }
+    }
 }
 
 /// A Multi-Paxos replica. See the crate documentation for how to drive it.
@@ -158,12 +171,6 @@ pub struct Replica {
     applied: Slot,
     /// Slots handed out early under the `ApplyOutOfOrder` mutation.
     applied_ahead: BTreeSet<Slot>,
-    /// Every slot this replica saw decided by counting its own acceptance
-    /// (as leader) lies below it. Such a decision rests on a write that may
-    /// not be durable yet, so it is released only with the persist request;
-    /// every later decision was learned from others and may be applied at
-    /// once (see [`Ready::decided`]).
-    own_vote_decisions_end: Slot,
     /// The latest commit index each peer reported. It can go down (a peer
     /// restarts with an older durable commit index), so catch-up picks among
     /// every peer that is ahead, in turn, instead of trusting one forever
@@ -265,7 +272,6 @@ impl Replica {
             // The caller restores its state machine from the snapshot.
             applied: log_start,
             applied_ahead: BTreeSet::new(),
-            own_vote_decisions_end: Slot(0),
             peer_committed: BTreeMap::new(),
             catch_up_requested_tick: None,
             catch_up_attempts: 0,
@@ -510,6 +516,19 @@ impl Replica {
         self.handle_local_read(id);
     }
 
+    /// This replica's own votes, released by a persist request, are
+    /// durable: count them now, as another acceptor's promise or Accepted
+    /// would be (see [`OwnVotes`] for why not before). Votes of a ballot
+    /// this replica no longer campaigns or leads with count for nothing.
+    pub fn own_votes_durable(&mut self, votes: OwnVotes) {
+        if let Some(ballot) = votes.promise {
+            self.count_own_promise(ballot);
+        }
+        if let Some((ballot, slots)) = votes.acceptance {
+            self.count_acceptance(self.id(), ballot, &slots);
+        }
+    }
+
     /// Handles one message from a peer.
     pub fn step(&mut self, from: NodeId, message: Message) {
         assert_ne!(from, self.id(), "a replica never receives its own messages");
@@ -591,6 +610,7 @@ impl Replica {
                 snapshot: outbox.snapshot,
                 decided: outbox.decided,
                 reads: outbox.reads,
+                own_votes: outbox.own_votes,
             },
             decided: outbox.decided_now,
         }
