@@ -40,6 +40,7 @@ log() { printf '\n== %s\n' "$*" >&2; }
 install_missing() {
     local missing=()
     command -v etcd >/dev/null || missing+=(etcd-server)
+    command -v etcdctl >/dev/null || missing+=(etcd-client)
     command -v redis-server >/dev/null || missing+=(redis-server)
     command -v redis-benchmark >/dev/null || missing+=(redis-tools)
     command -v protoc >/dev/null || missing+=(protobuf-compiler)

@@ -66,12 +66,13 @@ impl NodeOptions {
 
 /// Everything a node wants done, collected by [`Node::ready`]. Handle it in
 /// this order: send `messages`, hand `persist` to storage (in order), answer
-/// `replies`, observe `events`. Every message here may go out at once: the
-/// node holds back any that must wait for an earlier batch to be durable.
+/// `replies`, observe `events`. Every message here may go out at once: none
+/// makes a receiver rely on a write of this node still in flight (the core
+/// counts its own votes only once durable, see [`synod_paxos::OwnVotes`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[must_use = "a Ready carries messages, writes and replies that must be handled"]
 pub struct Ready<H> {
-    /// Messages to send now (what they announce is already durable).
+    /// Messages to send now.
     pub messages: Vec<Envelope>,
     /// Batches to write, in this order; report each with
     /// [`Node::persisted`] once written (and synced, if it says so).

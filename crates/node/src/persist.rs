@@ -1,10 +1,12 @@
 //! The in-order persist rule.
 //!
-//! The core gates promises, acceptances, decisions and reads behind the
-//! persistence of the state they depend on ([`PersistRequest`]). A decision
-//! released by a later request may depend on an acceptance persisted by an
-//! earlier one, so requests are released strictly in the order the core
-//! produced them, however the storage completes them. This queue is where
+//! The core gates promises, acceptances, reads, its own votes and the
+//! decisions behind a snapshot install behind the persistence of the state
+//! they depend on ([`PersistRequest`]). What a later request releases may
+//! rest on what an earlier one wrote (an Accepted on the entry, a read on
+//! a decision, a decision on the snapshot before it), so requests are
+//! released strictly in the order the core produced them, however the
+//! storage completes them. This queue is where
 //! that rule lives: each request with something to write gets a
 //! [`PersistSequence`], the driver reports completions by sequence
 //! (asserted in order), and a request with nothing to write waits only for
@@ -94,7 +96,7 @@ impl PersistQueue {
     ) -> (Option<PersistBatch>, Releasable) {
         assert!(
             decided.is_empty() || !request.orders_apply(),
-            "the core gates learned decisions behind its own of the same round"
+            "the core gates decisions behind a snapshot of the same round"
         );
         let mut releasable = Releasable::new();
         if !decided.is_empty() {

@@ -42,16 +42,24 @@ impl Cluster {
         cluster
     }
 
+    /// Collects `index`'s output, persisting at once and handing its own
+    /// votes back until it has nothing more to say.
     fn collect(&mut self, index: usize) {
-        let ready = self.replicas[index].ready();
-        self.queue.extend(ready.messages);
-        let learned = ready.decided;
-        let released = ready.persist.persisted();
-        self.queue.extend(released.messages);
-        if index == 0 {
-            for decided in released.decided.iter().chain(&learned) {
-                self.decided_commands += decided.value.commands().len() as u64;
+        loop {
+            let ready = self.replicas[index].ready();
+            self.queue.extend(ready.messages);
+            let learned = ready.decided;
+            let released = ready.persist.persisted();
+            self.queue.extend(released.messages);
+            if index == 0 {
+                for decided in released.decided.iter().chain(&learned) {
+                    self.decided_commands += decided.value.commands().len() as u64;
+                }
             }
+            if released.own_votes.is_empty() {
+                return;
+            }
+            self.replicas[index].own_votes_durable(released.own_votes);
         }
     }
 

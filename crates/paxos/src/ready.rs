@@ -140,10 +140,12 @@ pub struct Decided {
 }
 
 /// The output of one round of the core. Handle it in this order:
-/// 1. send [`Ready::messages`] at once: they depend on no write still in
-///    flight, this round's or an earlier one's. (A replica counts its own
-///    promise or acceptance only once it is durable, see [`OwnVotes`], so
-///    no commit index it announces rests on a write in flight.);
+/// 1. send [`Ready::messages`] at once: no receiver relies on a write of
+///    this replica still in flight, this round's or an earlier one's. (A
+///    replica counts its own promise or acceptance only once it is
+///    durable, see [`OwnVotes`], so no decision or commit index it
+///    announces rests on such a write; what else a message may carry, a
+///    promise in a Reject or an entry in an Accept, commits no one.);
 /// 2. report [`Ready::rejected`] and [`Ready::failed_reads`];
 /// 3. apply [`Ready::decided`] after every decision of earlier rounds: at
 ///    once when no earlier request still waiting holds decisions or a
@@ -161,7 +163,7 @@ pub struct Decided {
 #[derive(Debug, Default)]
 #[must_use = "a Ready carries messages and decisions that must be handled"]
 pub struct Ready {
-    /// Messages that depend on no write in flight: send them at once.
+    /// Messages to send at once (see the first rule above).
     pub messages: Vec<Envelope>,
     /// Proposals handed back unproposed.
     pub rejected: Vec<Rejection>,
@@ -169,10 +171,10 @@ pub struct Ready {
     pub failed_reads: Vec<(ReadId, ReadError)>,
     /// Everything that must wait for durability.
     pub persist: PersistRequest,
-    /// Decisions that depend on nothing this replica has not made durable:
-    /// counted from durable votes (this replica's own only once handed back
-    /// by [`crate::Replica::own_votes_durable`]), or learned from the
-    /// leader's commit index or a peer's catch-up. They continue, in slot
+    /// Decisions a majority holds durably, whatever happens to this
+    /// replica's copy: counted from durable votes (this replica's own only
+    /// once handed back by [`crate::Replica::own_votes_durable`]), or
+    /// learned from the leader's commit index or a peer's catch-up. They continue, in slot
     /// order, the decisions of earlier rounds' [`PersistRequest`]s; when
     /// this round's own request installs a snapshot, these are empty (any
     /// decision is gated behind it). A follower applies them without

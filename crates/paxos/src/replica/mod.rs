@@ -119,7 +119,9 @@ struct Outbox {
     snapshot: Option<Snapshot>,
     /// Decisions behind a snapshot this round installs: released with it.
     decided: Vec<Decided>,
-    /// Decisions counted from durable votes only: released at once.
+    /// Every other decision, counted from durable votes or learned from
+    /// others: released at once (the node still orders them behind an
+    /// earlier request that installs a snapshot).
     decided_now: Vec<Decided>,
     reads: Vec<ReadId>,
     /// This replica's votes that this round's write makes durable.
