@@ -162,7 +162,7 @@ operations=$(wc -l <"$WORK/history.jsonl")
 
 log "writing $OUT/benchmarks.md and $OUT/benchmarks.svg"
 "$SYNOD" bench-report "$WORK/suite.json" --output "$WORK/suite.md" --plot "$OUT/benchmarks.svg"
-"$SYNOD" bench-report "$WORK/sequential.json" --output "$WORK/sequential.md" --plot "$WORK/sequential.svg"
+"$SYNOD" bench-report "$WORK/sequential.json" --output "$WORK/sequential.md" --plot "$OUT/sequential.svg"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 {
     cat <<EOF
