@@ -212,6 +212,29 @@ fn regression_a_leader_catching_up_counts_no_read_round_against_configurations_i
     assert!(outcome.violations.is_empty(), "{:?}", outcome.violations);
 }
 
+/// Regression (membership and lease, seed 119, found once a commit index
+/// alone stopped being written on its own): a voter of the newest
+/// configuration restarted after a failed fsync with a commit index from
+/// before that configuration, and with two removed nodes made a majority
+/// of the configuration its index knew. One of them led, recovered values
+/// up to slot 1285 from that majority, and handed out read index 1286,
+/// while the real leader had decided slot 1286 with the newest
+/// configuration's majority and answered reads of it. A read then went
+/// back in time. No read round counts now until the leader decided every
+/// value it recovered, which makes it learn the changes among them and ask
+/// their voters for promises first (`phase_one_complete`). It fails
+/// without that rule.
+#[test]
+fn regression_no_read_round_counts_before_the_leader_decided_every_value_it_recovered() {
+    let options = SimulationOptions {
+        membership: true,
+        lease: true,
+        ..SimulationOptions::default()
+    };
+    let outcome = run_seed(119, &options);
+    assert!(outcome.violations.is_empty(), "{:?}", outcome.violations);
+}
+
 #[test]
 fn every_broken_membership_variant_is_caught_within_a_bounded_number_of_seeds() {
     std::panic::set_hook(Box::new(|_| {}));

@@ -538,19 +538,26 @@ impl Replica {
     }
 
     /// Rule 3 for reads: true once this leader has decided every slot below
-    /// the commit index its phase 1 reported (so it knows the
-    /// configurations that govern the slots it reads at) and a majority of
-    /// the voters of each of them promised its ballot (so phase 1 recovered
-    /// every value they may have chosen). Until then no read round counts;
-    /// the voters missing are asked for their promise. A leader elected
-    /// under a configuration it has outgrown would otherwise confirm reads
-    /// with the acknowledgements of voters whose logs it never saw (found
-    /// in review). Called only while leading.
+    /// the commit index its phase 1 reported and every value it recovered
+    /// (so it knows the configurations that govern the slots it reads at:
+    /// a recovered value may be a change that was decided) and a majority
+    /// of the voters of each of them promised its ballot (so phase 1
+    /// recovered every value they may have chosen). Until then no read
+    /// round counts; the voters missing are asked for their promise. A
+    /// leader elected under a configuration it has outgrown would otherwise
+    /// confirm reads with the acknowledgements of voters whose logs it
+    /// never saw (found in review; and with a commit index among the
+    /// recovered values, regression: membership and lease seed 119 of the
+    /// simulator, where a removed node led under the configuration its
+    /// voters' commit indexes knew, and served a read index that missed a
+    /// slot the newer configuration's majority had decided). Called only
+    /// while leading.
     pub(super) fn phase_one_complete(&mut self) -> bool {
         let RoleState::Leader(leadership) = &self.role else {
             unreachable!("called only while leading");
         };
-        if self.committed < leadership.decided_elsewhere {
+        let recovered_through = leadership.decided_elsewhere.max(leadership.recovery_end);
+        if self.committed < recovered_through {
             return false;
         }
         let missing = self.promises_missing(self.membership.governing_starts_from(self.committed));
