@@ -39,10 +39,9 @@ impl PersistentChanges {
 
     /// True when what these changes guard may be released only once they
     /// are durable: a promise, an accepted entry or a snapshot. A change of
-    /// the commit index alone needs no sync: it is a hint for restarts,
-    /// safety never depends on it, so it may be written and released at
-    /// once and become durable with the next sync (saving an fsync on the
-    /// path of every decision).
+    /// the commit index alone needs no sync: it is a hint for restarts and
+    /// safety never depends on it. [`crate::Replica::ready`] does not even
+    /// hand it out alone: it rides with the next change that needs a sync.
     pub fn needs_sync(&self) -> bool {
         self.promised.is_some() || !self.entries.is_empty() || self.snapshot.is_some()
     }

@@ -602,12 +602,20 @@ impl Replica {
     pub fn ready(&mut self) -> Ready {
         self.flush();
         let outbox = std::mem::take(&mut self.outbox);
+        let mut changes = std::mem::take(&mut self.changes);
+        if !changes.needs_sync() {
+            // A new commit index alone is a hint for restarts, which safety
+            // never depends on: it rides with the next write that must be
+            // synced, instead of costing the disk a write (and the loop two
+            // thread hand-offs) for every decision a follower learns.
+            self.changes.committed = changes.committed.take();
+        }
         Ready {
             messages: outbox.messages,
             rejected: outbox.rejected,
             failed_reads: outbox.failed_reads,
             persist: PersistRequest {
-                changes: std::mem::take(&mut self.changes),
+                changes,
                 messages: outbox.gated_messages,
                 snapshot: outbox.snapshot,
                 decided: outbox.decided,
