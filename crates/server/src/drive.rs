@@ -257,6 +257,17 @@ pub struct MemberStatus {
     pub lag: Option<u64>,
 }
 
+/// What a new status is published at once for, and the tick it was built
+/// in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct StatusKey {
+    role: Role,
+    leader: Option<NodeId>,
+    promised: synod_paxos::Ballot,
+    configuration_start: Slot,
+    ticks: u64,
+}
+
 /// What the node hands back with each answer: where it goes, and what kind
 /// of request it answers (for the metrics).
 #[derive(Debug)]
@@ -291,6 +302,9 @@ pub struct DriveLoop {
     removed_ticks: Option<u64>,
     /// Ticks delivered to the node so far.
     ticks: u64,
+    /// What the status was last published for (see
+    /// [`DriveLoop::publish_status`]).
+    status_published: Option<StatusKey>,
 }
 
 impl DriveLoop {
@@ -351,6 +365,7 @@ impl DriveLoop {
             membership_applied: None,
             removed_ticks: None,
             ticks: 0,
+            status_published: None,
         };
         Ok((drive, receiver))
     }
@@ -525,11 +540,15 @@ impl DriveLoop {
             if ready.is_empty() {
                 return Ok(());
             }
-            for envelope in ready.messages {
-                self.transport.send(envelope);
-            }
+            // Answers first: their writers run first, so a client is not
+            // kept waiting behind the loopback sends of the decisions'
+            // announcements (about 30 µs on a leader, in a trace of one
+            // write). An answer never rests on a message of its round.
             for reply in ready.replies {
                 self.answer(reply);
+            }
+            for envelope in ready.messages {
+                self.transport.send(envelope);
             }
             for event in &ready.events {
                 self.observe(event);
@@ -649,7 +668,24 @@ impl DriveLoop {
         }
     }
 
+    /// Publishes the node's status at once when its role, leader, ballot
+    /// or newest configuration changed, else at most once per tick: the
+    /// status (commit index, members' progress) changes with every write,
+    /// and building it costs about twenty allocations, which on every
+    /// iteration of a leader under load was time taken from the writes.
     fn publish_status(&mut self) {
+        let replica = self.node.replica();
+        let key = StatusKey {
+            role: replica.role(),
+            leader: replica.leader(),
+            promised: replica.promised(),
+            configuration_start: replica.membership().latest_start(),
+            ticks: self.ticks,
+        };
+        if self.status_published == Some(key) {
+            return;
+        }
+        self.status_published = Some(key);
         let status = status_of(
             self.node.replica(),
             self.node.applied(),
