@@ -13,8 +13,14 @@
 # in-memory store), runs one `synod bench` suite against each, and stops
 # exactly the processes it started, by PID.
 #
+# The one-client cells and redis-benchmark, whose figures are compared as
+# ratios on their own, are measured in ROUNDS rounds with the systems
+# taking turns, and the median round is reported: on this shared machine
+# the disk's fsync time drifts by tens of percent within minutes.
+#
 # Environment: SECONDS_PER_CELL (default 5), WARM_UP (default 1s), KEYS
-# (default 100000), CONCURRENCY (default 1,16,64,256,1024), OUT (default
+# (default 100000), CONCURRENCY (default 1,16,64,256,1024), ROUNDS
+# (default 3), OUT (default
 # docs/, where benchmarks.md and benchmarks.svg go), WORK (scratch
 # directory, default a new one under /tmp).
 set -euo pipefail
@@ -25,6 +31,7 @@ SECONDS_PER_CELL=${SECONDS_PER_CELL:-5}
 WARM_UP=${WARM_UP:-1s}
 KEYS=${KEYS:-100000}
 CONCURRENCY=${CONCURRENCY:-1,16,64,256,1024}
+ROUNDS=${ROUNDS:-3}
 OUT=${OUT:-$ROOT/docs}
 WORK=${WORK:-$(mktemp -d /tmp/synod-compare.XXXXXX)}
 mkdir -p "$WORK" "$OUT"
@@ -124,7 +131,7 @@ log "the suite: write, read, 90-10 at $CONCURRENCY in flight"
     --json "$WORK/suite.json" | tee "$WORK/suite.txt"
 
 log "one client writing sequentially, through the leader and through a follower"
-"$SYNOD" bench "${common[@]}" --no-preload --workload write --concurrency 1 \
+"$SYNOD" bench "${common[@]}" --no-preload --workload write --concurrency 1 --rounds "$ROUNDS" \
     --target "synod-leader=redis://$synod_leader_client" \
     --target "synod-follower=redis://$synod_follower_client" \
     --target "etcd-leader=etcd://$etcd_leader_client" \
@@ -137,9 +144,23 @@ redis_benchmark() { # port -> "SET GET" requests per second
         -t set,get -q 2>/dev/null | tr '\r' '\n' |
         awk '/^SET:/ {set=$2} /^GET:/ {get=$2} END {print set, get}'
 }
-read -r synod_set synod_get < <(redis_benchmark "${synod_leader_client##*:}")
-read -r fsync_set fsync_get < <(redis_benchmark $REDIS_FSYNC)
-read -r memory_set memory_get < <(redis_benchmark $REDIS_MEMORY)
+median() { sort -g | awk '{ value[NR] = $1 } END { print value[int((NR + 1) / 2)] }'; }
+rounds_set=() rounds_get=()
+for round in $(seq "$ROUNDS"); do
+    # The three targets take turns, so that they see the same drift.
+    for port in "${synod_leader_client##*:}" $REDIS_FSYNC $REDIS_MEMORY; do
+        read -r set get < <(redis_benchmark "$port")
+        rounds_set+=("$port $set") rounds_get+=("$port $get")
+        echo "round $round, port $port: SET $set, GET $get" >&2
+    done
+done
+median_of() { # port, SET|GET -> the median of its rounds
+    local -n rows="rounds_${2,,}"
+    printf '%s\n' "${rows[@]}" | awk -v port="$1" '$1 == port {print $2}' | median
+}
+synod_set=$(median_of "${synod_leader_client##*:}" SET) synod_get=$(median_of "${synod_leader_client##*:}" GET)
+fsync_set=$(median_of $REDIS_FSYNC SET) fsync_get=$(median_of $REDIS_FSYNC GET)
+memory_set=$(median_of $REDIS_MEMORY SET) memory_get=$(median_of $REDIS_MEMORY GET)
 
 log "resident memory per synod node ($KEYS keys loaded)"
 memory_rows=""
@@ -187,7 +208,9 @@ EOF
 
 ## One client writing sequentially
 
-Through the leader, and through a follower (which forwards to the leader).
+Through the leader, and through a follower (which forwards to the leader):
+$ROUNDS rounds of ${SECONDS_PER_CELL} s with the four targets taking turns; the
+throughput is over all rounds, each percentile the median round's.
 
 EOF
     cat "$WORK/sequential.md"
@@ -196,7 +219,8 @@ EOF
 ## redis-benchmark
 
 \`redis-benchmark -c 50 -n ${REDIS_BENCHMARK_REQUESTS:-200000} -r $KEYS -d 100 -t set,get\` against the
-synod leader and the two single Redis servers (requests per second):
+synod leader and the two single Redis servers, $ROUNDS rounds with the three taking
+turns; each cell is the median round (requests per second):
 
 | target | SET | GET |
 |---|---:|---:|

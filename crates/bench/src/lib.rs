@@ -8,6 +8,7 @@
 
 pub mod record;
 pub mod report;
+pub mod rounds;
 pub mod run;
 pub mod scrape;
 pub mod target;

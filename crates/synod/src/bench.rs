@@ -77,7 +77,16 @@ pub struct BenchArguments {
     /// Seeds the draws of keys and operations.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Measure every cell this many times, the targets taking turns, and
+    /// report per cell the whole time's throughput and the median round's
+    /// percentiles: on a machine whose speed drifts, the systems compared
+    /// then see the same drift. Each round lasts `--duration`.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=ROUNDS_MAX))]
+    rounds: u32,
 }
+
+/// The most `--rounds` accepts.
+const ROUNDS_MAX: i64 = 100;
 
 /// Arguments of `synod bench-report`.
 #[derive(Args, Debug)]
@@ -246,24 +255,39 @@ async fn run_plan(arguments: &BenchArguments, plan: &Plan) -> Result<(), String>
     }
     for mix in &plan.mixes {
         for concurrency in &plan.concurrencies {
-            for (system, target, metrics, connections) in &connected {
-                let cell = Cell {
-                    system: (*system).clone(),
-                    target: (*target).clone(),
-                    workload: Workload {
-                        mix: *mix,
-                        ..plan.workload.clone()
-                    },
-                    concurrency: *concurrency,
-                    mode,
-                    warm_up: arguments.warm_up,
-                    duration: arguments.duration,
-                    request_timeout: arguments.request_timeout,
-                    seed: arguments.seed,
-                    metrics: (*metrics).clone(),
-                    stale_reads: arguments.stale_reads,
-                };
-                let result = run_cell(&cell, connections, &recorder).await;
+            let mut rounds: Vec<Vec<CellResult>> = vec![Vec::new(); connected.len()];
+            for _ in 0..arguments.rounds {
+                for ((system, target, metrics, connections), measured) in
+                    connected.iter().zip(&mut rounds)
+                {
+                    let cell = Cell {
+                        system: (*system).clone(),
+                        target: (*target).clone(),
+                        workload: Workload {
+                            mix: *mix,
+                            ..plan.workload.clone()
+                        },
+                        concurrency: *concurrency,
+                        mode,
+                        warm_up: arguments.warm_up,
+                        duration: arguments.duration,
+                        request_timeout: arguments.request_timeout,
+                        seed: arguments.seed,
+                        metrics: (*metrics).clone(),
+                        stale_reads: arguments.stale_reads,
+                    };
+                    let result = run_cell(&cell, connections, &recorder).await;
+                    if arguments.rounds > 1 {
+                        print_row(&result);
+                    }
+                    measured.push(result);
+                }
+            }
+            if arguments.rounds > 1 {
+                println!("merged, {} rounds:", arguments.rounds);
+            }
+            for measured in rounds {
+                let result = synod_bench::rounds::merge(&measured);
                 print_row(&result);
                 results.push(result);
             }
