@@ -68,6 +68,8 @@ log "building synod (release, with the etcd client)"
 cargo build --release --features etcd -q
 SYNOD=$ROOT/target/release/synod
 
+require_free_ports "${ETCD_CLIENT[@]}" "${ETCD_PEER[@]}" $REDIS_FSYNC $REDIS_MEMORY \
+    $(for i in 0 1 2; do echo $((SYNOD_CLIENT + i)) $((SYNOD_PEER + i)) $((SYNOD_ADMIN + i)); done)
 log "starting etcd (3 members), synod (3 nodes), Redis with and without fsync; work in $WORK"
 cluster=""
 for i in 0 1 2; do

@@ -29,3 +29,19 @@ wait_for_port() {
     echo "nothing listens on 127.0.0.1:$port" >&2
     return 1
 }
+
+# Fails unless every port given is free on 127.0.0.1: something already
+# listening there (a cluster left running) would be measured instead of the
+# processes the script starts, and theirs would fail to bind.
+require_free_ports() {
+    local port taken=()
+    for port in "$@"; do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            taken+=("$port")
+        fi
+    done
+    if ((${#taken[@]})); then
+        echo "something already listens on 127.0.0.1 port(s) ${taken[*]}; stop it first" >&2
+        return 1
+    fi
+}

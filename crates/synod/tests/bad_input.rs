@@ -229,3 +229,73 @@ fn ten_thousand_idle_connections_cost_little_memory() {
     assert_still_serving(&mut cluster);
     drop(idle);
 }
+
+/// SETs each flooding client pipelines without pause.
+const FLOOD_SETS_PER_CLIENT: usize = 60_000;
+/// Flooding clients at once.
+const FLOOD_CLIENTS: usize = 4;
+/// SETs per write of a flooding client: reads on the server then end at
+/// every possible point of a frame.
+const FLOOD_SETS_PER_WRITE: usize = 37;
+/// How long the flood may take (it takes about a second when it works).
+const FLOOD_WAIT: Duration = Duration::from_secs(30);
+
+/// Regression: a connection task that used up the runtime's budget saw
+/// its read return Pending while `readable()` (which ignores the budget)
+/// was ready at once, and went straight back to it: the node's only
+/// thread spun, and every node of a benchmark at 1,024 writes in flight
+/// hung. Clients that pipeline without pause reach that state: every
+/// answer must still come, and the node must serve others meanwhile.
+#[test]
+fn clients_that_pipeline_without_pause_are_all_answered() {
+    let mut cluster = Cluster::start(1);
+    let address = cluster.nodes[0].client;
+    let started = Instant::now();
+    let clients: Vec<_> = (0..FLOOD_CLIENTS)
+        .map(|client| {
+            std::thread::spawn(move || {
+                let mut stream = TcpStream::connect(address).unwrap();
+                stream.set_nodelay(true).unwrap();
+                stream.set_read_timeout(Some(FLOOD_WAIT)).unwrap();
+                let mut writer = stream.try_clone().unwrap();
+                let sender = std::thread::spawn(move || {
+                    let mut batch = Vec::new();
+                    for set in 0..FLOOD_SETS_PER_CLIENT {
+                        let key = format!("flood-{client}-{}", set % 1_000);
+                        batch.extend_from_slice(
+                            format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n$5\r\nvalue\r\n", key.len())
+                                .as_bytes(),
+                        );
+                        if (set + 1) % FLOOD_SETS_PER_WRITE == 0 {
+                            writer.write_all(&batch).unwrap();
+                            batch.clear();
+                        }
+                    }
+                    writer.write_all(&batch).unwrap();
+                });
+                let expected = FLOOD_SETS_PER_CLIENT * b"+OK\r\n".len();
+                let mut received = 0;
+                let mut chunk = [0u8; 64 * 1024];
+                while received < expected {
+                    match stream.read(&mut chunk) {
+                        Ok(0) => panic!("the node closed after {received} of {expected} bytes"),
+                        Ok(read) => received += read,
+                        Err(error) => panic!(
+                            "no answer for {FLOOD_WAIT:?} after {received} of {expected} bytes: {error}"
+                        ),
+                    }
+                }
+                sender.join().unwrap();
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+    eprintln!(
+        "{} pipelined SETs answered in {} ms",
+        FLOOD_CLIENTS * FLOOD_SETS_PER_CLIENT,
+        started.elapsed().as_millis()
+    );
+    assert_still_serving(&mut cluster);
+}

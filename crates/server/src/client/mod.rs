@@ -294,7 +294,17 @@ async fn serve_connection(stream: TcpStream, remote: SocketAddr, id: u64, contex
         match read {
             Poll::Ready(Ok(0)) => break,
             Poll::Ready(Ok(_)) => {}
-            Poll::Pending => continue,
+            // Either the readiness was stale (the read cleared it, and
+            // `readable` now waits), or the task has used up its budget of
+            // the runtime: then the read is Pending while `readable`, which
+            // ignores the budget, is ready at once, and going straight back
+            // to it spun the node's only thread forever (nodes hung under
+            // 1,024 writes in flight). Yielding lets the runtime run the
+            // other tasks and hand this one a new budget.
+            Poll::Pending => {
+                tokio::task::yield_now().await;
+                continue;
+            }
             Poll::Ready(Err(error)) if error.kind() == std::io::ErrorKind::WouldBlock => continue,
             Poll::Ready(Err(error)) => {
                 debug!(%remote, %error, "client connection failed");
