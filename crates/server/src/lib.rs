@@ -60,5 +60,6 @@ pub mod durable;
 pub mod metrics;
 pub mod persistence;
 pub mod server;
+pub mod status;
 pub mod transport;
 pub mod wire;
