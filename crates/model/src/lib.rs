@@ -339,6 +339,11 @@ impl ModelConfig {
         // Pre-votes would multiply the states without adding a behaviour
         // of the acceptors (see `Config::pre_vote`); the simulator runs them.
         config.pre_vote = false;
+        // A bound on messages in flight was chosen as the smallest that
+        // reaches some interleaving; the leader's announcements of its
+        // acceptance would each take one of those places (see
+        // `Config::announce_acceptance`). Checks without the bound run them.
+        config.announce_acceptance = self.messages_in_flight_max == usize::MAX;
         (self.configure)(&mut config);
         config
     }

@@ -240,8 +240,11 @@ fn catching_bounds(mutation: Mutation) -> (ModelConfig, Caught) {
         // hears of it: the variant changes nothing here. The simulator's
         // mutation matrix catches it, and the scenario
         // `a_leader_announces_a_decision_only_once_its_own_acceptance_is_durable`
-        // tests the rule it breaks.
-        Mutation::CountOwnVoteBeforeWrite => unreachable!("not observable in the model"),
+        // tests the rule it breaks; for a follower's acceptance,
+        // `a_follower_counts_its_own_acceptance_only_once_it_is_durable`.
+        Mutation::CountOwnVoteBeforeWrite | Mutation::CountFollowerVoteBeforeWrite => {
+            unreachable!("not observable in the model")
+        }
         // The model has no clocks, so no lease.
         Mutation::LeaseIgnoresClockDrift => unreachable!("the model runs without a lease"),
         // Safe by design: only the simulator's availability check sees it.

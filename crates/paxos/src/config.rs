@@ -99,6 +99,13 @@ pub enum Mutation {
     /// before the write is durable (see [`crate::OwnVotes`]): it may then
     /// announce, apply and answer a decision that a crash takes back.
     CountOwnVoteBeforeWrite,
+    /// A follower counts its own acceptance as it records it, before the
+    /// write is durable: with the leader's acceptance it decides, applies
+    /// and answers a write that a crash of both can take back. The node
+    /// scenario
+    /// `a_follower_counts_its_own_acceptance_only_once_it_is_durable`
+    /// catches it.
+    CountFollowerVoteBeforeWrite,
     /// The leader lease lasts the election timeout less one tick, as if
     /// clocks ran at exactly the same rate: a leader whose clock runs slow
     /// (within the drift bound) keeps serving reads after a new leader was
@@ -201,6 +208,15 @@ pub struct Config {
     /// behaviour of the acceptors with pre-votes is also one without them,
     /// where a timeout may fire at any moment.
     pub pre_vote: bool,
+    /// A leader tells each follower that makes a majority with it when its
+    /// own acceptance of new slots is durable (on by default), so that the
+    /// follower decides them as soon as its own acceptance is durable too,
+    /// without waiting for the commit index. Only the model check turns it
+    /// off in its checks bounded by messages in flight: each announcement
+    /// is one more message in flight, and those bounds were chosen as the
+    /// smallest that reach given interleavings. Its checks without such a
+    /// bound run with announcements.
+    pub announce_acceptance: bool,
     /// The leader lease, in ticks; 0 (the default) turns it off. While a
     /// heartbeat round that started less than this long ago was
     /// acknowledged by a majority, the leader serves linearizable reads
@@ -239,6 +255,7 @@ impl Config {
             snapshot_chunk_size_max_bytes: SNAPSHOT_CHUNK_SIZE_MAX_BYTES_DEFAULT,
             snapshot_size_max_bytes: SNAPSHOT_SIZE_MAX_BYTES_DEFAULT,
             pre_vote: true,
+            announce_acceptance: true,
             lease_ticks: 0,
             #[cfg(feature = "mutations")]
             mutation: Mutation::None,

@@ -89,6 +89,8 @@ pub enum MutationName {
     ReadWithoutConfirmation,
     /// The leader counts its own acceptance before its write is durable.
     CountOwnVoteBeforeWrite,
+    /// A follower counts its own acceptance before its write is durable.
+    CountFollowerVoteBeforeWrite,
     /// A lease as long as if clocks never drifted (run with --lease).
     LeaseIgnoresClockDrift,
     /// Learners' acceptances counted in phase 2 (run with --membership).
@@ -114,6 +116,7 @@ impl MutationName {
             MutationName::ApplyOutOfOrder => Mutation::ApplyOutOfOrder,
             MutationName::ReadWithoutConfirmation => Mutation::ReadWithoutConfirmation,
             MutationName::CountOwnVoteBeforeWrite => Mutation::CountOwnVoteBeforeWrite,
+            MutationName::CountFollowerVoteBeforeWrite => Mutation::CountFollowerVoteBeforeWrite,
             MutationName::LeaseIgnoresClockDrift => Mutation::LeaseIgnoresClockDrift,
             MutationName::LearnersVote => Mutation::LearnersVote,
             MutationName::ConfigurationWithoutDelay => Mutation::ConfigurationWithoutDelay,

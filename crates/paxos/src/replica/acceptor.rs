@@ -114,6 +114,11 @@ impl Replica {
                         value: proposal.value,
                     },
                 );
+                if self.runs(Mutation::CountFollowerVoteBeforeWrite) {
+                    self.learn_acceptances(self.id(), ballot, &[proposal.slot]);
+                } else {
+                    self.outbox.note_own_acceptance(ballot, proposal.slot);
+                }
             }
             slots.push(proposal.slot);
         }

@@ -93,6 +93,14 @@ pub(super) struct Leadership {
     /// The highest commit index broadcast to every follower (in an Accept
     /// or a heartbeat).
     pub(super) commit_announced: Slot,
+    /// Slots below this had this leader's acceptance announced to a
+    /// follower (see `announce_own_acceptance`), durable or not yet.
+    pub(super) acceptance_announced_end: Slot,
+    /// Slots below this may be decided at a follower without this leader
+    /// knowing: their announced acceptance is durable, so a follower with
+    /// its own may have decided, applied and answered them. Reads take
+    /// their index at or above it (see `read_index_now`).
+    pub(super) decided_unseen_end: Slot,
     /// A rejoining acceptor promised above our ballot: once this
     /// confirmation round is acknowledged by a majority, run phase 1 again
     /// above that promise (see `answer_higher_promise`).
@@ -208,7 +216,7 @@ impl Replica {
 
     /// True when `accepted_by` decides `slot`: a majority of the voters of
     /// the configuration that governs it (Rule 1 of docs/membership.md).
-    fn is_phase_two_quorum(&self, slot: Slot, accepted_by: &BTreeSet<NodeId>) -> bool {
+    pub(super) fn is_phase_two_quorum(&self, slot: Slot, accepted_by: &BTreeSet<NodeId>) -> bool {
         let config = self.membership.at(slot);
         let majority = Majority::for_phase_two(config.voters.len(), self.config.mutation());
         let voters = accepted_by
@@ -280,6 +288,54 @@ impl Replica {
                 proposals: chunk.to_vec(),
             });
         }
+        self.announce_own_acceptance(ballot, &proposals);
+    }
+
+    /// Tells each follower that forms a quorum with this leader that the
+    /// leader accepted `proposals`, once that is durable (gated, like any
+    /// acceptor's Accepted). The follower then decides a slot as soon as
+    /// its own acceptance is durable too, one message sooner than the
+    /// leader's commit index would tell it: the write a follower answers
+    /// skips the Accepted to the leader and the commit back. Slots decided
+    /// here already were not written again and are not announced; with
+    /// more voters than a pair can make a majority of, nothing is sent.
+    fn announce_own_acceptance(&mut self, ballot: Ballot, proposals: &[Proposal]) {
+        if !self.config.announce_acceptance {
+            return;
+        }
+        let slots: Vec<Slot> = proposals
+            .iter()
+            .map(|proposal| proposal.slot)
+            .filter(|slot| {
+                self.log
+                    .get(slot)
+                    .is_some_and(|entry| entry.ballot == ballot)
+            })
+            .collect();
+        let Some(last) = slots.last().copied() else {
+            return;
+        };
+        let id = self.id();
+        for peer in self.peers() {
+            if self.is_phase_two_quorum(last, &BTreeSet::from([id, peer])) {
+                let slots = slots.clone();
+                self.send_after_persist(peer, Message::Accepted { ballot, slots });
+                let leadership = self.leadership_mut();
+                leadership.acceptance_announced_end =
+                    leadership.acceptance_announced_end.max(last.next());
+            }
+        }
+    }
+
+    /// This leader's own acceptance of `slots` is durable: those it
+    /// announced may now be decided by a follower (see
+    /// `Leadership::decided_unseen_end`).
+    pub(super) fn own_acceptance_durable(&mut self, slots: &[Slot]) {
+        let leadership = self.leadership_mut();
+        let announced_end = leadership.acceptance_announced_end;
+        if let Some(last) = slots.iter().filter(|slot| **slot < announced_end).max() {
+            leadership.decided_unseen_end = leadership.decided_unseen_end.max(last.next());
+        }
     }
 
     /// The rule for every follower reply: it counts only while we lead under
@@ -298,11 +354,14 @@ impl Replica {
         true
     }
 
+    /// A follower's Accepted counts towards this leader's vote; any other
+    /// (the leader's own, announced to a follower) is learned from.
     pub(super) fn handle_accepted(&mut self, from: NodeId, ballot: Ballot, slots: &[Slot]) {
-        if !self.follower_reply(from, ballot) {
-            return;
+        if self.follower_reply(from, ballot) {
+            self.count_acceptance(from, ballot, slots);
+        } else {
+            self.learn_acceptances(from, ballot, slots);
         }
-        self.count_acceptance(from, ballot, slots);
     }
 
     /// Counts `from`'s durable acceptance of `slots` under `ballot` (a

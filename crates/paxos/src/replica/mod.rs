@@ -129,10 +129,12 @@ struct Outbox {
 }
 
 impl Outbox {
-    /// This round's write holds the leader's acceptance of `slot` under
-    /// `ballot`. One round proposes under one ballot; should leadership
-    /// change within it, the acceptances under the old one count for
-    /// nothing anyway.
+    /// This round's write holds this replica's acceptance of `slot` under
+    /// `ballot` (as leader, of its own proposal; as follower, of the
+    /// leader's). One round accepts under one ballot; should the ballot
+    /// change within it, the acceptances under the old one are dropped:
+    /// a slot accepted again under the new ballot is written only with its
+    /// new entry, and forgetting the others costs only a quicker decision.
     fn note_own_acceptance(&mut self, ballot: Ballot, slot: Slot) {
         match &mut self.own_votes.acceptance {
             Some((noted, slots)) if *noted == ballot => slots.push(slot),
@@ -173,6 +175,10 @@ pub struct Replica {
     applied: Slot,
     /// Slots handed out early under the `ApplyOutOfOrder` mutation.
     applied_ahead: BTreeSet<Slot>,
+    /// Durable acceptances heard of, per undecided slot, at the highest
+    /// ballot heard for it: who accepted (see `learn_acceptances`). Only
+    /// slots within `CONFIGURATION_DELAY_SLOTS` of `committed`.
+    acceptances_heard: BTreeMap<Slot, (Ballot, BTreeSet<NodeId>)>,
     /// The latest commit index each peer reported. It can go down (a peer
     /// restarts with an older durable commit index), so catch-up picks among
     /// every peer that is ahead, in turn, instead of trusting one forever
@@ -274,6 +280,7 @@ impl Replica {
             // The caller restores its state machine from the snapshot.
             applied: log_start,
             applied_ahead: BTreeSet::new(),
+            acceptances_heard: BTreeMap::new(),
             peer_committed: BTreeMap::new(),
             catch_up_requested_tick: None,
             catch_up_attempts: 0,
@@ -527,7 +534,12 @@ impl Replica {
             self.count_own_promise(ballot);
         }
         if let Some((ballot, slots)) = votes.acceptance {
-            self.count_acceptance(self.id(), ballot, &slots);
+            if self.leads_with(ballot) {
+                self.own_acceptance_durable(&slots);
+                self.count_acceptance(self.id(), ballot, &slots);
+            } else {
+                self.learn_acceptances(self.id(), ballot, &slots);
+            }
         }
     }
 
@@ -683,6 +695,11 @@ impl Replica {
             leadership.check_invariants();
         }
         self.reads.check_invariants();
+    }
+
+    /// True while this replica leads with `ballot`.
+    fn leads_with(&self, ballot: Ballot) -> bool {
+        matches!(&self.role, RoleState::Leader(leadership) if leadership.ballot == ballot)
     }
 
     /// The leadership; called only while leading.

@@ -307,11 +307,7 @@ impl Replica {
     fn leader_add_read(&mut self, origin: ReadOrigin) {
         let deadline_tick = self.now_tick + self.config.request_timeout_ticks;
         let without_confirmation = self.runs(Mutation::ReadWithoutConfirmation);
-        let committed = self.committed;
-        // Every write completed before this read arrived sits below this
-        // index: it was decided by us (below `committed`) or by an earlier
-        // leader, in which case phase 1 recovered it below `recovery_end`.
-        let read_index = committed.max(self.leadership_mut().recovery_end);
+        let read_index = self.read_index_now();
         let leased = self.holds_lease();
         if leased {
             self.reads.served_under_lease += 1;
@@ -436,6 +432,20 @@ impl Replica {
         self.confirm_reads();
     }
 
+    /// The index a read arriving now must wait for: every write completed
+    /// before it sits below. Such a write was decided by us (below
+    /// `committed`), by an earlier leader (then phase 1 recovered it below
+    /// `recovery_end`), or by a follower from our announced acceptance and
+    /// its own, which we may not have heard of yet (below
+    /// `decided_unseen_end`).
+    fn read_index_now(&mut self) -> Slot {
+        let committed = self.committed;
+        let leadership = self.leadership_mut();
+        committed
+            .max(leadership.recovery_end)
+            .max(leadership.decided_unseen_end)
+    }
+
     fn confirm_reads(&mut self) {
         let ballot = self.leadership_mut().ballot;
         let committed = self.committed;
@@ -444,7 +454,7 @@ impl Replica {
         // voters of a configuration learned by catch-up), raising the end
         // of what it recovered. A later index is still linearizable: every
         // slot below it is decided before the read is served.
-        let index_now = committed.max(self.leadership_mut().recovery_end);
+        let index_now = self.read_index_now();
         let leading = self.reads.leading_mut();
         let confirmed_round = leading.confirmed_round;
         let ready = leading.take_where(|read| read.round_needed <= confirmed_round);
