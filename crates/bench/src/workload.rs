@@ -13,8 +13,13 @@ use thiserror::Error;
 
 /// The Zipf exponent when `zipf` is named without one (YCSB's default).
 pub const ZIPF_EXPONENT_DEFAULT: f64 = 0.99;
+/// What every key starts with: redis-benchmark's (`key:__rand_int__`,
+/// whose number it pads to 12 digits). With 16-byte keys both tools name
+/// the same keys, so a suite that runs both (`compare-etcd.sh`) holds
+/// `--keys` keys, not twice as many.
+pub const KEY_PREFIX: &str = "key:";
 /// The shortest key: the prefix and at least one digit.
-pub const KEY_SIZE_MIN_BYTES: usize = 2;
+pub const KEY_SIZE_MIN_BYTES: usize = KEY_PREFIX.len() + 1;
 
 /// A workload that cannot be run as written.
 #[derive(Debug, Error, PartialEq)]
@@ -152,12 +157,14 @@ impl Workload {
             return Err(WorkloadError::Shape("--keys must be at least 1".into()));
         }
         let digits = (self.keys - 1).to_string().len();
-        if self.key_size_bytes < KEY_SIZE_MIN_BYTES || self.key_size_bytes < digits + 1 {
+        if self.key_size_bytes < KEY_SIZE_MIN_BYTES
+            || self.key_size_bytes < KEY_PREFIX.len() + digits
+        {
             return Err(WorkloadError::Shape(format!(
                 "--key-size {} cannot name {} distinct keys: it needs at least {} bytes",
                 self.key_size_bytes,
                 self.keys,
-                (digits + 1).max(KEY_SIZE_MIN_BYTES)
+                (KEY_PREFIX.len() + digits).max(KEY_SIZE_MIN_BYTES)
             )));
         }
         if self.value_size_bytes == 0 {
@@ -168,10 +175,12 @@ impl Workload {
         Ok(())
     }
 
-    /// The key with index `index`: `k` and the index, zero-padded to the
-    /// key size, so every key has the same length and sorts by index.
+    /// The key with index `index`: [`KEY_PREFIX`] and the index,
+    /// zero-padded to the key size, so every key has the same length and
+    /// sorts by index.
     pub fn key(&self, index: u64) -> String {
-        format!("k{index:0width$}", width = self.key_size_bytes - 1)
+        let width = self.key_size_bytes - KEY_PREFIX.len();
+        format!("{KEY_PREFIX}{index:0width$}")
     }
 
     /// A value of the workload's size that names its writer and sequence
@@ -276,7 +285,9 @@ mod tests {
     #[test]
     fn keys_have_the_asked_size_and_differ() {
         let workload = workload(10_000, 16);
-        assert_eq!(workload.key(0), "k000000000000000");
+        assert_eq!(workload.key(0), "key:000000000000");
+        // redis-benchmark's name for the same key (`-r` picks the number).
+        assert_eq!(workload.key(12_345), "key:000000012345");
         assert_eq!(workload.key(9_999).len(), 16);
         assert_ne!(workload.key(1), workload.key(10));
         assert!(workload.validate().is_ok());
@@ -284,8 +295,9 @@ mod tests {
 
     #[test]
     fn a_key_size_too_small_for_the_key_count_is_refused() {
-        let error = workload(10_000, 4).validate().unwrap_err();
-        assert!(error.to_string().contains("at least 5 bytes"), "{error}");
+        let error = workload(10_000, 7).validate().unwrap_err();
+        assert!(error.to_string().contains("at least 8 bytes"), "{error}");
+        assert!(workload(10_000, 8).validate().is_ok());
         assert!(workload(0, 16).validate().is_err());
     }
 
