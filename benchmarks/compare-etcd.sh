@@ -167,7 +167,7 @@ memory_set=$(median_of $REDIS_MEMORY SET) memory_get=$(median_of $REDIS_MEMORY G
 log "resident memory per synod node ($KEYS keys loaded)"
 # synod bench and redis-benchmark name keys alike (key:NNNNNNNNNNNN), so
 # the suite leaves $KEYS keys, not twice as many: count them to show it.
-keys_held=$(redis-cli -p "${synod_leader_client##*:}" --scan --count 1000 | wc -l)
+keys_held=$(redis-cli -p "${synod_leader_client##*:}" --scan | wc -l)
 memory_rows=""
 for pid in $(pgrep -P "$UP_PID"); do
     rss=$(awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status")
