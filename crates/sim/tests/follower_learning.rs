@@ -34,6 +34,11 @@ fn a_follower_answers_a_write_from_the_leaders_acceptance_and_its_own_before_any
         .iter()
         .any(|envelope| between(N1, N2)(envelope) && of_kind("accepted")(envelope));
     assert!(announced, "the leader announced its durable acceptance");
+    let told_n3 = cluster
+        .sent
+        .iter()
+        .any(|envelope| between(N1, N3)(envelope) && of_kind("accepted")(envelope));
+    assert!(!told_n3, "N3 forwarded nothing: no client of its waits");
     cluster.deliver(between(N1, N2));
     cluster.drop_where(|envelope| envelope.to == N1);
     let slot = cluster.slot_of(N2, "x=1").expect("N2 accepted the write");

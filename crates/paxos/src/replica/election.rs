@@ -457,6 +457,7 @@ impl Replica {
             followers,
             heartbeat_elapsed_ticks: 0,
             commit_announced: Slot(0),
+            forwarded_by: BTreeSet::new(),
             acceptance_announced_end: Slot(0),
             decided_unseen_end: Slot(0),
             reprepare_after: None,

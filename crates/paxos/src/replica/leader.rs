@@ -93,6 +93,10 @@ pub(super) struct Leadership {
     /// The highest commit index broadcast to every follower (in an Accept
     /// or a heartbeat).
     pub(super) commit_announced: Slot,
+    /// Followers whose forwarded commands went into slots proposed since
+    /// the last Accepts went out: only their clients wait on what those
+    /// slots decide (see `announce_own_acceptance`).
+    pub(super) forwarded_by: BTreeSet<NodeId>,
     /// Slots below this had this leader's acceptance announced to a
     /// follower (see `announce_own_acceptance`), durable or not yet.
     pub(super) acceptance_announced_end: Slot,
@@ -170,6 +174,10 @@ impl Leadership {
         assert!(
             !self.followers.contains_key(&self.ballot.node),
             "a leader is not its own follower"
+        );
+        assert!(
+            self.forwarded_by.is_empty(),
+            "the origins of a round's batches go out with its Accepts"
         );
     }
 }
@@ -291,16 +299,20 @@ impl Replica {
         self.announce_own_acceptance(ballot, &proposals);
     }
 
-    /// Tells each follower that forms a quorum with this leader that the
-    /// leader accepted `proposals`, once that is durable (gated, like any
-    /// acceptor's Accepted). The follower then decides a slot as soon as
-    /// its own acceptance is durable too, one message sooner than the
-    /// leader's commit index would tell it: the write a follower answers
-    /// skips the Accepted to the leader and the commit back. Slots decided
+    /// Tells each follower that forwarded commands into `proposals`, and
+    /// forms a quorum with this leader, that the leader accepted them, once
+    /// that is durable (gated, like any acceptor's Accepted). The follower
+    /// then decides a slot as soon as its own acceptance is durable too,
+    /// one message sooner than the leader's commit index would tell it:
+    /// the write it answers skips the Accepted to the leader and the
+    /// commit back. A follower with no client waiting on these slots is
+    /// told nothing (it would only learn sooner what it applies anyway),
+    /// so writes through the leader cost no extra message. Slots decided
     /// here already were not written again and are not announced; with
     /// more voters than a pair can make a majority of, nothing is sent.
     fn announce_own_acceptance(&mut self, ballot: Ballot, proposals: &[Proposal]) {
-        if !self.config.announce_acceptance {
+        let forwarded_by = std::mem::take(&mut self.leadership_mut().forwarded_by);
+        if !self.config.announce_acceptance || forwarded_by.is_empty() {
             return;
         }
         let slots: Vec<Slot> = proposals
@@ -316,7 +328,7 @@ impl Replica {
             return;
         };
         let id = self.id();
-        for peer in self.peers() {
+        for peer in forwarded_by {
             if self.is_phase_two_quorum(last, &BTreeSet::from([id, peer])) {
                 let slots = slots.clone();
                 self.send_after_persist(peer, Message::Accepted { ballot, slots });
@@ -683,6 +695,9 @@ impl Replica {
             size_bytes += length;
             taken += 1;
             let queued = leadership.queue.pop_front().expect("front exists");
+            if let Some(origin) = queued.origin {
+                leadership.forwarded_by.insert(origin);
+            }
             batch.push(queued.command);
         }
         assert!(taken > 0, "a batch takes at least one command");
