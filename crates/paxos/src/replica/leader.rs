@@ -299,57 +299,6 @@ impl Replica {
         self.announce_own_acceptance(ballot, &proposals);
     }
 
-    /// Tells each follower that forwarded commands into `proposals`, and
-    /// forms a quorum with this leader, that the leader accepted them, once
-    /// that is durable (gated, like any acceptor's Accepted). The follower
-    /// then decides a slot as soon as its own acceptance is durable too,
-    /// one message sooner than the leader's commit index would tell it:
-    /// the write it answers skips the Accepted to the leader and the
-    /// commit back. A follower with no client waiting on these slots is
-    /// told nothing (it would only learn sooner what it applies anyway),
-    /// so writes through the leader cost no extra message. Slots decided
-    /// here already were not written again and are not announced; with
-    /// more voters than a pair can make a majority of, nothing is sent.
-    fn announce_own_acceptance(&mut self, ballot: Ballot, proposals: &[Proposal]) {
-        let forwarded_by = std::mem::take(&mut self.leadership_mut().forwarded_by);
-        if !self.config.announce_acceptance || forwarded_by.is_empty() {
-            return;
-        }
-        let slots: Vec<Slot> = proposals
-            .iter()
-            .map(|proposal| proposal.slot)
-            .filter(|slot| {
-                self.log
-                    .get(slot)
-                    .is_some_and(|entry| entry.ballot == ballot)
-            })
-            .collect();
-        let Some(last) = slots.last().copied() else {
-            return;
-        };
-        let id = self.id();
-        for peer in forwarded_by {
-            if self.is_phase_two_quorum(last, &BTreeSet::from([id, peer])) {
-                let slots = slots.clone();
-                self.send_after_persist(peer, Message::Accepted { ballot, slots });
-                let leadership = self.leadership_mut();
-                leadership.acceptance_announced_end =
-                    leadership.acceptance_announced_end.max(last.next());
-            }
-        }
-    }
-
-    /// This leader's own acceptance of `slots` is durable: those it
-    /// announced may now be decided by a follower (see
-    /// `Leadership::decided_unseen_end`).
-    pub(super) fn own_acceptance_durable(&mut self, slots: &[Slot]) {
-        let leadership = self.leadership_mut();
-        let announced_end = leadership.acceptance_announced_end;
-        if let Some(last) = slots.iter().filter(|slot| **slot < announced_end).max() {
-            leadership.decided_unseen_end = leadership.decided_unseen_end.max(last.next());
-        }
-    }
-
     /// The rule for every follower reply: it counts only while we lead under
     /// the ballot it answers; then it also shows the follower is alive.
     pub(super) fn follower_reply(&mut self, from: NodeId, ballot: Ballot) -> bool {

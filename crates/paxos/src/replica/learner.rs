@@ -2,11 +2,7 @@
 //! apply strictly in slot order (the seeds' "I(102) before I(101)": a
 //! decision that arrives early waits in `decided_ahead`).
 
-use std::cmp::Ordering;
-use std::collections::BTreeSet;
-
 use crate::config::Mutation;
-use crate::membership::CONFIGURATION_DELAY_SLOTS;
 use crate::ready::Decided;
 use crate::types::{Ballot, NodeId, Slot};
 
@@ -35,46 +31,6 @@ impl Replica {
         if self.catch_up_due() {
             self.request_catch_up();
         }
-    }
-
-    /// `node` durably accepted `slots` under `ballot`: the leader's own
-    /// acceptance, announced to this follower, or this replica's, handed
-    /// back durable. A slot whose acceptances at one ballot make a majority
-    /// of its governing voters (Rule 1, as at the leader) is decided; its
-    /// value is the one in our log if we accepted at that ballot or above
-    /// (by Paxos, a higher ballot proposes only the value a majority
-    /// accepted below it), else we wait for the commit index.
-    ///
-    /// Only slots less than `CONFIGURATION_DELAY_SLOTS` above the commit
-    /// index count: the configuration governing a slot is decided at least
-    /// that far below it, so for those slots it is known here.
-    pub(super) fn learn_acceptances(&mut self, node: NodeId, ballot: Ballot, slots: &[Slot]) {
-        let horizon = Slot(self.committed.0 + CONFIGURATION_DELAY_SLOTS);
-        for &slot in slots {
-            if slot >= horizon || self.is_decided(slot) {
-                continue;
-            }
-            let heard = self
-                .acceptances_heard
-                .entry(slot)
-                .or_insert_with(|| (ballot, BTreeSet::new()));
-            match heard.0.cmp(&ballot) {
-                Ordering::Greater => continue,
-                Ordering::Less => *heard = (ballot, BTreeSet::new()),
-                Ordering::Equal => {}
-            }
-            heard.1.insert(node);
-            let accepted_by = heard.1.clone();
-            let holds_value = self
-                .log
-                .get(&slot)
-                .is_some_and(|entry| entry.ballot >= ballot);
-            if holds_value && self.is_phase_two_quorum(slot, &accepted_by) {
-                self.acceptances_heard.remove(&slot);
-                self.mark_decided(slot);
-            }
-        }
-        self.advance_committed();
     }
 
     /// Records that `slot`, whose value is in the log, is decided.

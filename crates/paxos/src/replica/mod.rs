@@ -22,6 +22,7 @@
 //! | [`crate::quorum`] | what a majority is |
 
 mod acceptor;
+mod announced;
 mod catch_up;
 mod election;
 mod leader;
