@@ -102,6 +102,9 @@ pub struct Metrics {
     pub client_connections: Gauge,
     /// Client connections refused at the connection limit.
     pub client_connections_refused: Counter,
+    /// Client connections closed because replies they did not read passed
+    /// the output limit.
+    pub client_output_buffer_closes: Counter,
     /// Commands per decided slot.
     batch_size: Mutex<Histogram<u64>>,
     /// Request latency by command name, in microseconds.
@@ -128,6 +131,7 @@ impl Default for Metrics {
             peer_handshakes_refused: Counter::default(),
             client_connections: Gauge::default(),
             client_connections_refused: Counter::default(),
+            client_output_buffer_closes: Counter::default(),
             batch_size: Mutex::new(new_histogram(1 << 20)),
             request_latency: Mutex::new(BTreeMap::new()),
         }
@@ -158,7 +162,7 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        let counters: [(&str, &str, &Counter); 16] = [
+        let counters: [(&str, &str, &Counter); 17] = [
             (
                 "synod_proposals_total",
                 "Client writes handed to the core.",
@@ -238,6 +242,11 @@ impl Metrics {
                 "synod_client_connections_refused_total",
                 "Client connections refused at the limit.",
                 &self.client_connections_refused,
+            ),
+            (
+                "synod_client_output_buffer_closes_total",
+                "Client connections closed for not reading their replies.",
+                &self.client_output_buffer_closes,
             ),
         ];
         for (name, help, counter) in counters {

@@ -213,6 +213,7 @@ pub async fn start(
         metrics: metrics.clone(),
         port: addresses.0.port(),
         connections_max: client::CONNECTIONS_MAX,
+        output_buffer_max_bytes: client::CLIENT_OUTPUT_BUFFER_MAX_BYTES,
     };
     let client_listening = tokio::spawn(client::serve(
         listeners.client,

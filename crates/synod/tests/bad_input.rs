@@ -8,7 +8,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{http_get, resident_kibibytes, Cluster};
+use common::{http_get, peak_resident_kibibytes, resident_kibibytes, Cluster};
 
 /// How long a test waits for the server to answer or close.
 const ANSWER_WAIT: Duration = Duration::from_secs(5);
@@ -16,6 +16,13 @@ const ANSWER_WAIT: Duration = Duration::from_secs(5);
 const IDLE_CONNECTIONS: usize = 10_000;
 /// What 10,000 idle connections may add to the node's resident memory.
 const IDLE_CONNECTIONS_MEMORY_MAX_KIBIBYTES: u64 = 64 * 1024;
+/// GETs of a 1 MiB value the client that never reads pipelines.
+const UNREAD_GETS: usize = 100_000;
+/// How long the client that never reads may keep its connection.
+const UNREAD_CLOSE_WAIT: Duration = Duration::from_secs(60);
+/// The node's peak resident memory while that client is served: the
+/// output limit (64 MiB) and one reply, with room for the rest.
+const UNREAD_PEAK_MEMORY_MAX_KIBIBYTES: u64 = 256 * 1024;
 
 fn connect(cluster: &Cluster) -> TcpStream {
     let stream = TcpStream::connect(cluster.nodes[0].client).unwrap();
@@ -296,6 +303,58 @@ fn clients_that_pipeline_without_pause_are_all_answered() {
         "{} pipelined SETs answered in {} ms",
         FLOOD_CLIENTS * FLOOD_SETS_PER_CLIENT,
         started.elapsed().as_millis()
+    );
+    assert_still_serving(&mut cluster);
+}
+
+/// A client pipelines 100,000 GETs of a 1 MiB value (100 GB of replies) and
+/// never reads: the node closes the connection once the replies waiting for
+/// it pass the output limit, counts it, and its memory stays bounded.
+#[test]
+fn a_client_that_never_reads_its_replies_is_disconnected_and_memory_stays_bounded() {
+    let mut cluster = Cluster::start(1);
+    let value = "v".repeat(1024 * 1024);
+    let _: () = redis::cmd("SET")
+        .arg("large")
+        .arg(&value)
+        .query(&mut cluster.redis(0))
+        .unwrap();
+    let pid = cluster.pid(0);
+    let started = Instant::now();
+    let mut stream = TcpStream::connect(cluster.nodes[0].client).unwrap();
+    stream.set_write_timeout(Some(UNREAD_CLOSE_WAIT)).unwrap();
+    let gets = b"GET large\r\n".repeat(1_000);
+    let mut sent = 0;
+    let refused = loop {
+        if sent == UNREAD_GETS {
+            break None;
+        }
+        match stream.write_all(&gets) {
+            Ok(()) => sent += 1_000,
+            Err(error) => break Some(error),
+        }
+    };
+    // The node may close before the client has sent everything (its write
+    // then fails), or after: then the close shows in the metrics.
+    common::wait_until(
+        UNREAD_CLOSE_WAIT,
+        "the node to close the connection",
+        || {
+            http_get(cluster.nodes[0].admin, "/metrics")
+                .map(|(_, body)| body.contains("\nsynod_client_output_buffer_closes_total 1\n"))
+                .unwrap_or(false)
+        },
+    );
+    let peak = peak_resident_kibibytes(pid);
+    eprintln!(
+        "closed after {} ms, {sent} GETs sent ({}); peak resident memory {} MiB",
+        started.elapsed().as_millis(),
+        refused.map_or("all written".to_string(), |error| format!("then {error}")),
+        peak / 1024
+    );
+    assert!(
+        peak < UNREAD_PEAK_MEMORY_MAX_KIBIBYTES,
+        "peak resident memory {peak} KiB"
     );
     assert_still_serving(&mut cluster);
 }

@@ -40,7 +40,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use synod_resp::limits::REQUEST_SIZE_MAX_BYTES;
 use synod_resp::reply::{self, InfoSection};
 use synod_resp::{encode_for, parse_frame, Frame, Protocol, Request};
@@ -67,6 +67,13 @@ pub const READ_CHUNK_BYTES: usize = 16 * 1024;
 pub const PIPELINE_DEPTH_MAX: usize = 4_096;
 /// The writer flushes once this many reply bytes are buffered.
 pub const WRITE_BATCH_SIZE_MAX_BYTES: usize = 256 * 1024;
+/// Reply bytes a connection may hold for a client that does not read them,
+/// beyond one reply: past it the connection is closed (Redis's
+/// `client-output-buffer-limit` hard limit). Redis sets no limit for normal
+/// clients, so one client that pipelines reads of large values and never
+/// reads the replies can exhaust its memory; here it costs at most this
+/// much plus one reply.
+pub const CLIENT_OUTPUT_BUFFER_MAX_BYTES: usize = 64 * 1024 * 1024;
 /// A refusal at the connection limit gives up after this long.
 pub const REFUSAL_WRITE_TIMEOUT_MILLISECONDS: u64 = 1_000;
 
@@ -87,6 +94,9 @@ pub struct ClientContext {
     pub port: u16,
     /// Connections served at once; [`CONNECTIONS_MAX`] in a server.
     pub connections_max: usize,
+    /// Reply bytes a connection may hold for its client beyond one reply;
+    /// [`CLIENT_OUTPUT_BUFFER_MAX_BYTES`] in a server.
+    pub output_buffer_max_bytes: usize,
 }
 
 /// Accepts client connections until `shutdown` turns true.
@@ -185,6 +195,9 @@ struct Outstanding {
     /// The writer has stopped (the client is gone): nothing will be
     /// answered any more, so nobody may wait for answers.
     writer_stopped: AtomicBool,
+    /// Told when the writer stops. Apart from `answered`, which is told
+    /// at every answer, so that the reader is not woken for each.
+    writer_stop: Notify,
 }
 
 impl Outstanding {
@@ -206,6 +219,19 @@ impl Outstanding {
         if let Some(counter) = self.counter(kind) {
             counter.fetch_sub(1, Ordering::SeqCst);
             self.answered.notify_waiters();
+        }
+    }
+
+    /// Waits until the writer has stopped.
+    async fn writer_stopped(&self) {
+        loop {
+            let stopped = self.writer_stop.notified();
+            tokio::pin!(stopped);
+            stopped.as_mut().enable();
+            if self.writer_stopped.load(Ordering::SeqCst) {
+                return;
+            }
+            stopped.await;
         }
     }
 
@@ -233,6 +259,7 @@ impl Drop for WriterStopped {
     fn drop(&mut self) {
         self.0.writer_stopped.store(true, Ordering::SeqCst);
         self.0.answered.notify_waiters();
+        self.0.writer_stop.notify_waiters();
     }
 }
 
@@ -275,7 +302,14 @@ async fn serve_connection(stream: TcpStream, remote: SocketAddr, id: u64, contex
             // Hold no memory while idle.
             buffer = BytesMut::new();
         }
-        if reader.readable().await.is_err() {
+        // A writer that stopped (the client is gone, or it let its replies
+        // pile up past the limit) ends the connection, even while the
+        // client sends nothing more.
+        let readable = tokio::select! {
+            readable = reader.readable() => readable,
+            () = connection.outstanding.writer_stopped() => break,
+        };
+        if readable.is_err() {
             break;
         }
         buffer.reserve(READ_CHUNK_BYTES);
@@ -328,6 +362,8 @@ async fn serve_connection(stream: TcpStream, remote: SocketAddr, id: u64, contex
                     receiver,
                     connection.outstanding.clone(),
                     context.metrics.clone(),
+                    remote,
+                    context.output_buffer_max_bytes,
                 ));
                 (sender, task)
             });
@@ -609,79 +645,167 @@ fn reply_shape(request: &Request) -> Request {
     }
 }
 
-/// Writes the answers in request order, batching every answer that is
-/// already there into one write.
+/// Answers in request order. Whatever is ready is encoded and written in
+/// one go (up to [`WRITE_BATCH_SIZE_MAX_BYTES`] per write); while the
+/// socket accepts nothing, answers still arrive and are encoded, so that a
+/// client that does not read its replies is found by the bytes waiting for
+/// it ([`CLIENT_OUTPUT_BUFFER_MAX_BYTES`]) and disconnected.
 async fn write_answers(
     mut writer: OwnedWriteHalf,
     mut pending: mpsc::Receiver<Owed>,
     outstanding: Arc<Outstanding>,
     metrics: Arc<Metrics>,
+    remote: SocketAddr,
+    output_buffer_max_bytes: usize,
 ) {
     let _stopped = WriterStopped(outstanding.clone());
-    let mut output = BytesMut::new();
+    let mut output = Output::default();
+    // The answer owed next, when the drive loop has not given it yet.
+    let mut waiting: Option<Awaited> = None;
+    // Nothing more will be owed: write what is, then close.
+    let mut closing = false;
     loop {
-        let next = if output.is_empty() {
-            pending.recv().await
-        } else {
-            match pending.try_recv() {
-                Ok(next) => Some(next),
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    if flush(&mut writer, &mut output).await.is_err() {
-                        return;
+        // Everything ready now, without waiting.
+        while output.bytes.len() < WRITE_BATCH_SIZE_MAX_BYTES && !closing {
+            if let Some(awaited) = &mut waiting {
+                match awaited.answer.try_recv() {
+                    Ok(result) => {
+                        output.answer(waiting.take(), Some(result), &outstanding, &metrics)
                     }
-                    continue;
+                    Err(oneshot::error::TryRecvError::Empty) => break,
+                    Err(oneshot::error::TryRecvError::Closed) => {
+                        output.answer(waiting.take(), None, &outstanding, &metrics);
+                    }
                 }
-                Err(mpsc::error::TryRecvError::Disconnected) => None,
+                continue;
             }
-        };
-        let Some((next, protocol)) = next else {
-            let _ = flush(&mut writer, &mut output).await;
-            let _ = writer.shutdown().await;
-            return;
-        };
-        match next {
-            Pending::Ready(frame) => encode_for(&frame, protocol, &mut output),
-            Pending::Waiting {
-                mut answer,
-                kind,
-                shape,
-                started,
-            } => {
-                let result = match answer.try_recv() {
-                    Ok(result) => Some(result),
-                    Err(oneshot::error::TryRecvError::Empty) => {
-                        if flush(&mut writer, &mut output).await.is_err() {
-                            return;
-                        }
-                        answer.await.ok()
-                    }
-                    Err(oneshot::error::TryRecvError::Closed) => None,
-                };
-                outstanding.answered(kind);
-                metrics.record_request_latency(shape.name(), started.elapsed());
-                encode_for(&answer_frame(result, &shape), protocol, &mut output);
-            }
-            Pending::Close => {
-                let _ = flush(&mut writer, &mut output).await;
-                let _ = writer.shutdown().await;
-                return;
+            match pending.try_recv() {
+                Ok(owed) => closing = output.take(owed, &mut waiting),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => closing = true,
             }
         }
-        if output.len() >= WRITE_BATCH_SIZE_MAX_BYTES
-            && flush(&mut writer, &mut output).await.is_err()
-        {
+        if output.is_over(output_buffer_max_bytes) {
+            metrics.client_output_buffer_closes.increment();
+            warn!(
+                %remote,
+                waiting_bytes = output.bytes.len(),
+                "closing a client connection that does not read its replies"
+            );
             return;
+        }
+        if output.bytes.is_empty() && waiting.is_none() && closing {
+            let _ = writer.shutdown().await;
+            return;
+        }
+        let step = tokio::select! {
+            biased;
+            written = writer.write(&output.bytes), if !output.bytes.is_empty() => {
+                Step::Wrote(written)
+            }
+            result = async {
+                match &mut waiting {
+                    Some(awaited) => (&mut awaited.answer).await.ok(),
+                    None => std::future::pending().await,
+                }
+            }, if waiting.is_some() => Step::Answered(result),
+            owed = pending.recv(), if waiting.is_none() && !closing => Step::Owed(owed),
+            else => unreachable!("a writer with nothing to write, await or take has closed"),
+        };
+        match step {
+            Step::Wrote(Ok(0) | Err(_)) => return,
+            Step::Wrote(Ok(written)) => output.written(written),
+            Step::Answered(result) => output.answer(waiting.take(), result, &outstanding, &metrics),
+            Step::Owed(Some(owed)) => closing = output.take(owed, &mut waiting),
+            Step::Owed(None) => closing = true,
         }
     }
 }
 
-async fn flush(writer: &mut OwnedWriteHalf, output: &mut BytesMut) -> std::io::Result<()> {
-    writer.write_all(output).await?;
-    output.clear();
-    if output.capacity() > WRITE_BATCH_SIZE_MAX_BYTES {
-        *output = BytesMut::new();
+/// What woke the writer.
+enum Step {
+    Wrote(std::io::Result<usize>),
+    Answered(Option<RequestResult>),
+    Owed(Option<Owed>),
+}
+
+/// An answer the writer waits for, with what it needs to encode it.
+struct Awaited {
+    answer: oneshot::Receiver<RequestResult>,
+    kind: InFlight,
+    shape: Request,
+    started: Instant,
+    protocol: Protocol,
+}
+
+/// Reply bytes encoded and not yet written.
+#[derive(Default)]
+struct Output {
+    bytes: BytesMut,
+    /// Where the last reply encoded starts: the limit spares one reply.
+    last_reply_start: usize,
+}
+
+impl Output {
+    /// Encodes `owed` if it is known, or makes it the answer awaited.
+    /// Returns true when it closes the connection.
+    fn take(&mut self, (owed, protocol): Owed, waiting: &mut Option<Awaited>) -> bool {
+        match owed {
+            Pending::Ready(frame) => {
+                self.encode(&frame, protocol);
+                false
+            }
+            Pending::Waiting {
+                answer,
+                kind,
+                shape,
+                started,
+            } => {
+                assert!(waiting.is_none(), "answers are awaited one at a time");
+                *waiting = Some(Awaited {
+                    answer,
+                    kind,
+                    shape,
+                    started,
+                    protocol,
+                });
+                false
+            }
+            Pending::Close => true,
+        }
     }
-    Ok(())
+
+    /// Encodes the answer the writer awaited.
+    fn answer(
+        &mut self,
+        awaited: Option<Awaited>,
+        result: Option<RequestResult>,
+        outstanding: &Outstanding,
+        metrics: &Metrics,
+    ) {
+        let awaited = awaited.expect("an answer was awaited");
+        outstanding.answered(awaited.kind);
+        metrics.record_request_latency(awaited.shape.name(), awaited.started.elapsed());
+        self.encode(&answer_frame(result, &awaited.shape), awaited.protocol);
+    }
+
+    fn encode(&mut self, frame: &Frame, protocol: Protocol) {
+        self.last_reply_start = self.bytes.len();
+        encode_for(frame, protocol, &mut self.bytes);
+    }
+
+    fn written(&mut self, written: usize) {
+        self.bytes.advance(written);
+        self.last_reply_start = self.last_reply_start.saturating_sub(written);
+        if self.bytes.is_empty() && self.bytes.capacity() > WRITE_BATCH_SIZE_MAX_BYTES {
+            self.bytes = BytesMut::new();
+        }
+    }
+
+    /// More than `limit_bytes` wait to be written, besides the last reply.
+    fn is_over(&self, limit_bytes: usize) -> bool {
+        self.last_reply_start > limit_bytes
+    }
 }
 
 /// The reply for a drive-loop answer; `None` when the drive loop dropped the
@@ -742,6 +866,43 @@ mod tests {
         }
     }
 
+    /// A client listener with no drive loop behind it: enough for what
+    /// connections answer themselves (PING) and for the limits.
+    struct Serving {
+        address: SocketAddr,
+        metrics: Arc<Metrics>,
+        _drive_loop: mpsc::Receiver<ClientRequest>,
+        _status: watch::Sender<NodeStatus>,
+        _shutdown: watch::Sender<bool>,
+    }
+
+    impl Serving {
+        async fn start(connections_max: usize, output_buffer_max_bytes: usize) -> Serving {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            let (requests, drive_loop) = mpsc::channel(1);
+            let (status_sender, status) = watch::channel(status());
+            let metrics = Arc::new(Metrics::default());
+            let context = ClientContext {
+                requests,
+                status,
+                metrics: metrics.clone(),
+                port: address.port(),
+                connections_max,
+                output_buffer_max_bytes,
+            };
+            let (shutdown_sender, shutdown) = watch::channel(false);
+            tokio::spawn(serve(listener, context, shutdown));
+            Serving {
+                address,
+                metrics,
+                _drive_loop: drive_loop,
+                _status: status_sender,
+                _shutdown: shutdown_sender,
+            }
+        }
+    }
+
     async fn ping(stream: &mut TcpStream) -> Vec<u8> {
         stream.write_all(b"PING\r\n").await.unwrap();
         let mut reply = vec![0; 7];
@@ -751,20 +912,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_beyond_the_limit_is_told_so_and_closed() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let (requests, _drive_loop) = mpsc::channel(1);
-        let (_status_sender, status) = watch::channel(status());
-        let metrics = Arc::new(Metrics::default());
-        let context = ClientContext {
-            requests,
-            status,
-            metrics: metrics.clone(),
-            port: address.port(),
-            connections_max: 2,
-        };
-        let (_shutdown_sender, shutdown) = watch::channel(false);
-        tokio::spawn(serve(listener, context, shutdown));
+        let serving = Serving::start(2, CLIENT_OUTPUT_BUFFER_MAX_BYTES).await;
+        let (address, metrics) = (serving.address, serving.metrics.clone());
 
         let mut first = TcpStream::connect(address).await.unwrap();
         let mut second = TcpStream::connect(address).await.unwrap();
@@ -788,5 +937,36 @@ mod tests {
         }
         let mut fourth = TcpStream::connect(address).await.unwrap();
         assert_eq!(ping(&mut fourth).await, b"+PONG\r\n");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_does_not_read_its_replies_is_disconnected() {
+        let serving = Serving::start(2, 1024).await;
+        let (address, metrics) = (serving.address, serving.metrics.clone());
+
+        // PINGs until the node closes: the socket buffers take a few MiB
+        // of replies before any wait in the node.
+        let mut client = TcpStream::connect(address).await.unwrap();
+        let pings = b"PING\r\n".repeat(64 * 1024);
+        let flood = async {
+            for _ in 0..1_000 {
+                if client.write_all(&pings).await.is_err() {
+                    return;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), flood)
+            .await
+            .expect("the node kept reading PINGs whose replies pile up");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while metrics.client_output_buffer_closes.get() == 0 {
+            assert!(Instant::now() < deadline, "the node did not close");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(metrics.client_output_buffer_closes.get(), 1);
+
+        // A client that reads is served as before.
+        let mut reader = TcpStream::connect(address).await.unwrap();
+        assert_eq!(ping(&mut reader).await, b"+PONG\r\n");
     }
 }

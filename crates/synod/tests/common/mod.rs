@@ -344,12 +344,21 @@ pub fn http_get(address: SocketAddr, path: &str) -> std::io::Result<(u16, String
 
 /// The resident memory of a process, in KiB.
 pub fn resident_kibibytes(pid: u32) -> u64 {
+    process_status_kibibytes(pid, "VmRSS:")
+}
+
+/// The most resident memory a process has had so far, in KiB.
+pub fn peak_resident_kibibytes(pid: u32) -> u64 {
+    process_status_kibibytes(pid, "VmHWM:")
+}
+
+fn process_status_kibibytes(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/PID/status")
+        .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"))
 }
 
 /// An acknowledged write: when it was sent and answered, its key and value.
