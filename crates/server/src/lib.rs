@@ -21,6 +21,8 @@
 //!   connection, through the log, so a connection's commands take effect in
 //!   the order sent).
 //! * [`admin`]: `/health`, `/status` and `/metrics` over HTTP.
+//! * [`tls`]: TLS material and configurations (rustls), with the rule that
+//!   binds a peer's certificate to the node it claims to be.
 //! * [`server`]: wires them together and stops them together.
 //!
 //! ```no_run
@@ -61,5 +63,6 @@ pub mod metrics;
 pub mod persistence;
 pub mod server;
 pub mod status;
+pub mod tls;
 pub mod transport;
 pub mod wire;

@@ -3,6 +3,7 @@
 
 mod availability;
 mod bench;
+mod certs;
 mod chaos;
 mod cluster;
 mod kv;
@@ -40,6 +41,9 @@ enum Command {
     Kv(kv::KvCommand),
     /// Show every node's role, commit and applied index and replication lag.
     Status(status::StatusArguments),
+    /// Make a development CA and a certificate for each node, for TLS
+    /// between members and with clients.
+    Certs(certs::CertsArguments),
     /// Run the deterministic simulator over many seeds (or replay one).
     Sim(simulate::SimArguments),
     /// Measure synod, Redis or etcd under one workload definition.
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
         Command::Server(arguments) => serve::run(arguments),
         Command::Up(arguments) => up::run(arguments),
         Command::Status(arguments) => status::run(arguments),
+        Command::Certs(arguments) => certs::run(arguments),
         Command::Cluster(command) => cluster::run(command),
         Command::Kv(command) => kv::run(command),
         Command::Sim(arguments) => simulate::run(arguments),

@@ -290,3 +290,45 @@ fn sim_availability_prints_a_row_per_scenario_and_refuses_an_unknown_one() {
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("unknown scenario \"nowhere\""));
 }
+
+/// `synod certs` writes a CA and a certificate per node that the nodes'
+/// TLS accepts, names the cluster in them, and never replaces a file.
+#[test]
+fn certs_writes_a_ca_and_node_certificates_once() {
+    let directory = std::env::temp_dir().join(format!("synod-certs-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&directory);
+    let out = directory.to_str().unwrap();
+    let made = synod(&["certs", "--out", out, "--cluster-id", "77", "--nodes", "2"]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let listed = text(&made.stdout);
+    for name in [
+        "ca.pem",
+        "ca-key.pem",
+        "node-1.pem",
+        "node-1-key.pem",
+        "node-2-key.pem",
+    ] {
+        assert!(
+            directory.join(name).exists(),
+            "{name} missing; printed {listed}"
+        );
+    }
+    assert!(listed.contains("node-1.cluster-77.synod"), "{listed}");
+    for node in [1, 2] {
+        let files = synod_server::tls::DevelopmentCertificates::files(
+            &directory,
+            synod_paxos::NodeId(node),
+        );
+        synod_server::tls::PeerTls::load(&files, 77).expect("the node's TLS takes the files");
+    }
+    let again = synod(&["certs", "--out", out, "--cluster-id", "77"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        text(&again.stderr).contains("exists already"),
+        "{}",
+        text(&again.stderr)
+    );
+    let zero = synod(&["certs", "--out", out, "--cluster-id", "77", "--nodes", "0"]);
+    assert_eq!(zero.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&directory);
+}
