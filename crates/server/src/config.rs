@@ -134,6 +134,10 @@ pub struct ServerConfig {
     /// [`LEASE_TICKS`] ticks. Safe only while clock rates differ by at most
     /// [`synod_paxos::LEASE_CLOCK_DRIFT_MAX_PERCENT`]; off by default.
     pub lease: bool,
+    /// Mutual TLS between members (`--peer-tls-ca`, `--peer-tls-cert`,
+    /// `--peer-tls-key`): every member of a cluster must use it, with
+    /// certificates of one CA that name each node (see [`crate::tls`]).
+    pub peer_tls: Option<crate::tls::TlsFiles>,
     /// The voters the cluster was created with, when they are not the
     /// peer list: a node that joined later (`--join`) knows the members of
     /// today as its peers, and must still replay the log from slot 0 under
@@ -292,6 +296,12 @@ pub struct FileConfig {
     pub join: Option<String>,
     /// `--initial-voters`, comma separated.
     pub initial_voters: Option<String>,
+    /// `--peer-tls-ca`.
+    pub peer_tls_ca: Option<PathBuf>,
+    /// `--peer-tls-cert`.
+    pub peer_tls_cert: Option<PathBuf>,
+    /// `--peer-tls-key`.
+    pub peer_tls_key: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -372,6 +382,7 @@ mod tests {
             snapshot_interval_slots: SNAPSHOT_INTERVAL_SLOTS,
             lease: false,
             initial_voters: None,
+            peer_tls: None,
         };
         config.validate().unwrap();
         assert_eq!(config.members(), [NodeId(1), NodeId(2), NodeId(3)]);

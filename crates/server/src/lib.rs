@@ -43,6 +43,7 @@
 //!     snapshot_interval_slots: SNAPSHOT_INTERVAL_SLOTS,
 //!     lease: false,
 //!     initial_voters: None,
+//!     peer_tls: None,
 //! };
 //! let listeners = Listeners::bind(&config).await?;
 //! let server = start(config, Box::new(MemoryPersistence::default()), listeners).await?;

@@ -22,6 +22,7 @@ use crate::drive::{
 };
 use crate::metrics::Metrics;
 use crate::persistence::Persistence;
+use crate::tls::{PeerTls, TlsError};
 use crate::transport::{self, PeerIdentity};
 
 /// Why a node could not start or stopped.
@@ -41,6 +42,9 @@ pub enum ServerError {
         #[source]
         source: io::Error,
     },
+    /// The TLS files cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The drive loop failed.
     #[error(transparent)]
     Drive(#[from] DriveError),
@@ -171,9 +175,14 @@ pub async fn start(
         local_address(&listeners.admin),
     );
 
+    let tls = match &config.peer_tls {
+        Some(files) => Some(PeerTls::load(files, config.cluster_id)?),
+        None => None,
+    };
     let identity = PeerIdentity {
         id: config.id,
         cluster_id: config.cluster_id,
+        tls,
     };
     let (transport, peer_listening) = transport::start(
         identity,

@@ -9,6 +9,14 @@
 //!   id, its id, the id it means to reach); the listener answers with a
 //!   [`HelloReply`]. A wrong cluster, an unknown node or another protocol
 //!   version is refused, and both sides log the reason.
+//! * **TLS.** With peer TLS ([`PeerIdentity::tls`]) the hello travels
+//!   inside mutual TLS: the dialer verifies that the listener's
+//!   certificate names the node dialed, and the listener that the dialer's
+//!   names the node its hello claims ([`crate::tls`]). A dialer without a
+//!   certificate of the cluster's CA never gets to say hello, and one that
+//!   claims another node's id is refused with
+//!   [`Refusal::CertificateMismatch`]; both refusals are logged with the
+//!   reason.
 //! * **Send queues.** [`Transport::send`] never blocks the drive loop: each
 //!   peer has a bounded queue, and when it is full the oldest message is
 //!   dropped. Paxos tolerates loss (accepts are retransmitted, heartbeats
@@ -33,12 +41,13 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use synod_paxos::{Envelope, Message, NodeId};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, Notify};
 use tracing::{debug, error, info, warn};
 
 use crate::metrics::Metrics;
+use crate::tls::PeerTls;
 use crate::wire::{
     decode_hello, decode_hello_reply, decode_message, encode_hello, encode_hello_reply, put_frame,
     put_message_frame, take_frame, Hello, HelloReply, Refusal, WireError, FRAME_HEADER_SIZE_BYTES,
@@ -90,7 +99,14 @@ pub struct PeerIdentity {
     pub id: NodeId,
     /// Its cluster.
     pub cluster_id: u64,
+    /// Mutual TLS between members, when configured.
+    pub tls: Option<PeerTls>,
 }
+
+/// A peer connection: TCP, or TLS over TCP.
+trait PeerStream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> PeerStream for T {}
 
 /// Which node ids may connect, as the configurations known here say.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -135,6 +151,8 @@ enum DialError {
     Wire(#[from] WireError),
     #[error("timed out")]
     Timeout,
+    #[error("TLS handshake failed: {0}")]
+    Tls(io::Error),
 }
 
 /// The bounded send queue of one peer.
@@ -398,14 +416,22 @@ async fn dial(
     identity: &PeerIdentity,
     peer: NodeId,
     address: &str,
-) -> Result<TcpStream, DialError> {
+) -> Result<Box<dyn PeerStream>, DialError> {
     let connect = TcpStream::connect(address);
-    let mut stream =
-        tokio::time::timeout(Duration::from_millis(CONNECT_TIMEOUT_MILLISECONDS), connect)
-            .await
-            .map_err(|_| DialError::Timeout)??;
+    let stream = tokio::time::timeout(Duration::from_millis(CONNECT_TIMEOUT_MILLISECONDS), connect)
+        .await
+        .map_err(|_| DialError::Timeout)??;
     stream.set_nodelay(true)?;
     let handshake = async {
+        let mut stream: Box<dyn PeerStream> = match &identity.tls {
+            Some(tls) => Box::new(
+                tls.connector()
+                    .connect(tls.server_name(peer), stream)
+                    .await
+                    .map_err(DialError::Tls)?,
+            ),
+            None => Box::new(stream),
+        };
         let hello = Hello {
             version: PROTOCOL_VERSION,
             cluster_id: identity.cluster_id,
@@ -418,7 +444,7 @@ async fn dial(
         buffer.clear();
         let payload = read_handshake_frame(&mut stream, &mut buffer).await?;
         match decode_hello_reply(&payload)? {
-            HelloReply::Accepted => Ok(()),
+            HelloReply::Accepted => Ok(stream),
             HelloReply::Refused(refusal) => Err(DialError::Refused(refusal)),
         }
     };
@@ -427,15 +453,14 @@ async fn dial(
         handshake,
     )
     .await
-    .map_err(|_| DialError::Timeout)??;
-    Ok(stream)
+    .map_err(|_| DialError::Timeout)?
 }
 
 /// Writes queued messages in batches until the connection fails. The peer
 /// never sends on this connection after the handshake, so a read that
 /// returns is the peer closing it (or dying).
-async fn send_loop(stream: TcpStream, queue: &PeerQueue) -> io::Result<()> {
-    let (mut reader, mut writer) = stream.into_split();
+async fn send_loop(stream: Box<dyn PeerStream>, queue: &PeerQueue) -> io::Result<()> {
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let mut buffer = BytesMut::new();
     let mut probe = [0u8; 1];
     loop {
@@ -518,6 +543,8 @@ async fn accept_loop(
 enum ServeError {
     #[error("{0}")]
     Io(#[from] io::Error),
+    #[error("TLS handshake refused: {0}")]
+    Tls(io::Error),
     #[error("{0}")]
     Wire(#[from] WireError),
     #[error("handshake timed out")]
@@ -529,7 +556,7 @@ enum ServeError {
 }
 
 async fn serve_peer(
-    mut stream: TcpStream,
+    stream: TcpStream,
     remote: SocketAddr,
     identity: &PeerIdentity,
     admission: &RwLock<Admission>,
@@ -538,6 +565,32 @@ async fn serve_peer(
     metrics: &Metrics,
 ) -> Result<(), ServeError> {
     stream.set_nodelay(true)?;
+    let (mut stream, certificates) = match &identity.tls {
+        Some(tls) => {
+            let accepted = tokio::time::timeout(
+                Duration::from_millis(HANDSHAKE_TIMEOUT_MILLISECONDS),
+                tls.acceptor().accept(stream),
+            )
+            .await
+            .map_err(|_| ServeError::Timeout)?;
+            match accepted {
+                Ok(stream) => {
+                    let certificates: Option<Vec<_>> = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .map(|chain| chain.iter().map(|c| c.clone().into_owned()).collect());
+                    (Box::new(stream) as Box<dyn PeerStream>, certificates)
+                }
+                Err(error) => {
+                    metrics.peer_handshakes_refused.increment();
+                    warn!(%remote, reason = %error, "refused a peer TLS handshake");
+                    return Err(ServeError::Tls(error));
+                }
+            }
+        }
+        None => (Box::new(stream) as Box<dyn PeerStream>, None),
+    };
     let mut buffer = BytesMut::new();
     let hello = tokio::time::timeout(
         Duration::from_millis(HANDSHAKE_TIMEOUT_MILLISECONDS),
@@ -546,7 +599,13 @@ async fn serve_peer(
     .await
     .map_err(|_| ServeError::Timeout)??;
     let hello = decode_hello(&hello)?;
-    let verdict = judge(identity, &admission.read().expect("admission lock"), &hello);
+    let mut verdict = judge(identity, &admission.read().expect("admission lock"), &hello);
+    if let (Some(tls), HelloReply::Accepted) = (&identity.tls, verdict) {
+        if let Err(mismatch) = tls.check_claim(certificates.as_deref(), hello.from) {
+            warn!(%remote, claimed_node = hello.from.0, reason = %mismatch, "refused a peer's claim");
+            verdict = HelloReply::Refused(Refusal::CertificateMismatch);
+        }
+    }
     let mut reply = BytesMut::new();
     put_frame(&mut reply, &encode_hello_reply(&verdict))?;
     stream.write_all(&reply).await?;
@@ -662,6 +721,7 @@ mod tests {
         PeerIdentity {
             id: NodeId(1),
             cluster_id: 7,
+            tls: None,
         }
     }
 

@@ -196,6 +196,10 @@ pub enum Refusal {
         /// The configuration that removed it, or a later one.
         epoch: u64,
     },
+    /// With peer TLS: the dialer's certificate, signed by the cluster's CA,
+    /// names another node than the one the dialer claims to be.
+    #[error("the dialer's certificate does not name the node it claims to be")]
+    CertificateMismatch,
 }
 
 /// The answer to a [`Hello`].
@@ -249,6 +253,7 @@ pub fn encode_hello_reply(reply: &HelloReply) -> Bytes {
         HelloReply::Refused(Refusal::NodeUnknown) => (3, 0),
         HelloReply::Refused(Refusal::WrongNode { actual }) => (4, *actual),
         HelloReply::Refused(Refusal::Removed { epoch }) => (5, *epoch),
+        HelloReply::Refused(Refusal::CertificateMismatch) => (6, 0),
     };
     let mut writer = Writer::with_capacity(HELLO_REPLY_SIZE_BYTES);
     writer.put_raw(&HANDSHAKE_MAGIC);
@@ -280,6 +285,7 @@ pub fn decode_hello_reply(payload: &[u8]) -> Result<HelloReply, WireError> {
         3 => Refusal::NodeUnknown,
         4 => Refusal::WrongNode { actual: detail },
         5 => Refusal::Removed { epoch: detail },
+        6 => Refusal::CertificateMismatch,
         tag => {
             return Err(DecodeError::TagUnknown {
                 field: "handshake reply",
@@ -424,6 +430,7 @@ mod tests {
             HelloReply::Refused(Refusal::NodeUnknown),
             HelloReply::Refused(Refusal::WrongNode { actual: 3 }),
             HelloReply::Refused(Refusal::Removed { epoch: 7 }),
+            HelloReply::Refused(Refusal::CertificateMismatch),
         ] {
             assert_eq!(decode_hello_reply(&encode_hello_reply(&reply)), Ok(reply));
         }

@@ -57,6 +57,7 @@ async fn configs(
                 snapshot_interval_slots,
                 lease: false,
                 initial_voters: None,
+                peer_tls: None,
             };
             (config, listeners)
         })

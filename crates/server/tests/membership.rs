@@ -34,6 +34,7 @@ fn config(id: u64, listeners: &Listeners, peers: &BTreeMap<NodeId, String>) -> S
         snapshot_interval_slots: SNAPSHOT_INTERVAL_SLOTS,
         lease: false,
         initial_voters: None,
+        peer_tls: None,
     }
 }
 

@@ -11,6 +11,7 @@ use synod_server::config::{
 use synod_server::durable::{ClusterState, FilePersistence, OpenError};
 use synod_server::persistence::{MemoryPersistence, Persistence};
 use synod_server::server::{start, Listeners};
+use synod_server::tls::TlsFiles;
 use synod_storage::Identity;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tracing::{error, info, warn};
@@ -80,6 +81,18 @@ pub struct ServerArguments {
     /// node must be given the same list. Default: every `--peers` id.
     #[arg(long)]
     initial_voters: Option<String>,
+    /// Mutual TLS between members: the cluster's CA certificate (PEM).
+    /// With `--peer-tls-cert` and `--peer-tls-key`; every member must use
+    /// it. `synod certs` makes development ones.
+    #[arg(long)]
+    peer_tls_ca: Option<PathBuf>,
+    /// This node's certificate (PEM), naming `node-<id>.cluster-<cluster
+    /// id>.synod`.
+    #[arg(long)]
+    peer_tls_cert: Option<PathBuf>,
+    /// This node's private key (PEM).
+    #[arg(long)]
+    peer_tls_key: Option<PathBuf>,
 }
 
 /// How long `--join` waits for the cluster's admin endpoint.
@@ -337,6 +350,26 @@ impl StopSignals {
     }
 }
 
+/// The peer TLS files: all three, or none.
+fn peer_tls_files(
+    ca: Option<PathBuf>,
+    certificate: Option<PathBuf>,
+    key: Option<PathBuf>,
+) -> Result<Option<TlsFiles>, ConfigError> {
+    match (ca, certificate, key) {
+        (None, None, None) => Ok(None),
+        (Some(ca), Some(certificate), Some(key)) => Ok(Some(TlsFiles {
+            ca,
+            certificate,
+            key,
+        })),
+        _ => Err(ConfigError::File {
+            path: PathBuf::from("--peer-tls-ca"),
+            reason: "--peer-tls-ca, --peer-tls-cert and --peer-tls-key go together".into(),
+        }),
+    }
+}
+
 /// Merges the command line over the configuration file; returns the
 /// configuration, the log format and whether the cluster is being created.
 fn resolve(arguments: ServerArguments) -> Result<Resolved, ConfigError> {
@@ -401,6 +434,11 @@ fn resolve(arguments: ServerArguments) -> Result<Resolved, ConfigError> {
             (None, Some(list)) => Some(parse_voters(&list)?),
             (None, None) => None,
         },
+        peer_tls: peer_tls_files(
+            arguments.peer_tls_ca.or(file.peer_tls_ca),
+            arguments.peer_tls_cert.or(file.peer_tls_cert),
+            arguments.peer_tls_key.or(file.peer_tls_key),
+        )?,
     };
     config.validate()?;
     // A learner has promised nothing, so an empty directory may be

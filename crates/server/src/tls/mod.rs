@@ -257,6 +257,15 @@ impl PeerTls {
     }
 }
 
+impl std::fmt::Debug for PeerTls {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("PeerTls")
+            .field("cluster_id", &self.cluster_id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// TLS for the client listener: the node's certificate, no client
 /// certificate asked for.
 ///

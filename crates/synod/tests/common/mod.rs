@@ -41,6 +41,8 @@ pub struct Cluster {
     pub directory: PathBuf,
     /// Each node's `--peers` list (it differs per node behind proxies).
     peers: Vec<String>,
+    /// The directory of `synod certs` files when the members speak TLS.
+    pub peer_tls: Option<PathBuf>,
 }
 
 /// Ports handed out to nodes: below Linux's ephemeral range (32768 and
@@ -78,15 +80,45 @@ impl Cluster {
     /// Starts `size` nodes and waits for a leader.
     pub fn start(size: u64) -> Cluster {
         let mut cluster = Cluster::prepare(size);
-        let peers = cluster
-            .nodes
-            .iter()
-            .map(|node| format!("{}={}", node.id, node.peer))
-            .collect::<Vec<_>>()
-            .join(",");
-        cluster.peers = vec![peers; cluster.nodes.len()];
+        cluster.peers = vec![cluster.direct_peers(); cluster.nodes.len()];
         cluster.spawn_all();
         cluster
+    }
+
+    /// Starts `size` nodes speaking mutual TLS to each other, with
+    /// certificates `synod certs` made (in `<directory>/certs`), and waits
+    /// for a leader.
+    pub fn start_with_peer_tls(size: u64) -> Cluster {
+        let mut cluster = Cluster::prepare(size);
+        let certificates = cluster.directory.join("certs");
+        let made = synod(&[
+            "certs",
+            "--out",
+            certificates.to_str().unwrap(),
+            "--cluster-id",
+            &cluster.cluster_id.to_string(),
+            "--nodes",
+            &size.to_string(),
+        ]);
+        assert!(made.status.success(), "{}", text(&made.stderr));
+        cluster.peer_tls = Some(certificates);
+        cluster.peers = vec![cluster.direct_peers(); cluster.nodes.len()];
+        cluster.spawn_all();
+        cluster
+    }
+
+    /// The `--peer-tls-*` arguments of node `id` with the files in
+    /// `directory` (as `synod certs` names them).
+    pub fn peer_tls_arguments(directory: &std::path::Path, id: u64) -> Vec<String> {
+        let path = |name: String| directory.join(name).to_str().unwrap().to_string();
+        vec![
+            "--peer-tls-ca".into(),
+            path("ca.pem".into()),
+            "--peer-tls-cert".into(),
+            path(format!("node-{id}.pem")),
+            "--peer-tls-key".into(),
+            path(format!("node-{id}-key.pem")),
+        ]
     }
 
     /// Starts `size` nodes whose every directed peer link goes through a
@@ -118,6 +150,15 @@ impl Cluster {
         (cluster, proxies)
     }
 
+    /// The `--peers` list naming every node at its own peer address.
+    fn direct_peers(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|node| format!("{}={}", node.id, node.peer))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     /// Picks addresses and a directory for `size` nodes; starts nothing.
     fn prepare(size: u64) -> Cluster {
         let sequence = NEXT_CLUSTER.fetch_add(1, Ordering::Relaxed);
@@ -141,6 +182,7 @@ impl Cluster {
             cluster_id: 1_000 + sequence,
             directory,
             peers: Vec::new(),
+            peer_tls: None,
         }
     }
 
@@ -165,8 +207,14 @@ impl Cluster {
         // server (an older release, to compare).
         let binary = std::env::var("SYNOD_SERVER_BIN")
             .unwrap_or_else(|_| env!("CARGO_BIN_EXE_synod").to_string());
+        let tls = self
+            .peer_tls
+            .as_deref()
+            .map(|directory| Cluster::peer_tls_arguments(directory, node.id))
+            .unwrap_or_default();
         let child = Command::new(binary)
             .arg("server")
+            .args(tls)
             .args(["--id", &node.id.to_string()])
             .args(["--client", &node.client.to_string()])
             .args(["--peer", &node.peer.to_string()])
