@@ -138,6 +138,9 @@ pub struct ServerConfig {
     /// `--peer-tls-key`): every member of a cluster must use it, with
     /// certificates of one CA that name each node (see [`crate::tls`]).
     pub peer_tls: Option<crate::tls::TlsFiles>,
+    /// TLS on the client port (`--client-tls-cert`, `--client-tls-key`):
+    /// clients must then connect with TLS (`redis-cli --tls`).
+    pub client_tls: Option<crate::tls::ClientTlsFiles>,
     /// The voters the cluster was created with, when they are not the
     /// peer list: a node that joined later (`--join`) knows the members of
     /// today as its peers, and must still replay the log from slot 0 under
@@ -302,6 +305,10 @@ pub struct FileConfig {
     pub peer_tls_cert: Option<PathBuf>,
     /// `--peer-tls-key`.
     pub peer_tls_key: Option<PathBuf>,
+    /// `--client-tls-cert`.
+    pub client_tls_cert: Option<PathBuf>,
+    /// `--client-tls-key`.
+    pub client_tls_key: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -383,6 +390,7 @@ mod tests {
             lease: false,
             initial_voters: None,
             peer_tls: None,
+            client_tls: None,
         };
         config.validate().unwrap();
         assert_eq!(config.members(), [NodeId(1), NodeId(2), NodeId(3)]);

@@ -44,6 +44,7 @@
 //!     lease: false,
 //!     initial_voters: None,
 //!     peer_tls: None,
+//!     client_tls: None,
 //! };
 //! let listeners = Listeners::bind(&config).await?;
 //! let server = start(config, Box::new(MemoryPersistence::default()), listeners).await?;

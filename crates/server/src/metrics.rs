@@ -105,6 +105,8 @@ pub struct Metrics {
     /// Client connections closed because replies they did not read passed
     /// the output limit.
     pub client_output_buffer_closes: Counter,
+    /// Client connections whose TLS handshake failed or timed out.
+    pub client_tls_handshakes_failed: Counter,
     /// Commands per decided slot.
     batch_size: Mutex<Histogram<u64>>,
     /// Request latency by command name, in microseconds.
@@ -132,6 +134,7 @@ impl Default for Metrics {
             client_connections: Gauge::default(),
             client_connections_refused: Counter::default(),
             client_output_buffer_closes: Counter::default(),
+            client_tls_handshakes_failed: Counter::default(),
             batch_size: Mutex::new(new_histogram(1 << 20)),
             request_latency: Mutex::new(BTreeMap::new()),
         }
@@ -162,7 +165,7 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        let counters: [(&str, &str, &Counter); 17] = [
+        let counters: [(&str, &str, &Counter); 18] = [
             (
                 "synod_proposals_total",
                 "Client writes handed to the core.",
@@ -247,6 +250,11 @@ impl Metrics {
                 "synod_client_output_buffer_closes_total",
                 "Client connections closed for not reading their replies.",
                 &self.client_output_buffer_closes,
+            ),
+            (
+                "synod_client_tls_handshakes_failed_total",
+                "Client TLS handshakes that failed or timed out.",
+                &self.client_tls_handshakes_failed,
             ),
         ];
         for (name, help, counter) in counters {

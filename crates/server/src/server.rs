@@ -22,7 +22,7 @@ use crate::drive::{
 };
 use crate::metrics::Metrics;
 use crate::persistence::Persistence;
-use crate::tls::{PeerTls, TlsError};
+use crate::tls::{client_acceptor, PeerTls, TlsError};
 use crate::transport::{self, PeerIdentity};
 
 /// Why a node could not start or stopped.
@@ -179,6 +179,10 @@ pub async fn start(
         Some(files) => Some(PeerTls::load(files, config.cluster_id)?),
         None => None,
     };
+    let client_tls = match &config.client_tls {
+        Some(files) => Some(client_acceptor(files)?),
+        None => None,
+    };
     let identity = PeerIdentity {
         id: config.id,
         cluster_id: config.cluster_id,
@@ -223,6 +227,7 @@ pub async fn start(
         port: addresses.0.port(),
         connections_max: client::CONNECTIONS_MAX,
         output_buffer_max_bytes: client::CLIENT_OUTPUT_BUFFER_MAX_BYTES,
+        tls: client_tls,
     };
     let client_listening = tokio::spawn(client::serve(
         listeners.client,

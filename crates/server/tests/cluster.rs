@@ -58,6 +58,7 @@ async fn configs(
                 lease: false,
                 initial_voters: None,
                 peer_tls: None,
+                client_tls: None,
             };
             (config, listeners)
         })

@@ -35,6 +35,7 @@ fn config(id: u64, listeners: &Listeners, peers: &BTreeMap<NodeId, String>) -> S
         lease: false,
         initial_voters: None,
         peer_tls: None,
+        client_tls: None,
     }
 }
 

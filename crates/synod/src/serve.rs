@@ -11,7 +11,7 @@ use synod_server::config::{
 use synod_server::durable::{ClusterState, FilePersistence, OpenError};
 use synod_server::persistence::{MemoryPersistence, Persistence};
 use synod_server::server::{start, Listeners};
-use synod_server::tls::TlsFiles;
+use synod_server::tls::{ClientTlsFiles, TlsFiles};
 use synod_storage::Identity;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tracing::{error, info, warn};
@@ -93,6 +93,14 @@ pub struct ServerArguments {
     /// This node's private key (PEM).
     #[arg(long)]
     peer_tls_key: Option<PathBuf>,
+    /// TLS on the client port: the certificate clients see (PEM), naming
+    /// the host names and addresses they connect to. With
+    /// `--client-tls-key`; clients must then use TLS (`redis-cli --tls`).
+    #[arg(long)]
+    client_tls_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long)]
+    client_tls_key: Option<PathBuf>,
 }
 
 /// How long `--join` waits for the cluster's admin endpoint.
@@ -439,6 +447,19 @@ fn resolve(arguments: ServerArguments) -> Result<Resolved, ConfigError> {
             arguments.peer_tls_cert.or(file.peer_tls_cert),
             arguments.peer_tls_key.or(file.peer_tls_key),
         )?,
+        client_tls: match (
+            arguments.client_tls_cert.or(file.client_tls_cert),
+            arguments.client_tls_key.or(file.client_tls_key),
+        ) {
+            (None, None) => None,
+            (Some(certificate), Some(key)) => Some(ClientTlsFiles { certificate, key }),
+            _ => {
+                return Err(ConfigError::File {
+                    path: PathBuf::from("--client-tls-cert"),
+                    reason: "--client-tls-cert and --client-tls-key go together".into(),
+                })
+            }
+        },
     };
     config.validate()?;
     // A learner has promised nothing, so an empty directory may be

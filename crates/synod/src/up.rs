@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use serde::{Deserialize, Serialize};
+use synod_paxos::NodeId;
+use synod_server::tls::{generate_development_certificates, DevelopmentCertificates};
 use tokio::process::{Child, Command};
 
 use crate::serve::{LogFormat, StopSignals};
@@ -60,7 +62,15 @@ pub struct UpArguments {
     /// Start every node with `--lease` (see `synod server --help`).
     #[arg(long)]
     lease: bool,
+    /// TLS between the nodes and with clients, with certificates `up`
+    /// makes once in DATA/certs (as `synod certs` does) and reuses.
+    /// Clients then connect with `redis-cli --tls --cacert DATA/certs/ca.pem`.
+    #[arg(long)]
+    tls: bool,
 }
+
+/// Where `up --tls` keeps the cluster's certificates, inside `--data`.
+pub const CERTIFICATES_DIRECTORY_NAME: &str = "certs";
 
 /// What `DATA/cluster.toml` remembers.
 #[derive(Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -111,6 +121,9 @@ async fn up(arguments: UpArguments) -> Result<(), String> {
     let mut signals =
         StopSignals::catch().map_err(|failure| format!("cannot catch signals: {failure}"))?;
     let cluster = load_or_create_cluster(&arguments.data, arguments.nodes)?;
+    if arguments.tls {
+        ensure_certificates(&arguments.data, &cluster)?;
+    }
     let founders = arguments.nodes.min(FOUNDING_NODES_MAX);
     let mut nodes = Vec::new();
     for id in 1..=founders {
@@ -155,6 +168,17 @@ async fn up(arguments: UpArguments) -> Result<(), String> {
             node.admin,
             role,
             node.log.display()
+        ));
+    }
+    if arguments.tls {
+        say(format_args!(
+            "TLS on: redis-cli --tls --cacert {} -p {}",
+            arguments
+                .data
+                .join(CERTIFICATES_DIRECTORY_NAME)
+                .join("ca.pem")
+                .display(),
+            arguments.client_port
         ));
     }
     wait_for_stop(&mut nodes, &mut signals).await;
@@ -204,6 +228,39 @@ fn load_or_create_cluster(data: &Path, nodes: u64) -> Result<ClusterFile, String
         }
         Err(failure) => Err(format!("cannot read {}: {failure}", path.display())),
     }
+}
+
+/// Makes the cluster's certificates in DATA/certs unless they are there:
+/// one per node, naming `localhost` and `127.0.0.1`, where `up` listens.
+fn ensure_certificates(data: &Path, cluster: &ClusterFile) -> Result<(), String> {
+    let directory = data.join(CERTIFICATES_DIRECTORY_NAME);
+    if directory.join("ca.pem").exists() {
+        return Ok(());
+    }
+    let nodes: Vec<NodeId> = (1..=cluster.nodes).map(NodeId).collect();
+    let hosts = ["localhost".to_string(), "127.0.0.1".to_string()];
+    generate_development_certificates(cluster.cluster_id, &nodes, &hosts)
+        .and_then(|certificates| certificates.write_to(&directory))
+        .map(|_| ())
+        .map_err(|failure| failure.to_string())
+}
+
+/// The TLS arguments of node `id` under `up --tls`.
+fn tls_arguments(data: &Path, id: u64) -> Vec<String> {
+    let files = DevelopmentCertificates::files(&data.join(CERTIFICATES_DIRECTORY_NAME), NodeId(id));
+    let path = |path: &Path| path.display().to_string();
+    vec![
+        "--peer-tls-ca".into(),
+        path(&files.ca),
+        "--peer-tls-cert".into(),
+        path(&files.certificate),
+        "--peer-tls-key".into(),
+        path(&files.key),
+        "--client-tls-cert".into(),
+        path(&files.certificate),
+        "--client-tls-key".into(),
+        path(&files.key),
+    ]
 }
 
 fn port(base: u16, id: u64) -> Result<u16, String> {
@@ -296,6 +353,11 @@ fn spawn_node(
         .args(["--cluster-id", &cluster.cluster_id.to_string()])
         .args(["--log-format", log_format])
         .args(arguments.lease.then_some("--lease"))
+        .args(if arguments.tls {
+            tls_arguments(&arguments.data, id)
+        } else {
+            Vec::new()
+        })
         .stdin(Stdio::null())
         .stdout(Stdio::from(log_file_for_stdout))
         .stderr(Stdio::from(log_file));

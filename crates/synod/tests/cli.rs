@@ -43,8 +43,14 @@ fn up(data: &Path, ports: (u16, u16, u16)) -> Up {
 /// Starts `synod up --nodes nodes` and reads its output until every node
 /// is listed.
 fn up_with_nodes(data: &Path, ports: (u16, u16, u16), nodes: usize) -> Up {
+    up_with(data, ports, nodes, &[])
+}
+
+/// `synod up` with `extra` arguments.
+fn up_with(data: &Path, ports: (u16, u16, u16), nodes: usize, extra: &[&str]) -> Up {
     let mut child = Command::new(env!("CARGO_BIN_EXE_synod"))
         .arg("up")
+        .args(extra)
         .args(["--nodes", &nodes.to_string()])
         .arg("--data")
         .arg(data)
@@ -331,4 +337,33 @@ fn certs_writes_a_ca_and_node_certificates_once() {
     let zero = synod(&["certs", "--out", out, "--cluster-id", "77", "--nodes", "0"]);
     assert_eq!(zero.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&directory);
+}
+
+/// `synod up --tls` makes certificates once, serves clients over TLS only,
+/// and finds its certificates again on the next start.
+#[test]
+fn up_with_tls_serves_clients_over_tls_and_keeps_its_certificates() {
+    let data = std::env::temp_dir().join(format!("synod-cli-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let ports = (free_port_base(), free_port_base(), free_port_base());
+    let ca = data.join("certs").join("ca.pem");
+    let redis_cli = |arguments: &[&str]| {
+        let output = Command::new("redis-cli")
+            .args(["--tls", "--cacert", ca.to_str().unwrap()])
+            .args(["-p", &ports.0.to_string()])
+            .args(arguments)
+            .output()
+            .expect("redis-cli runs");
+        text(&output.stdout).trim().to_string()
+    };
+    let first = up_with(&data, ports, 3, &["--tls"]);
+    assert_eq!(redis_cli(&["SET", "tls-key", "kept"]), "OK");
+    let ca_first = std::fs::read(&ca).unwrap();
+    stop(first);
+
+    let second = up_with(&data, ports, 3, &["--tls"]);
+    assert_eq!(std::fs::read(&ca).unwrap(), ca_first, "the CA was replaced");
+    assert_eq!(redis_cli(&["GET", "tls-key"]), "kept");
+    stop(second);
+    let _ = std::fs::remove_dir_all(&data);
 }

@@ -33,19 +33,16 @@
 //! that are not RESP or break a framing limit get `-ERR Protocol error: …`
 //! and the connection is closed after the replies before it are written.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use synod_resp::limits::REQUEST_SIZE_MAX_BYTES;
 use synod_resp::reply::{self, InfoSection};
 use synod_resp::{encode_for, parse_frame, Frame, Protocol, Request};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore};
 use tracing::{debug, warn};
@@ -53,7 +50,10 @@ use tracing::{debug, warn};
 use crate::drive::{ClientRequest, NodeStatus, RequestError, RequestResult};
 use crate::metrics::Metrics;
 
+mod stream;
 mod transaction;
+
+use stream::{Read, ReadHalf};
 
 use transaction::{Transaction, Watches};
 
@@ -74,6 +74,9 @@ pub const WRITE_BATCH_SIZE_MAX_BYTES: usize = 256 * 1024;
 /// reads the replies can exhaust its memory; here it costs at most this
 /// much plus one reply.
 pub const CLIENT_OUTPUT_BUFFER_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// A client's TLS handshake must finish within this, so that connections
+/// that open and stall (slow-loris) do not hold their place.
+pub const CLIENT_TLS_HANDSHAKE_TIMEOUT_MILLISECONDS: u64 = 10_000;
 /// A refusal at the connection limit gives up after this long.
 pub const REFUSAL_WRITE_TIMEOUT_MILLISECONDS: u64 = 1_000;
 
@@ -97,6 +100,8 @@ pub struct ClientContext {
     /// Reply bytes a connection may hold for its client beyond one reply;
     /// [`CLIENT_OUTPUT_BUFFER_MAX_BYTES`] in a server.
     pub output_buffer_max_bytes: usize,
+    /// TLS for every connection of the listener, when configured.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Accepts client connections until `shutdown` turns true.
@@ -133,12 +138,46 @@ pub async fn serve(
         tokio::spawn(async move {
             context.metrics.client_connections.increment();
             tokio::select! {
-                _ = serve_connection(stream, remote, id, &context) => {}
+                _ = accept_connection(stream, remote, id, &context) => {}
                 _ = shutdown.changed() => {}
             }
             context.metrics.client_connections.decrement();
             drop(permit);
         });
+    }
+}
+
+/// Serves one accepted connection: over TLS when the listener has it,
+/// after a handshake bounded by [`CLIENT_TLS_HANDSHAKE_TIMEOUT_MILLISECONDS`].
+async fn accept_connection(
+    stream: TcpStream,
+    remote: SocketAddr,
+    id: u64,
+    context: &ClientContext,
+) {
+    let _ = stream.set_nodelay(true);
+    let Some(tls) = &context.tls else {
+        let (reader, writer) = stream.into_split();
+        return serve_connection(ReadHalf::Tcp(reader), writer, remote, id, context).await;
+    };
+    let handshake = tokio::time::timeout(
+        Duration::from_millis(CLIENT_TLS_HANDSHAKE_TIMEOUT_MILLISECONDS),
+        tls.accept(stream),
+    )
+    .await;
+    match handshake {
+        Ok(Ok(stream)) => {
+            let (reader, writer) = tokio::io::split(stream);
+            serve_connection(ReadHalf::Tls(reader), writer, remote, id, context).await;
+        }
+        Ok(Err(error)) => {
+            context.metrics.client_tls_handshakes_failed.increment();
+            debug!(%remote, %error, "client TLS handshake failed");
+        }
+        Err(_) => {
+            context.metrics.client_tls_handshakes_failed.increment();
+            debug!(%remote, "client TLS handshake timed out");
+        }
     }
 }
 
@@ -281,9 +320,15 @@ struct Connection {
     watches: Watches,
 }
 
-async fn serve_connection(stream: TcpStream, remote: SocketAddr, id: u64, context: &ClientContext) {
-    let _ = stream.set_nodelay(true);
-    let (mut reader, writer) = stream.into_split();
+async fn serve_connection<W>(
+    mut reader: ReadHalf,
+    writer: W,
+    remote: SocketAddr,
+    id: u64,
+    context: &ClientContext,
+) where
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let mut connection = Connection {
         id,
         remote,
@@ -305,42 +350,15 @@ async fn serve_connection(stream: TcpStream, remote: SocketAddr, id: u64, contex
         // A writer that stopped (the client is gone, or it let its replies
         // pile up past the limit) ends the connection, even while the
         // client sends nothing more.
-        let readable = tokio::select! {
-            readable = reader.readable() => readable,
+        let read = tokio::select! {
+            read = reader.read_into(&mut buffer) => read,
             () = connection.outstanding.writer_stopped() => break,
         };
-        if readable.is_err() {
-            break;
-        }
-        buffer.reserve(READ_CHUNK_BYTES);
-        // One poll of `read_buf`, never a wait: readiness can be stale
-        // (a new connection is reported readable before it has sent
-        // anything), and waiting here would hold the buffer reserved above
-        // while the connection idles. Unlike `try_read_buf`, a read that
-        // leaves the buffer's room unfilled tells the runtime the socket is
-        // drained: no second read that only finds it empty (one `recvfrom`
-        // per request saved, a tenth of a leader's system calls under
-        // redis-benchmark).
-        let read = {
-            let mut read = std::pin::pin!(reader.read_buf(&mut buffer));
-            std::future::poll_fn(|context| Poll::Ready(read.as_mut().poll(context))).await
-        };
         match read {
-            Poll::Ready(Ok(0)) => break,
-            Poll::Ready(Ok(_)) => {}
-            // Either the readiness was stale (the read cleared it, and
-            // `readable` now waits), or the task has used up its budget of
-            // the runtime: then the read is Pending while `readable`, which
-            // ignores the budget, is ready at once, and going straight back
-            // to it spun the node's only thread forever (nodes hung under
-            // 1,024 writes in flight). Yielding lets the runtime run the
-            // other tasks and hand this one a new budget.
-            Poll::Pending => {
-                tokio::task::yield_now().await;
-                continue;
-            }
-            Poll::Ready(Err(error)) if error.kind() == std::io::ErrorKind::WouldBlock => continue,
-            Poll::Ready(Err(error)) => {
+            Read::Received => {}
+            Read::Again => continue,
+            Read::Closed => break,
+            Read::Failed(error) => {
                 debug!(%remote, %error, "client connection failed");
                 break;
             }
@@ -650,8 +668,8 @@ fn reply_shape(request: &Request) -> Request {
 /// socket accepts nothing, answers still arrive and are encoded, so that a
 /// client that does not read its replies is found by the bytes waiting for
 /// it ([`CLIENT_OUTPUT_BUFFER_MAX_BYTES`]) and disconnected.
-async fn write_answers(
-    mut writer: OwnedWriteHalf,
+async fn write_answers<W: AsyncWrite + Unpin>(
+    mut writer: W,
     mut pending: mpsc::Receiver<Owed>,
     outstanding: Arc<Outstanding>,
     metrics: Arc<Metrics>,
@@ -890,6 +908,7 @@ mod tests {
                 port: address.port(),
                 connections_max,
                 output_buffer_max_bytes,
+                tls: None,
             };
             let (shutdown_sender, shutdown) = watch::channel(false);
             tokio::spawn(serve(listener, context, shutdown));

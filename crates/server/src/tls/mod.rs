@@ -129,18 +129,32 @@ impl TlsFiles {
                 .map_err(|error| TlsError::Refused(format!("{}: {error}", self.ca.display())))?;
         }
         let chain = read_certificates(&self.certificate)?;
-        let key = PrivateKeyDer::from_pem_file(&self.key).map_err(|error| match error {
-            rustls::pki_types::pem::Error::NoItemsFound => TlsError::Missing {
-                path: self.key.clone(),
-                what: "private key",
-            },
-            error => TlsError::Read {
-                path: self.key.clone(),
-                source: std::io::Error::other(error.to_string()),
-            },
-        })?;
+        let key = read_key(&self.key)?;
         Ok(Material { roots, chain, key })
     }
+}
+
+/// Where the client listener's certificate and key live, in PEM files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientTlsFiles {
+    /// The certificate clients see (then any intermediates): it should
+    /// name the host names and addresses clients connect to.
+    pub certificate: PathBuf,
+    /// Its private key.
+    pub key: PathBuf,
+}
+
+fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_file(path).map_err(|error| match error {
+        rustls::pki_types::pem::Error::NoItemsFound => TlsError::Missing {
+            path: path.to_path_buf(),
+            what: "private key",
+        },
+        error => TlsError::Read {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(error.to_string()),
+        },
+    })
 }
 
 fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
@@ -272,8 +286,9 @@ impl std::fmt::Debug for PeerTls {
 /// # Errors
 ///
 /// A file is missing, unreadable or refused by rustls.
-pub fn client_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, TlsError> {
-    let Material { chain, key, .. } = files.load()?;
+pub fn client_acceptor(files: &ClientTlsFiles) -> Result<TlsAcceptor, TlsError> {
+    let chain = read_certificates(&files.certificate)?;
+    let key = read_key(&files.key)?;
     let server = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(refused)?

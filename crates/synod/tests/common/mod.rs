@@ -43,6 +43,8 @@ pub struct Cluster {
     peers: Vec<String>,
     /// The directory of `synod certs` files when the members speak TLS.
     pub peer_tls: Option<PathBuf>,
+    /// Clients must speak TLS too (with the node's certificate).
+    pub client_tls: bool,
 }
 
 /// Ports handed out to nodes: below Linux's ephemeral range (32768 and
@@ -89,7 +91,18 @@ impl Cluster {
     /// certificates `synod certs` made (in `<directory>/certs`), and waits
     /// for a leader.
     pub fn start_with_peer_tls(size: u64) -> Cluster {
+        Cluster::start_with_tls(size, false)
+    }
+
+    /// As [`Cluster::start_with_peer_tls`], with TLS on the client ports
+    /// as well (each node serving its own certificate).
+    pub fn start_with_peer_and_client_tls(size: u64) -> Cluster {
+        Cluster::start_with_tls(size, true)
+    }
+
+    fn start_with_tls(size: u64, client_tls: bool) -> Cluster {
         let mut cluster = Cluster::prepare(size);
+        cluster.client_tls = client_tls;
         let certificates = cluster.directory.join("certs");
         let made = synod(&[
             "certs",
@@ -183,6 +196,7 @@ impl Cluster {
             directory,
             peers: Vec::new(),
             peer_tls: None,
+            client_tls: false,
         }
     }
 
@@ -207,11 +221,21 @@ impl Cluster {
         // server (an older release, to compare).
         let binary = std::env::var("SYNOD_SERVER_BIN")
             .unwrap_or_else(|_| env!("CARGO_BIN_EXE_synod").to_string());
-        let tls = self
+        let mut tls = self
             .peer_tls
             .as_deref()
             .map(|directory| Cluster::peer_tls_arguments(directory, node.id))
             .unwrap_or_default();
+        if self.client_tls {
+            // The node's certificate and key, as for its peers.
+            let (certificate, key) = (tls[3].clone(), tls[5].clone());
+            tls.extend([
+                "--client-tls-cert".into(),
+                certificate,
+                "--client-tls-key".into(),
+                key,
+            ]);
+        }
         let child = Command::new(binary)
             .arg("server")
             .args(tls)

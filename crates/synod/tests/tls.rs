@@ -1,13 +1,17 @@
-//! Mutual TLS between members, on real processes: a cluster that speaks
-//! it serves clients; a process without a certificate of the cluster's CA
-//! cannot complete a peer handshake; a process holding node 2's
-//! certificate cannot claim to be node 3; each refusal is logged with its
-//! reason by the node that refused.
+//! TLS on real processes.
+//!
+//! Between members (mutual TLS): a cluster that speaks it serves clients; a
+//! process without a certificate of the cluster's CA cannot complete a peer
+//! handshake; a process holding node 2's certificate cannot claim to be
+//! node 3; each refusal is logged with its reason by the node that refused.
+//!
+//! With clients: `redis-cli --tls --cacert …` and redis-py with `ssl=True`
+//! work, and a client that does not speak TLS gets nothing.
 
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use common::{free_address, synod, text, wait_until, Cluster};
@@ -171,4 +175,61 @@ fn members_speak_mutual_tls_and_strangers_and_impostors_are_refused_with_the_rea
         .query(&mut cluster.redis(0))
         .unwrap();
     assert_eq!(read, "intruders");
+}
+
+/// `redis-cli` with TLS, verifying the node against the cluster's CA.
+fn redis_cli_tls(ca: &Path, port: u16, arguments: &[&str]) -> Output {
+    Command::new("redis-cli")
+        .args(["--tls", "--cacert", ca.to_str().unwrap()])
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(arguments)
+        .output()
+        .expect("redis-cli runs (Debian's redis-tools)")
+}
+
+#[test]
+fn clients_speak_tls_with_redis_cli_and_redis_py() {
+    let cluster = Cluster::start_with_peer_and_client_tls(3);
+    let ca = cluster.peer_tls.clone().unwrap().join("ca.pem");
+    let port = |index: usize| cluster.nodes[index].client.port();
+
+    let set = redis_cli_tls(&ca, port(0), &["SET", "over-client-tls", "yes"]);
+    assert_eq!(text(&set.stdout).trim(), "OK", "{}", text(&set.stderr));
+    let get = redis_cli_tls(&ca, port(2), &["GET", "over-client-tls"]);
+    assert_eq!(text(&get.stdout).trim(), "yes", "{}", text(&get.stderr));
+
+    // Without TLS the node answers nothing a plain client can read.
+    let plain = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &port(1).to_string(), "PING"])
+        .output()
+        .unwrap();
+    assert!(
+        !text(&plain.stdout).contains("PONG"),
+        "{}",
+        text(&plain.stdout)
+    );
+
+    let python = std::env::var("SYNOD_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let script = format!(
+        "import redis\n\
+         r = redis.Redis(host='127.0.0.1', port={}, ssl=True, ssl_ca_certs={:?})\n\
+         r.set('from-redis-py', 'tls')\n\
+         print(r.get('from-redis-py').decode())\n",
+        port(1),
+        ca.to_str().unwrap()
+    );
+    match Command::new(&python).args(["-c", &script]).output() {
+        Ok(output) if text(&output.stderr).contains("No module named 'redis'") => {
+            assert!(
+                std::env::var("SYNOD_REQUIRE_CLIENT_LIBRARIES").as_deref() != Ok("1"),
+                "SYNOD_REQUIRE_CLIENT_LIBRARIES=1 but {python} has no redis-py"
+            );
+            eprintln!("no redis-py for {python}: its TLS check is skipped");
+        }
+        Ok(output) => {
+            assert!(output.status.success(), "{}", text(&output.stderr));
+            assert_eq!(text(&output.stdout).trim(), "tls");
+        }
+        Err(error) => panic!("cannot run {python}: {error}"),
+    }
 }
