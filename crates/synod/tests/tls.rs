@@ -18,6 +18,9 @@ use common::{free_address, synod, text, wait_until, Cluster};
 
 /// How long a refusal may take to show in the refusing node's log.
 const REFUSAL_WAIT: Duration = Duration::from_secs(15);
+/// How long a client that never starts its TLS handshake may wait to be
+/// closed: the node's limit (10 s) and some slack.
+const STALLED_HANDSHAKE_WAIT: Duration = Duration::from_secs(20);
 
 /// A `synod server` that is not a member: it dials the cluster's nodes as
 /// node `id` with the TLS files given. Killed when dropped.
@@ -197,6 +200,33 @@ fn clients_speak_tls_with_redis_cli_and_redis_py() {
     assert_eq!(text(&set.stdout).trim(), "OK", "{}", text(&set.stderr));
     let get = redis_cli_tls(&ca, port(2), &["GET", "over-client-tls"]);
     assert_eq!(text(&get.stdout).trim(), "yes", "{}", text(&get.stderr));
+
+    // A connection that opens and never starts its handshake is closed
+    // once the handshake time limit (10 s) has passed, and counted.
+    let mut stalled = std::net::TcpStream::connect(cluster.nodes[1].client).unwrap();
+    stalled
+        .set_read_timeout(Some(STALLED_HANDSHAKE_WAIT))
+        .unwrap();
+    let opened = std::time::Instant::now();
+    let mut byte = [0u8; 1];
+    let closed = std::io::Read::read(&mut stalled, &mut byte);
+    assert!(
+        matches!(closed, Ok(0))
+            || closed
+                .as_ref()
+                .is_err_and(|error| error.kind() == std::io::ErrorKind::ConnectionReset),
+        "the stalled connection was not closed: {closed:?} after {:?}",
+        opened.elapsed()
+    );
+    eprintln!(
+        "a stalled TLS handshake was closed after {:?}",
+        opened.elapsed()
+    );
+    wait_until(REFUSAL_WAIT, "the failed handshake to be counted", || {
+        common::http_get(cluster.nodes[1].admin, "/metrics")
+            .map(|(_, body)| body.contains("\nsynod_client_tls_handshakes_failed_total 1\n"))
+            .unwrap_or(false)
+    });
 
     // Without TLS the node answers nothing a plain client can read.
     let plain = Command::new("redis-cli")
