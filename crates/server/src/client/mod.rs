@@ -38,10 +38,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use synod_resp::limits::REQUEST_SIZE_MAX_BYTES;
 use synod_resp::reply::{self, InfoSection};
-use synod_resp::{encode_for, parse_frame, Frame, Protocol, Request};
+use synod_resp::{parse_frame, Frame, Protocol, Request};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore};
@@ -52,8 +52,10 @@ use crate::metrics::Metrics;
 
 mod stream;
 mod transaction;
+mod writer;
 
 use stream::{Read, ReadHalf};
+use writer::write_answers;
 
 use transaction::{Transaction, Watches};
 
@@ -663,169 +665,6 @@ fn reply_shape(request: &Request) -> Request {
     }
 }
 
-/// Answers in request order. Whatever is ready is encoded and written in
-/// one go (up to [`WRITE_BATCH_SIZE_MAX_BYTES`] per write); while the
-/// socket accepts nothing, answers still arrive and are encoded, so that a
-/// client that does not read its replies is found by the bytes waiting for
-/// it ([`CLIENT_OUTPUT_BUFFER_MAX_BYTES`]) and disconnected.
-async fn write_answers<W: AsyncWrite + Unpin>(
-    mut writer: W,
-    mut pending: mpsc::Receiver<Owed>,
-    outstanding: Arc<Outstanding>,
-    metrics: Arc<Metrics>,
-    remote: SocketAddr,
-    output_buffer_max_bytes: usize,
-) {
-    let _stopped = WriterStopped(outstanding.clone());
-    let mut output = Output::default();
-    // The answer owed next, when the drive loop has not given it yet.
-    let mut waiting: Option<Awaited> = None;
-    // Nothing more will be owed: write what is, then close.
-    let mut closing = false;
-    loop {
-        // Everything ready now, without waiting.
-        while output.bytes.len() < WRITE_BATCH_SIZE_MAX_BYTES && !closing {
-            if let Some(awaited) = &mut waiting {
-                match awaited.answer.try_recv() {
-                    Ok(result) => {
-                        output.answer(waiting.take(), Some(result), &outstanding, &metrics)
-                    }
-                    Err(oneshot::error::TryRecvError::Empty) => break,
-                    Err(oneshot::error::TryRecvError::Closed) => {
-                        output.answer(waiting.take(), None, &outstanding, &metrics);
-                    }
-                }
-                continue;
-            }
-            match pending.try_recv() {
-                Ok(owed) => closing = output.take(owed, &mut waiting),
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => closing = true,
-            }
-        }
-        if output.is_over(output_buffer_max_bytes) {
-            metrics.client_output_buffer_closes.increment();
-            warn!(
-                %remote,
-                waiting_bytes = output.bytes.len(),
-                "closing a client connection that does not read its replies"
-            );
-            return;
-        }
-        if output.bytes.is_empty() && waiting.is_none() && closing {
-            let _ = writer.shutdown().await;
-            return;
-        }
-        let step = tokio::select! {
-            biased;
-            written = writer.write(&output.bytes), if !output.bytes.is_empty() => {
-                Step::Wrote(written)
-            }
-            result = async {
-                match &mut waiting {
-                    Some(awaited) => (&mut awaited.answer).await.ok(),
-                    None => std::future::pending().await,
-                }
-            }, if waiting.is_some() => Step::Answered(result),
-            owed = pending.recv(), if waiting.is_none() && !closing => Step::Owed(owed),
-            else => unreachable!("a writer with nothing to write, await or take has closed"),
-        };
-        match step {
-            Step::Wrote(Ok(0) | Err(_)) => return,
-            Step::Wrote(Ok(written)) => output.written(written),
-            Step::Answered(result) => output.answer(waiting.take(), result, &outstanding, &metrics),
-            Step::Owed(Some(owed)) => closing = output.take(owed, &mut waiting),
-            Step::Owed(None) => closing = true,
-        }
-    }
-}
-
-/// What woke the writer.
-enum Step {
-    Wrote(std::io::Result<usize>),
-    Answered(Option<RequestResult>),
-    Owed(Option<Owed>),
-}
-
-/// An answer the writer waits for, with what it needs to encode it.
-struct Awaited {
-    answer: oneshot::Receiver<RequestResult>,
-    kind: InFlight,
-    shape: Request,
-    started: Instant,
-    protocol: Protocol,
-}
-
-/// Reply bytes encoded and not yet written.
-#[derive(Default)]
-struct Output {
-    bytes: BytesMut,
-    /// Where the last reply encoded starts: the limit spares one reply.
-    last_reply_start: usize,
-}
-
-impl Output {
-    /// Encodes `owed` if it is known, or makes it the answer awaited.
-    /// Returns true when it closes the connection.
-    fn take(&mut self, (owed, protocol): Owed, waiting: &mut Option<Awaited>) -> bool {
-        match owed {
-            Pending::Ready(frame) => {
-                self.encode(&frame, protocol);
-                false
-            }
-            Pending::Waiting {
-                answer,
-                kind,
-                shape,
-                started,
-            } => {
-                assert!(waiting.is_none(), "answers are awaited one at a time");
-                *waiting = Some(Awaited {
-                    answer,
-                    kind,
-                    shape,
-                    started,
-                    protocol,
-                });
-                false
-            }
-            Pending::Close => true,
-        }
-    }
-
-    /// Encodes the answer the writer awaited.
-    fn answer(
-        &mut self,
-        awaited: Option<Awaited>,
-        result: Option<RequestResult>,
-        outstanding: &Outstanding,
-        metrics: &Metrics,
-    ) {
-        let awaited = awaited.expect("an answer was awaited");
-        outstanding.answered(awaited.kind);
-        metrics.record_request_latency(awaited.shape.name(), awaited.started.elapsed());
-        self.encode(&answer_frame(result, &awaited.shape), awaited.protocol);
-    }
-
-    fn encode(&mut self, frame: &Frame, protocol: Protocol) {
-        self.last_reply_start = self.bytes.len();
-        encode_for(frame, protocol, &mut self.bytes);
-    }
-
-    fn written(&mut self, written: usize) {
-        self.bytes.advance(written);
-        self.last_reply_start = self.last_reply_start.saturating_sub(written);
-        if self.bytes.is_empty() && self.bytes.capacity() > WRITE_BATCH_SIZE_MAX_BYTES {
-            self.bytes = BytesMut::new();
-        }
-    }
-
-    /// More than `limit_bytes` wait to be written, besides the last reply.
-    fn is_over(&self, limit_bytes: usize) -> bool {
-        self.last_reply_start > limit_bytes
-    }
-}
-
 /// The reply for a drive-loop answer; `None` when the drive loop dropped the
 /// request (it stopped).
 fn answer_frame(result: Option<RequestResult>, shape: &Request) -> Frame {
@@ -856,136 +695,4 @@ pub fn error_frame(error: RequestError) -> Frame {
 }
 
 #[cfg(test)]
-mod tests {
-    use tokio::io::AsyncReadExt;
-
-    use super::*;
-    use crate::drive::{BallotStatus, ConfigurationStatus, NodeStatus};
-
-    fn status() -> NodeStatus {
-        NodeStatus {
-            id: 1,
-            role: "follower",
-            leader: None,
-            ballot: BallotStatus { round: 0, node: 0 },
-            commit_index: 0,
-            applied_index: 0,
-            members: Vec::new(),
-            configuration: ConfigurationStatus {
-                epoch: 0,
-                start_slot: 0,
-                voters: vec![1],
-                learners: Vec::new(),
-                retired: Vec::new(),
-            },
-            configuration_next: None,
-            peer_addresses: std::collections::BTreeMap::new(),
-            snapshot_transfer: None,
-        }
-    }
-
-    /// A client listener with no drive loop behind it: enough for what
-    /// connections answer themselves (PING) and for the limits.
-    struct Serving {
-        address: SocketAddr,
-        metrics: Arc<Metrics>,
-        _drive_loop: mpsc::Receiver<ClientRequest>,
-        _status: watch::Sender<NodeStatus>,
-        _shutdown: watch::Sender<bool>,
-    }
-
-    impl Serving {
-        async fn start(connections_max: usize, output_buffer_max_bytes: usize) -> Serving {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let address = listener.local_addr().unwrap();
-            let (requests, drive_loop) = mpsc::channel(1);
-            let (status_sender, status) = watch::channel(status());
-            let metrics = Arc::new(Metrics::default());
-            let context = ClientContext {
-                requests,
-                status,
-                metrics: metrics.clone(),
-                port: address.port(),
-                connections_max,
-                output_buffer_max_bytes,
-                tls: None,
-            };
-            let (shutdown_sender, shutdown) = watch::channel(false);
-            tokio::spawn(serve(listener, context, shutdown));
-            Serving {
-                address,
-                metrics,
-                _drive_loop: drive_loop,
-                _status: status_sender,
-                _shutdown: shutdown_sender,
-            }
-        }
-    }
-
-    async fn ping(stream: &mut TcpStream) -> Vec<u8> {
-        stream.write_all(b"PING\r\n").await.unwrap();
-        let mut reply = vec![0; 7];
-        stream.read_exact(&mut reply).await.unwrap();
-        reply
-    }
-
-    #[tokio::test]
-    async fn a_connection_beyond_the_limit_is_told_so_and_closed() {
-        let serving = Serving::start(2, CLIENT_OUTPUT_BUFFER_MAX_BYTES).await;
-        let (address, metrics) = (serving.address, serving.metrics.clone());
-
-        let mut first = TcpStream::connect(address).await.unwrap();
-        let mut second = TcpStream::connect(address).await.unwrap();
-        assert_eq!(ping(&mut first).await, b"+PONG\r\n");
-        assert_eq!(ping(&mut second).await, b"+PONG\r\n");
-        let mut third = TcpStream::connect(address).await.unwrap();
-        let mut refusal = Vec::new();
-        third.read_to_end(&mut refusal).await.unwrap();
-        assert_eq!(refusal, CONNECTIONS_MAX_REPLY);
-        assert_eq!(metrics.client_connections_refused.get(), 1);
-
-        // A closed connection frees its place.
-        drop(first);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while metrics.client_connections.get() > 1 {
-            assert!(
-                Instant::now() < deadline,
-                "the closed connection still counts"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let mut fourth = TcpStream::connect(address).await.unwrap();
-        assert_eq!(ping(&mut fourth).await, b"+PONG\r\n");
-    }
-
-    #[tokio::test]
-    async fn a_client_that_does_not_read_its_replies_is_disconnected() {
-        let serving = Serving::start(2, 1024).await;
-        let (address, metrics) = (serving.address, serving.metrics.clone());
-
-        // PINGs until the node closes: the socket buffers take a few MiB
-        // of replies before any wait in the node.
-        let mut client = TcpStream::connect(address).await.unwrap();
-        let pings = b"PING\r\n".repeat(64 * 1024);
-        let flood = async {
-            for _ in 0..1_000 {
-                if client.write_all(&pings).await.is_err() {
-                    return;
-                }
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(30), flood)
-            .await
-            .expect("the node kept reading PINGs whose replies pile up");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while metrics.client_output_buffer_closes.get() == 0 {
-            assert!(Instant::now() < deadline, "the node did not close");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert_eq!(metrics.client_output_buffer_closes.get(), 1);
-
-        // A client that reads is served as before.
-        let mut reader = TcpStream::connect(address).await.unwrap();
-        assert_eq!(ping(&mut reader).await, b"+PONG\r\n");
-    }
-}
+mod tests;
