@@ -104,8 +104,7 @@ pub enum TlsError {
 /// Where a node's TLS material lives, in PEM files.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsFiles {
-    /// The cluster's CA certificate(s): peers (and clients) are verified
-    /// against it.
+    /// The cluster's CA certificate(s): peers are verified against it.
     pub ca: PathBuf,
     /// This node's certificate, then any intermediates.
     pub certificate: PathBuf,
