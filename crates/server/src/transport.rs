@@ -599,12 +599,19 @@ async fn serve_peer(
     .await
     .map_err(|_| ServeError::Timeout)??;
     let hello = decode_hello(&hello)?;
-    let mut verdict = judge(identity, &admission.read().expect("admission lock"), &hello);
-    if let (Some(tls), HelloReply::Accepted) = (&identity.tls, verdict) {
-        if let Err(mismatch) = tls.check_claim(certificates.as_deref(), hello.from) {
-            warn!(%remote, claimed_node = hello.from.0, reason = %mismatch, "refused a peer's claim");
-            verdict = HelloReply::Refused(Refusal::CertificateMismatch);
-        }
+    let claim = match &identity.tls {
+        Some(tls) => tls.check_claim(certificates.as_deref(), hello.from),
+        None => Ok(()),
+    };
+    let verdict = judge(
+        identity,
+        &admission.read().expect("admission lock"),
+        &hello,
+        claim.is_ok(),
+    );
+    if let (HelloReply::Refused(Refusal::CertificateMismatch), Err(mismatch)) = (verdict, &claim) {
+        // The details the refusal sent to the dialer leaves out.
+        warn!(%remote, claimed_node = hello.from.0, reason = %mismatch, "refused a peer's claim");
     }
     let mut reply = BytesMut::new();
     put_frame(&mut reply, &encode_hello_reply(&verdict))?;
@@ -660,8 +667,15 @@ async fn serve_peer(
     }
 }
 
-/// The verdict on a peer's handshake.
-fn judge(identity: &PeerIdentity, admission: &Admission, hello: &Hello) -> HelloReply {
+/// The verdict on a peer's handshake: every rule of admission, in order.
+/// `certified` says whether the dialer's TLS certificate names the node its
+/// hello claims (always true without peer TLS; see [`PeerTls::check_claim`]).
+fn judge(
+    identity: &PeerIdentity,
+    admission: &Admission,
+    hello: &Hello,
+    certified: bool,
+) -> HelloReply {
     let refusal = if hello.version != PROTOCOL_VERSION {
         Refusal::VersionUnsupported {
             supported: PROTOCOL_VERSION,
@@ -680,6 +694,8 @@ fn judge(identity: &PeerIdentity, admission: &Admission, hello: &Hello) -> Hello
         Refusal::WrongNode {
             actual: identity.id.0,
         }
+    } else if !certified {
+        Refusal::CertificateMismatch
     } else {
         return HelloReply::Accepted;
     };
