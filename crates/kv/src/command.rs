@@ -10,8 +10,10 @@
 //!
 //! ```text
 //! version: u8 = 1
-//! tagged:  u8 = 0 | 1          (1: a session id and a sequence follow)
+//! flags:   u8, bit 0: a session id and a sequence follow; bit 1: a user
+//!          id follows (absent: the anonymous principal)
 //! [session: varint, sequence: varint]
+//! [user: varint]
 //! operation code: u8, then the operation's fields:
 //!   1 get            key
 //!   2 contains       key
@@ -48,6 +50,7 @@
 //!                    pattern, bit 1 type), [pattern], [type]
 //!  29 random key     seed: varint
 //!  30 increment by float  key, increment (decimal text)
+//!  31 access         a user operation (see `crate::access`)
 //! expiry: u8 (0 clear, 1 keep, 2 at, 3 after), then for 2 and 3 the
 //!         milliseconds as a varint of the i64's two's complement bits
 //! key, value: varint length, then that many bytes
@@ -55,6 +58,7 @@
 
 use bytes::Bytes;
 
+use crate::access::{AccessOperation, Principal, UserId};
 use crate::expiry::{ExpireCondition, Expiry, UnixMillis};
 use crate::limits::{
     check_key, check_key_count, check_payload, check_value, LimitError, COMMAND_SIZE_MAX_BYTES,
@@ -69,6 +73,12 @@ use self::encoding::TRANSACTION_HEADER_SIZE_MAX_BYTES;
 
 /// The version of the command encoding that [`Command::encode`] writes.
 pub const COMMAND_FORMAT_VERSION: u8 = 1;
+
+/// The flag of a command that belongs to a session. Entries written before
+/// users existed have only this flag or none, and so decode as anonymous.
+const FLAG_SESSION: u8 = 1;
+/// The flag of a command run on behalf of an authenticated user.
+const FLAG_USER: u8 = 2;
 
 /// Identifies a client session; assigned by the store from a counter that is
 /// part of the replicated state, so every replica assigns the same id.
@@ -311,6 +321,8 @@ pub enum Operation {
         /// Drawn by the server.
         seed: u64,
     },
+    /// Manage users, or read them (see [`crate::access`]).
+    Access(AccessOperation),
     /// Read when each key last changed (`WATCH`); see [`crate::versions`].
     ReadVersions {
         /// The keys, in order.
@@ -333,6 +345,7 @@ impl Operation {
     /// leadership (see [`Store::read`](crate::Store::read)).
     pub fn is_read(&self) -> bool {
         match self {
+            Operation::Access(access) => access.is_read(),
             Operation::Get { .. }
             | Operation::Contains { .. }
             | Operation::CountExisting { .. }
@@ -374,12 +387,14 @@ impl Operation {
                 | Operation::AdvanceClock { .. }
                 | Operation::ReadVersions { .. }
                 | Operation::Transaction { .. }
+                | Operation::Access(_)
         )
     }
 
     /// The key and value bytes the operation carries.
     fn payload_size_bytes(&self) -> usize {
         match self {
+            Operation::Access(access) => access.encoded_size_bytes(),
             Operation::Get { key }
             | Operation::Contains { key }
             | Operation::Remove { key }
@@ -448,6 +463,9 @@ impl Operation {
     /// The first limit the operation breaks.
     pub fn validate(&self) -> Result<(), LimitError> {
         match self {
+            Operation::Access(access) => access
+                .validate()
+                .map_err(|reason| LimitError::AccessInvalid { reason }),
             Operation::Get { key }
             | Operation::Contains { key }
             | Operation::Remove { key }
@@ -576,6 +594,9 @@ impl Operation {
 pub struct Command {
     /// The session step, for exactly-once application of retries.
     pub session: Option<SessionTag>,
+    /// On whose behalf the command runs: the rights checked when it is
+    /// applied (see [`crate::access`]).
+    pub principal: Principal,
     /// What to do.
     pub operation: Operation,
 }
@@ -585,6 +606,7 @@ impl Command {
     pub fn untagged(operation: Operation) -> Command {
         Command {
             session: None,
+            principal: Principal::Anonymous,
             operation,
         }
     }
@@ -593,8 +615,16 @@ impl Command {
     pub fn tagged(session: SessionId, sequence: Sequence, operation: Operation) -> Command {
         Command {
             session: Some(SessionTag { session, sequence }),
+            principal: Principal::Anonymous,
             operation,
         }
+    }
+
+    /// The same command, run on behalf of `principal`.
+    #[must_use]
+    pub fn on_behalf_of(mut self, principal: Principal) -> Command {
+        self.principal = principal;
+        self
     }
 
     /// Checks the command against the limits of [`crate::limits`]. A command
@@ -623,13 +653,19 @@ impl Command {
         let size_bytes = self.encoded_size_bytes();
         let mut writer = Writer::with_capacity(size_bytes);
         writer.put_u8(COMMAND_FORMAT_VERSION);
-        match self.session {
-            None => writer.put_bool(false),
-            Some(tag) => {
-                writer.put_bool(true);
-                writer.put_u64(tag.session.0);
-                writer.put_u64(tag.sequence.0);
-            }
+        let user = match self.principal {
+            Principal::Anonymous => None,
+            Principal::User(id) => Some(id),
+        };
+        writer.put_u8(
+            u8::from(self.session.is_some()) * FLAG_SESSION + u8::from(user.is_some()) * FLAG_USER,
+        );
+        if let Some(tag) = self.session {
+            writer.put_u64(tag.session.0);
+            writer.put_u64(tag.sequence.0);
+        }
+        if let Some(id) = user {
+            writer.put_u64(id.0);
         }
         writer.put_u8(self.operation.code());
         self.operation.encode_fields(&mut writer);
@@ -649,7 +685,14 @@ impl Command {
     pub fn decode(bytes: &[u8]) -> Result<Command, DecodeError> {
         let mut reader = Reader::new(bytes);
         reader.take_version("command", COMMAND_FORMAT_VERSION)?;
-        let session = if reader.take_bool("session flag")? {
+        let flags = reader.take_u8()?;
+        if flags & !(FLAG_SESSION | FLAG_USER) != 0 {
+            return Err(DecodeError::TagUnknown {
+                field: "command flags",
+                tag: flags,
+            });
+        }
+        let session = if flags & FLAG_SESSION != 0 {
             Some(SessionTag {
                 session: SessionId(reader.take_u64()?),
                 sequence: Sequence(reader.take_u64()?),
@@ -657,10 +700,19 @@ impl Command {
         } else {
             None
         };
+        let principal = if flags & FLAG_USER != 0 {
+            Principal::User(UserId(reader.take_u64()?))
+        } else {
+            Principal::Anonymous
+        };
         let code = reader.take_u8()?;
         let operation = Operation::decode_fields(code, &mut reader)?;
         reader.finish()?;
-        Ok(Command { session, operation })
+        Ok(Command {
+            session,
+            principal,
+            operation,
+        })
     }
 
     fn encoded_size_bytes(&self) -> usize {
@@ -668,8 +720,12 @@ impl Command {
             None => 0,
             Some(tag) => u64_size_bytes(tag.session.0) + u64_size_bytes(tag.sequence.0),
         };
-        // Version, session flag and operation code take one byte each.
-        3 + session_size_bytes + self.operation.fields_size_bytes()
+        let user_size_bytes = match self.principal {
+            Principal::Anonymous => 0,
+            Principal::User(id) => u64_size_bytes(id.0),
+        };
+        // Version, flags and operation code take one byte each.
+        3 + session_size_bytes + user_size_bytes + self.operation.fields_size_bytes()
     }
 }
 

@@ -62,6 +62,7 @@
 
 #![deny(missing_docs)]
 
+pub mod access;
 mod command;
 mod deadlines;
 pub mod expiry;
@@ -78,6 +79,10 @@ mod snapshot;
 mod store;
 mod versions;
 
+pub use access::{
+    AccessControl, AccessOperation, AccessRefusal, Categories, Category, Denial, PasswordHash,
+    Principal, Rule, User, UserId,
+};
 pub use command::{
     Command, Operation, Sequence, SessionId, SessionTag, SetCondition, COMMAND_FORMAT_VERSION,
 };

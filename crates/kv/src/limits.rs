@@ -30,12 +30,12 @@ pub const PAYLOAD_SIZE_PER_COMMAND_MAX_BYTES: usize = KEY_SIZE_MAX_BYTES + VALUE
 use synod_codec::{DecodeError, VARINT_SIZE_MAX_BYTES};
 
 /// The most bytes that a command's encoding spends outside its keys and
-/// values: the format version, the session flag, session id and sequence, the
-/// operation code, the set condition, the key count, and one length prefix per
+/// values: the format version, the flags, session id and sequence, the user
+/// id, the operation code, the set condition, the key count, and one length prefix per
 /// key or value.
 pub const COMMAND_OVERHEAD_MAX_BYTES: usize = 1
     + 1
-    + 2 * VARINT_SIZE_MAX_BYTES
+    + 3 * VARINT_SIZE_MAX_BYTES
     + 1
     + 1
     + VARINT_SIZE_MAX_BYTES
@@ -93,6 +93,12 @@ pub enum LimitError {
     /// transaction).
     #[error("the operation cannot be part of a transaction")]
     NotAllowedInTransaction,
+    /// A user operation that breaks a limit of [`crate::access`].
+    #[error("{reason}")]
+    AccessInvalid {
+        /// Which limit, in words.
+        reason: &'static str,
+    },
     /// `SetMany` with the `if present` condition, which no command asks for.
     #[error("a multi-key set takes no 'if present' condition")]
     ConditionUnsupported,

@@ -31,10 +31,17 @@
 //!                         [value: varint length, bytes]
 //!  17 keys                count: varint, count × key
 //!  18 scan page           cursor: varint, count: varint, count × key
+//!  19 users               users (see `crate::access`)
+//!  20 denied              denial: u8 (1 authentication required, 2 category:
+//!                         then u8 1 read, 2 write, 4 admin; 3 key, 4 user removed)
+//! refusal codes 10 users full, 11 default user undeletable, 12 user too large
 //! ```
 
 use bytes::Bytes;
 
+use crate::access::{
+    encoding::put_users, encoding::take_users, AccessRefusal, Category, Denial, User,
+};
 use crate::command::SessionId;
 use crate::expiry::{KeyExpiry, UnixMillis};
 use crate::limits::KEYS_PER_COMMAND_MAX;
@@ -98,6 +105,11 @@ pub enum Response {
     /// The answer to `keys`: the keys that match. Its encoding may exceed
     /// [`RESPONSE_SIZE_MAX_BYTES`].
     Keys(Vec<Bytes>),
+    /// The answer to a read of users: those asked for, in id order.
+    Users(Vec<User>),
+    /// The principal may not run the command: nothing happened (see
+    /// [`crate::access`]).
+    Denied(Denial),
     /// The answer to `scan`: the keys of this page that pass the filters,
     /// and where to continue (0: the iteration is complete).
     ScanPage {
@@ -132,6 +144,8 @@ pub enum Refusal {
     NotFloat,
     /// `INCRBYFLOAT` past the representable range.
     FloatOverflow,
+    /// A change of users that could not be made.
+    Access(AccessRefusal),
 }
 
 impl Refusal {
@@ -151,6 +165,15 @@ impl Refusal {
             Refusal::SameObject => "source and destination objects are the same",
             Refusal::NotFloat => "value is not a valid float",
             Refusal::FloatOverflow => "increment would produce NaN or Infinity",
+            Refusal::Access(AccessRefusal::UsersFull) => {
+                "the cluster has 1024 users already (synod's limit)"
+            }
+            Refusal::Access(AccessRefusal::DefaultUserUndeletable) => {
+                "The 'default' user cannot be removed"
+            }
+            Refusal::Access(AccessRefusal::UserTooLarge) => {
+                "a user may have at most 16 passwords and 64 key patterns (synod's limits)"
+            }
         }
     }
 
@@ -165,6 +188,9 @@ impl Refusal {
             Refusal::SameObject => 7,
             Refusal::NotFloat => 8,
             Refusal::FloatOverflow => 9,
+            Refusal::Access(AccessRefusal::UsersFull) => 10,
+            Refusal::Access(AccessRefusal::DefaultUserUndeletable) => 11,
+            Refusal::Access(AccessRefusal::UserTooLarge) => 12,
         }
     }
 }
@@ -186,6 +212,7 @@ impl Response {
             Response::Transaction(_)
                 | Response::Values(_)
                 | Response::Keys(_)
+                | Response::Users(_)
                 | Response::ScanPage { .. }
         ) {
             assert!(writer.len() <= RESPONSE_SIZE_MAX_BYTES);
@@ -257,6 +284,22 @@ impl Response {
                 }
             }
             Response::Aborted => writer.put_u8(response_code::ABORTED),
+            Response::Users(users) => {
+                writer.put_u8(response_code::USERS);
+                put_users(writer, users.iter());
+            }
+            Response::Denied(denial) => {
+                writer.put_u8(response_code::DENIED);
+                match denial {
+                    Denial::AuthenticationRequired => writer.put_u8(1),
+                    Denial::Category(category) => {
+                        writer.put_u8(2);
+                        writer.put_u8(crate::access::Categories::of(*category).bits());
+                    }
+                    Denial::Key => writer.put_u8(3),
+                    Denial::UserRemoved => writer.put_u8(4),
+                }
+            }
             Response::Keys(keys) => {
                 writer.put_u8(response_code::KEYS);
                 writer.put_length(keys.len());
@@ -336,6 +379,9 @@ impl Response {
                 7 => Refusal::SameObject,
                 8 => Refusal::NotFloat,
                 9 => Refusal::FloatOverflow,
+                10 => Refusal::Access(AccessRefusal::UsersFull),
+                11 => Refusal::Access(AccessRefusal::DefaultUserUndeletable),
+                12 => Refusal::Access(AccessRefusal::UserTooLarge),
                 tag => {
                     return Err(DecodeError::TagUnknown {
                         field: "refusal",
@@ -391,6 +437,29 @@ impl Response {
                 Response::Transaction(responses)
             }
             response_code::ABORTED => Response::Aborted,
+            response_code::USERS => Response::Users(take_users(reader)?),
+            response_code::DENIED => Response::Denied(match reader.take_u8()? {
+                1 => Denial::AuthenticationRequired,
+                2 => Denial::Category(match reader.take_u8()? {
+                    1 => Category::Read,
+                    2 => Category::Write,
+                    4 => Category::Admin,
+                    tag => {
+                        return Err(DecodeError::TagUnknown {
+                            field: "category",
+                            tag,
+                        })
+                    }
+                }),
+                3 => Denial::Key,
+                4 => Denial::UserRemoved,
+                tag => {
+                    return Err(DecodeError::TagUnknown {
+                        field: "denial",
+                        tag,
+                    })
+                }
+            }),
             response_code::KEYS => Response::Keys(take_key_list(reader)?),
             response_code::SCAN_PAGE => {
                 let cursor = reader.take_u64()?;
@@ -485,6 +554,8 @@ mod response_code {
     pub(super) const VALUES: u8 = 16;
     pub(super) const KEYS: u8 = 17;
     pub(super) const SCAN_PAGE: u8 = 18;
+    pub(super) const USERS: u8 = 19;
+    pub(super) const DENIED: u8 = 20;
 }
 
 #[cfg(test)]
@@ -522,10 +593,10 @@ mod tests {
     #[test]
     fn decode_rejects_bad_tags_versions_and_trailing_bytes() {
         assert_eq!(
-            Response::decode(&[1, 19]),
+            Response::decode(&[1, 21]),
             Err(DecodeError::TagUnknown {
                 field: "response code",
-                tag: 19
+                tag: 21
             })
         );
         assert_eq!(

@@ -4,14 +4,15 @@
 //! The bytes are a pure function of the state (maps are written in key
 //! order), so two replicas in the same state write identical snapshots. A
 //! CRC32C over the body detects corruption on disk or on the wire; the
-//! header is checked field by field. Layout of version 3 (versions 1 and 2
-//! are still restored: version 2 has no change counts and no tombstones, and
-//! version 1 also ends after the sessions, with clock 0 and no deadline;
+//! header is checked field by field. Layout of version 4 (versions 1 to 3
+//! are still restored: version 3 ends after the tombstones, with the users
+//! of a new store; version 2 also has no change counts and no tombstones,
+//! and version 1 also ends after the sessions, with clock 0 and no deadline;
 //! their keys count as changed at command 0):
 //!
 //! ```text
 //! magic:        4 bytes "SKVS"
-//! version:      u8 = 3
+//! version:      u8 = 4
 //! body length:  u64, little endian
 //! body CRC32C:  u32, little endian
 //! body:
@@ -24,6 +25,7 @@
 //!   agreed clock: varint (Unix milliseconds)
 //!   deadline count: varint, then per deadline in key order: key, deadline: varint
 //!   tombstone count: varint, then per tombstone in key order: key, removed: varint
+//!   next user id: varint, then the users in id order (see `crate::access`)
 //! ```
 
 use std::collections::BTreeMap;
@@ -31,6 +33,8 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use thiserror::Error;
 
+use crate::access::encoding::{put_users, take_users};
+use crate::access::AccessControl;
 use crate::command::{Sequence, SessionId};
 use crate::deadlines::Deadlines;
 use crate::expiry::UnixMillis;
@@ -48,7 +52,10 @@ use synod_codec::{DecodeError, Reader, Writer};
 pub const SNAPSHOT_MAGIC: [u8; 4] = *b"SKVS";
 
 /// The version of the snapshot layout that [`Store::snapshot`] writes.
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 3;
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 4;
+
+/// The version before users, which [`Store::restore`] still reads.
+const SNAPSHOT_FORMAT_VERSION_WITHOUT_USERS: u8 = 3;
 
 /// The version before deadlines, which [`Store::restore`] still reads.
 const SNAPSHOT_FORMAT_VERSION_WITHOUT_DEADLINES: u8 = 1;
@@ -173,6 +180,11 @@ impl Store {
             writer.put_bytes(key.bytes());
             writer.put_u64(*removed);
         }
+        writer.put_u64(self.access.user_id_next());
+        put_users(
+            &mut writer,
+            self.access.users().collect::<Vec<_>>().into_iter(),
+        );
         let (header, body) = writer.as_mut_slice().split_at_mut(HEADER_SIZE_BYTES);
         let body_length = u64::try_from(body.len()).expect("a length always fits in 64 bits");
         header[0..4].copy_from_slice(&SNAPSHOT_MAGIC);
@@ -197,17 +209,27 @@ impl Store {
         let applied_commands = reader.take_u64()?;
         let session_id_next = reader.take_u64()?;
         let sessions_evicted = reader.take_u64()?;
-        let entries = take_entries(&mut reader, version >= SNAPSHOT_FORMAT_VERSION)?;
+        let entries = take_entries(
+            &mut reader,
+            version >= SNAPSHOT_FORMAT_VERSION_WITHOUT_USERS,
+        )?;
         let sessions = take_sessions(&mut reader)?;
         let deadlines = if version == SNAPSHOT_FORMAT_VERSION_WITHOUT_DEADLINES {
             Deadlines::default()
         } else {
             take_deadlines(&mut reader)?
         };
-        let tombstones = if version >= SNAPSHOT_FORMAT_VERSION {
+        let tombstones = if version >= SNAPSHOT_FORMAT_VERSION_WITHOUT_USERS {
             take_tombstones(&mut reader)?
         } else {
             Tombstones::default()
+        };
+        let access = if version >= SNAPSHOT_FORMAT_VERSION {
+            let user_id_next = reader.take_u64()?;
+            AccessControl::from_users(take_users(&mut reader)?, user_id_next)
+                .map_err(SnapshotError::StateInconsistent)?
+        } else {
+            AccessControl::default()
         };
         reader.finish()?;
         let sessions = SessionTable::restore(
@@ -226,6 +248,7 @@ impl Store {
             applied_commands,
             deadlines,
             tombstones,
+            access,
         };
         store
             .check_invariants()
@@ -249,6 +272,7 @@ fn check_header(bytes: &[u8]) -> Result<(u8, &[u8]), SnapshotError> {
     let version = header[4];
     if ![
         SNAPSHOT_FORMAT_VERSION,
+        SNAPSHOT_FORMAT_VERSION_WITHOUT_USERS,
         SNAPSHOT_FORMAT_VERSION_WITHOUT_VERSIONS,
         SNAPSHOT_FORMAT_VERSION_WITHOUT_DEADLINES,
     ]
@@ -411,10 +435,12 @@ mod tests {
             SnapshotError::MagicInvalid
         );
         let mut newer = snapshot.clone();
-        newer[4] = 4;
+        newer[4] = SNAPSHOT_FORMAT_VERSION + 1;
         assert_eq!(
             Store::restore(&newer).unwrap_err(),
-            SnapshotError::VersionUnsupported { version: 4 }
+            SnapshotError::VersionUnsupported {
+                version: SNAPSHOT_FORMAT_VERSION + 1
+            }
         );
         assert!(matches!(
             Store::restore(&snapshot[..snapshot.len() - 1]).unwrap_err(),

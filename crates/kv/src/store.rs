@@ -6,6 +6,7 @@ use std::fmt;
 use bytes::Bytes;
 use imbl::{ordmap, OrdMap};
 
+use crate::access::{AccessControl, AccessOperation, Principal};
 use crate::command::{Command, Operation, SetCondition};
 use crate::deadlines::Deadlines;
 use crate::fingerprint::Fingerprint;
@@ -122,6 +123,8 @@ pub struct Store {
     /// The keys in `SCAN` order (see [`crate::scan`]); derived from the
     /// entries.
     pub(crate) scan_order: ScanOrder,
+    /// The users and their rights (see [`crate::access`]).
+    pub(crate) access: AccessControl,
 }
 
 /// A stored value, and when it last changed: the applied-command count of
@@ -153,6 +156,7 @@ impl Store {
             deadlines: Deadlines::default(),
             tombstones: Tombstones::default(),
             scan_order: ScanOrder::new(),
+            access: AccessControl::default(),
         }
     }
 
@@ -199,6 +203,11 @@ impl Store {
         if command.validate().is_err() {
             return Response::InvalidCommand;
         }
+        // Before the session rules: a refused command was not applied, so
+        // its retry is judged again, by the rights in force then.
+        if let Err(denial) = self.access.check(command.principal, &command.operation) {
+            return Response::Denied(denial);
+        }
         let Some(tag) = command.session else {
             return self.execute(command.operation, now);
         };
@@ -239,6 +248,7 @@ impl Store {
             return Response::InvalidCommand;
         }
         match operation {
+            Operation::Access(access) if access.is_read() => self.read_users(access),
             Operation::Get { key } => Response::Value(self.value(key)),
             Operation::Contains { key } => Response::Found(self.entries.contains_key(&lookup(key))),
             Operation::CountExisting { keys } => {
@@ -281,7 +291,36 @@ impl Store {
             | Operation::Rename { .. }
             | Operation::Copy { .. }
             | Operation::SetRange { .. }
+            | Operation::Access(_)
             | Operation::IncrementByFloat { .. } => Response::InvalidCommand,
+        }
+    }
+
+    /// [`Store::read`] on behalf of `principal`: the read the server serves
+    /// for a client, judged by the rights of [`crate::access`].
+    #[must_use]
+    pub fn read_as(&self, principal: Principal, operation: &Operation) -> Response {
+        if let Err(denial) = self.access.check(principal, operation) {
+            return Response::Denied(denial);
+        }
+        self.read(operation)
+    }
+
+    /// The users and their rights.
+    pub fn access(&self) -> &AccessControl {
+        &self.access
+    }
+
+    fn read_users(&self, operation: &AccessOperation) -> Response {
+        match operation {
+            AccessOperation::ListUsers => Response::Users(self.access.users().cloned().collect()),
+            AccessOperation::ReadUser { name } | AccessOperation::Credentials { name } => {
+                Response::Users(self.access.user_named(name).cloned().into_iter().collect())
+            }
+            AccessOperation::Authorize { .. } => Response::Found(true),
+            AccessOperation::SetUser { .. } | AccessOperation::DeleteUsers { .. } => {
+                Response::InvalidCommand
+            }
         }
     }
 
@@ -304,6 +343,7 @@ impl Store {
         fingerprint.write_u64(self.deadlines.len() as u64);
         fingerprint.write_u64(self.deadlines.clock.0);
         fingerprint.write_u64(self.tombstones.digest());
+        fingerprint.write_u64(self.access.digest());
         fingerprint.finish()
     }
 
@@ -382,12 +422,21 @@ impl Store {
         {
             return Err("a deadline names a key that does not exist");
         }
+        self.access.check_invariants()?;
         self.sessions.check_invariants()
     }
 
     /// Applies an operation that the session rules (if any) let through.
     pub(crate) fn execute(&mut self, operation: Operation, now: u64) -> Response {
         match operation {
+            Operation::Access(access) if access.is_read() => self.read_users(&access),
+            Operation::Access(access) => match self.access.change(&access) {
+                Ok(count) => match access {
+                    AccessOperation::DeleteUsers { .. } => Response::Count(count),
+                    _ => Response::Stored(true),
+                },
+                Err(refusal) => Response::Refused(Refusal::Access(refusal)),
+            },
             Operation::Get { .. }
             | Operation::Contains { .. }
             | Operation::CountExisting { .. }

@@ -174,6 +174,9 @@ impl Model {
         self.now = now;
         self.purge();
         match operation {
+            Operation::Access(_) => {
+                unreachable!("the model covers keys; users have tests of their own")
+            }
             Operation::IncrementByFloat { key, increment } => {
                 use synod_kv::float;
                 let Some(increment) = float::parse(increment) else {

@@ -5,7 +5,7 @@ mod common;
 use common::{any_command, any_response, corrupt, operation_with, small_key};
 use proptest::prelude::*;
 use synod_kv::{
-    Command, DecodeError, Operation, Response, SnapshotError, Store, StoreConfig,
+    Command, DecodeError, Operation, Principal, Response, SnapshotError, Store, StoreConfig,
     COMMAND_SIZE_MAX_BYTES, RESPONSE_SIZE_MAX_BYTES, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC,
 };
 
@@ -20,8 +20,11 @@ fn log_command() -> impl Strategy<Value = Command> {
         })
     });
     let session = prop_oneof![2 => Just(None), 1 => tag];
-    (session, operation_with(small_key().boxed()))
-        .prop_map(|(session, operation)| Command { session, operation })
+    (session, operation_with(small_key().boxed())).prop_map(|(session, operation)| Command {
+        session,
+        principal: Principal::Anonymous,
+        operation,
+    })
 }
 
 /// Magic, version, body length and body checksum, as documented in the
@@ -235,7 +238,7 @@ fn restore_rejects_a_checksummed_body_that_describes_an_impossible_state() {
     ));
     let trailing = [1, 0, 1, 0, 0, 0, 0, 0, 0, 9];
     assert_eq!(
-        Store::restore(&with_snapshot_header(&trailing)).unwrap_err(),
+        Store::restore(&with_versioned_header(3, &trailing)).unwrap_err(),
         SnapshotError::BodyMalformed(DecodeError::TrailingBytes { count: 1 })
     );
     // The minimal body, and the same session used at command 1, restore.
@@ -270,17 +273,41 @@ fn a_tombstone_of_a_key_that_exists_is_an_impossible_state() {
     // deadline, and a tombstone for "a" itself, then for "b".
     let body = |tombstone: u8| [1, 1, 1, 0, 1, 1, b'a', 0, 1, 0, 0, 0, 1, 1, tombstone, 1];
     assert_eq!(
-        Store::restore(&with_snapshot_header(&body(b'b')))
+        Store::restore(&with_versioned_header(3, &body(b'b')))
             .unwrap()
             .len(),
         1
     );
     assert!(matches!(
-        Store::restore(&with_snapshot_header(&body(b'a'))),
+        Store::restore(&with_versioned_header(3, &body(b'a'))),
         Err(SnapshotError::StateInconsistent(
             "a key that exists has a tombstone"
         ))
     ));
+}
+
+#[test]
+fn a_snapshot_without_the_default_user_is_an_impossible_state() {
+    // Version 4: the empty store's fields, then the next user id (2) and
+    // one user, "alice" with id 1: on, no password, no rights, no keys.
+    let mut body = vec![1, 0, 1, 0, 0, 0, 0, 0, 0, 2, 1, 1, 5];
+    body.extend_from_slice(b"alice");
+    body.extend_from_slice(&[1, 0, 0, 0, 0]);
+    assert!(matches!(
+        Store::restore(&with_snapshot_header(&body)),
+        Err(SnapshotError::StateInconsistent(
+            "the default user is missing"
+        ))
+    ));
+    // The same with the default user first restores, with both users.
+    let mut body = vec![1, 0, 1, 0, 0, 0, 0, 0, 0, 2, 2, 0, 7];
+    body.extend_from_slice(b"default");
+    body.extend_from_slice(&[1, 1, 0, 7, 1, 1, b'*', 1, 5]);
+    body.extend_from_slice(b"alice");
+    body.extend_from_slice(&[1, 0, 0, 0, 0]);
+    let store = Store::restore(&with_snapshot_header(&body)).unwrap();
+    assert_eq!(store.access().users().count(), 2);
+    assert!(!store.access().authentication_required());
 }
 
 #[test]

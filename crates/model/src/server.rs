@@ -71,7 +71,7 @@ impl ServerActor {
                 value: encode_register(value),
                 condition: SetCondition::Always,
             })),
-            Asked::Get => Request::Read(get_register()),
+            Asked::Get => Request::Read(synod_kv::Principal::Anonymous, get_register()),
         };
         state.node.request(request, request_body);
     }

@@ -23,7 +23,7 @@
 //!
 //! ```
 //! use bytes::Bytes;
-//! use synod_kv::{Command, Operation, Response, SetCondition};
+//! use synod_kv::{Command, Operation, Principal, Response, SetCondition};
 //! use synod_node::{Node, NodeOptions, Reply, Request};
 //! use synod_paxos::{Config, DurableState, NodeId, Role};
 //!
@@ -69,7 +69,8 @@
 //! assert_eq!(replies[0].handle, "client a");
 //! assert_eq!(replies[0].result, Ok(Response::Stored(true)));
 //!
-//! node.request("client b", Request::Read(Operation::Get { key: Bytes::from_static(b"x") }));
+//! let get = Operation::Get { key: Bytes::from_static(b"x") };
+//! node.request("client b", Request::Read(Principal::Anonymous, get));
 //! let replies = drive(&mut node);
 //! assert_eq!(replies[0].result, Ok(Response::Value(Some(Bytes::from_static(b"1")))));
 //! # Ok::<(), synod_node::NodeError>(())

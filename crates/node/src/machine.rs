@@ -3,7 +3,7 @@
 //! snapshots when the core says the log has grown enough.
 
 use bytes::Bytes;
-use synod_kv::{Operation, Response, Store, StoreConfig};
+use synod_kv::{Operation, Principal, Response, Store, StoreConfig};
 use synod_paxos::{Decided, Replica, Slot, Snapshot, Value};
 use thiserror::Error;
 
@@ -132,9 +132,10 @@ impl StateMachine {
         (event, answers)
     }
 
-    /// Answers a read from the store as it is now.
-    pub(crate) fn read(&self, operation: &Operation) -> Response {
-        self.store.read(operation)
+    /// Answers a read from the store as it is now, on behalf of
+    /// `principal`.
+    pub(crate) fn read(&self, principal: Principal, operation: &Operation) -> Response {
+        self.store.read_as(principal, operation)
     }
 
     /// The compaction policy: when the core says the applied log has grown

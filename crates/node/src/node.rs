@@ -2,7 +2,7 @@
 //! clients waiting on them — as a deterministic state machine.
 
 use bytes::Bytes;
-use synod_kv::{Command, Operation, StoreConfig, UnixMillis};
+use synod_kv::{Command, Operation, Principal, StoreConfig, UnixMillis};
 use synod_paxos::{
     ChangeError, Config, Configuration, ConfigurationChange, Decided, DurableState, Envelope,
     Message, Mutation, NodeId, Released, Replica, Role, Slot, SplitMix64,
@@ -212,16 +212,17 @@ impl<H> Node<H> {
     pub fn request(&mut self, handle: H, request: Request) {
         match request {
             Request::Write(command) => self.write(handle, command),
-            Request::Read(operation) => {
+            Request::Read(principal, operation) => {
                 if let Err(error) = check_read(&operation) {
                     self.reply(handle, Err(error));
                     return;
                 }
-                let id = self.waiters.add_read(operation, handle);
+                let id = self.waiters.add_read(principal, operation, handle);
                 self.replica.read(id);
             }
-            Request::StaleRead(operation) => {
-                let result = check_read(&operation).map(|()| self.machine.read(&operation));
+            Request::StaleRead(principal, operation) => {
+                let result =
+                    check_read(&operation).map(|()| self.machine.read(principal, &operation));
                 self.reply(handle, result);
             }
         }
@@ -389,7 +390,7 @@ impl<H> Node<H> {
             }
         }
         for (read, failure) in ready.failed_reads {
-            if let Some((_, handle)) = self.waiters.take_read(read) {
+            if let Some((_, _, handle)) = self.waiters.take_read(read) {
                 self.reply(handle, Err(read_error(failure)));
             }
         }
@@ -430,8 +431,8 @@ impl<H> Node<H> {
         }
         self.apply(released.decided);
         for read in released.reads {
-            if let Some((operation, handle)) = self.waiters.take_read(read) {
-                let response = self.serve_read(&operation);
+            if let Some((principal, operation, handle)) = self.waiters.take_read(read) {
+                let response = self.serve_read(principal, &operation);
                 self.reply(handle, Ok(response));
             }
         }
@@ -440,19 +441,20 @@ impl<H> Node<H> {
     }
 
     /// Answers a read from the store as applied now.
-    fn serve_read(&self, operation: &Operation) -> synod_kv::Response {
+    fn serve_read(&self, principal: Principal, operation: &Operation) -> synod_kv::Response {
         if let (true, Operation::Get { key }, Some(now)) =
             (self.reads_expire_by_local_clock, operation, self.time)
         {
-            if self
+            // Answered as missing only to whom may read it at all.
+            let due = self
                 .store()
                 .deadline(key)
-                .is_some_and(|deadline| deadline <= now)
-            {
+                .is_some_and(|deadline| deadline <= now);
+            if due && self.store().access().check(principal, operation).is_ok() {
                 return synod_kv::Response::Value(None);
             }
         }
-        self.machine.read(operation)
+        self.machine.read(principal, operation)
     }
 
     /// Applies decided slots in order, answers their writers, and compacts

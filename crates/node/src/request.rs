@@ -1,6 +1,6 @@
 //! What a client asks of a node, and what it is told.
 
-use synod_kv::{Command, LimitError, Operation, Response};
+use synod_kv::{Command, LimitError, Operation, Principal, Response};
 use synod_paxos::{NodeId, ReadError, RejectReason};
 use thiserror::Error;
 
@@ -9,15 +9,18 @@ use thiserror::Error;
 pub enum Request {
     /// A command for the log, answered after it is decided and applied here.
     Write(Command),
-    /// A linearizable read through the core's read path (no log entry).
-    Read(Operation),
+    /// A linearizable read through the core's read path (no log entry), on
+    /// behalf of a principal whose rights the store checks when it serves
+    /// it (see `synod_kv::access`).
+    Read(Principal, Operation),
     /// A read of this node's state as applied now, with no round to any
     /// other node: it answers at once, even without a quorum, but may miss
     /// writes decided elsewhere that this node has not applied yet. What it
     /// returns was decided (only decided commands are applied), and reads
     /// of one running node never go back in time. Served only when a
-    /// client asks for it by name (RESP `READONLY`).
-    StaleRead(Operation),
+    /// client asks for it by name (RESP `READONLY`). The principal's
+    /// rights are checked too, as of the same state.
+    StaleRead(Principal, Operation),
 }
 
 /// The answer to a request.

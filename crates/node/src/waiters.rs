@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use synod_kv::Operation;
+use synod_kv::{Operation, Principal};
 use synod_paxos::{NodeId, ReadId};
 
 use crate::request::{Reply, RequestError, RequestResult, UnknownReason};
@@ -43,7 +43,7 @@ pub(crate) struct Waiters<H> {
     write_deadlines: VecDeque<(u64, RequestTag)>,
     /// Reads by the id the core tracks them under; the core bounds how
     /// many it holds, and fails the rest at once.
-    reads: BTreeMap<ReadId, (Operation, H)>,
+    reads: BTreeMap<ReadId, (Principal, Operation, H)>,
     /// The id of the next read: ids are never reused.
     next_read: u64,
 }
@@ -86,10 +86,15 @@ impl<H> Waiters<H> {
     }
 
     /// Registers a read; returns the id to hand the core.
-    pub(crate) fn add_read(&mut self, operation: Operation, handle: H) -> ReadId {
+    pub(crate) fn add_read(
+        &mut self,
+        principal: Principal,
+        operation: Operation,
+        handle: H,
+    ) -> ReadId {
         let id = ReadId(self.next_read);
         self.next_read += 1;
-        self.reads.insert(id, (operation, handle));
+        self.reads.insert(id, (principal, operation, handle));
         id
     }
 
@@ -107,7 +112,7 @@ impl<H> Waiters<H> {
     }
 
     /// Takes the read `id` for serving, if it waits here.
-    pub(crate) fn take_read(&mut self, id: ReadId) -> Option<(Operation, H)> {
+    pub(crate) fn take_read(&mut self, id: ReadId) -> Option<(Principal, Operation, H)> {
         self.reads.remove(&id)
     }
 
@@ -179,7 +184,7 @@ impl<H> Waiters<H> {
             });
         }
         self.write_deadlines.clear();
-        for (_, (_, handle)) in std::mem::take(&mut self.reads) {
+        for (_, (_, _, handle)) in std::mem::take(&mut self.reads) {
             replies.push(Reply {
                 handle,
                 result: Err(RequestError::Stopping),

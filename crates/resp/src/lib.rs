@@ -66,6 +66,7 @@
 
 #![deny(missing_docs)]
 
+pub mod acl;
 mod frame;
 pub mod limits;
 mod parse;
@@ -74,4 +75,7 @@ mod request;
 
 pub use frame::{encode, encode_for, Frame, Protocol};
 pub use parse::{parse_frame, ProtocolError};
-pub use request::{ClientAttribute, CommandError, CommandQuery, HelloAuth, Request, TtlReport};
+pub use request::{
+    AclRequest, AclRule, ClientAttribute, CommandError, CommandQuery, HelloAuth, Password, Request,
+    TtlReport,
+};

@@ -36,6 +36,10 @@ pub mod error_code {
     pub const NO_PROTOCOL: &str = "NOPROTO";
     /// `AUTH` or `HELLO … AUTH` named an unknown user or a wrong password.
     pub const WRONG_PASSWORD: &str = "WRONGPASS";
+    /// The connection must authenticate first.
+    pub const NO_AUTHENTICATION: &str = "NOAUTH";
+    /// The connection's user may not run the command or touch its keys.
+    pub const NO_PERMISSION: &str = "NOPERM";
 }
 
 /// The code of an error reply's message: its first word.
@@ -113,6 +117,10 @@ pub fn reply_for(response: &Response, request: &Request) -> Frame {
         (_, Response::SessionExpired) => Some(session_expired()),
         (_, Response::SequenceStale) => Some(sequence_stale()),
         (_, Response::InvalidCommand) => Some(error("invalid command")),
+        (_, Response::Denied(denial)) => Some(crate::acl::denied(*denial, request.name())),
+        (Request::Acl(acl), Response::Users(users)) => crate::acl::users_reply(acl, users),
+        (Request::Acl(_) | Request::ConfigSetPassword { .. }, Response::Stored(true)) => Some(ok()),
+        (Request::Acl(_), Response::Count(count)) => i64::try_from(*count).ok().map(Frame::Integer),
         (_, Response::Refused(Refusal::InvalidExpireTime)) => Some(error(format_args!(
             "invalid expire time in '{}' command",
             request.name()
@@ -352,6 +360,9 @@ pub fn local_reply(request: &Request) -> Option<Frame> {
         | Request::Exists { .. }
         | Request::Info { .. }
         | Request::Hello { .. }
+        | Request::Auth { .. }
+        | Request::Acl(_)
+        | Request::ConfigSetPassword { .. }
         | Request::ClientSetName { .. }
         | Request::ClientGetName
         | Request::ClientId

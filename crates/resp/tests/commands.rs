@@ -532,7 +532,7 @@ fn hello_parses_as_redis_parses_it() {
                 protocol,
                 auth: auth.map(|(username, password)| HelloAuth {
                     username: bytes(username),
-                    password: bytes(password),
+                    password: synod_resp::Password(bytes(password)),
                 }),
                 client_name: name.map(bytes),
             })
@@ -1102,7 +1102,17 @@ fn incrbyfloat_and_config_get_parse_as_redis_does() {
     assert_eq!(reply::local_reply(&unknown), Some(Frame::Map(Vec::new())));
     assert!(matches!(
         parse(&[b"CONFIG", b"SET", b"save", b""]),
+        Err(CommandError::ConfigParameterUnsupported { .. })
+    ));
+    assert!(matches!(
+        parse(&[b"CONFIG", b"REWRITE"]),
         Err(CommandError::SubcommandUnknown { .. })
     ));
+    assert_eq!(
+        parse(&[b"CONFIG", b"SET", b"requirepass", b"secret"]),
+        Ok(Request::ConfigSetPassword {
+            password: synod_resp::Password(bytes("secret"))
+        })
+    );
     assert_eq!(parse(&[b"CONFIG", b"GET"]), arity("config|get"));
 }

@@ -261,9 +261,10 @@ fn request() -> impl Strategy<Value = Request> {
         )
             .prop_map(|(protocol, auth, client_name)| Request::Hello {
                 // Options follow a version only.
-                auth: protocol
-                    .and(auth)
-                    .map(|(username, password)| HelloAuth { username, password }),
+                auth: protocol.and(auth).map(|(username, password)| HelloAuth {
+                    username,
+                    password: synod_resp::Password(password),
+                }),
                 client_name: protocol.and(client_name),
                 protocol,
             }),

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use synod_kv::{Command, Operation};
+use synod_kv::{Command, Operation, Principal};
 use synod_node::{Event, Node, NodeOptions, Reply, Request, SnapshotToEncode};
 use synod_paxos::{
     ChangeError, Config, Configuration, ConfigurationChange, Membership, NodeId, Role, Slot,
@@ -78,6 +78,8 @@ pub enum ClientRequest {
     Read {
         /// A read operation.
         operation: Operation,
+        /// On whose behalf: the store checks the rights.
+        principal: Principal,
         /// Served from the applied state without a quorum round.
         stale: bool,
         /// Where the answer goes.
@@ -228,8 +230,12 @@ impl DriveLoop {
                 epoch: latest.epoch,
             });
         }
-        let (status, receiver) =
-            watch::channel(status_of(node.replica(), node.applied(), &BTreeMap::new()));
+        let (status, receiver) = watch::channel(status_of(
+            node.replica(),
+            node.applied(),
+            &BTreeMap::new(),
+            node.store().access().authentication_required(),
+        ));
         let (disk, durable) = Disk::start(format!("synod-disk-{id}"), persistence, metrics.clone())
             .map_err(|failure| DriveError::Thread(failure.to_string()))?;
         // Unbounded: the node hands out one snapshot to encode at a time.
@@ -402,6 +408,7 @@ impl DriveLoop {
             }
             ClientRequest::Read {
                 operation,
+                principal,
                 stale,
                 reply,
             } => {
@@ -410,9 +417,9 @@ impl DriveLoop {
                     is_read: true,
                 };
                 let request = if stale {
-                    Request::StaleRead(operation)
+                    Request::StaleRead(principal, operation)
                 } else {
-                    Request::Read(operation)
+                    Request::Read(principal, operation)
                 };
                 (waiter, request)
             }
@@ -561,7 +568,8 @@ impl DriveLoop {
     /// and building it costs about twenty allocations, which on every
     /// iteration of a leader under load was time taken from the writes.
     fn publish_status(&mut self) {
-        let key = StatusKey::of(self.node.replica(), self.ticks);
+        let authentication_required = self.node.store().access().authentication_required();
+        let key = StatusKey::of(self.node.replica(), self.ticks, authentication_required);
         if self.status_published == Some(key) {
             return;
         }
@@ -570,6 +578,7 @@ impl DriveLoop {
             self.node.replica(),
             self.node.applied(),
             self.transport.addresses(),
+            authentication_required,
         );
         self.status.send_if_modified(|current| {
             if *current == status {

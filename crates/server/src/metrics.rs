@@ -107,6 +107,13 @@ pub struct Metrics {
     pub client_output_buffer_closes: Counter,
     /// Client connections whose TLS handshake failed or timed out.
     pub client_tls_handshakes_failed: Counter,
+    /// `AUTH` and `HELLO … AUTH` refused: unknown user, wrong password or
+    /// user off.
+    pub client_authentication_failures: Counter,
+    /// Client connections closed for not authenticating in time.
+    pub client_authentication_timeouts: Counter,
+    /// Client connections refused at the limit of unauthenticated ones.
+    pub client_unauthenticated_refused: Counter,
     /// Commands per decided slot.
     batch_size: Mutex<Histogram<u64>>,
     /// Request latency by command name, in microseconds.
@@ -135,6 +142,9 @@ impl Default for Metrics {
             client_connections_refused: Counter::default(),
             client_output_buffer_closes: Counter::default(),
             client_tls_handshakes_failed: Counter::default(),
+            client_authentication_failures: Counter::default(),
+            client_authentication_timeouts: Counter::default(),
+            client_unauthenticated_refused: Counter::default(),
             batch_size: Mutex::new(new_histogram(1 << 20)),
             request_latency: Mutex::new(BTreeMap::new()),
         }
@@ -165,7 +175,7 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        let counters: [(&str, &str, &Counter); 18] = [
+        let counters: [(&str, &str, &Counter); 21] = [
             (
                 "synod_proposals_total",
                 "Client writes handed to the core.",
@@ -255,6 +265,21 @@ impl Metrics {
                 "synod_client_tls_handshakes_failed_total",
                 "Client TLS handshakes that failed or timed out.",
                 &self.client_tls_handshakes_failed,
+            ),
+            (
+                "synod_client_authentication_failures_total",
+                "AUTH refused: unknown user, wrong password or user off.",
+                &self.client_authentication_failures,
+            ),
+            (
+                "synod_client_authentication_timeouts_total",
+                "Client connections closed for not authenticating in time.",
+                &self.client_authentication_timeouts,
+            ),
+            (
+                "synod_client_unauthenticated_refused_total",
+                "Client connections refused at the limit of unauthenticated ones.",
+                &self.client_unauthenticated_refused,
             ),
         ];
         for (name, help, counter) in counters {

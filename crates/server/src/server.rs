@@ -228,6 +228,7 @@ pub async fn start(
         connections_max: client::CONNECTIONS_MAX,
         output_buffer_max_bytes: client::CLIENT_OUTPUT_BUFFER_MAX_BYTES,
         tls: client_tls,
+        gates: client::Gates::new(client::UNAUTHENTICATED_CONNECTIONS_MAX),
     };
     let client_listening = tokio::spawn(client::serve(
         listeners.client,

@@ -36,6 +36,11 @@ pub struct NodeStatus {
     /// A snapshot this node is receiving from a peer, in chunks: it is too
     /// far behind for the log its peers kept.
     pub snapshot_transfer: Option<SnapshotTransferStatus>,
+    /// Clients must authenticate (the default user has a password or is
+    /// off), as of this node's applied state. The store enforces it on
+    /// every command; connections use this view only for their time limit
+    /// and for the limit on unauthenticated connections.
+    pub authentication_required: bool,
 }
 
 /// A snapshot transfer into this node, for JSON.
@@ -121,17 +126,20 @@ pub(crate) struct StatusKey {
     leader: Option<NodeId>,
     promised: Ballot,
     configuration_start: Slot,
+    authentication_required: bool,
     ticks: u64,
 }
 
 impl StatusKey {
-    /// The key of `replica`'s status in tick `ticks`.
-    pub(crate) fn of(replica: &Replica, ticks: u64) -> StatusKey {
+    /// The key of `replica`'s status in tick `ticks`, with the store's
+    /// `authentication_required`, which connections act on at once.
+    pub(crate) fn of(replica: &Replica, ticks: u64, authentication_required: bool) -> StatusKey {
         StatusKey {
             role: replica.role(),
             leader: replica.leader(),
             promised: replica.promised(),
             configuration_start: replica.membership().latest_start(),
+            authentication_required,
             ticks,
         }
     }
@@ -143,6 +151,7 @@ pub(crate) fn status_of(
     replica: &Replica,
     applied: Slot,
     peer_addresses: &BTreeMap<NodeId, String>,
+    authentication_required: bool,
 ) -> NodeStatus {
     let status = replica.status();
     let leading = status.role == Role::Leader;
@@ -210,5 +219,6 @@ pub(crate) fn status_of(
                 total_bytes: progress.total_bytes,
                 source: progress.source.0,
             }),
+        authentication_required,
     }
 }

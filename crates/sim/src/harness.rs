@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
-use synod_kv::{Command, Operation, SetCondition};
+use synod_kv::{Command, Operation, Principal, SetCondition};
 use synod_node::{
     untagged_commands, Event, Node, NodeOptions, PersistBatch, Request, RequestResult,
 };
@@ -430,13 +430,16 @@ impl Harness {
 
     /// Reads `key` through `id` and collects the output.
     pub fn get(&mut self, id: NodeId, key: &str) -> RequestId {
-        self.read(id, Request::Read(get_operation(key)))
+        self.read(id, Request::Read(Principal::Anonymous, get_operation(key)))
     }
 
     /// Reads `key` from `id`'s applied state, asking no other node (a
     /// stale read), and collects the output.
     pub fn stale_get(&mut self, id: NodeId, key: &str) -> RequestId {
-        self.read(id, Request::StaleRead(get_operation(key)))
+        self.read(
+            id,
+            Request::StaleRead(Principal::Anonymous, get_operation(key)),
+        )
     }
 
     fn read(&mut self, id: NodeId, request: Request) -> RequestId {

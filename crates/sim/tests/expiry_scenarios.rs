@@ -26,9 +26,10 @@ fn set_expiring(key: &str, expiry: Expiry) -> Command {
 }
 
 fn read_expiry(key: &str) -> Request {
-    Request::Read(Operation::ReadExpiry {
+    let operation = Operation::ReadExpiry {
         key: Bytes::copy_from_slice(key.as_bytes()),
-    })
+    };
+    Request::Read(synod_kv::Principal::Anonymous, operation)
 }
 
 /// Every node's clock reads `time`.

@@ -243,9 +243,12 @@ fn a_stale_read_answers_from_the_applied_state_without_a_quorum() {
     // Writes a read is about are refused as reads.
     let write_as_read = cluster.request(
         N2,
-        synod_node::Request::StaleRead(synod_kv::Operation::Remove {
-            key: Bytes::from_static(b"x"),
-        }),
+        synod_node::Request::StaleRead(
+            synod_kv::Principal::Anonymous,
+            synod_kv::Operation::Remove {
+                key: Bytes::from_static(b"x"),
+            },
+        ),
     );
     cluster.collect(N2);
     assert!(matches!(

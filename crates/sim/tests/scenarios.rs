@@ -3,7 +3,7 @@
 //! and in-order apply on every decision.
 
 use bytes::Bytes;
-use synod_kv::{Command, Operation, Response, Sequence, SessionTag, SetCondition};
+use synod_kv::{Command, Operation, Response, Sequence, SetCondition};
 use synod_node::{Request, RequestError};
 use synod_paxos::{
     Config, DurableState, Entry, Message, NodeId, Replica, Role, Slot, SlotEntry, Value,
@@ -264,16 +264,16 @@ fn a_client_retry_after_a_timeout_applies_once_and_gets_the_original_answer() {
     let Some(Ok(Response::SessionRegistered(session))) = cluster.answer(register).cloned() else {
         panic!("registration answered {:?}", cluster.answer(register));
     };
-    let tagged = |sequence: u64, value: &'static str| Command {
-        session: Some(SessionTag {
+    let tagged = |sequence: u64, value: &'static str| {
+        Command::tagged(
             session,
-            sequence: Sequence(sequence),
-        }),
-        operation: Operation::Set {
-            key: "x".into(),
-            value: value.into(),
-            condition: SetCondition::Always,
-        },
+            Sequence(sequence),
+            Operation::Set {
+                key: "x".into(),
+                value: value.into(),
+                condition: SetCondition::Always,
+            },
+        )
     };
     // The first attempt is decided but the client misses its answer: it
     // times out and retries through another node.

@@ -38,12 +38,14 @@ impl Operation {
             Operation::Scan { .. } => operation_code::SCAN,
             Operation::RandomKey { .. } => operation_code::RANDOM_KEY,
             Operation::IncrementByFloat { .. } => operation_code::INCREMENT_BY_FLOAT,
+            Operation::Access(_) => operation_code::ACCESS,
         }
     }
 
     /// The size of the fields that follow the operation code.
     pub(super) fn fields_size_bytes(&self) -> usize {
         match self {
+            Operation::Access(access) => access.encoded_size_bytes(),
             Operation::Get { key }
             | Operation::Contains { key }
             | Operation::Remove { key }
@@ -148,6 +150,7 @@ impl Operation {
 
     pub(super) fn encode_fields(&self, writer: &mut Writer) {
         match self {
+            Operation::Access(access) => access.encode(writer),
             Operation::Get { key }
             | Operation::Contains { key }
             | Operation::Remove { key }
@@ -287,6 +290,7 @@ impl Operation {
         reader: &mut Reader<'_>,
     ) -> Result<Operation, DecodeError> {
         let operation = match code {
+            operation_code::ACCESS => Operation::Access(AccessOperation::decode(reader)?),
             operation_code::GET => Operation::Get {
                 key: take_key(reader)?,
             },
@@ -487,6 +491,7 @@ pub(super) mod operation_code {
     pub(in crate::command) const SCAN: u8 = 28;
     pub(in crate::command) const RANDOM_KEY: u8 = 29;
     pub(in crate::command) const INCREMENT_BY_FLOAT: u8 = 30;
+    pub(in crate::command) const ACCESS: u8 = 31;
 }
 
 /// An increment's bits as the varint encodes them: its two's complement,

@@ -73,10 +73,10 @@ fn decode_rejects_unknown_version_operation_condition_and_flag() {
         })
     );
     assert_eq!(
-        Command::decode(&[1, 0, 31]),
+        Command::decode(&[1, 0, 32]),
         Err(DecodeError::TagUnknown {
             field: "operation code",
-            tag: 31
+            tag: 32
         })
     );
     assert_eq!(
@@ -87,10 +87,10 @@ fn decode_rejects_unknown_version_operation_condition_and_flag() {
         })
     );
     assert_eq!(
-        Command::decode(&[1, 2, 7]),
+        Command::decode(&[1, 4, 7]),
         Err(DecodeError::TagUnknown {
-            field: "session flag",
-            tag: 2
+            field: "command flags",
+            tag: 4
         })
     );
     assert_eq!(Command::decode(&[]), Err(DecodeError::Truncated));

@@ -5,8 +5,9 @@
 use bytes::Bytes;
 use proptest::prelude::*;
 use synod_kv::{
-    Command, ExpireCondition, Expiry, KeyExpiry, KeyVersion, Operation, Refusal, Response,
-    Sequence, SessionId, SessionTag, SetCondition, UnixMillis, KEYS_PER_COMMAND_MAX,
+    Command, ExpireCondition, Expiry, KeyExpiry, KeyVersion, Operation, Principal, Refusal,
+    Response, Sequence, SessionId, SessionTag, SetCondition, UnixMillis, UserId,
+    KEYS_PER_COMMAND_MAX,
 };
 
 /// A key from a small alphabet, so that random operations collide often.
@@ -254,8 +255,20 @@ pub fn any_command() -> impl Strategy<Value = Command> {
         session: SessionId(session),
         sequence: Sequence(sequence),
     });
-    (prop::option::of(tag), operation_with(any_key().boxed()))
-        .prop_map(|(session, operation)| Command { session, operation })
+    let principal = prop_oneof![
+        Just(Principal::Anonymous),
+        any::<u64>().prop_map(|id| Principal::User(UserId(id))),
+    ];
+    (
+        prop::option::of(tag),
+        principal,
+        operation_with(any_key().boxed()),
+    )
+        .prop_map(|(session, principal, operation)| Command {
+            session,
+            principal,
+            operation,
+        })
 }
 
 pub fn any_response() -> impl Strategy<Value = Response> {

@@ -107,7 +107,10 @@ fn parse_hello(arguments: &mut Arguments) -> Result<Request, CommandError> {
             Some(_) => {
                 let username = arguments.next_optional().ok_or_else(syntax)?;
                 let password = arguments.next_optional().ok_or_else(syntax)?;
-                auth = Some(HelloAuth { username, password });
+                auth = Some(HelloAuth {
+                    username,
+                    password: super::Password(password),
+                });
             }
             None => return Err(syntax()),
         }

@@ -125,6 +125,27 @@ pub enum CommandError {
         /// The attribute as sent, shortened and made printable.
         attribute: String,
     },
+    /// A user name that is empty, too long, or has spaces or unprintable
+    /// bytes.
+    #[error("{reason}")]
+    AclUserName {
+        /// Which, in words.
+        reason: &'static str,
+    },
+    /// An `ACL SETUSER` rule synod does not know or take.
+    #[error("Error in ACL SETUSER modifier '{rule}': {reason}")]
+    AclRule {
+        /// The rule as sent, shortened and made printable.
+        rule: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// `CONFIG SET` of a parameter other than `requirepass`.
+    #[error("Unknown option or number of arguments for CONFIG SET - '{parameter}'")]
+    ConfigParameterUnsupported {
+        /// The parameter as sent, shortened and made printable.
+        parameter: String,
+    },
     /// The command breaks a limit of the state machine.
     #[error("{0}")]
     Limit(#[from] LimitError),

@@ -13,6 +13,7 @@
 //! `EXEC`, `DISCARD`, `WATCH`, `UNWATCH`) and [`synod`] (`SYNOD.SESSION`,
 //! `SYNOD.TAGGED`).
 
+mod access;
 mod connection;
 mod error;
 mod expiry;
@@ -28,6 +29,7 @@ mod words;
 use bytes::Bytes;
 use synod_kv::{Command, ExpireCondition, Expiry, Operation, SessionTag, SetCondition};
 
+pub use access::{AclRequest, AclRule, Password};
 pub(crate) use error::echoed;
 pub use error::CommandError;
 pub(crate) use expiry::ttl_reply;
@@ -300,6 +302,22 @@ pub enum Request {
         /// The parameters asked for.
         parameters: Vec<Bytes>,
     },
+    /// `CONFIG SET requirepass password`: give the default user this
+    /// password, or none (`nopass`) when empty.
+    ConfigSetPassword {
+        /// The password.
+        password: Password,
+    },
+    /// `AUTH [username] password`: authenticate the connection, as the
+    /// default user when no name is given.
+    Auth {
+        /// The user; `None` for the default user.
+        username: Option<Bytes>,
+        /// Its password.
+        password: Password,
+    },
+    /// `ACL …`: manage and inspect users.
+    Acl(AclRequest),
     /// `COMMAND`, `COMMAND DOCS`, `COMMAND COUNT`: what redis-cli asks to
     /// learn the server's commands.
     Command(CommandQuery),
@@ -367,7 +385,7 @@ pub struct HelloAuth {
     /// The user to authenticate as.
     pub username: Bytes,
     /// Its password.
-    pub password: Bytes,
+    pub password: Password,
 }
 
 /// What a `COMMAND` request asks for.
@@ -472,7 +490,9 @@ impl Request {
             Request::Quit => connection::QUIT.name,
             Request::Info { .. } => server::INFO.name,
             Request::Command(_) => server::COMMAND.name,
-            Request::ConfigGet { .. } => server::CONFIG.name,
+            Request::ConfigGet { .. } | Request::ConfigSetPassword { .. } => server::CONFIG.name,
+            Request::Auth { .. } => access::AUTH.name,
+            Request::Acl(_) => access::ACL.name,
             Request::Hello { .. } => connection::HELLO.name,
             Request::ClientSetName { .. }
             | Request::ClientGetName
@@ -615,6 +635,7 @@ impl Request {
             Request::SessionRegister => Some(Operation::RegisterSession),
             Request::Tagged { write, .. } => write.operation(),
             Request::Watch { keys } => Some(Operation::ReadVersions { keys: keys.clone() }),
+            Request::Acl(acl) => acl.operation(),
             Request::Multi
             | Request::Exec
             | Request::Discard
@@ -627,6 +648,8 @@ impl Request {
             | Request::Info { .. }
             | Request::Command(_)
             | Request::ConfigGet { .. }
+            | Request::ConfigSetPassword { .. }
+            | Request::Auth { .. }
             | Request::Hello { .. }
             | Request::ClientSetName { .. }
             | Request::ClientGetName

@@ -16,10 +16,13 @@ pub(super) const CONFIG: CommandSpecification = CommandSpecification::without_ke
 
 /// `CONFIG GET parameter [parameter …]`: the few Redis parameters synod
 /// shares the meaning of (see `reply::CONFIG_PARAMETERS`); any other is
-/// answered empty, as Redis answers a parameter it does not know. Other
-/// subcommands are unknown.
+/// answered empty, as Redis answers a parameter it does not know.
+/// `CONFIG SET requirepass` (see `access`). Other subcommands are unknown.
 fn parse_config(arguments: &mut Arguments) -> Result<Request, CommandError> {
     let subcommand = arguments.next()?;
+    if subcommand.eq_ignore_ascii_case(b"SET") {
+        return super::access::parse_config_set(arguments);
+    }
     if !subcommand.eq_ignore_ascii_case(b"GET") {
         return Err(CommandError::SubcommandUnknown {
             command: "config",

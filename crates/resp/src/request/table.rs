@@ -5,7 +5,7 @@ use bytes::Bytes;
 
 use super::error::{self, echoed};
 use super::{
-    connection, expiry, keys, keyspace, server, strings, synod, transactions, Arguments,
+    access, connection, expiry, keys, keyspace, server, strings, synod, transactions, Arguments,
     CommandError, Request,
 };
 
@@ -122,6 +122,8 @@ pub(crate) const COMMANDS: &[CommandSpecification] = &[
     server::INFO,
     server::COMMAND,
     server::CONFIG,
+    access::AUTH,
+    access::ACL,
     synod::SESSION,
     synod::TAGGED,
 ];

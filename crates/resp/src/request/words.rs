@@ -5,8 +5,9 @@
 use bytes::Bytes;
 use synod_kv::{ExpireCondition, Expiry, SetCondition};
 
-use super::{expiry, ClientAttribute, CommandQuery, HelloAuth, Request};
+use super::{expiry, AclRequest, AclRule, ClientAttribute, CommandQuery, HelloAuth, Request};
 use crate::frame::{Frame, Protocol};
+use synod_kv::{Categories, Category, Rule};
 
 impl Request {
     /// The request as a frame, the way a client sends it: an array of bulk
@@ -220,6 +221,21 @@ impl Request {
                     CommandQuery::Count => words.push(Bytes::from_static(b"COUNT")),
                 }
             }
+            Request::Auth { username, password } => {
+                push("AUTH");
+                words.extend(username.iter().cloned());
+                words.push(password.0.clone());
+            }
+            Request::ConfigSetPassword { password } => {
+                push("CONFIG");
+                push("SET");
+                push("requirepass");
+                words.push(password.0.clone());
+            }
+            Request::Acl(acl) => {
+                push("ACL");
+                acl_words(acl, words);
+            }
             Request::Hello {
                 protocol,
                 auth,
@@ -236,7 +252,7 @@ impl Request {
                     words.extend([
                         Bytes::from_static(b"AUTH"),
                         username.clone(),
-                        password.clone(),
+                        password.0.clone(),
                     ]);
                 }
                 if let Some(name) = client_name {
@@ -361,5 +377,68 @@ fn set_words(words: &mut Vec<Bytes>, key: &Bytes, value: &Bytes, condition: SetC
         SetCondition::Always => {}
         SetCondition::IfAbsent => words.push(Bytes::from_static(b"NX")),
         SetCondition::IfPresent => words.push(Bytes::from_static(b"XX")),
+    }
+}
+
+/// The words after `ACL`.
+fn acl_words(acl: &AclRequest, words: &mut Vec<Bytes>) {
+    let mut push = |word: &'static str| words.push(Bytes::from_static(word.as_bytes()));
+    match acl {
+        AclRequest::SetUser { .. } => push("SETUSER"),
+        AclRequest::DeleteUsers { .. } => push("DELUSER"),
+        AclRequest::GetUser { .. } => push("GETUSER"),
+        AclRequest::List => push("LIST"),
+        AclRequest::Users => push("USERS"),
+        AclRequest::WhoAmI => push("WHOAMI"),
+        AclRequest::Categories { .. } => push("CAT"),
+    }
+    match acl {
+        AclRequest::SetUser { name, rules } => {
+            words.push(name.clone());
+            words.extend(rules.iter().map(rule_word));
+        }
+        AclRequest::DeleteUsers { names } => words.extend(names.iter().cloned()),
+        AclRequest::GetUser { name } => words.push(name.clone()),
+        AclRequest::Categories { category } => words.extend(category.iter().cloned()),
+        AclRequest::List | AclRequest::Users | AclRequest::WhoAmI => {}
+    }
+}
+
+/// A rule as `ACL SETUSER` spells it.
+fn rule_word(rule: &AclRule) -> Bytes {
+    let prefixed = |prefix: u8, bytes: &[u8]| {
+        let mut word = Vec::with_capacity(1 + bytes.len());
+        word.push(prefix);
+        word.extend_from_slice(bytes);
+        Bytes::from(word)
+    };
+    let categories = |sign: u8, categories: Categories| {
+        let name = if categories == Categories::ALL {
+            "all"
+        } else {
+            Category::ALL
+                .into_iter()
+                .find(|category| categories == Categories::of(*category))
+                .map_or("all", Category::name)
+        };
+        prefixed(sign, format!("@{name}").as_bytes())
+    };
+    match rule {
+        AclRule::AddPassword(password) => prefixed(b'>', &password.0),
+        AclRule::RemovePassword(password) => prefixed(b'<', &password.0),
+        AclRule::Stored(rule) => match rule {
+            Rule::On => Bytes::from_static(b"on"),
+            Rule::Off => Bytes::from_static(b"off"),
+            Rule::NoPassword => Bytes::from_static(b"nopass"),
+            Rule::ResetPasswords => Bytes::from_static(b"resetpass"),
+            Rule::Allow(allowed) => categories(b'+', *allowed),
+            Rule::Deny(denied) => categories(b'-', *denied),
+            Rule::AddKeyPattern(pattern) => prefixed(b'~', pattern),
+            Rule::ResetKeys => Bytes::from_static(b"resetkeys"),
+            Rule::Reset => Bytes::from_static(b"reset"),
+            Rule::AddPassword(_) | Rule::RemovePassword(_) => {
+                unreachable!("a parsed rule carries its password in the clear")
+            }
+        },
     }
 }

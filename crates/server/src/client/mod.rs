@@ -50,9 +50,16 @@ use tracing::{debug, warn};
 use crate::drive::{ClientRequest, NodeStatus, RequestError, RequestResult};
 use crate::metrics::Metrics;
 
+mod access;
 mod stream;
 mod transaction;
 mod writer;
+
+use access::Identity;
+pub use access::{
+    Gates, AUTHENTICATION_TIMEOUT_MILLISECONDS, PASSWORD_CHECKS_CONCURRENT_MAX,
+    PASSWORD_HASH_ITERATIONS, UNAUTHENTICATED_CONNECTIONS_MAX,
+};
 
 use stream::{Read, ReadHalf};
 use writer::write_answers;
@@ -104,6 +111,8 @@ pub struct ClientContext {
     pub output_buffer_max_bytes: usize,
     /// TLS for every connection of the listener, when configured.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The bounds on unauthenticated connections and password hashing.
+    pub gates: Gates,
 }
 
 /// Accepts client connections until `shutdown` turns true.
@@ -308,6 +317,8 @@ impl Drop for WriterStopped {
 /// the order rules.
 struct Connection {
     id: u64,
+    /// Who the connection is: the principal every command carries.
+    identity: Identity,
     remote: SocketAddr,
     name: Option<Bytes>,
     outstanding: Arc<Outstanding>,
@@ -331,8 +342,20 @@ async fn serve_connection<W>(
 ) where
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    let Some(identity) = Identity::admit(context) else {
+        context.metrics.client_unauthenticated_refused.increment();
+        let mut writer = writer;
+        let write = writer.write_all(access::UNAUTHENTICATED_MAX_REPLY);
+        let _ = tokio::time::timeout(
+            Duration::from_millis(REFUSAL_WRITE_TIMEOUT_MILLISECONDS),
+            write,
+        )
+        .await;
+        return;
+    };
     let mut connection = Connection {
         id,
+        identity,
         remote,
         name: None,
         outstanding: Arc::new(Outstanding::default()),
@@ -352,9 +375,21 @@ async fn serve_connection<W>(
         // A writer that stopped (the client is gone, or it let its replies
         // pile up past the limit) ends the connection, even while the
         // client sends nothing more.
+        let deadline = connection.identity.deadline;
+        let authentication_timeout = async move {
+            match deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => std::future::pending().await,
+            }
+        };
         let read = tokio::select! {
             read = reader.read_into(&mut buffer) => read,
             () = connection.outstanding.writer_stopped() => break,
+            () = authentication_timeout => {
+                context.metrics.client_authentication_timeouts.increment();
+                debug!(%remote, "closing a client connection that did not authenticate in time");
+                break;
+            }
         };
         match read {
             Read::Received => {}
@@ -418,7 +453,14 @@ async fn handle_frame(
             return transaction::refused(error, connection);
         }
     };
+    if let Some(refusal) = access::refuse_before_authentication(&request, connection, context) {
+        return (Pending::Ready(refusal), false);
+    }
     let request = match transaction::handle(request, connection, context).await {
+        Ok(handled) => return handled,
+        Err(request) => request,
+    };
+    let request = match access::handle(request, connection, context).await {
         Ok(handled) => return handled,
         Err(request) => request,
     };
@@ -469,13 +511,18 @@ async fn submit(
         if kind == InFlight::Write {
             outstanding.index_reads_answered().await;
         }
+        let principal = connection.identity.principal;
         let client_request = match kind {
             InFlight::IndexRead => ClientRequest::Read {
                 operation: command.operation,
+                principal,
                 stale: connection.stale_reads,
                 reply,
             },
-            InFlight::LogRead | InFlight::Write => ClientRequest::Write { command, reply },
+            InFlight::LogRead | InFlight::Write => ClientRequest::Write {
+                command: command.on_behalf_of(principal),
+                reply,
+            },
         };
         outstanding.sent(kind);
         if context.requests.send(client_request).await.is_err() {
@@ -507,16 +554,10 @@ fn connection_reply(
     match request {
         Request::Hello {
             protocol,
-            auth,
+            auth: _,
             client_name,
         } => {
-            // No users yet: every connection is the `default` user, which
-            // has no password (Redis's `nopass`), so any password of that
-            // user is accepted and any other user is unknown. On a refusal
-            // nothing of the HELLO takes effect, as in Redis.
-            if auth.is_some_and(|auth| auth.username.as_ref() != b"default") {
-                return reply::wrong_password();
-            }
+            // `AUTH` was handled already (see `access`).
             if let Some(protocol) = protocol {
                 connection.protocol = protocol;
             }

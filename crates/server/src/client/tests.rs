@@ -23,6 +23,7 @@ fn status() -> NodeStatus {
         configuration_next: None,
         peer_addresses: std::collections::BTreeMap::new(),
         snapshot_transfer: None,
+        authentication_required: false,
     }
 }
 
@@ -38,10 +39,25 @@ struct Serving {
 
 impl Serving {
     async fn start(connections_max: usize, output_buffer_max_bytes: usize) -> Serving {
+        Serving::start_with(
+            connections_max,
+            output_buffer_max_bytes,
+            status(),
+            UNAUTHENTICATED_CONNECTIONS_MAX,
+        )
+        .await
+    }
+
+    async fn start_with(
+        connections_max: usize,
+        output_buffer_max_bytes: usize,
+        status: NodeStatus,
+        unauthenticated_max: usize,
+    ) -> Serving {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (requests, drive_loop) = mpsc::channel(1);
-        let (status_sender, status) = watch::channel(status());
+        let (status_sender, status) = watch::channel(status);
         let metrics = Arc::new(Metrics::default());
         let context = ClientContext {
             requests,
@@ -51,6 +67,7 @@ impl Serving {
             connections_max,
             output_buffer_max_bytes,
             tls: None,
+            gates: Gates::new(unauthenticated_max),
         };
         let (shutdown_sender, shutdown) = watch::channel(false);
         tokio::spawn(serve(listener, context, shutdown));
@@ -129,4 +146,57 @@ async fn a_client_that_does_not_read_its_replies_is_disconnected() {
     // A client that reads is served as before.
     let mut reader = TcpStream::connect(address).await.unwrap();
     assert_eq!(ping(&mut reader).await, b"+PONG\r\n");
+}
+
+#[tokio::test]
+async fn unauthenticated_connections_are_bounded_refused_before_auth_and_counted() {
+    let requiring = NodeStatus {
+        authentication_required: true,
+        ..status()
+    };
+    let serving = Serving::start_with(16, CLIENT_OUTPUT_BUFFER_MAX_BYTES, requiring, 1).await;
+    let (address, metrics) = (serving.address, serving.metrics.clone());
+
+    // The one unauthenticated connection allowed may only authenticate.
+    let mut first = TcpStream::connect(address).await.unwrap();
+    first.write_all(b"PING\r\n").await.unwrap();
+    let mut reply = vec![0; b"-NOAUTH Authentication required.\r\n".len()];
+    first.read_exact(&mut reply).await.unwrap();
+    assert_eq!(reply, b"-NOAUTH Authentication required.\r\n");
+    // The next one is told there is no room, and closed.
+    let mut second = TcpStream::connect(address).await.unwrap();
+    let mut refusal = Vec::new();
+    second.read_to_end(&mut refusal).await.unwrap();
+    assert_eq!(refusal, access::UNAUTHENTICATED_MAX_REPLY);
+    assert_eq!(metrics.client_unauthenticated_refused.get(), 1);
+    // A closed one frees its place.
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut third = TcpStream::connect(address).await.unwrap();
+        third.write_all(b"PING\r\n").await.unwrap();
+        let mut reply = vec![0; 4];
+        third.read_exact(&mut reply).await.unwrap();
+        if reply == b"-NOA" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the closed connection holds its place"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[test]
+fn a_password_verifies_against_its_own_salted_hash_only() {
+    let hash = access::hash_password(b"correct horse");
+    let again = access::hash_password(b"correct horse");
+    assert_ne!(hash.salt, again.salt, "every hash has a salt of its own");
+    assert_ne!(hash.digest, again.digest);
+    assert!(access::verify_password(b"correct horse", &hash));
+    assert!(access::verify_password(b"correct horse", &again));
+    assert!(!access::verify_password(b"correct horse ", &hash));
+    assert!(!access::verify_password(b"", &hash));
+    assert_eq!(hash.iterations, PASSWORD_HASH_ITERATIONS);
 }

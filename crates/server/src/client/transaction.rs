@@ -10,10 +10,8 @@ use bytes::Bytes;
 use synod_kv::{Command, KeyVersion, Operation, Response, KEYS_PER_COMMAND_MAX};
 use synod_resp::reply;
 use synod_resp::{Frame, Request};
-use tokio::sync::oneshot;
 
-use super::{error_frame, submit, ClientContext, Connection, Pending};
-use crate::drive::ClientRequest;
+use super::{submit, ClientContext, Connection, Pending};
 
 /// The commands queued since `MULTI`.
 #[derive(Debug, Default)]
@@ -76,7 +74,10 @@ pub(super) async fn handle(
                 Request::Unwatch | Request::Ping { .. } | Request::Echo { .. }
             ) || other.to_command().is_some_and(|command| {
                 command.session.is_none()
-                    && !matches!(command.operation, Operation::RegisterSession)
+                    && !matches!(
+                        command.operation,
+                        Operation::RegisterSession | Operation::Access(_)
+                    )
             });
             if !queueable {
                 transaction.dirty = true;
@@ -142,42 +143,18 @@ async fn watch(keys: Vec<Bytes>, connection: &mut Connection, context: &ClientCo
         ));
     }
     let operation = Operation::ReadVersions { keys: new.clone() };
-    let (reply, answer) = oneshot::channel();
-    let writes_in_flight = connection
-        .outstanding
-        .writes
-        .load(std::sync::atomic::Ordering::SeqCst);
-    let request = if writes_in_flight == 0 {
-        ClientRequest::Read {
-            operation,
-            stale: false,
-            reply,
-        }
-    } else {
-        ClientRequest::Write {
-            command: Command::untagged(operation),
-            reply,
-        }
-    };
-    if context.requests.send(request).await.is_err() {
-        return reply::try_again("the node is shutting down");
-    }
-    match answer.await {
-        Ok(Ok(Response::Versions(versions))) if versions.len() == new.len() => {
+    match super::access::ask(operation, connection, context).await {
+        Ok(Response::Versions(versions)) if versions.len() == new.len() => {
             connection
                 .watches
                 .keys
                 .extend(new.into_iter().zip(versions));
             reply::ok()
         }
-        Ok(Ok(other)) => reply::error(format_args!(
-            "internal error: the store answered {other:?} to 'watch'"
-        )),
-        Ok(Err(error)) => error_frame(error),
-        Err(_) => reply::try_again("the node is shutting down"),
+        Ok(other) => reply::reply_for(&other, &Request::Watch { keys: Vec::new() }),
+        Err(frame) => frame,
     }
 }
-
 /// `EXEC`: the queued commands and the watches as one log entry (with the
 /// session tag of `SYNOD.TAGGED … EXEC`, if any).
 async fn exec(

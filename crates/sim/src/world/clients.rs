@@ -8,7 +8,7 @@
 //! how each is checked.
 
 use bytes::Bytes;
-use synod_kv::{Command, Expiry, Operation, Response, Sequence, SessionId, SessionTag};
+use synod_kv::{Command, Expiry, Operation, Response, Sequence, SessionId};
 use synod_node::Request;
 use synod_paxos::NodeId;
 
@@ -187,7 +187,7 @@ impl World {
         }
         let node = self.nodes[index].node.as_mut().expect("checked above");
         let request = if command.operation.is_read() {
-            Request::Read(command.operation)
+            Request::Read(command.principal, command.operation)
         } else {
             Request::Write(command)
         };
@@ -429,10 +429,9 @@ impl World {
             .as_ref()
             .expect("an operation is current");
         let command = match (current.sequence, self.clients[client].session) {
-            (Some(sequence), Some(session)) => Command {
-                session: Some(SessionTag { session, sequence }),
-                operation: current.operation.clone(),
-            },
+            (Some(sequence), Some(session)) => {
+                Command::tagged(session, sequence, current.operation.clone())
+            }
             _ => Command::untagged(current.operation.clone()),
         };
         let node = self.random_node();
