@@ -454,6 +454,28 @@ impl Client {
                 Err(failure) => return Attempt::NotDelivered(failure),
             },
         };
+        if !connection.authenticated {
+            if let Some(credentials) = &self.options.credentials {
+                match timeout_at(deadline, connection.call(&auth_frame(credentials))).await {
+                    Ok(Ok(Frame::Simple(_))) => {}
+                    // Refused: the request is not sent, and the refusal is
+                    // its answer (the caller reports it, not retrying).
+                    Ok(Ok(refusal @ Frame::Error(_))) => return Attempt::Answered(refusal),
+                    Ok(Ok(other)) => {
+                        return Attempt::NotDelivered(format!(
+                            "{endpoint}: unexpected reply to AUTH: {other:?}"
+                        ))
+                    }
+                    Ok(Err(error)) => {
+                        return Attempt::NotDelivered(format!("{endpoint}: AUTH: {error}"))
+                    }
+                    Err(_) => {
+                        return Attempt::NotDelivered(format!("{endpoint}: no reply to AUTH"))
+                    }
+                }
+            }
+            connection.authenticated = true;
+        }
         match timeout_at(deadline, connection.call(request)).await {
             Ok(Ok(reply)) => {
                 state.connection = Some(connection);
@@ -475,6 +497,18 @@ async fn open(endpoint: &Endpoint, deadline: Instant) -> Result<Connection, Stri
         Ok(Err(error)) => Err(format!("connecting to {endpoint}: {error}")),
         Err(_) => Err(format!("connecting to {endpoint}: timed out")),
     }
+}
+
+/// `AUTH [username] password`.
+fn auth_frame(credentials: &crate::Credentials) -> Frame {
+    Request::Auth {
+        username: credentials
+            .username
+            .as_ref()
+            .map(|name| Bytes::copy_from_slice(name.as_bytes())),
+        password: synod_resp::Password(Bytes::copy_from_slice(credentials.password.as_bytes())),
+    }
+    .to_frame()
 }
 
 /// Refuses, before sending, a request the server would refuse for a limit.

@@ -44,6 +44,8 @@ impl std::fmt::Display for CallError {
 pub(crate) struct Connection {
     stream: TcpStream,
     buffer: BytesMut,
+    /// `AUTH` was answered `OK` on it (or no credentials were given).
+    pub(crate) authenticated: bool,
 }
 
 impl Connection {
@@ -55,6 +57,7 @@ impl Connection {
         Ok(Connection {
             stream,
             buffer: BytesMut::new(),
+            authenticated: false,
         })
     }
 

@@ -42,4 +42,4 @@ mod retry;
 
 pub use client::Client;
 pub use error::Error;
-pub use options::{ClientOptions, Endpoint};
+pub use options::{ClientOptions, Credentials, Endpoint};

@@ -41,6 +41,26 @@ impl fmt::Display for Endpoint {
     }
 }
 
+/// The user a client authenticates as on every connection it opens
+/// (`AUTH`). The password never shows in `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The user; `None` for the default user (Redis's `requirepass`).
+    pub username: Option<String>,
+    /// Its password.
+    pub password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<hidden>")
+            .finish()
+    }
+}
+
 /// How the client retries. Every call is bounded: at most
 /// [`attempts_max`](ClientOptions::attempts_max) round trips of at most
 /// [`attempt_timeout`](ClientOptions::attempt_timeout) each, with the
@@ -62,6 +82,9 @@ pub struct ClientOptions {
     pub backoff_initial: Duration,
     /// The longest pause between two attempts.
     pub backoff_max: Duration,
+    /// Whom to authenticate as, when the cluster asks for a password. A
+    /// refusal (`-WRONGPASS`) ends the call at once, with nothing sent.
+    pub credentials: Option<Credentials>,
 }
 
 impl Default for ClientOptions {
@@ -74,6 +97,7 @@ impl Default for ClientOptions {
             attempts_max: 8,
             backoff_initial: Duration::from_millis(25),
             backoff_max: Duration::from_secs(1),
+            credentials: None,
         }
     }
 }

@@ -63,6 +63,7 @@ mod tests {
             attempts_max: 5,
             backoff_initial: Duration::from_millis(10),
             backoff_max: Duration::from_millis(25),
+            credentials: None,
         };
         let mut attempts = Attempts::new(&options);
         let start = tokio::time::Instant::now();

@@ -146,6 +146,7 @@ fn quick_options() -> ClientOptions {
         attempts_max: 4,
         backoff_initial: Duration::from_millis(5),
         backoff_max: Duration::from_millis(20),
+        credentials: None,
     }
 }
 

@@ -21,6 +21,15 @@ pub struct Endpoints {
         default_value = "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003"
     )]
     endpoints: String,
+    /// The user to authenticate as (`AUTH user password`); the default
+    /// user when only a password is given.
+    #[arg(long, global = true, requires = "password")]
+    user: Option<String>,
+    /// The password to authenticate with, when the cluster needs one.
+    /// Better given in the environment than on the command line, where
+    /// other users of the machine can see it.
+    #[arg(long, global = true, env = "SYNOD_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
 }
 
 /// One key-value call.
@@ -99,11 +108,20 @@ pub fn run(command: KvCommand) -> ExitCode {
 }
 
 async fn call(command: KvCommand) -> Result<Outcome, Error> {
-    let endpoints = match &command {
+    let (endpoints, credentials) = match &command {
         KvCommand::Get { endpoints, .. }
         | KvCommand::Set { endpoints, .. }
         | KvCommand::Del { endpoints, .. }
-        | KvCommand::Exists { endpoints, .. } => endpoints.endpoints.clone(),
+        | KvCommand::Exists { endpoints, .. } => (
+            endpoints.endpoints.clone(),
+            endpoints
+                .password
+                .clone()
+                .map(|password| synod_client::Credentials {
+                    username: endpoints.user.clone(),
+                    password,
+                }),
+        ),
     };
     let endpoints: Vec<String> = endpoints
         .split(',')
@@ -111,7 +129,11 @@ async fn call(command: KvCommand) -> Result<Outcome, Error> {
         .filter(|endpoint| !endpoint.is_empty())
         .map(str::to_string)
         .collect();
-    let client = Client::connect(endpoints, ClientOptions::default()).await?;
+    let options = ClientOptions {
+        credentials,
+        ..ClientOptions::default()
+    };
+    let client = Client::connect(endpoints, options).await?;
     let mut stdout = std::io::stdout().lock();
     let outcome = match command {
         KvCommand::Get { key, .. } => match client.get(key).await? {

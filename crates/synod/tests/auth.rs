@@ -219,6 +219,33 @@ fn passwords_and_acl_users_are_enforced_on_every_node() {
         Err(error) => eprintln!("skipping redis-cli: {error}"),
     }
 
+    // synod's own CLI takes a user, and the password from the environment.
+    let endpoints = cluster.client_endpoints().join(",");
+    let cli = |password: &str| {
+        Command::new(env!("CARGO_BIN_EXE_synod"))
+            .args([
+                "get",
+                "greeting",
+                "--endpoints",
+                &endpoints,
+                "--user",
+                "admin",
+            ])
+            .env("SYNOD_PASSWORD", password)
+            .output()
+            .unwrap()
+    };
+    let output = cli("admin-pw");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout).trim(), "hello");
+    let output = cli("wrong");
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("WRONGPASS"),
+        "{}",
+        text(&output.stderr)
+    );
+
     // A connection that never authenticates is closed, and counted.
     let mut stalled = stalled;
     stalled.set_read_timeout(Some(AUTHENTICATION_WAIT)).unwrap();
