@@ -174,7 +174,8 @@ impl Tally {
 }
 
 /// Opens `per_endpoint` connections to each endpoint of `target`, asking
-/// for stale reads on them when `stale_reads` (see [`Connection::open`]).
+/// for stale reads on them when `stale_reads`, verifying TLS against
+/// `tls_ca` (see [`Connection::open`]).
 ///
 /// # Errors
 ///
@@ -183,11 +184,12 @@ pub async fn connect(
     target: &Target,
     per_endpoint: usize,
     stale_reads: bool,
+    tls_ca: Option<&[u8]>,
 ) -> Result<Vec<Connection>, TargetError> {
     let mut connections = Vec::new();
     for _ in 0..per_endpoint.max(1) {
         for endpoint in &target.endpoints {
-            connections.push(Connection::open(target.protocol, endpoint, stale_reads).await?);
+            connections.push(Connection::open(target, endpoint, stale_reads, tls_ca).await?);
         }
     }
     Ok(connections)

@@ -1,7 +1,8 @@
 //! The systems a benchmark runs against, and one connection to each.
 //!
 //! `redis://host:port[,host:port…]` is anything that speaks RESP: synod or
-//! Redis. `etcd://host:port[,…]` is etcd's v3 API through the etcd-client
+//! Redis; `rediss://…` the same over TLS, verified against the CA given
+//! with `--tls-ca`. `etcd://host:port[,…]` is etcd's v3 API through the etcd-client
 //! crate (with the `etcd` feature). A target's endpoints are used in turn:
 //! connection `i` goes to endpoint `i % endpoints`.
 
@@ -19,9 +20,15 @@ pub const CONNECT_TIMEOUT_MILLISECONDS: u64 = 5_000;
 /// A target that cannot be parsed or reached.
 #[derive(Debug, Error)]
 pub enum TargetError {
-    /// Not `redis://…` or `etcd://…` with at least one `host:port`.
-    #[error("bad target {0:?}: expected redis://host:port[,host:port…] or etcd://host:port[,…]")]
+    /// Not `redis://…`, `rediss://…` or `etcd://…` with at least one
+    /// `host:port`.
+    #[error(
+        "bad target {0:?}: expected redis://host:port[,host:port…], rediss://… or etcd://host:port[,…]"
+    )]
     Malformed(String),
+    /// A `rediss://` target without the CA to verify it.
+    #[error("rediss:// targets need the CA that signed their certificates: --tls-ca FILE")]
+    TlsCaMissing,
     /// An etcd target in a build without the etcd client.
     #[error("this synod was built without etcd support: rebuild with `--features etcd` (needs protoc, Debian's protobuf-compiler)")]
     EtcdNotBuilt,
@@ -52,6 +59,9 @@ pub struct Target {
     pub protocol: Protocol,
     /// Its endpoints, `host:port`.
     pub endpoints: Vec<String>,
+    /// RESP over TLS (`rediss://`).
+    #[serde(default)]
+    pub tls: bool,
 }
 
 impl FromStr for Target {
@@ -60,9 +70,10 @@ impl FromStr for Target {
     fn from_str(text: &str) -> Result<Target, TargetError> {
         let malformed = || TargetError::Malformed(text.to_string());
         let (scheme, rest) = text.split_once("://").ok_or_else(malformed)?;
-        let protocol = match scheme {
-            "redis" => Protocol::Redis,
-            "etcd" => Protocol::Etcd,
+        let (protocol, tls) = match scheme {
+            "redis" => (Protocol::Redis, false),
+            "rediss" => (Protocol::Redis, true),
+            "etcd" => (Protocol::Etcd, false),
             _ => return Err(malformed()),
         };
         let endpoints: Vec<String> = rest.split(',').map(str::to_string).collect();
@@ -75,6 +86,7 @@ impl FromStr for Target {
             Ok(Target {
                 protocol,
                 endpoints,
+                tls,
             })
         } else {
             Err(malformed())
@@ -84,9 +96,10 @@ impl FromStr for Target {
 
 impl fmt::Display for Target {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = match self.protocol {
-            Protocol::Redis => "redis",
-            Protocol::Etcd => "etcd",
+        let scheme = match (self.protocol, self.tls) {
+            (Protocol::Redis, false) => "redis",
+            (Protocol::Redis, true) => "rediss",
+            (Protocol::Etcd, _) => "etcd",
         };
         write!(formatter, "{scheme}://{}", self.endpoints.join(","))
     }
@@ -120,28 +133,39 @@ pub enum Connection {
 }
 
 impl Connection {
-    /// Connects to `endpoint` of a target speaking `protocol`. With
-    /// `stale_reads`, reads are asked for as possibly stale: `READONLY` on
-    /// a RESP connection (synod serves them from the node's applied state),
-    /// serializable reads on etcd.
+    /// Connects to `endpoint` of `target`. With `stale_reads`, reads are
+    /// asked for as possibly stale: `READONLY` on a RESP connection (synod
+    /// serves them from the node's applied state), serializable reads on
+    /// etcd. `tls_ca` is the PEM of the CA a `rediss://` target's
+    /// certificates are verified against.
     ///
     /// # Errors
     ///
-    /// [`TargetError::Connect`], or [`TargetError::EtcdNotBuilt`].
+    /// [`TargetError::Connect`], [`TargetError::TlsCaMissing`] or
+    /// [`TargetError::EtcdNotBuilt`].
     pub async fn open(
-        protocol: Protocol,
+        target: &Target,
         endpoint: &str,
         stale_reads: bool,
+        tls_ca: Option<&[u8]>,
     ) -> Result<Connection, TargetError> {
         let failed = |reason: String| TargetError::Connect {
             endpoint: endpoint.to_string(),
             reason,
         };
         let timeout = Duration::from_millis(CONNECT_TIMEOUT_MILLISECONDS);
-        match protocol {
+        match target.protocol {
             Protocol::Redis => {
-                let client = redis::Client::open(format!("redis://{endpoint}/"))
-                    .map_err(|error| failed(error.to_string()))?;
+                let client = if target.tls {
+                    let certificates = redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(tls_ca.ok_or(TargetError::TlsCaMissing)?.to_vec()),
+                    };
+                    redis::Client::build_with_tls(format!("rediss://{endpoint}/"), certificates)
+                } else {
+                    redis::Client::open(format!("redis://{endpoint}/"))
+                }
+                .map_err(|error| failed(error.to_string()))?;
                 let config = redis::AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(timeout))
                     .set_response_timeout(None);
@@ -245,6 +269,9 @@ mod tests {
         assert_eq!(target.to_string(), "redis://127.0.0.1:7001,127.0.0.1:7002");
         let etcd: Target = "etcd://localhost:2379".parse().unwrap();
         assert_eq!(etcd.protocol, Protocol::Etcd);
+        let tls: Target = "rediss://127.0.0.1:7001".parse().unwrap();
+        assert_eq!((tls.protocol, tls.tls), (Protocol::Redis, true));
+        assert_eq!(tls.to_string(), "rediss://127.0.0.1:7001");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::drive::{
 };
 use crate::metrics::Metrics;
 use crate::persistence::Persistence;
-use crate::tls::{client_acceptor, PeerTls, TlsError};
+use crate::tls::{TlsError, TlsReloader};
 use crate::transport::{self, PeerIdentity};
 
 /// Why a node could not start or stopped.
@@ -100,6 +100,8 @@ pub struct RunningServer {
     finished: oneshot::Receiver<Result<(), DriveError>>,
     /// The tasks that own the listeners: once they finish, the ports are free.
     listening: Vec<tokio::task::JoinHandle<()>>,
+    /// The TLS files in use, and how to read them again.
+    tls: TlsReloader,
 }
 
 impl RunningServer {
@@ -111,6 +113,12 @@ impl RunningServer {
     /// The node's counters.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// What reloads the node's certificates (on SIGHUP, say); it stays
+    /// usable while the node runs.
+    pub fn tls_reloader(&self) -> TlsReloader {
+        self.tls.clone()
     }
 
     /// Runs until `stop` completes (a signal, say) or the drive loop fails,
@@ -175,18 +183,16 @@ pub async fn start(
         local_address(&listeners.admin),
     );
 
-    let tls = match &config.peer_tls {
-        Some(files) => Some(PeerTls::load(files, config.cluster_id)?),
-        None => None,
-    };
-    let client_tls = match &config.client_tls {
-        Some(files) => Some(client_acceptor(files)?),
-        None => None,
-    };
+    let tls = TlsReloader::load(
+        config.peer_tls.as_ref(),
+        config.client_tls.as_ref(),
+        config.cluster_id,
+    )?;
+    let client_tls = tls.client();
     let identity = PeerIdentity {
         id: config.id,
         cluster_id: config.cluster_id,
-        tls,
+        tls: tls.peer(),
     };
     let (transport, peer_listening) = transport::start(
         identity,
@@ -270,6 +276,7 @@ pub async fn start(
         shutdown,
         finished,
         listening: vec![peer_listening, client_listening, admin_listening],
+        tls,
     })
 }
 

@@ -47,7 +47,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use tracing::{debug, error, info, warn};
 
 use crate::metrics::Metrics;
-use crate::tls::PeerTls;
+use crate::tls::{PeerTls, Reloadable};
 use crate::wire::{
     decode_hello, decode_hello_reply, decode_message, encode_hello, encode_hello_reply, put_frame,
     put_message_frame, take_frame, Hello, HelloReply, Refusal, WireError, FRAME_HEADER_SIZE_BYTES,
@@ -100,7 +100,7 @@ pub struct PeerIdentity {
     /// Its cluster.
     pub cluster_id: u64,
     /// Mutual TLS between members, when configured.
-    pub tls: Option<PeerTls>,
+    pub tls: Option<Reloadable<PeerTls>>,
 }
 
 /// A peer connection: TCP, or TLS over TCP.
@@ -422,8 +422,10 @@ async fn dial(
         .await
         .map_err(|_| DialError::Timeout)??;
     stream.set_nodelay(true)?;
+    // The certificates in force now, for the whole handshake.
+    let tls = identity.tls.as_ref().map(Reloadable::current);
     let handshake = async {
-        let mut stream: Box<dyn PeerStream> = match &identity.tls {
+        let mut stream: Box<dyn PeerStream> = match &tls {
             Some(tls) => Box::new(
                 tls.connector()
                     .connect(tls.server_name(peer), stream)
@@ -565,7 +567,9 @@ async fn serve_peer(
     metrics: &Metrics,
 ) -> Result<(), ServeError> {
     stream.set_nodelay(true)?;
-    let (mut stream, certificates) = match &identity.tls {
+    // The certificates in force now, for the whole handshake.
+    let tls = identity.tls.as_ref().map(Reloadable::current);
+    let (mut stream, certificates) = match &tls {
         Some(tls) => {
             let accepted = tokio::time::timeout(
                 Duration::from_millis(HANDSHAKE_TIMEOUT_MILLISECONDS),
@@ -599,7 +603,7 @@ async fn serve_peer(
     .await
     .map_err(|_| ServeError::Timeout)??;
     let hello = decode_hello(&hello)?;
-    let claim = match &identity.tls {
+    let claim = match &tls {
         Some(tls) => tls.check_claim(certificates.as_deref(), hello.from),
         None => Ok(()),
     };

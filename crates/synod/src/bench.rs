@@ -77,6 +77,10 @@ pub struct BenchArguments {
     /// Seeds the draws of keys and operations.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// The CA certificate (PEM) that `rediss://` targets' certificates are
+    /// verified against (`synod up --tls` writes it to DATA/certs/ca.pem).
+    #[arg(long)]
+    tls_ca: Option<PathBuf>,
     /// Measure every cell this many times, the targets taking turns, and
     /// report per cell the whole time's throughput and the median round's
     /// percentiles: on a machine whose speed drifts, the systems compared
@@ -236,12 +240,19 @@ async fn run_plan(arguments: &BenchArguments, plan: &Plan) -> Result<(), String>
     // against every target in turn, so that the targets of one cell are
     // measured minutes apart at most: on a machine whose speed drifts, the
     // ratios of one row stay comparable.
+    let tls_ca = match &arguments.tls_ca {
+        Some(path) => Some(
+            std::fs::read(path).map_err(|error| format!("--tls-ca {}: {error}", path.display()))?,
+        ),
+        None => None,
+    };
     let mut connected = Vec::with_capacity(plan.targets.len());
     for (system, target, metrics) in &plan.targets {
         let connections = connect(
             target,
             arguments.connections_per_endpoint,
             arguments.stale_reads,
+            tls_ca.as_deref(),
         )
         .await
         .map_err(|error| format!("{system}: {error}"))?;

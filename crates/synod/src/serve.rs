@@ -1,4 +1,4 @@
-//! `synod server`: one node, until SIGINT or SIGTERM.
+//! `synod server`: one node, until SIGINT or SIGTERM; SIGHUP reloads its TLS certificates.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +11,7 @@ use synod_server::config::{
 use synod_server::durable::{ClusterState, FilePersistence, OpenError};
 use synod_server::persistence::{MemoryPersistence, Persistence};
 use synod_server::server::{start, Listeners};
-use synod_server::tls::{ClientTlsFiles, TlsFiles};
+use synod_server::tls::{ClientTlsFiles, Reloaded, TlsFiles, TlsReloader};
 use synod_storage::Identity;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tracing::{error, info, warn};
@@ -291,10 +291,35 @@ pub fn run(arguments: ServerArguments) -> ExitCode {
 
 async fn serve(config: ServerConfig, new_cluster: bool) -> Result<(), Box<dyn std::error::Error>> {
     let mut signals = StopSignals::catch()?;
+    let hangups = signal(SignalKind::hangup())?;
     let persistence = open_persistence(&config, new_cluster)?;
     let listeners = Listeners::bind(&config).await?;
     let server = start(config, persistence, listeners).await?;
+    tokio::spawn(reload_on_hangup(hangups, server.tls_reloader()));
     Ok(server.run_until(signals.received()).await?)
+}
+
+/// Reads the TLS files again at each SIGHUP: renewed certificates take
+/// effect for every handshake after, without a restart. A file that does
+/// not load is logged and changes nothing.
+async fn reload_on_hangup(mut hangups: Signal, reloader: TlsReloader) {
+    while hangups.recv().await.is_some() {
+        match reloader.reload() {
+            Ok(Reloaded {
+                peer: false,
+                client: false,
+            }) => info!("SIGHUP received; no TLS is configured, nothing to reload"),
+            Ok(reloaded) => info!(
+                peer = reloaded.peer,
+                client = reloaded.client,
+                "SIGHUP received; reloaded the TLS certificates"
+            ),
+            Err(error) => error!(
+                %error,
+                "SIGHUP received; the TLS files did not load, the certificates in use stay"
+            ),
+        }
+    }
 }
 
 /// The node's durable state: the write-ahead log in its data directory,

@@ -263,3 +263,70 @@ fn clients_speak_tls_with_redis_cli_and_redis_py() {
         Err(error) => panic!("cannot run {python}: {error}"),
     }
 }
+
+/// Whether the node answers `PING` over TLS to a client that trusts `ca`.
+fn answers_over_tls(ca: &Path, port: u16) -> bool {
+    text(&redis_cli_tls(ca, port, &["PING"]).stdout).trim() == "PONG"
+}
+
+#[test]
+fn certificates_reload_on_sighup_and_a_file_that_does_not_load_changes_nothing() {
+    let cluster = Cluster::start_with_peer_and_client_tls(1);
+    let certificates = cluster.peer_tls.clone().unwrap();
+    let (old_ca, port) = (certificates.join("ca.pem"), cluster.nodes[0].client.port());
+    // Certificates of another CA, which the node will be given in place of
+    // its own.
+    let renewed = cluster.directory.join("renewed");
+    let made = synod(&[
+        "certs",
+        "--out",
+        renewed.to_str().unwrap(),
+        "--cluster-id",
+        &cluster.cluster_id.to_string(),
+        "--nodes",
+        "1",
+    ]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let new_ca = renewed.join("ca.pem");
+    assert!(answers_over_tls(&old_ca, port));
+    assert!(!answers_over_tls(&new_ca, port));
+
+    let log = cluster.nodes[0].log.clone();
+    let hang_up = || {
+        let sent = Command::new("kill")
+            .args(["-HUP", &cluster.pid(0).to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    };
+    let logged = |line: &str, count: usize| {
+        wait_until(REFUSAL_WAIT, line, || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .matches(line)
+                .count()
+                >= count
+        });
+    };
+    for name in ["node-1.pem", "node-1-key.pem"] {
+        std::fs::copy(renewed.join(name), certificates.join(name)).unwrap();
+    }
+    hang_up();
+    logged("reloaded the TLS certificates", 1);
+    assert!(
+        answers_over_tls(&new_ca, port),
+        "the renewed certificate is served"
+    );
+    assert!(!answers_over_tls(&old_ca, port));
+
+    // A half-written renewal: the reload is refused, the node keeps serving
+    // the certificate it had.
+    std::fs::write(
+        certificates.join("node-1.pem"),
+        "-----BEGIN CERTIFICATE-----\n",
+    )
+    .unwrap();
+    hang_up();
+    logged("the TLS files did not load", 1);
+    assert!(answers_over_tls(&new_ca, port));
+}

@@ -109,8 +109,9 @@ pub struct ClientContext {
     /// Reply bytes a connection may hold for its client beyond one reply;
     /// [`CLIENT_OUTPUT_BUFFER_MAX_BYTES`] in a server.
     pub output_buffer_max_bytes: usize,
-    /// TLS for every connection of the listener, when configured.
-    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// TLS for every connection of the listener, when configured; a
+    /// reload (SIGHUP) replaces it for the handshakes after.
+    pub tls: Option<crate::tls::Reloadable<tokio_rustls::TlsAcceptor>>,
     /// The bounds on unauthenticated connections and password hashing.
     pub gates: Gates,
 }
@@ -167,7 +168,7 @@ async fn accept_connection(
     context: &ClientContext,
 ) {
     let _ = stream.set_nodelay(true);
-    let Some(tls) = &context.tls else {
+    let Some(tls) = context.tls.as_ref().map(crate::tls::Reloadable::current) else {
         let (reader, writer) = stream.into_split();
         return serve_connection(ReadHalf::Tcp(reader), writer, remote, id, context).await;
     };

@@ -24,6 +24,7 @@
 //! matter for authentication, not for TLS.
 
 mod certificates;
+mod reload;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub use certificates::{
     generate_development_certificates, DevelopmentCertificates, NodeCertificate,
     CERTIFICATE_VALIDITY_YEARS,
 };
+pub use reload::{Reloadable, Reloaded, TlsReloader};
 
 /// The domain under which node identities are named.
 pub const IDENTITY_DOMAIN: &str = "synod";
