@@ -6,7 +6,7 @@
 use synod_history::{Operation, OperationKind, Status};
 
 use crate::workload_checks::{
-    check_agreed_time, check_balances, check_counter, check_expiring_reads,
+    check_agreed_time, check_balances, check_counter, check_expiring_reads, check_rights,
 };
 use crate::world::{Record, RecordStatus, EXPIRING_KEY_PREFIX};
 
@@ -19,7 +19,12 @@ const EXPIRY_CLIENT_BASE: u64 = 1 << 32;
 pub fn to_operations(records: &[Record]) -> Vec<Operation> {
     records
         .iter()
-        .filter(|record| !matches!(record.operation, "incr" | "transfer" | "balances"))
+        .filter(|record| {
+            !matches!(
+                record.operation,
+                "incr" | "transfer" | "balances" | "rights" | "probe"
+            )
+        })
         .map(to_operation)
         .collect()
 }
@@ -114,6 +119,7 @@ pub fn check_records(
     violations.extend(check_balances(records, final_balances_sum));
     violations.extend(check_expiring_reads(records));
     violations.extend(check_agreed_time(records));
+    violations.extend(check_rights(records));
     violations
 }
 

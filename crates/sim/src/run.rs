@@ -167,6 +167,8 @@ pub struct SimulationOptions {
     /// Run with the leader lease and drifting clocks (see
     /// [`WorldOptions::lease`]).
     pub lease: bool,
+    /// Add the rights workload (see [`WorldOptions::access`]).
+    pub access: bool,
     /// Membership changes: `nodes` voters start, two more nodes join (as
     /// learners, then voters) during the first half of the fault phase,
     /// and during the second half the cluster shrinks back to `nodes`
@@ -189,6 +191,7 @@ impl Default for SimulationOptions {
             mutation: Mutation::None,
             trace: false,
             lease: false,
+            access: false,
             membership: false,
         }
     }
@@ -283,6 +286,7 @@ fn run_seed_unguarded(seed: u64, options: &SimulationOptions) -> SeedOutcome {
         trace: options.trace,
         disk_faults: options.faults.disk,
         lease: options.lease,
+        access: options.access,
         snapshot_chunk_size_max_bytes: snapshot_chunk_size_for(seed),
         ..WorldOptions::default()
     };

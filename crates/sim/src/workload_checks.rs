@@ -1,8 +1,8 @@
 //! The checks of the workload that the register checker cannot express:
 //! the counter (Jepsen's counter check, strengthened by the order of the
 //! answers), the bank (transfers conserve the total), reads of expiring
-//! keys against the agreed clock, and the agreed clock itself never going
-//! back in real time.
+//! keys against the agreed clock, the agreed clock itself never going
+//! back in real time, and reads judged by the rights in force.
 
 use std::collections::HashMap;
 
@@ -176,4 +176,115 @@ pub fn check_agreed_time(records: &[Record]) -> Vec<String> {
         }
     }
     violations
+}
+
+/// Every read as the probe user (`probe`, `found`: allowed) was judged by
+/// rights that may have been in force at its linearization point: those of
+/// a change (`rights`, `grant` or `revoke`) that may be the last applied
+/// before it, or the initial ones (no user: denied) if no change was
+/// acknowledged before it began. A change acknowledged before another
+/// began, which was itself acknowledged before the read began, is certainly
+/// not the last; a change of unknown outcome may apply at any time after
+/// its call.
+pub fn check_rights(records: &[Record]) -> Vec<String> {
+    let changes: Vec<&Record> = records
+        .iter()
+        .filter(|record| record.operation == "rights" && record.status != RecordStatus::Fail)
+        .collect();
+    let acknowledged_before =
+        |change: &Record, time: u64| change.status == RecordStatus::Ok && change.return_time < time;
+    let mut violations = Vec::new();
+    for probe in records
+        .iter()
+        .filter(|record| record.operation == "probe" && record.status == RecordStatus::Ok)
+    {
+        let overwritten = |change: &Record| {
+            change.status == RecordStatus::Ok
+                && changes.iter().any(|later| {
+                    later.call > change.return_time && acknowledged_before(later, probe.call)
+                })
+        };
+        let candidates: Vec<&&Record> = changes
+            .iter()
+            .filter(|change| change.call < probe.return_time && !overwritten(change))
+            .collect();
+        let initial_possible = !changes
+            .iter()
+            .any(|change| acknowledged_before(change, probe.call));
+        let possible = |kind: &str| candidates.iter().any(|change| change.value == kind);
+        let explained = if probe.found {
+            possible("grant")
+        } else {
+            initial_possible || possible("revoke")
+        };
+        if !explained {
+            violations.push(format!(
+                "rights: a read as the probe called at {} and answered at {} by node {:?} was {}, \
+                 but every change that may have been in force then says otherwise",
+                probe.call,
+                probe.return_time,
+                probe.node,
+                if probe.found { "allowed" } else { "denied" },
+            ));
+        }
+    }
+    violations
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(operation: &'static str, value: &str, found: bool, times: (u64, u64)) -> Record {
+        Record {
+            client: 1,
+            operation,
+            key: String::new(),
+            value: value.to_owned(),
+            found,
+            status: if times.1 == 0 {
+                RecordStatus::Info
+            } else {
+                RecordStatus::Ok
+            },
+            call: times.0,
+            return_time: times.1,
+            node: Some(1),
+            agreed_time: None,
+            deadline: None,
+            delta: None,
+        }
+    }
+
+    #[test]
+    fn a_read_is_judged_by_the_rights_of_its_time() {
+        let grant = record("rights", "grant", false, (10, 20));
+        let revoke = record("rights", "revoke", false, (30, 40));
+        let probe = |allowed, times| record("probe", "", allowed, times);
+        // Before any change: denied only.
+        assert!(check_rights(&[probe(false, (1, 5))]).is_empty());
+        assert_eq!(check_rights(&[probe(true, (1, 5))]).len(), 1);
+        // Between the grant's acknowledgement and the revoke's call:
+        // allowed only.
+        let granted = [grant.clone(), revoke.clone()];
+        assert!(check_rights(&[granted.to_vec(), vec![probe(true, (21, 29))]].concat()).is_empty());
+        assert_eq!(
+            check_rights(&[granted.to_vec(), vec![probe(false, (21, 29))]].concat()).len(),
+            1
+        );
+        // Overlapping the revoke: either.
+        for allowed in [true, false] {
+            let history = [granted.to_vec(), vec![probe(allowed, (25, 35))]].concat();
+            assert!(check_rights(&history).is_empty());
+        }
+        // After the revoke was acknowledged, the grant is overwritten.
+        assert_eq!(
+            check_rights(&[granted.to_vec(), vec![probe(true, (41, 50))]].concat()).len(),
+            1
+        );
+        // A change of unknown outcome may land at any time after its call.
+        let unknown = record("rights", "grant", false, (35, 0));
+        let history = [granted.to_vec(), vec![unknown, probe(true, (41, 50))]].concat();
+        assert!(check_rights(&history).is_empty());
+    }
 }

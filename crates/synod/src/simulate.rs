@@ -42,6 +42,11 @@ pub struct SimArguments {
     /// ticks before it handles anything.
     #[arg(long)]
     lease: bool,
+    /// Add the rights workload: clients grant and revoke a user's read
+    /// right and read as that user, and each read must have been judged
+    /// by rights in force during its call.
+    #[arg(long)]
+    access: bool,
     /// Change the membership during the run: `--nodes` voters start, two
     /// more nodes join as learners and become voters, then the cluster
     /// shrinks back to `--nodes` voters chosen at random (often removing
@@ -183,6 +188,7 @@ pub fn run(arguments: SimArguments) -> ExitCode {
         mutation,
         trace: arguments.trace,
         lease: arguments.lease,
+        access: arguments.access,
         membership: arguments.membership,
         ..SimulationOptions::default()
     };
@@ -196,6 +202,9 @@ pub fn run(arguments: SimArguments) -> ExitCode {
         );
         if options.lease {
             command += " --lease";
+        }
+        if options.access {
+            command += " --access";
         }
         if options.membership {
             command += " --membership";

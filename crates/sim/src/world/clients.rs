@@ -8,7 +8,7 @@
 //! how each is checked.
 
 use bytes::Bytes;
-use synod_kv::{Command, Expiry, Operation, Response, Sequence, SessionId};
+use synod_kv::{Command, Expiry, Operation, Principal, Response, Sequence, SessionId};
 use synod_node::Request;
 use synod_paxos::NodeId;
 
@@ -103,6 +103,9 @@ pub(super) struct ClientOperation {
     pub(super) delta: Option<i64>,
     /// For a transfer: where it stands.
     pub(super) transfer: Option<super::transfers::Transfer>,
+    /// On whose behalf it runs (a user of the rights workload, else
+    /// anonymous).
+    pub(super) principal: Principal,
 }
 
 /// A client: one operation at a time, retried on timeouts and rejections.
@@ -287,11 +290,16 @@ impl World {
             deadline: None,
             delta: None,
             transfer: None,
+            principal: Principal::Anonymous,
         });
     }
 
     fn new_operation(&mut self, client: usize) -> ClientOperation {
+        // Drawn only with the rights workload, so that the runs without it
+        // keep their schedules seed for seed.
+        let access = self.options.access && self.rng.chance(1, 8);
         let mut operation = match self.rng.below(20) {
+            _ if access => self.new_access_operation(),
             0..=11 => self.new_register_operation(client),
             12..=14 => self.new_counter_operation(),
             15..=17 => self.new_expiring_operation(client),
@@ -384,6 +392,7 @@ impl World {
             deadline: None,
             delta: None,
             transfer: None,
+            principal: Principal::Anonymous,
         }
     }
 
@@ -433,7 +442,8 @@ impl World {
                 Command::tagged(session, sequence, current.operation.clone())
             }
             _ => Command::untagged(current.operation.clone()),
-        };
+        }
+        .on_behalf_of(current.principal);
         let node = self.random_node();
         let request = self.send_request(client, node, command);
         let deadline = self.now + self.options.attempt_timeout_units;
@@ -532,6 +542,16 @@ impl World {
             }
             ("remove", Response::Removed(found)) => {
                 self.finish(client, Some(node), RecordStatus::Ok, Some(found))
+            }
+            ("rights", Response::Stored(true)) => {
+                self.finish(client, Some(node), RecordStatus::Ok, None)
+            }
+            // `found`: the probe was allowed to read.
+            ("probe", Response::Value(_)) => {
+                self.finish(client, Some(node), RecordStatus::Ok, Some(true))
+            }
+            ("probe", Response::Denied(_)) => {
+                self.finish(client, Some(node), RecordStatus::Ok, Some(false))
             }
             (_, Response::SessionExpired) => {
                 let status = if current.maybe_applied {

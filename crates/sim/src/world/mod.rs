@@ -12,6 +12,7 @@
 //! * a promise is never broken: after announcing a promise for ballot `b`, a
 //!   replica never announces an acceptance below `b`, even after a restart.
 
+mod access;
 mod checks;
 mod clients;
 mod faults;
@@ -79,6 +80,9 @@ pub struct WorldOptions {
     /// and a paused replica makes up the ticks it missed before it handles
     /// anything, as the server's drive loop does with a lease.
     pub lease: bool,
+    /// Add the rights workload (see `access`): grants and revokes of a
+    /// user's read right, and reads as that user.
+    pub access: bool,
     /// The voters of the initial configuration are the first this many
     /// nodes; the others start empty, outside the cluster, and join only
     /// through configuration changes. `None`: every node is a voter.
@@ -101,6 +105,7 @@ impl Default for WorldOptions {
             snapshot_chunk_size_max_bytes: synod_paxos::SNAPSHOT_CHUNK_SIZE_MAX_BYTES_DEFAULT,
             trace: false,
             lease: false,
+            access: false,
             initial_voters: None,
         }
     }
