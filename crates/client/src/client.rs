@@ -458,6 +458,16 @@ impl Client {
             if let Some(credentials) = &self.options.credentials {
                 match timeout_at(deadline, connection.call(&auth_frame(credentials))).await {
                     Ok(Ok(Frame::Simple(_))) => {}
+                    // The cluster asks for no password: go on without.
+                    Ok(Ok(Frame::Error(message)))
+                        if message.starts_with(NO_PASSWORD_CONFIGURED_REPLY) => {}
+                    // No quorum for the read of the user, say: nothing was
+                    // sent, try again elsewhere.
+                    Ok(Ok(Frame::Error(message)))
+                        if matches!(classify(&message), ErrorReply::Retry) =>
+                    {
+                        return Attempt::NotDelivered(format!("{endpoint}: AUTH: {message}"))
+                    }
                     // Refused: the request is not sent, and the refusal is
                     // its answer (the caller reports it, not retrying).
                     Ok(Ok(refusal @ Frame::Error(_))) => return Attempt::Answered(refusal),
@@ -498,6 +508,10 @@ async fn open(endpoint: &Endpoint, deadline: Instant) -> Result<Connection, Stri
         Err(_) => Err(format!("connecting to {endpoint}: timed out")),
     }
 }
+
+/// The start of the reply to `AUTH password` when the default user needs
+/// no password (Redis's words).
+const NO_PASSWORD_CONFIGURED_REPLY: &str = "ERR AUTH <password> called without any password";
 
 /// `AUTH [username] password`.
 fn auth_frame(credentials: &crate::Credentials) -> Frame {

@@ -10,7 +10,15 @@
 //! new rules on every replica, and a read served after the change was
 //! acknowledged (the read index covers it) is judged by them too. A node
 //! that lags behind cannot let a revoked right through, because it serves
-//! nothing from a state older than what was acknowledged.
+//! nothing from a state older than what was acknowledged, with one
+//! exception a client asks for by name: `READONLY` (stale) reads are
+//! judged by the rights of the state they are served from, as stale as
+//! their values.
+//!
+//! A session belongs to the principal that registered it
+//! (`crate::session`): another principal naming it is told it does not
+//! exist, so it can neither read the answer kept for a retry nor write
+//! under it.
 //!
 //! The model follows Redis's ACL users, cut to what synod has:
 //!
@@ -440,12 +448,16 @@ impl AccessControl {
         users: Vec<User>,
         user_id_next: u64,
     ) -> Result<AccessControl, &'static str> {
+        let count = users.len();
         let mut control = AccessControl {
             users: users.into_iter().map(|user| (user.id, user)).collect(),
             user_id_next,
             anonymous_unrestricted: false,
             digest: 0,
         };
+        if control.users.len() != count {
+            return Err("two users share an id");
+        }
         control.check_invariants()?;
         control.refresh();
         Ok(control)

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::access::Principal;
 use crate::command::{Sequence, SessionId, SessionTag};
 use crate::fingerprint::Fingerprint;
 use crate::response::Response;
@@ -30,6 +31,28 @@ pub(crate) struct Session {
     /// The applied-command counter when a command last named this session;
     /// the measure of recency for eviction.
     pub(crate) used_last: u64,
+    /// Who registered it: only commands on behalf of the same principal
+    /// may use it. Session ids come from a counter, so without this rule a
+    /// client could name another's session and be answered the reply kept
+    /// for it (a value it may not read).
+    pub(crate) owner: Principal,
+}
+
+/// A principal as one number, for fingerprints and snapshots: 0 for the
+/// anonymous principal, a user's id plus 1 otherwise.
+pub(crate) fn principal_number(principal: Principal) -> u64 {
+    match principal {
+        Principal::Anonymous => 0,
+        Principal::User(id) => id.0.wrapping_add(1),
+    }
+}
+
+/// The principal [`principal_number`] gave `number`.
+pub(crate) fn principal_of_number(number: u64) -> Principal {
+    match number.checked_sub(1) {
+        None => Principal::Anonymous,
+        Some(id) => Principal::User(crate::access::UserId(id)),
+    }
 }
 
 impl Session {
@@ -38,6 +61,7 @@ impl Session {
         fingerprint.write_u64(id.0);
         fingerprint.write_u64(self.sequence_last.0);
         fingerprint.write_u64(self.used_last);
+        fingerprint.write_u64(principal_number(self.owner));
         match &self.response_last {
             None => fingerprint.write_u64(0),
             Some(response) => {
@@ -127,9 +151,10 @@ impl SessionTable {
         Ok(table)
     }
 
-    /// Opens a session at applied-command counter `now`, evicting the least
-    /// recently used session first when the table is full.
-    pub(crate) fn register(&mut self, now: u64) -> SessionId {
+    /// Opens a session for `owner` at applied-command counter `now`,
+    /// evicting the least recently used session first when the table is
+    /// full.
+    pub(crate) fn register(&mut self, now: u64, owner: Principal) -> SessionId {
         if self.sessions.len() == self.sessions_max {
             self.evict_least_recently_used();
         }
@@ -142,22 +167,30 @@ impl SessionTable {
             sequence_last: Sequence(0),
             response_last: Some(Response::SessionRegistered(id)),
             used_last: now,
+            owner,
         };
         self.insert(id, session);
         self.assert_bounded();
         id
     }
 
-    /// Decides what to do with a command tagged `tag` at applied-command
-    /// counter `now`. Any command naming a known session, even a stale one,
-    /// counts as a use of it: the client is evidently alive.
+    /// Decides what to do with a command tagged `tag`, on behalf of
+    /// `principal`, at applied-command counter `now`. Any command of its
+    /// owner naming a known session, even a stale one, counts as a use of
+    /// it: the client is evidently alive. Someone else's command learns
+    /// nothing: it is told the session does not exist.
     pub(crate) fn admit(
         &mut self,
         tag: SessionTag,
+        principal: Principal,
         operation_is_read: bool,
         now: u64,
     ) -> Admission {
-        let Some(session) = self.sessions.get(&tag.session) else {
+        let Some(session) = self
+            .sessions
+            .get(&tag.session)
+            .filter(|session| session.owner == principal)
+        else {
             return Admission::Answer(Response::SessionExpired);
         };
         let admission = if tag.sequence > session.sequence_last {
@@ -309,8 +342,8 @@ mod tests {
     #[test]
     fn registration_hands_out_increasing_ids_from_one() {
         let mut table = SessionTable::new(4);
-        assert_eq!(table.register(1), SessionId(1));
-        assert_eq!(table.register(2), SessionId(2));
+        assert_eq!(table.register(1, Principal::Anonymous), SessionId(1));
+        assert_eq!(table.register(2, Principal::Anonymous), SessionId(2));
         assert_eq!(table.session_id_next(), 3);
         assert_eq!(table.check_invariants(), Ok(()));
     }
@@ -318,12 +351,15 @@ mod tests {
     #[test]
     fn eviction_takes_the_least_recently_used_session() {
         let mut table = SessionTable::new(2);
-        let first = table.register(1);
-        let second = table.register(2);
+        let first = table.register(1, Principal::Anonymous);
+        let second = table.register(2, Principal::Anonymous);
         // Using the first session makes the second the least recent.
-        assert_eq!(table.admit(tag(first, 1), false, 3), Admission::Apply);
+        assert_eq!(
+            table.admit(tag(first, 1), Principal::Anonymous, false, 3),
+            Admission::Apply
+        );
         table.record(tag(first, 1), false, Response::Stored(true));
-        let third = table.register(4);
+        let third = table.register(4, Principal::Anonymous);
         assert!(table.contains(first));
         assert!(!table.contains(second));
         assert!(table.contains(third));
@@ -340,7 +376,7 @@ mod tests {
             (SessionId(3), session_used_at(7)),
         ]);
         let mut table = SessionTable::restore(2, 6, 0, sessions, 7).unwrap();
-        table.register(8);
+        table.register(8, Principal::Anonymous);
         assert!(!table.contains(SessionId(3)));
         assert!(table.contains(SessionId(5)));
     }
@@ -363,6 +399,7 @@ mod tests {
 
     fn session_used_at(used_last: u64) -> Session {
         Session {
+            owner: Principal::Anonymous,
             sequence_last: Sequence(0),
             response_last: None,
             used_last,

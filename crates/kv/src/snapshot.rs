@@ -21,6 +21,7 @@
 //!     (length-prefixed), changed: varint (the applied-command count)
 //!   session count: varint, then per session in id order:
 //!     id, last sequence, last use: varints
+//!     owner: varint (0 anonymous, else the user's id + 1; not in versions 1-3)
 //!     has answer: u8 (0 | 1), [answer: a response encoding]
 //!   agreed clock: varint (Unix milliseconds)
 //!   deadline count: varint, then per deadline in key order: key, deadline: varint
@@ -164,6 +165,7 @@ impl Store {
             writer.put_u64(id.0);
             writer.put_u64(session.sequence_last.0);
             writer.put_u64(session.used_last);
+            writer.put_u64(crate::session::principal_number(session.owner));
             writer.put_bool(session.response_last.is_some());
             if let Some(response) = &session.response_last {
                 writer.put_raw(&response.encode());
@@ -213,7 +215,7 @@ impl Store {
             &mut reader,
             version >= SNAPSHOT_FORMAT_VERSION_WITHOUT_USERS,
         )?;
-        let sessions = take_sessions(&mut reader)?;
+        let sessions = take_sessions(&mut reader, version >= SNAPSHOT_FORMAT_VERSION)?;
         let deadlines = if version == SNAPSHOT_FORMAT_VERSION_WITHOUT_DEADLINES {
             Deadlines::default()
         } else {
@@ -372,13 +374,22 @@ fn take_entries(
     Ok(entries)
 }
 
-fn take_sessions(reader: &mut Reader<'_>) -> Result<BTreeMap<SessionId, Session>, SnapshotError> {
+/// The sessions; `with_owners`: each carries its owner (version 4).
+fn take_sessions(
+    reader: &mut Reader<'_>,
+    with_owners: bool,
+) -> Result<BTreeMap<SessionId, Session>, SnapshotError> {
     let count = reader.take_length()?;
     let mut sessions = BTreeMap::new();
     for _ in 0..count {
         let id = SessionId(reader.take_u64()?);
         let sequence_last = Sequence(reader.take_u64()?);
         let used_last = reader.take_u64()?;
+        let owner = if with_owners {
+            crate::session::principal_of_number(reader.take_u64()?)
+        } else {
+            crate::access::Principal::Anonymous
+        };
         let response_last = if reader.take_bool("session answer presence")? {
             Some(Response::decode_from(reader)?)
         } else {
@@ -396,6 +407,7 @@ fn take_sessions(reader: &mut Reader<'_>) -> Result<BTreeMap<SessionId, Session>
             sequence_last,
             response_last,
             used_last,
+            owner,
         };
         sessions.insert(id, session);
     }

@@ -203,12 +203,14 @@ impl Store {
         if command.validate().is_err() {
             return Response::InvalidCommand;
         }
-        // Before the session rules: a refused command was not applied, so
-        // its retry is judged again, by the rights in force then.
-        if let Err(denial) = self.access.check(command.principal, &command.operation) {
-            return Response::Denied(denial);
-        }
+        let principal = command.principal;
         let Some(tag) = command.session else {
+            if let Err(denial) = self.access.check(principal, &command.operation) {
+                return Response::Denied(denial);
+            }
+            if command.operation == Operation::RegisterSession {
+                return Response::SessionRegistered(self.sessions.register(now, principal));
+            }
             return self.execute(command.operation, now);
         };
         let operation = command.operation;
@@ -216,7 +218,17 @@ impl Store {
             return Response::InvalidCommand;
         }
         let is_read = operation.is_read();
-        match self.sessions.admit(tag, is_read, now) {
+        // The session's own answer first: a retry of a step that was
+        // applied gets its answer even if the rights changed since. Then
+        // the rights, for a step to run: a refused step was not applied,
+        // so its retry is judged again, by the rights in force then.
+        let admission = self.sessions.admit(tag, principal, is_read, now);
+        if let Admission::Apply | Admission::EvaluateAgain = admission {
+            if let Err(denial) = self.access.check(principal, &operation) {
+                return Response::Denied(denial);
+            }
+        }
+        match admission {
             Admission::Answer(response) => response,
             Admission::EvaluateAgain => self.read(&operation),
             Admission::Apply => {
@@ -487,7 +499,9 @@ impl Store {
                 let removed = keys.iter().filter(|key| self.remove(key)).count();
                 Response::Count(removed as u64)
             }
-            Operation::RegisterSession => Response::SessionRegistered(self.sessions.register(now)),
+            Operation::RegisterSession => {
+                unreachable!("a registration is applied with its principal, not executed")
+            }
             Operation::IncrementBy { key, delta } => self.increment(key, delta),
             Operation::Exchange {
                 key,

@@ -89,6 +89,20 @@ fn passwords_and_acl_users_are_enforced_on_every_node() {
     cluster.wait_for_leader(Duration::from_secs(30));
     let address = |index: usize| cluster.nodes[index].client;
 
+    // synod's CLI given a password for a cluster that asks for none goes on
+    // without.
+    let endpoints = cluster.client_endpoints().join(",");
+    let no_password_needed = Command::new(env!("CARGO_BIN_EXE_synod"))
+        .args(["set", "greeting", "hello", "--endpoints", &endpoints])
+        .env("SYNOD_PASSWORD", "unneeded")
+        .output()
+        .unwrap();
+    assert!(
+        no_password_needed.status.success(),
+        "{}",
+        text(&no_password_needed.stderr)
+    );
+
     // Users are made through node 1, then the default user gets a password.
     let mut setup = Client::connect(address(0));
     assert_eq!(
@@ -164,6 +178,8 @@ fn passwords_and_acl_users_are_enforced_on_every_node() {
             "NOPERM this user has no permissions to run the 'set' command"
         );
         assert_starts(reader.ask(&["ACL", "LIST"]), "NOPERM");
+        assert_starts(reader.ask(&["ACL", "SETUSER", "reader", "+@all"]), "NOPERM");
+        assert_starts(reader.ask(&["ACL", "SETUSER", "other", ">pw"]), "NOPERM");
         assert_starts(reader.ask(&["CONFIG", "GET", "save"]), "NOPERM");
 
         let mut hello = Client::connect(address(index));
@@ -220,7 +236,6 @@ fn passwords_and_acl_users_are_enforced_on_every_node() {
     }
 
     // synod's own CLI takes a user, and the password from the environment.
-    let endpoints = cluster.client_endpoints().join(",");
     let cli = |password: &str| {
         Command::new(env!("CARGO_BIN_EXE_synod"))
             .args([

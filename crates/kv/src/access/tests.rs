@@ -284,3 +284,61 @@ fn user_operations_round_trip_and_are_bounded() {
     let nobody = Operation::Access(AccessOperation::DeleteUsers { names: Vec::new() });
     assert!(nobody.validate().is_err());
 }
+
+#[test]
+fn a_session_serves_only_its_owner_and_a_retry_keeps_its_answer_after_a_revoke() {
+    let mut store = Store::new(StoreConfig::default());
+    let all = vec![Rule::On, Rule::NoPassword, Rule::Allow(Categories::ALL)];
+    let mut alice_rules = all.clone();
+    alice_rules.push(Rule::AddKeyPattern(Bytes::from_static(b"*")));
+    let mut mallory_rules = all;
+    mallory_rules.push(Rule::AddKeyPattern(Bytes::from_static(b"pub:*")));
+    apply(&mut store, &set_user("alice", alice_rules));
+    apply(&mut store, &set_user("mallory", mallory_rules));
+    let (alice, mallory) = (user_id(&store, "alice"), user_id(&store, "mallory"));
+    let register = Command::untagged(Operation::RegisterSession).on_behalf_of(alice);
+    let Response::SessionRegistered(session) = apply(&mut store, &register) else {
+        panic!("alice registers a session");
+    };
+    let take = |key: &str| Operation::Take {
+        key: Bytes::copy_from_slice(key.as_bytes()),
+    };
+    let tagged = |sequence, operation, principal| {
+        Command::tagged(session, crate::Sequence(sequence), operation).on_behalf_of(principal)
+    };
+    apply(
+        &mut store,
+        &Command::untagged(set("secret")).on_behalf_of(alice),
+    );
+    assert_eq!(
+        apply(&mut store, &tagged(1, take("secret"), alice)),
+        Response::Value(Some(Bytes::from_static(b"v")))
+    );
+    // Mallory names alice's session: told it does not exist, answered
+    // nothing kept for alice, and her step does not run under it.
+    for sequence in [1, 2] {
+        assert_eq!(
+            apply(&mut store, &tagged(sequence, take("pub:x"), mallory)),
+            Response::SessionExpired
+        );
+    }
+    // Alice's write is applied; her write right is revoked; the retry of
+    // the applied step still gets its answer, a new step is refused.
+    assert_eq!(
+        apply(&mut store, &tagged(2, set("x"), alice)),
+        Response::Stored(true)
+    );
+    let revoke = set_user("alice", vec![Rule::Deny(Categories::of(Category::Write))]);
+    apply(&mut store, &revoke);
+    assert_eq!(
+        apply(&mut store, &tagged(2, set("x"), alice)),
+        Response::Stored(true)
+    );
+    assert_eq!(
+        apply(&mut store, &tagged(3, set("x"), alice)),
+        Response::Denied(Denial::Category(Category::Write))
+    );
+    // Owners travel in snapshots.
+    let restored = Store::restore(&store.snapshot()).expect("an intact snapshot");
+    assert_eq!(restored, store);
+}

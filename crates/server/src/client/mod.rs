@@ -58,7 +58,7 @@ mod writer;
 use access::Identity;
 pub use access::{
     Gates, AUTHENTICATION_TIMEOUT_MILLISECONDS, PASSWORD_CHECKS_CONCURRENT_MAX,
-    PASSWORD_HASH_ITERATIONS, UNAUTHENTICATED_CONNECTIONS_MAX,
+    PASSWORD_HASH_ITERATIONS, UNAUTHENTICATED_CONNECTIONS_MAX, UNAUTHENTICATED_REFUSALS_MAX,
 };
 
 use stream::{Read, ReadHalf};
@@ -367,6 +367,10 @@ async fn serve_connection<W>(
     };
     let mut writer = Some(writer);
     let mut answers: Option<(mpsc::Sender<Owed>, tokio::task::JoinHandle<()>)> = None;
+    // A connection closed for not authenticating owes its client nothing:
+    // its writer is stopped, not awaited (a client that never reads would
+    // hold it, and the connection's place, for ever).
+    let mut abandoned = false;
     let mut buffer = BytesMut::new();
     'reading: loop {
         if buffer.is_empty() {
@@ -389,6 +393,7 @@ async fn serve_connection<W>(
             () = authentication_timeout => {
                 context.metrics.client_authentication_timeouts.increment();
                 debug!(%remote, "closing a client connection that did not authenticate in time");
+                abandoned = true;
                 break;
             }
         };
@@ -437,7 +442,11 @@ async fn serve_connection<W>(
     // Let the writer finish the answers owed, then close.
     if let Some((sender, task)) = answers {
         drop(sender);
-        let _ = task.await;
+        if abandoned {
+            task.abort();
+        } else {
+            let _ = task.await;
+        }
     }
 }
 
@@ -454,8 +463,10 @@ async fn handle_frame(
             return transaction::refused(error, connection);
         }
     };
-    if let Some(refusal) = access::refuse_before_authentication(&request, connection, context) {
-        return (Pending::Ready(refusal), false);
+    if let Some((refusal, close)) =
+        access::refuse_before_authentication(&request, connection, context)
+    {
+        return (Pending::Ready(refusal), close);
     }
     let request = match transaction::handle(request, connection, context).await {
         Ok(handled) => return handled,

@@ -169,6 +169,14 @@ async fn unauthenticated_connections_are_bounded_refused_before_auth_and_counted
     second.read_to_end(&mut refusal).await.unwrap();
     assert_eq!(refusal, access::UNAUTHENTICATED_MAX_REPLY);
     assert_eq!(metrics.client_unauthenticated_refused.get(), 1);
+    // Refused commands before authenticating are bounded: the connection
+    // is closed after the last one allowed.
+    let pings = b"PING\r\n".repeat(UNAUTHENTICATED_REFUSALS_MAX as usize);
+    first.write_all(&pings).await.unwrap();
+    let mut rest = Vec::new();
+    first.read_to_end(&mut rest).await.unwrap();
+    let refusals = 1 + rest.windows(7).filter(|window| window == b"-NOAUTH").count();
+    assert_eq!(refusals, UNAUTHENTICATED_REFUSALS_MAX as usize);
     // A closed one frees its place.
     drop(first);
     let deadline = Instant::now() + Duration::from_secs(5);
