@@ -117,6 +117,10 @@ pub fn reply_for(response: &Response, request: &Request) -> Frame {
         (_, Response::SessionExpired) => Some(session_expired()),
         (_, Response::SequenceStale) => Some(sequence_stale()),
         (_, Response::InvalidCommand) => Some(error("invalid command")),
+        // The command refused is the one wrapped, not `SYNOD.TAGGED`.
+        (Request::Tagged { write, .. }, Response::Denied(denial)) => {
+            Some(crate::acl::denied(*denial, write.name()))
+        }
         (_, Response::Denied(denial)) => Some(crate::acl::denied(*denial, request.name())),
         (Request::Acl(acl), Response::Users(users)) => crate::acl::users_reply(acl, users),
         (Request::Acl(_) | Request::ConfigSetPassword { .. }, Response::Stored(true)) => Some(ok()),

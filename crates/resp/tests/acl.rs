@@ -150,6 +150,15 @@ fn denials_are_worded_as_redis_words_them() {
         Frame::Error("NOPERM this user has no permissions to run the 'set' command".to_owned())
     );
     assert!(matches!(reply(Denial::Key), Frame::Error(text) if text.starts_with("NOPERM ")));
+    // A tagged write is refused as the command it wraps.
+    let tagged = parse(&[b"SYNOD.TAGGED", b"1", b"1", b"DEL", b"k"]).unwrap();
+    assert_eq!(
+        reply_for(
+            &Response::Denied(Denial::Category(Category::Write)),
+            &tagged
+        ),
+        Frame::Error("NOPERM this user has no permissions to run the 'del' command".to_owned())
+    );
     assert!(
         matches!(reply(Denial::UserRemoved), Frame::Error(text) if text.starts_with("NOPERM "))
     );

@@ -175,7 +175,10 @@ async fn unauthenticated_connections_are_bounded_refused_before_auth_and_counted
     first.write_all(&pings).await.unwrap();
     let mut rest = Vec::new();
     first.read_to_end(&mut rest).await.unwrap();
-    let refusals = 1 + rest.windows(7).filter(|window| window == b"-NOAUTH").count();
+    let refusals = 1 + rest
+        .windows(7)
+        .filter(|window| window == b"-NOAUTH")
+        .count();
     assert_eq!(refusals, UNAUTHENTICATED_REFUSALS_MAX as usize);
     // A closed one frees its place.
     drop(first);
