@@ -6,18 +6,9 @@ use synod_kv::{Categories, Category, Denial, PasswordHash, Response, Rule, User,
 use synod_resp::reply::reply_for;
 use synod_resp::{AclRequest, AclRule, CommandError, Frame, Password, Request};
 
-fn parse(words: &[&[u8]]) -> Result<Request, CommandError> {
-    Request::parse(Frame::Array(
-        words
-            .iter()
-            .map(|word| Frame::Bulk(Bytes::copy_from_slice(word)))
-            .collect(),
-    ))
-}
+mod common;
 
-fn bytes(text: &'static str) -> Bytes {
-    Bytes::from_static(text.as_bytes())
-}
+use common::{bytes, parse};
 
 #[test]
 fn auth_takes_a_password_or_a_user_and_a_password() {

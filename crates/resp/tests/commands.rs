@@ -13,18 +13,9 @@ use synod_resp::{
     ClientAttribute, CommandError, CommandQuery, Frame, HelloAuth, Protocol, Request, TtlReport,
 };
 
-fn parse(words: &[&[u8]]) -> Result<Request, CommandError> {
-    Request::parse(Frame::Array(
-        words
-            .iter()
-            .map(|word| Frame::Bulk(Bytes::copy_from_slice(word)))
-            .collect(),
-    ))
-}
+mod common;
 
-fn bytes(text: &'static str) -> Bytes {
-    Bytes::from_static(text.as_bytes())
-}
+use common::{bytes, parse};
 
 fn arity(command: &'static str) -> Result<Request, CommandError> {
     Err(CommandError::Arity { command })

@@ -22,7 +22,6 @@
 //!   the store's check does not, so a command that slips past the view
 //!   is still refused with `-NOAUTH`.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -412,8 +411,7 @@ pub(super) async fn ask(
 ) -> Result<Response, Frame> {
     let (reply, answer) = oneshot::channel();
     let principal = connection.identity.principal;
-    let writes_in_flight = connection.outstanding.writes.load(Ordering::SeqCst);
-    let request = if writes_in_flight == 0 {
+    let request = if !connection.outstanding.writes_in_flight() {
         ClientRequest::Read {
             operation,
             principal,

@@ -260,6 +260,12 @@ impl Outstanding {
         }
     }
 
+    /// Whether writes of the connection are unanswered: a read must then
+    /// go through the log, behind them (the first order rule above).
+    fn writes_in_flight(&self) -> bool {
+        self.writes.load(Ordering::SeqCst) > 0
+    }
+
     fn sent(&self, kind: InFlight) {
         if let Some(counter) = self.counter(kind) {
             counter.fetch_add(1, Ordering::SeqCst);
@@ -515,8 +521,8 @@ async fn submit(
         let (reply, answer) = oneshot::channel();
         let started = Instant::now();
         let is_read = command.session.is_none() && command.operation.is_read();
-        let kind = match (is_read, outstanding.writes.load(Ordering::SeqCst)) {
-            (true, 0) if !command.operation.reads_the_clock() => InFlight::IndexRead,
+        let kind = match (is_read, outstanding.writes_in_flight()) {
+            (true, false) if !command.operation.reads_the_clock() => InFlight::IndexRead,
             (true, _) => InFlight::LogRead,
             (false, _) => InFlight::Write,
         };

@@ -31,96 +31,52 @@ fn hello(version: u16, cluster_id: u64, from: u64, to: u64) -> Hello {
 #[test]
 fn a_handshake_is_judged_on_version_cluster_and_ids() {
     let identity = identity();
+    let verdict = |hello: Hello, certified| judge(&identity, &admission(), &hello, certified);
     assert_eq!(
-        judge(
-            &identity,
-            &admission(),
-            &hello(PROTOCOL_VERSION, 7, 2, 1),
-            true
-        ),
+        verdict(hello(PROTOCOL_VERSION, 7, 2, 1), true),
         HelloReply::Accepted
     );
     assert_eq!(
-        judge(
-            &identity,
-            &admission(),
-            &hello(PROTOCOL_VERSION - 1, 7, 2, 1),
-            true
-        ),
+        verdict(hello(PROTOCOL_VERSION - 1, 7, 2, 1), true),
         HelloReply::Refused(Refusal::VersionUnsupported {
             supported: PROTOCOL_VERSION
         }),
         "a peer of the previous protocol is refused with a reason"
     );
     assert_eq!(
-        judge(&identity, &admission(), &hello(9, 7, 2, 1), true),
+        verdict(hello(9, 7, 2, 1), true),
         HelloReply::Refused(Refusal::VersionUnsupported {
             supported: PROTOCOL_VERSION
         })
     );
     assert_eq!(
-        judge(
-            &identity,
-            &admission(),
-            &hello(PROTOCOL_VERSION, 8, 2, 1),
-            true
-        ),
+        verdict(hello(PROTOCOL_VERSION, 8, 2, 1), true),
         HelloReply::Refused(Refusal::ClusterMismatch { expected: 7 })
     );
     assert_eq!(
-        judge(
-            &identity,
-            &admission(),
-            &hello(PROTOCOL_VERSION, 7, 4, 1),
-            true
-        ),
+        verdict(hello(PROTOCOL_VERSION, 7, 4, 1), true),
         HelloReply::Refused(Refusal::NodeUnknown)
     );
     assert_eq!(
-        judge(
-            &identity,
-            &admission(),
-            &hello(PROTOCOL_VERSION, 7, 1, 1),
-            true
-        ),
+        verdict(hello(PROTOCOL_VERSION, 7, 1, 1), true),
         HelloReply::Refused(Refusal::NodeUnknown)
     );
     assert_eq!(
-        judge(
-            &identity,
-            &admission(),
-            &hello(PROTOCOL_VERSION, 7, 2, 3),
-            true
-        ),
+        verdict(hello(PROTOCOL_VERSION, 7, 2, 3), true),
         HelloReply::Refused(Refusal::WrongNode { actual: 1 })
     );
     assert_eq!(
-        judge(
-            &identity,
-            &admission(),
-            &hello(PROTOCOL_VERSION, 7, 5, 1),
-            true
-        ),
+        verdict(hello(PROTOCOL_VERSION, 7, 5, 1), true),
         HelloReply::Refused(Refusal::Removed { epoch: 4 }),
         "a removed id is told so, not just that it is unknown"
     );
     assert_eq!(
-        judge(
-            &identity,
-            &admission(),
-            &hello(PROTOCOL_VERSION, 7, 2, 1),
-            false
-        ),
+        verdict(hello(PROTOCOL_VERSION, 7, 2, 1), false),
         HelloReply::Refused(Refusal::CertificateMismatch),
         "a member whose certificate names another node is refused"
     );
     assert_eq!(
-        judge(
-            &identity,
-            &admission(),
-            &hello(PROTOCOL_VERSION, 8, 2, 1),
-            false
-        ),
+        verdict(hello(PROTOCOL_VERSION, 8, 2, 1), false),
         HelloReply::Refused(Refusal::ClusterMismatch { expected: 7 }),
         "the plainer reason comes first"
     );
